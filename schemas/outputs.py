@@ -1,0 +1,147 @@
+"""What the tracking job emits: timelines, delay alerts, ETA updates, and dead letters."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import Classifier, Milestone
+from schemas.refs import Mode, TrackedUnit, UnLocode, UtcDateTime
+
+
+class UnitStatus(StrEnum):
+    PLANNED = "PLANNED"  # nothing actual yet
+    IN_TRANSIT = "IN_TRANSIT"  # departed a stop, not yet arrived at the next
+    AT_STOP = "AT_STOP"  # arrived at an intermediate stop (hub, border, transshipment port)
+    ARRIVED = "ARRIVED"  # arrived at the final destination
+    DELIVERED = "DELIVERED"
+
+
+class PlannedStopKind(StrEnum):
+    DEPARTURE = "DEPARTURE"
+    ARRIVAL = "ARRIVAL"
+    DELIVERY = "DELIVERY"
+
+
+class MilestoneStatus(BaseModel):
+    """One milestone of the plan and what is known of it; actual supersedes estimated supersedes planned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="stable across plan revisions: KIND:LOCODE:occurrence")
+    kind: PlannedStopKind
+    leg_index: int
+    mode: Mode
+    location: UnLocode
+    planned: UtcDateTime
+    estimated: UtcDateTime | None = Field(default=None, description="latest carrier estimate")
+    actual: UtcDateTime | None = None
+    predicted: UtcDateTime | None = Field(default=None, description="corridor's prediction, until actual")
+    minutes_late: int | None = Field(default=None, description="actual (or predicted) minus planned")
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    source: str
+    milestone: Milestone
+    classifier: Classifier
+    mode: Mode
+    location: UnLocode
+    event_time: UtcDateTime
+    received_time: UtcDateTime
+    matched: str | None = Field(default=None, description="key of the planned milestone it evidences, if any")
+
+
+class Timeline(BaseModel):
+    model_config = ConfigDict(frozen=True, title="Timeline")
+
+    record: Literal["timeline"] = "timeline"
+    unit: TrackedUnit
+    plan_revision: int | None = None
+    lane: str | None = None
+    status: UnitStatus
+    mode: Mode | None = Field(default=None, description="mode of the current or next leg")
+    location: UnLocode | None = Field(default=None, description="last actual location")
+    last_milestone: Milestone | None = None
+    destination: UnLocode | None = None
+    planned_arrival: UtcDateTime | None = None
+    predicted_arrival: UtcDateTime | None = None
+    minutes_late: int | None = Field(default=None, description="predicted (or actual) minus planned arrival")
+    milestones: list[MilestoneStatus] = []
+    events: list[TimelineEntry] = []
+    as_of: UtcDateTime | None = Field(default=None, description="event-time watermark when computed")
+
+
+class AlertKind(StrEnum):
+    LATE = "LATE"  # a milestone happened later than planned beyond tolerance
+    OVERDUE = "OVERDUE"  # a milestone has not happened by planned time plus tolerance
+
+
+class Severity(StrEnum):
+    MINOR = "MINOR"
+    MAJOR = "MAJOR"
+    CRITICAL = "CRITICAL"
+
+
+class DelayAlert(BaseModel):
+    model_config = ConfigDict(frozen=True, title="DelayAlert")
+
+    record: Literal["alert"] = "alert"
+    alert_id: str = Field(description="stable: the same unit, milestone and kind always give the same id")
+    unit: TrackedUnit
+    kind: AlertKind
+    severity: Severity
+    milestone: str = Field(description="key of the planned milestone")
+    milestone_kind: PlannedStopKind
+    location: UnLocode
+    leg_index: int
+    mode: Mode
+    planned: UtcDateTime
+    actual: UtcDateTime | None = None
+    minutes_late: int
+    detected_at: UtcDateTime = Field(description="event time at which it was detected")
+    plan_revision: int
+    message: str
+
+
+class StopEta(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    location: UnLocode
+    leg_index: int
+    planned: UtcDateTime
+    predicted: UtcDateTime
+
+
+class EtaUpdate(BaseModel):
+    model_config = ConfigDict(frozen=True, title="EtaUpdate")
+
+    record: Literal["eta"] = "eta"
+    unit: TrackedUnit
+    destination: UnLocode
+    predicted_arrival: UtcDateTime
+    previous_prediction: UtcDateTime | None = None
+    planned_arrival: UtcDateTime
+    carrier_estimate: UtcDateTime | None = None
+    stops: list[StopEta] = Field(default=[], description="remaining stops, in order")
+    reason: str
+    as_of: UtcDateTime = Field(description="event time of the prediction")
+    plan_revision: int
+
+
+class DeadLetter(BaseModel):
+    """A record that could not be accepted, with the reason and the original bytes (base64 in JSON)."""
+
+    model_config = ConfigDict(frozen=True, title="DeadLetter", ser_json_bytes="base64", val_json_bytes="base64")
+
+    record: Literal["dead_letter"] = "dead_letter"
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: bytes | None = None
+    reason: str
+    original: bytes

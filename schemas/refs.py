@@ -1,0 +1,104 @@
+"""Typed identifiers: tracked units (containers, ULDs, air waybills, trailers), UN/LOCODEs, UTC times."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, model_validator
+from stdnum import iso6346
+from stdnum.exceptions import ValidationError as StdnumError
+
+_LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
+_ULD = re.compile(r"^[A-Z]{3}\d{4,5}[A-Z0-9]{2}$")
+_AWB = re.compile(r"^(\d{3})-?(\d{8})$")
+_TRAILER = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,14}$")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A timezone-aware instant, normalised to UTC. Naive times are rejected, never guessed."""
+
+
+def _locode(value: str) -> str:
+    code = value.replace(" ", "").upper()
+    if not _LOCODE.match(code):
+        raise ValueError(f"not a UN/LOCODE (2-letter country + 3 characters A-Z/2-9): {value!r}")
+    return code
+
+
+UnLocode = Annotated[str, AfterValidator(_locode)]
+
+
+class Mode(StrEnum):
+    SEA = "SEA"
+    RAIL = "RAIL"
+    ROAD = "ROAD"
+    AIR = "AIR"
+    BARGE = "BARGE"
+
+
+class UnitKind(StrEnum):
+    CONTAINER = "CONTAINER"  # ISO 6346 container number
+    ULD = "ULD"  # IATA unit load device, e.g. AKE12345CX
+    AWB = "AWB"  # IATA air waybill, e.g. 020-12345675
+    TRAILER = "TRAILER"  # road trailer or swap body, by plate or fleet number
+
+
+def normalise_container(value: str) -> str:
+    """Return the compact ISO 6346 number, or raise ValueError saying what is wrong."""
+    compact = iso6346.compact(value)
+    try:
+        return iso6346.validate(compact)
+    except StdnumError as exc:
+        raise ValueError(f"not a valid ISO 6346 container number ({exc}): {value!r}") from None
+
+
+def normalise_awb(value: str) -> str:
+    """Air waybill: 3-digit airline prefix, 8-digit serial whose last digit is the first seven mod 7."""
+    m = _AWB.match(value.strip())
+    if not m:
+        raise ValueError(f"not an air waybill number (NNN-NNNNNNNN): {value!r}")
+    prefix, serial = m.groups()
+    if int(serial[:7]) % 7 != int(serial[7]):
+        raise ValueError(f"air waybill check digit is wrong (serial mod 7): {value!r}")
+    return f"{prefix}-{serial}"
+
+
+def _normalise_unit(kind: UnitKind, value: str) -> str:
+    v = value.strip().upper()
+    if kind is UnitKind.CONTAINER:
+        return normalise_container(v)
+    if kind is UnitKind.AWB:
+        return normalise_awb(v)
+    if kind is UnitKind.ULD:
+        compact = v.replace(" ", "").replace("-", "")
+        if not _ULD.match(compact):
+            raise ValueError(f"not an IATA ULD id (type, serial, owner, e.g. AKE12345CX): {value!r}")
+        return compact
+    if not _TRAILER.match(v):
+        raise ValueError(f"not a trailer id (2-15 letters, digits, spaces, hyphens): {value!r}")
+    return v
+
+
+class TrackedUnit(BaseModel):
+    """The thing a carrier reports on. Its `id` is the Kafka key of every per-unit topic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: UnitKind
+    id: str
+
+    @model_validator(mode="after")
+    def _check_id(self) -> TrackedUnit:
+        object.__setattr__(self, "id", _normalise_unit(self.kind, self.id))
+        return self
+
+    @classmethod
+    def container(cls, number: str) -> TrackedUnit:
+        return cls(kind=UnitKind.CONTAINER, id=number)

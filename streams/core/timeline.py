@@ -1,0 +1,158 @@
+"""A unit's timeline, derived afresh from its plan, its event history and the watermark."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas import (
+    Classifier,
+    Milestone,
+    MilestoneStatus,
+    Plan,
+    PlannedStopKind,
+    Timeline,
+    TimelineEntry,
+    TrackedUnit,
+    TrackingEvent,
+    UnitStatus,
+)
+from streams.core.eta import predict
+from streams.core.evidence import Evidence, collect, furthest_actual, history
+from streams.core.milestones import planned_milestones
+from streams.core.policy import TrackingPolicy
+
+
+def minutes(delta_seconds: float) -> int:
+    return round(delta_seconds / 60)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitView:
+    """Everything derived for one unit at one watermark; the timeline is its public face."""
+
+    timeline: Timeline
+    evidence: list[Evidence]
+    predicted: list[datetime | None]
+    furthest: int  # index of the furthest milestone that happened, -1 if none
+
+    @property
+    def final_arrival(self) -> int | None:
+        """Index of the arrival at the final destination."""
+        for i in range(len(self.evidence) - 1, -1, -1):
+            if self.evidence[i].milestone.kind is PlannedStopKind.ARRIVAL:
+                return i
+        return None
+
+    @property
+    def next_expected(self) -> int | None:
+        """Index of the first milestone after the furthest one that happened."""
+        nxt = self.furthest + 1
+        return nxt if nxt < len(self.evidence) else None
+
+
+_STATUS_AFTER = {
+    PlannedStopKind.DEPARTURE: UnitStatus.IN_TRANSIT,
+    PlannedStopKind.ARRIVAL: UnitStatus.AT_STOP,
+    PlannedStopKind.DELIVERY: UnitStatus.DELIVERED,
+}
+_STATUS_UNPLANNED = {
+    Milestone.DEPARTED: UnitStatus.IN_TRANSIT,
+    Milestone.LOADED: UnitStatus.IN_TRANSIT,
+    Milestone.ARRIVED: UnitStatus.AT_STOP,
+    Milestone.DISCHARGED: UnitStatus.AT_STOP,
+    Milestone.DELIVERED: UnitStatus.DELIVERED,
+}
+
+
+def derive(
+    unit: TrackedUnit,
+    plan: Plan | None,
+    events: Iterable[TrackingEvent],
+    watermark: datetime | None,
+    policy: TrackingPolicy,
+) -> UnitView:
+    ordered = history(events)
+    actuals = [e for e in ordered if e.classifier is Classifier.ACTUAL]
+    last = actuals[-1] if actuals else None
+    milestones = planned_milestones(plan) if plan else []
+    evidence, matched = collect(milestones, ordered)
+    preds = predict(evidence, watermark, policy)
+    furthest = furthest_actual(evidence)
+
+    statuses = [
+        MilestoneStatus(
+            key=ev.milestone.key,
+            kind=ev.milestone.kind,
+            leg_index=ev.milestone.leg_index,
+            mode=ev.milestone.mode,
+            location=ev.milestone.location,
+            planned=ev.milestone.planned,
+            estimated=ev.estimated_time,
+            actual=ev.actual_time,
+            predicted=None if ev.actual else pred,
+            minutes_late=minutes(((ev.actual_time or pred) - ev.milestone.planned).total_seconds())
+            if (ev.actual_time or pred)
+            else None,
+        )
+        for ev, pred in zip(evidence, preds, strict=True)
+    ]
+    entries = [
+        TimelineEntry(
+            event_id=e.event_id,
+            source=e.source,
+            milestone=e.milestone,
+            classifier=e.classifier,
+            mode=e.mode,
+            location=e.location,
+            event_time=e.event_time,
+            received_time=e.received_time,
+            matched=matched.get(e.event_id),
+        )
+        for e in ordered
+    ]
+
+    view = UnitView(
+        timeline=Timeline(unit=unit, status=UnitStatus.PLANNED, events=entries, as_of=watermark),
+        evidence=evidence,
+        predicted=preds,
+        furthest=furthest,
+    )
+    final = view.final_arrival
+    if furthest >= 0:
+        status = _STATUS_AFTER[evidence[furthest].milestone.kind]
+        if status is UnitStatus.AT_STOP and furthest == final:
+            status = UnitStatus.ARRIVED
+    elif last is not None:
+        status = _STATUS_UNPLANNED.get(last.milestone, UnitStatus.PLANNED)
+    else:
+        status = UnitStatus.PLANNED
+    if last is not None and last.milestone is Milestone.DELIVERED:
+        status = UnitStatus.DELIVERED
+
+    fields: dict = {
+        "status": status,
+        "location": last.location if last else None,
+        "last_milestone": last.milestone if last else None,
+        "mode": last.mode if last else None,
+    }
+    if plan is not None and final is not None:
+        nxt = view.next_expected
+        fin, fin_pred = evidence[final], preds[final]
+        fields |= {
+            "plan_revision": plan.revision,
+            "lane": plan.lane,
+            "mode": evidence[min(nxt, len(evidence) - 1)].milestone.mode if nxt is not None else fields["mode"],
+            "destination": plan.destination,
+            "planned_arrival": fin.milestone.planned,
+            "predicted_arrival": fin_pred,
+            "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
+            "milestones": statuses,
+        }
+    return UnitView(
+        timeline=view.timeline.model_copy(update=fields),
+        evidence=evidence,
+        predicted=preds,
+        furthest=furthest,
+    )

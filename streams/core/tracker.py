@@ -1,0 +1,217 @@
+"""A unit's tracking state and the three things that can happen to it: a plan, an event, time passing.
+
+Each step returns the new state and the outputs it caused. Outputs are computed by re-deriving the whole
+view (timeline, delays, ETA) from plan + history + watermark and comparing with what was already emitted,
+so a re-delivered event changes nothing and out-of-order events land where their event time puts them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas import (
+    AlertKind,
+    DelayAlert,
+    EtaUpdate,
+    Plan,
+    PlannedStopKind,
+    StopEta,
+    Timeline,
+    TrackedUnit,
+    TrackingEvent,
+    UtcDateTime,
+    dumps,
+)
+from streams.core.delays import alert_id, new_alerts
+from streams.core.policy import TrackingPolicy
+from streams.core.timeline import UnitView, derive
+
+Output = Timeline | DelayAlert | EtaUpdate
+
+
+class UnitState(BaseModel):
+    """Everything kept per unit between records (the value of the `units` table)."""
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    unit: TrackedUnit | None = None
+    plan: Plan | None = None
+    events: dict[str, TrackingEvent] = {}
+    alerted: list[str] = []  # ids of alerts emitted, so none is emitted twice
+    alert_floor: int = 0  # largest delay (minutes) alerted under the current plan revision
+    eta: UtcDateTime | None = None  # last emitted prediction for the final destination
+    eta_stops: dict[str, UtcDateTime] = {}  # last emitted prediction per remaining stop
+    eta_arrived: bool = False  # the final "arrived" ETA update was emitted
+    timeline_digest: str | None = None
+    next_due: UtcDateTime | None = None  # watermark at which time passing may change something
+
+
+@dataclass(slots=True)
+class Outcome:
+    state: UnitState
+    outputs: list[Output] = field(default_factory=list)
+    changed: bool = False  # the state must be saved
+
+
+def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy: TrackingPolicy) -> Outcome:
+    current = state.plan
+    if current is not None and (plan.revision < current.revision or plan == current):
+        return Outcome(state)  # stale or re-delivered plan
+    new = state.model_copy(update={"unit": plan.unit, "plan": plan})
+    if current is None or plan.revision != current.revision:
+        new.alert_floor = 0  # a new plan resets what counts as "more late than already alerted"
+    return _evaluate(new, watermark, policy, f"plan revision {plan.revision}", plan.issued_time, replanned=True)
+
+
+def apply_event(
+    state: UnitState, event: TrackingEvent, watermark: datetime | None, policy: TrackingPolicy
+) -> Outcome:
+    old = state.events.get(event.event_id)
+    if old is not None and (old == event or event.received_time < old.received_time):
+        return Outcome(state)  # duplicate delivery, or an older version of a corrected event
+    new = state.model_copy(update={"events": {**state.events, event.event_id: event}})
+    if new.unit is None:
+        new.unit = event.unit
+    trigger = (
+        f"{event.milestone.value} {event.location} ({event.classifier.value.lower()}, {event.source})"
+    )
+    return _evaluate(new, watermark, policy, trigger, min(event.event_time, event.received_time))
+
+
+def advance(state: UnitState, watermark: datetime, policy: TrackingPolicy) -> Outcome:
+    """Time passed (in event time) without news for this unit."""
+    return _evaluate(state, watermark, policy, "no report", watermark, quiet=True)
+
+
+def _evaluate(
+    state: UnitState,
+    watermark: datetime | None,
+    policy: TrackingPolicy,
+    trigger: str,
+    trigger_time: datetime,
+    *,
+    replanned: bool = False,
+    quiet: bool = False,
+) -> Outcome:
+    assert state.unit is not None
+    view = derive(state.unit, state.plan, state.events.values(), watermark, policy)
+    outputs: list[Output] = []
+    new = state.model_copy()
+
+    if state.plan is not None:
+        alerts = new_alerts(
+            state.unit, state.plan.revision, view, watermark, policy, set(state.alerted), state.alert_floor
+        )
+        if alerts:
+            new.alerted = [*state.alerted, *(a.alert_id for a in alerts)]
+            new.alert_floor = max(state.alert_floor, *(a.minutes_late for a in alerts))
+            outputs.extend(alerts)
+        eta = _eta_update(new, view, watermark or trigger_time, policy, trigger, replanned)
+        if eta is not None:
+            outputs.append(eta)
+
+    timeline = view.timeline
+    digest = _digest(timeline)
+    if digest != state.timeline_digest and (not quiet or outputs):
+        new.timeline_digest = digest
+        outputs.insert(0, timeline)
+    new.next_due = _next_due(new, view, watermark, policy)
+    changed = outputs != [] or new.next_due != state.next_due or new.events is not state.events or replanned
+    return Outcome(new, outputs, changed)
+
+
+def _digest(timeline: Timeline) -> str:
+    return hashlib.blake2b(dumps(timeline.model_copy(update={"as_of": None})), digest_size=12).hexdigest()
+
+
+def _eta_update(
+    state: UnitState,
+    view: UnitView,
+    as_of: datetime,
+    policy: TrackingPolicy,
+    trigger: str,
+    replanned: bool,
+) -> EtaUpdate | None:
+    """Update `state`'s ETA memory and return an EtaUpdate when the prediction moved meaningfully."""
+    fin = view.final_arrival
+    plan = state.plan
+    if fin is None or plan is None or state.eta_arrived:
+        return None
+    predicted = view.predicted[fin]
+    if predicted is None:
+        return None
+    arrived = view.evidence[fin].actual is not None
+    stops = [
+        StopEta(location=ev.milestone.location, leg_index=ev.milestone.leg_index, planned=ev.milestone.planned,
+                predicted=p)
+        for ev, p in zip(view.evidence[view.furthest + 1:], view.predicted[view.furthest + 1:], strict=True)
+        if ev.milestone.kind is PlannedStopKind.ARRIVAL and p is not None
+    ]
+    shift = policy.eta_min_shift
+    moved = state.eta is None or abs(predicted - state.eta) >= shift or any(
+        abs(s.predicted - state.eta_stops[f"{s.leg_index}"]) >= shift
+        for s in stops
+        if f"{s.leg_index}" in state.eta_stops
+    )
+    if not (moved or replanned or arrived):
+        return None
+    if arrived:
+        reason = f"arrived at {plan.destination}"
+    elif state.eta is None:
+        reason = f"first prediction ({trigger})"
+    else:
+        reason = f"{trigger}: {_moves(predicted, state, stops, plan.destination)}"
+    update = EtaUpdate(
+        unit=plan.unit,
+        destination=plan.destination,
+        predicted_arrival=predicted,
+        previous_prediction=state.eta,
+        planned_arrival=view.evidence[fin].milestone.planned,
+        carrier_estimate=view.evidence[fin].estimated_time,
+        stops=stops,
+        reason=reason,
+        as_of=as_of,
+        plan_revision=plan.revision,
+    )
+    state.eta = predicted
+    state.eta_stops = {f"{s.leg_index}": s.predicted for s in stops}
+    state.eta_arrived = arrived
+    return update
+
+
+def _next_due(
+    state: UnitState, view: UnitView, watermark: datetime | None, policy: TrackingPolicy
+) -> datetime | None:
+    """The watermark at which time passing alone may change this unit's outputs: the next expected
+    milestone becoming overdue, or its prediction slipping by an ETA-worthy amount."""
+    nxt = view.next_expected
+    if state.plan is None or state.unit is None or nxt is None:
+        return None
+    ms = view.evidence[nxt].milestone
+    due: list[datetime] = []
+    if alert_id(state.unit.id, ms.key, AlertKind.OVERDUE) not in state.alerted:
+        due.append(ms.planned + timedelta(minutes=state.alert_floor + 1) + policy.tolerance(ms.mode))
+    pred = view.predicted[nxt]
+    if pred is not None:
+        due.append(pred + policy.eta_min_shift)
+    later = [d for d in due if watermark is None or d > watermark]
+    return min(later) if later else None
+
+
+def _moves(predicted: datetime, state: UnitState, stops: list[StopEta], destination: str) -> str:
+    """Say what moved: the destination's ETA, or else the stop that moved most."""
+    assert state.eta is not None
+    if predicted != state.eta:
+        return f"{destination} {(predicted - state.eta).total_seconds() / 3600:+.1f} h"
+    shifts = [
+        (s.predicted - state.eta_stops[f"{s.leg_index}"], s.location)
+        for s in stops
+        if f"{s.leg_index}" in state.eta_stops
+    ]
+    if not shifts:
+        return f"{destination} unchanged"
+    delta, where = max(shifts, key=lambda d: abs(d[0]))
+    return f"{where} {delta.total_seconds() / 3600:+.1f} h, {destination} unchanged"

@@ -1,0 +1,1 @@
+"""Kafka clients outside the worker: publishing plans, events and ticks, and reading the outputs."""

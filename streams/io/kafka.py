@@ -1,0 +1,117 @@
+"""Publish corridor's inputs and read its outputs with plain aiokafka clients (used by the simulator,
+replay against a broker, the demo's live view and the integration tests)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from schemas import ClockTick, Plan, TrackingEvent, dumps, loads
+from streams.processing.topics import TopicNames
+
+
+class Publisher:
+    """Sends plans and events keyed by unit id (the default murmur2 partitioner, as Faust and Java clients
+    use) and broadcasts clock ticks to every partition of the clock topic."""
+
+    def __init__(self, bootstrap: str, topics: TopicNames, partitions: int) -> None:
+        self.topics = topics
+        self.partitions = partitions
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+
+    async def __aenter__(self) -> Publisher:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    async def send(self, record: Plan | TrackingEvent | ClockTick) -> None:
+        value = dumps(record)
+        if isinstance(record, ClockTick):
+            topic = self.topics.name("clock")
+            for p in range(self.partitions):
+                await self._producer.send(topic, value=value, partition=p)
+            return
+        role = "plan" if isinstance(record, Plan) else "event"
+        await self._producer.send(self.topics.name(role), key=record.unit.id.encode(), value=value)
+
+    async def send_raw(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
+        await self._producer.send(topic, key=key, value=value)
+
+    async def send_all(self, records: Iterable[Plan | TrackingEvent | ClockTick]) -> None:
+        for r in records:
+            await self.send(r)
+        await self._producer.flush()
+
+    async def flush(self) -> None:
+        await self._producer.flush()
+
+
+@dataclass
+class OutputReader:
+    """Reads every output topic from the beginning, in the background, into per-topic lists."""
+
+    bootstrap: str
+    topics: TopicNames
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    _consumer: AIOKafkaConsumer | None = None
+    _task: asyncio.Task | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def names(self) -> list[str]:
+        return [t for t in self.topics.all if t not in self.topics.inputs]
+
+    async def __aenter__(self) -> OutputReader:
+        self._consumer = AIOKafkaConsumer(
+            *self.names, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
+            enable_auto_commit=False, group_id=None,
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    self.records[tp.topic].append(loads(m.value))
+            if batch:
+                self._changed.set()
+
+    def of(self, role: str) -> list[dict[str, Any]]:
+        return self.records[self.topics.name(role)]  # type: ignore[arg-type]
+
+    async def wait_for(self, predicate, timeout: float = 30.0) -> None:
+        """Wait until predicate(self) is true, or raise TimeoutError."""
+        async def loop() -> None:
+            while not predicate(self):
+                self._changed.clear()
+                await self._changed.wait()
+        await asyncio.wait_for(loop(), timeout)
+
+    async def settle(self, quiet: float = 1.5, timeout: float = 60.0) -> None:
+        """Wait until no output has arrived for `quiet` seconds."""
+        async def loop() -> None:
+            while True:
+                self._changed.clear()
+                try:
+                    await asyncio.wait_for(self._changed.wait(), quiet)
+                except TimeoutError:
+                    return
+        await asyncio.wait_for(loop(), timeout)

@@ -1,0 +1,131 @@
+"""Records in, records out: decode, run the core, keep state, encode. Bad input becomes a dead letter."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas import ClockTick, DeadLetter, DecodeError, Plan, TrackingEvent, decode_input, dumps
+from schemas.events import Classifier
+from streams.core.policy import TrackingPolicy
+from streams.core.tracker import Outcome, UnitState, advance, apply_event, apply_plan
+from streams.processing.schedule import PartitionClock
+from streams.processing.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class Engine:
+    """The tracking job for the partitions it is given. `units` and `clock` are key-value stores: Faust
+    tables in a worker (changelogged, RocksDB-backed), dicts in replay and unit tests."""
+
+    def __init__(
+        self,
+        units: MutableMapping[bytes, bytes],
+        clock: MutableMapping[bytes, bytes],
+        topics: TopicNames,
+        policy: TrackingPolicy,
+    ) -> None:
+        self.units = units
+        self.clock = clock
+        self.topics = topics
+        self.policy = policy
+        self._out_topic = {
+            "timeline": topics.name("timeline"),
+            "alert": topics.name("alert"),
+            "eta": topics.name("eta"),
+        }
+        self._dead = topics.name("dead_letter")
+
+    def process(
+        self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None
+    ) -> list[OutRecord]:
+        role = self.topics.role_of(topic)
+        try:
+            if role not in ("plan", "event", "clock"):
+                raise DecodeError(f"topic {topic!r} is not an input of the tracking job")
+            record = decode_input(value if value is not None else b"", expected=role)
+            if not isinstance(record, ClockTick):
+                unit_key = record.unit.id.encode()
+                if key != unit_key:
+                    raise DecodeError(
+                        f"record key {key!r} is not the unit id {record.unit.id!r}: per-unit topics must be "
+                        "keyed by unit so a unit's plan and events meet on one partition"
+                    )
+        except DecodeError as exc:
+            return [self._dead_letter(topic, partition, offset, key, value, str(exc))]
+        try:
+            return self._apply(record, partition)
+        except Exception as exc:  # a bug must not crash the worker or lose the record
+            log.exception("failed to process %s[%s]@%s", topic, partition, offset)
+            return [self._dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _apply(self, record: Plan | TrackingEvent | ClockTick, partition: int) -> list[OutRecord]:
+        clock = PartitionClock(self.clock, partition)
+        wm, moved = clock.advance(_watermark_candidate(record))
+        out: list[OutRecord] = []
+        if isinstance(record, Plan):
+            out += self._step(record.unit.id, clock, lambda s: apply_plan(s, record, wm, self.policy))
+        elif isinstance(record, TrackingEvent):
+            out += self._step(record.unit.id, clock, lambda s: apply_event(s, record, wm, self.policy))
+        if moved and wm is not None:
+            out += self._sweep(clock, wm)
+        return out
+
+    def _step(self, unit_id: str, clock: PartitionClock, step) -> list[OutRecord]:
+        key = unit_id.encode()
+        raw = self.units.get(key)
+        state = UnitState.model_validate_json(raw) if raw else UnitState()
+        outcome: Outcome = step(state)
+        if outcome.changed:
+            self.units[key] = dumps(outcome.state)
+            if outcome.state.next_due is not None:
+                clock.schedule(unit_id, outcome.state.next_due)
+        return [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
+
+    def _sweep(self, clock: PartitionClock, wm: datetime) -> list[OutRecord]:
+        out: list[OutRecord] = []
+        later: list[tuple[str, datetime]] = []
+        for unit_id in clock.drain(wm):
+            raw = self.units.get(unit_id.encode())
+            if raw is None:
+                continue
+            state = UnitState.model_validate_json(raw)
+            if state.next_due is None:
+                continue
+            if state.next_due > wm:
+                later.append((unit_id, state.next_due))
+                continue
+            out += self._step(unit_id, clock, lambda s: advance(s, wm, self.policy))
+        for unit_id, due in later:
+            clock.schedule(unit_id, due)
+        return out
+
+    def _dead_letter(
+        self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None, reason: str
+    ) -> OutRecord:
+        letter = DeadLetter(
+            source_topic=topic, partition=partition, offset=offset, key=key, reason=reason, original=value or b""
+        )
+        return OutRecord(self._dead, key, dumps(letter))
+
+
+def _watermark_candidate(record: Plan | TrackingEvent | ClockTick) -> datetime | None:
+    """Only what has actually happened moves event time forward; plans and estimates speak of the future.
+    An actual event is clamped to its receipt so a source with a fast clock cannot pull time ahead."""
+    if isinstance(record, ClockTick):
+        return record.time
+    if isinstance(record, TrackingEvent) and record.classifier is Classifier.ACTUAL:
+        return min(record.event_time, record.received_time)
+    return None

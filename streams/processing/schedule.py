@@ -1,0 +1,69 @@
+"""Per-partition event-time clock: the watermark and an index of units due for re-evaluation.
+
+Stored in a key-value table (a Faust table in a worker, a dict in replay) under keys that carry the
+partition, so each partition's clock lives in that partition's changelog and moves with it on rebalance.
+Units are indexed in hour buckets: advancing the watermark visits only the buckets it passes."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from datetime import UTC, datetime
+
+import orjson
+
+BUCKET_SECONDS = 3600
+
+
+def _bucket(t: datetime) -> int:
+    return int(t.timestamp()) // BUCKET_SECONDS
+
+
+class PartitionClock:
+    def __init__(self, store: MutableMapping[bytes, bytes], partition: int) -> None:
+        self._store = store
+        self._p = partition
+
+    def _k(self, name: str) -> bytes:
+        return f"{name}:{self._p}".encode()
+
+    @property
+    def watermark(self) -> datetime | None:
+        raw = self._store.get(self._k("wm"))
+        return datetime.fromtimestamp(int(raw), UTC) if raw else None
+
+    def advance(self, candidate: datetime | None) -> tuple[datetime | None, bool]:
+        """Move the watermark forward to `candidate` (never back). Returns (watermark, moved)."""
+        current = self.watermark
+        if candidate is None or (current is not None and candidate <= current):
+            return current, False
+        self._store[self._k("wm")] = str(int(candidate.timestamp())).encode()
+        return candidate, True
+
+    def schedule(self, unit_id: str, due: datetime) -> None:
+        b = _bucket(due)
+        key = self._k(f"due:{b}")
+        units = orjson.loads(self._store.get(key) or b"[]")
+        if unit_id not in units:
+            units.append(unit_id)
+            self._store[key] = orjson.dumps(units)
+        low = self._store.get(self._k("low"))
+        if low is None or b < int(low):
+            self._store[self._k("low")] = str(b).encode()
+
+    def drain(self, watermark: datetime) -> list[str]:
+        """Take every unit id indexed in buckets up to the watermark's. Callers re-schedule what is not
+        yet due; stale entries (a unit since re-scheduled for later) are harmless."""
+        low = self._store.get(self._k("low"))
+        if low is None:
+            return []
+        last = _bucket(watermark)
+        ids: list[str] = []
+        for b in range(int(low), last + 1):
+            key = self._k(f"due:{b}")
+            raw = self._store.get(key)
+            if raw is not None:
+                del self._store[key]
+                ids.extend(orjson.loads(raw))
+        if int(low) <= last:
+            self._store[self._k("low")] = str(last + 1).encode()
+        return list(dict.fromkeys(ids))

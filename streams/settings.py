@@ -1,0 +1,27 @@
+"""Configuration from CORRIDOR_* environment variables (and command-line options that override them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CORRIDOR_", extra="ignore")
+
+    broker: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port[,host:port]); unset = start or reuse the embedded broker",
+    )
+    app_id: str = Field(default="corridor", description="Faust app id: consumer group and changelog prefix")
+    topic_prefix: str = Field(default="corridor.", description="prefix of every public topic name")
+    partitions: int = Field(default=4, ge=1, description="partitions of every keyed topic (co-partitioned)")
+    replication: int = Field(default=1, ge=1, description="replication factor for created topics")
+    store: str = Field(default="rocksdb://", description="Faust table store: rocksdb:// or memory://")
+    data_dir: Path = Field(default=Path(".corridor/data"), description="worker state (RocksDB) directory")
+    home: Path = Field(default=Path.home() / ".corridor", description="embedded broker state file, logs")
+    web_port: int = Field(default=6066, description="worker web port (Faust web views)")
+    web_enabled: bool = False
+    eta_min_shift_minutes: int = Field(default=30, ge=0, description="smallest ETA move that is published")

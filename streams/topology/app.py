@@ -1,0 +1,73 @@
+"""Build the Faust app from settings. Building has no side effects: nothing connects until it starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import faust
+
+from streams.core.policy import TrackingPolicy
+from streams.processing.engine import Engine
+from streams.processing.topics import TopicNames
+from streams.settings import Settings
+
+# Bytes in and out: decoding is the engine's job, so a malformed record becomes a dead letter, not a crash.
+def _raw() -> dict[str, faust.Schema]:
+    return {"schema": faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")}
+
+
+@dataclass
+class Topology:
+    app: faust.App
+    engine: Engine
+    topics: TopicNames
+    outputs: dict[str, faust.TopicT]
+
+
+def create_app(settings: Settings, bootstrap: str) -> Topology:
+    """The tracking job. Plans, events and clock ticks share one agent (they are co-partitioned by unit),
+    so a unit's records are applied in partition order and its state has a single writer."""
+    app = faust.App(
+        settings.app_id,
+        broker=",".join(f"kafka://{b}" for b in bootstrap.split(",")),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        topic_allow_declare=True,  # Faust declares only its internal topics (changelogs)
+        consumer_auto_offset_reset="earliest",
+        # Fast group joins (see shared notes): the default rebalance timeout made a worker wait 30 s.
+        broker_rebalance_timeout=2.0,
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        web_enabled=settings.web_enabled,
+        web_port=settings.web_port,
+        web_host="127.0.0.1",
+        producer_linger_ms=5,
+    )
+    topics = TopicNames(settings.topic_prefix)
+    inputs = app.topic(*topics.inputs, **_raw())
+    outputs = {name: app.topic(name, **_raw()) for name in topics.all if name not in topics.inputs}
+    units = _raw_table(app, "units", settings.partitions, "per-unit tracking state (plan, history, alerts)")
+    clock = _raw_table(app, "clock", settings.partitions, "per-partition watermark and due-unit index")
+    policy = TrackingPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
+    engine = Engine(units, clock, topics, policy)  # type: ignore[arg-type]
+
+    # concurrency=1: with more, faust-streaming can commit offsets past in-flight records (issue #606).
+    @app.agent(inputs, name="track", concurrency=1)
+    async def track(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = event.message
+            for rec in engine.process(msg.topic, msg.partition, msg.offset, event.key, event.value):
+                await outputs[rec.topic].send(key=rec.key, value=rec.value)
+
+    return Topology(app, engine, topics, outputs)
+
+
+def _raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:
+    table = app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes, help=help)
+    # Faust derives table serializers from the types (json by default) and ignores a schema's; the engine
+    # encodes its own values, so store and changelog carry them as they are.
+    table.key_serializer = table.value_serializer = "raw"
+    return table
