@@ -12,13 +12,17 @@ from stdnum import iso6346
 from stdnum.exceptions import ValidationError as StdnumError
 
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
-_ULD = re.compile(r"^[A-Z]{3}\d{4,5}[A-Z0-9]{2}$")
-_AWB = re.compile(r"^(\d{3})-?(\d{8})$")
+_ULD = re.compile(r"^[A-Z]{3}\d{4,5}[A-Z0-9]{2}$", re.ASCII)  # ASCII: \d must not match other scripts' digits
+_AWB = re.compile(r"^(\d{3})-?(\d{8})$", re.ASCII)
 _TRAILER = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,14}$")
+_CONTAINER = re.compile(r"^[A-Z]{3}[UJZR][0-9]{7}$")  # stdnum's own pattern lets digits and non-ASCII through
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00: a ValueError, so pydantic reports it as invalid
+        raise ValueError(f"{value.isoformat()} is outside the representable range in UTC") from None
 
 
 UtcDateTime = Annotated[AwareDatetime, AfterValidator(_utc)]
@@ -53,6 +57,10 @@ class UnitKind(StrEnum):
 def normalise_container(value: str) -> str:
     """Return the compact ISO 6346 number, or raise ValueError saying what is wrong."""
     compact = iso6346.compact(value)
+    if not _CONTAINER.match(compact):
+        raise ValueError(
+            f"not a valid ISO 6346 container number (3-letter owner code, U/J/Z/R, 7 digits): {value!r}"
+        )
     try:
         return iso6346.validate(compact)
     except StdnumError as exc:

@@ -24,4 +24,9 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path.home() / ".corridor", description="embedded broker state file, logs")
     web_port: int = Field(default=6066, description="worker web port (Faust web views)")
     web_enabled: bool = False
+    recovery_consistency_check: bool = Field(
+        default=True,
+        description="Faust's check that local state is not ahead of its changelog; off on the embedded broker, "
+        "whose end offsets lag after multi-record batches (Tansu 0.6)",
+    )
     eta_min_shift_minutes: int = Field(default=30, ge=0, description="smallest ETA move that is published")

@@ -28,6 +28,7 @@ EVIDENCE: dict[Milestone, PlannedStopKind] = {
     Milestone.DELIVERED: PlannedStopKind.DELIVERY,
 }
 PRIMARY = frozenset({Milestone.DEPARTED, Milestone.ARRIVED, Milestone.DELIVERED})
+KEY_PREFIX = {PlannedStopKind.DEPARTURE: "DEP", PlannedStopKind.ARRIVAL: "ARR", PlannedStopKind.DELIVERY: "DLV"}
 
 
 def planned_milestones(plan: Plan) -> list[PlannedMilestone]:
@@ -37,7 +38,7 @@ def planned_milestones(plan: Plan) -> list[PlannedMilestone]:
 
     def add(kind: PlannedStopKind, leg: int, mode: Mode, loc: str, at: datetime) -> None:
         seen[(kind, loc)] += 1
-        key = f"{kind.value[:3]}:{loc}:{seen[(kind, loc)]}"
+        key = f"{KEY_PREFIX[kind]}:{loc}:{seen[(kind, loc)]}"
         out.append(PlannedMilestone(key, kind, leg, mode, loc, at))
 
     for i, leg in enumerate(plan.legs):

@@ -78,7 +78,9 @@ def apply_event(
     trigger = (
         f"{event.milestone.value} {event.location} ({event.classifier.value.lower()}, {event.source})"
     )
-    return _evaluate(new, watermark, policy, trigger, min(event.event_time, event.received_time))
+    outcome = _evaluate(new, watermark, policy, trigger, min(event.event_time, event.received_time))
+    outcome.changed = True  # the event is new state even when it changes no output (e.g. only its transport)
+    return outcome
 
 
 def advance(state: UnitState, watermark: datetime, policy: TrackingPolicy) -> Outcome:
@@ -119,7 +121,7 @@ def _evaluate(
         new.timeline_digest = digest
         outputs.insert(0, timeline)
     new.next_due = _next_due(new, view, watermark, policy)
-    changed = outputs != [] or new.next_due != state.next_due or new.events is not state.events or replanned
+    changed = outputs != [] or new.next_due != state.next_due or replanned
     return Outcome(new, outputs, changed)
 
 
@@ -209,7 +211,7 @@ def _moves(predicted: datetime, state: UnitState, stops: list[StopEta], destinat
     shifts = [
         (s.predicted - state.eta_stops[f"{s.leg_index}"], s.location)
         for s in stops
-        if f"{s.leg_index}" in state.eta_stops
+        if f"{s.leg_index}" in state.eta_stops and s.predicted != state.eta_stops[f"{s.leg_index}"]
     ]
     if not shifts:
         return f"{destination} unchanged"

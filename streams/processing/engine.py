@@ -62,12 +62,12 @@ class Engine:
                         "keyed by unit so a unit's plan and events meet on one partition"
                     )
         except DecodeError as exc:
-            return [self._dead_letter(topic, partition, offset, key, value, str(exc))]
+            return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
         try:
             return self._apply(record, partition)
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
-            return [self._dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
+            return [self.dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -112,7 +112,7 @@ class Engine:
             clock.schedule(unit_id, due)
         return out
 
-    def _dead_letter(
+    def dead_letter(
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None, reason: str
     ) -> OutRecord:
         letter = DeadLetter(

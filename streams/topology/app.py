@@ -12,6 +12,7 @@ from streams.processing.engine import Engine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
 
+
 # Bytes in and out: decoding is the engine's job, so a malformed record becomes a dead letter, not a crash.
 def _raw() -> dict[str, faust.Schema]:
     return {"schema": faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")}
@@ -45,6 +46,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         web_port=settings.web_port,
         web_host="127.0.0.1",
         producer_linger_ms=5,
+        recovery_consistency_check=settings.recovery_consistency_check,
     )
     topics = TopicNames(settings.topic_prefix)
     inputs = app.topic(*topics.inputs, **_raw())

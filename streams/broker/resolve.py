@@ -1,0 +1,27 @@
+"""Which Kafka to talk to: --broker / CORRIDOR_BROKER, else a running `corridor broker`, else an embedded
+broker started for the lifetime of the command."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from streams.broker.embedded import EmbeddedBroker, find_shared
+from streams.settings import Settings
+
+
+@contextlib.contextmanager
+def broker_for(settings: Settings) -> Iterator[tuple[str, Settings]]:
+    """Yield the bootstrap address and the settings adjusted for that broker."""
+    if settings.broker:
+        yield settings.broker, settings
+        return
+    # Tansu's end offsets lag behind multi-record batches, which trips Faust's recovery consistency check.
+    tolerant = settings.model_copy(update={"recovery_consistency_check": False})
+    shared = find_shared(settings.home)
+    if shared:
+        yield shared, tolerant
+        return
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with EmbeddedBroker(log_path=settings.home / "embedded-broker.log") as broker:
+        yield broker.bootstrap, tolerant

@@ -1,0 +1,202 @@
+"""The `corridor` command line. Thin: parse options, build settings, call into the package."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from streams.settings import Settings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="corridor: live tracking of multimodal freight (rail, sea, air, road) on Kafka.",
+)
+err = Console(stderr=True)
+
+BrokerOpt = Annotated[
+    str | None,
+    typer.Option("--broker", envvar="CORRIDOR_BROKER",
+                 help="Kafka bootstrap servers; default: a running `corridor broker`, else an embedded one"),
+]
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+async def _ensure_topics(settings: Settings, bootstrap: str) -> None:
+    from streams.broker.admin import ensure_topics
+    from streams.processing.topics import TopicNames
+
+    await ensure_topics(bootstrap, TopicNames(settings.topic_prefix).all, settings.partitions, settings.replication)
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)")] = 9092,
+    storage: Annotated[str, typer.Option(help="Tansu storage engine URL (memory:// or s3://)")] = "memory://tansu/",
+) -> None:
+    """Run the embedded Kafka-protocol broker (Tansu) in the foreground, with corridor's topics created."""
+    from streams.broker.embedded import EmbeddedBroker, forget_shared, record_shared
+
+    settings = _settings()
+    stop = {"now": False}
+
+    def on_signal(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with EmbeddedBroker(port=port, storage=storage, log_path=None) as b:
+        asyncio.run(_ensure_topics(settings, b.bootstrap))
+        record_shared(settings.home, b)
+        print(b.bootstrap, flush=True)
+        err.print(f"embedded broker on {b.bootstrap} ({storage}); topics created; Ctrl-C to stop")
+        try:
+            while not stop["now"] and b.process and b.process.poll() is None:
+                time.sleep(0.2)
+        finally:
+            forget_shared(settings.home)
+
+
+@app.command()
+def worker(
+    broker: BrokerOpt = None,
+    app_id: Annotated[str | None, typer.Option(envvar="CORRIDOR_APP_ID", help="consumer group / state id")] = None,
+    data_dir: Annotated[Path | None, typer.Option(envvar="CORRIDOR_DATA_DIR", help="RocksDB state dir")] = None,
+    loglevel: Annotated[str, typer.Option(help="faust log level")] = "info",
+) -> None:
+    """Run the tracking job (a Faust worker) until stopped. For production; scale out by starting more."""
+    import faust
+
+    from streams.broker.resolve import broker_for
+    from streams.topology.app import create_app
+
+    settings = _settings(broker=broker, app_id=app_id, data_dir=data_dir)
+    with broker_for(settings) as (bootstrap, settings):
+        asyncio.run(_ensure_topics(settings, bootstrap))
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        topology = create_app(settings, bootstrap)
+        faust.Worker(topology.app, loglevel=loglevel).execute_from_commandline()
+
+
+@app.command()
+def simulate(
+    broker: BrokerOpt = None,
+    seed: Annotated[int, typer.Option(help="same seed, same scenario")] = 7,
+    units: Annotated[int, typer.Option(help="units per corridor")] = 8,
+    speed: Annotated[float, typer.Option(help="simulated hours per wall-clock second; 0 = no pacing")] = 24.0,
+    out: Annotated[Path | None, typer.Option(help="write the records as JSON lines here instead of publishing")] = None,
+) -> None:
+    """Publish plans, events and clock ticks for the seed corridors (rail, road+rail, sea, air+truck)."""
+    from schemas import dumps
+    from streams.sim.scenario import generate
+
+    scenario = generate(seed=seed, units_per_corridor=units)
+    if out is not None:
+        with open(out, "wb") as f:
+            for r in scenario.records:
+                f.write(dumps(r.record) + b"\n")
+        err.print(f"wrote {len(scenario.records)} records to {out}")
+        return
+
+    from streams.broker.resolve import broker_for
+    from streams.io.kafka import Publisher
+    from streams.processing.topics import TopicNames
+    from streams.sim.publish import publish_paced
+
+    settings = _settings(broker=broker)
+
+    async def go(bootstrap: str) -> int:
+        await _ensure_topics(settings, bootstrap)
+        async with Publisher(bootstrap, TopicNames(settings.topic_prefix), settings.partitions) as pub:
+            progress = await publish_paced(pub, scenario.records, speed * 3600)
+        return progress.published
+
+    with broker_for(settings) as (bootstrap, settings):
+        n = asyncio.run(go(bootstrap))
+    err.print(f"published {n} records to {bootstrap}")
+
+
+@app.command()
+def replay(
+    history: Annotated[Path, typer.Argument(help="JSON lines of plans, events and clock ticks ('-' = stdin)")],
+    out: Annotated[Path | None, typer.Option(help="output JSON lines file (default stdout)")] = None,
+    partitions: Annotated[int | None, typer.Option(help="partitions to route by, as the live topics")] = None,
+) -> None:
+    """Run a recorded history through the tracking engine and write every output as JSON lines."""
+    from streams.core.policy import TrackingPolicy
+    from streams.processing.replay import as_json_lines
+    from streams.processing.replay import replay as run_replay
+    from streams.processing.topics import TopicNames
+
+    settings = _settings(partitions=partitions)
+    source = sys.stdin.buffer if str(history) == "-" else open(history, "rb")  # noqa: SIM115
+    with source:
+        result = run_replay(
+            source, TopicNames(settings.topic_prefix),
+            TrackingPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes)), settings.partitions,
+        )
+    sink = open(out, "wb") if out else sys.stdout.buffer  # noqa: SIM115
+    try:
+        for line in as_json_lines(result.outputs):
+            sink.write(line + b"\n")
+    finally:
+        if out:
+            sink.close()
+    err.print(f"replayed {result.accepted} records ({result.rejected} rejected): {len(result.outputs)} outputs")
+
+
+@app.command()
+def demo(
+    broker: BrokerOpt = None,
+    seed: Annotated[int, typer.Option(help="scenario seed")] = 7,
+    units: Annotated[int, typer.Option(help="units per corridor")] = 6,
+    seconds: Annotated[float, typer.Option(help="wall-clock seconds to play the scenario in")] = 75.0,
+) -> None:
+    """Live demo: embedded broker, a worker, the simulator, a live view, then a summary."""
+    from streams.broker.resolve import broker_for
+    from streams.interfaces.demo import run_demo
+
+    settings = _settings(broker=broker)
+    console = Console()
+    with broker_for(settings) as (bootstrap, settings):
+        try:
+            summary = asyncio.run(run_demo(settings, bootstrap, seed, units, seconds, console))
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+    console.rule("summary")
+    for line in summary.lines():
+        console.print(line)
+
+
+@app.command()
+def topics(broker: BrokerOpt = None) -> None:
+    """Create corridor's topics (if missing) and list them with their keys and schemas."""
+    from streams.broker.resolve import broker_for
+    from streams.processing.topics import SPECS, TopicNames
+
+    settings = _settings(broker=broker)
+    with broker_for(settings) as (bootstrap, settings):
+        asyncio.run(_ensure_topics(settings, bootstrap))
+    names = TopicNames(settings.topic_prefix)
+    for s in SPECS:
+        print(f"{names.name(s.role):26} {s.direction:3} key={s.key:30} schemas/json/{s.schema}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

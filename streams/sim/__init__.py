@@ -1,0 +1,19 @@
+"""Scenario simulator: deterministic plans, carrier events and clock ticks on the seed corridors
+(CR Express rail, ASEAN Express road+rail, Shanghai-Rotterdam sea, Hong Kong-Liège-Madrid air+truck).
+
+`generate(seed)` is pure: no I/O, no clock. Publishing the records to topics is the caller's job."""
+
+from streams.sim.corridors import CORRIDORS, Corridor, LegSpec, Risk
+from streams.sim.scenario import Scenario, SimInput, SimRecord, UnitOutcome, generate
+
+__all__ = [
+    "CORRIDORS",
+    "Corridor",
+    "LegSpec",
+    "Risk",
+    "Scenario",
+    "SimInput",
+    "SimRecord",
+    "UnitOutcome",
+    "generate",
+]
