@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -78,6 +79,7 @@ def normalise_awb(value: str) -> str:
     return f"{prefix}-{serial}"
 
 
+@lru_cache(maxsize=65536)  # state reloads re-validate the same ids many times; the check digit is pure
 def _normalise_unit(kind: UnitKind, value: str) -> str:
     v = value.strip().upper()
     if kind is UnitKind.CONTAINER:

@@ -91,7 +91,8 @@ class Summary:
         if a:
             out.append(
                 f"ETA error at mid-journey ({a.units} arrived units, mean absolute): "
-                f"corridor {a.corridor_mae_h:.1f} h, carrier estimate {a.carrier_mae_h:.1f} h, schedule {a.schedule_mae_h:.1f} h"
+                f"corridor {a.corridor_mae_h:.1f} h, carrier estimate {a.carrier_mae_h:.1f} h, "
+                f"schedule {a.schedule_mae_h:.1f} h"
             )
         else:
             out.append("ETA error: no unit arrived with a prediction to compare")

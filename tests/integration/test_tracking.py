@@ -115,6 +115,7 @@ async def test_malformed_records_go_to_dead_letters_and_the_worker_keeps_going(b
     by_original = {base64.b64decode(x["original"]): x for x in letters}
     for topic, value, key, reason in bad:
         letter = by_original[value or b""]
+        assert letter["key"] == (base64.b64encode(key).decode() if key else None)
         assert letter["source_topic"] == topic
         assert reason in letter["reason"], letter["reason"]
         assert letter["offset"] is not None
