@@ -1,0 +1,256 @@
+"""The processing engine over dict stores: bytes in, bytes out, dead letters, the event-time clock."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from factories import CONTAINER, POLICY, corridor_plan, event, raw, t, tick
+
+from schemas import (
+    AlertKind,
+    Classifier,
+    DeadLetter,
+    DelayAlert,
+    EtaUpdate,
+    Mode,
+    Plan,
+    Severity,
+    Timeline,
+    TrackedUnit,
+    decode,
+    dumps,
+    loads,
+)
+from streams.core.policy import ModePolicy, TrackingPolicy
+from streams.core.tracker import UnitState
+from streams.processing.engine import Engine, OutRecord
+from streams.processing.schedule import PartitionClock
+from streams.processing.topics import TopicNames
+
+TOPICS = TopicNames()
+PLANS, EVENTS, CLOCK = TOPICS.name("plan"), TOPICS.name("event"), TOPICS.name("clock")
+DEAD = "corridor.dead-letters"
+KEY = CONTAINER.encode()
+OTHER = TrackedUnit.container("MSKU1234565")
+
+
+def engine(policy: TrackingPolicy = POLICY) -> Engine:
+    return Engine({}, {}, TOPICS, policy)
+
+
+def topics(out: list[OutRecord]) -> list[str]:
+    return [o.topic for o in out]
+
+
+def watermark(e: Engine, partition: int = 0):
+    return PartitionClock(e.clock, partition).watermark
+
+
+# -- dead letters ----------------------------------------------------------------------------------------
+
+_EVENT = raw(event("DEPARTED", "CNSHA", "2024-03-01 10:00"))
+_BAD_CONTAINER = _EVENT.replace(b"CSQU3054383", b"CSQU3054384")
+
+
+@pytest.mark.parametrize(
+    ("topic", "key", "value", "reason"),
+    [
+        (EVENTS, KEY, b"not json", "not JSON: "),
+        (EVENTS, KEY, b"\xff\xfe\x00", "not JSON: "),
+        (EVENTS, KEY, None, "not JSON: Input is a zero-length, empty document"),  # a tombstone
+        (EVENTS, KEY, b"[]", "expected a JSON object, got list"),
+        (EVENTS, KEY, raw(corridor_plan()), "expected a event record, got 'plan'"),
+        (PLANS, KEY, _EVENT, "expected a plan record, got 'event'"),
+        (CLOCK, None, _EVENT, "expected a clock record, got 'event'"),
+        (EVENTS, b"CSQU3054384", _BAD_CONTAINER,
+         "invalid event: unit: Value error, not a valid ISO 6346 container number"),
+        (EVENTS, OTHER.id.encode(), _EVENT, "record key b'MSKU1234565' is not the unit id 'CSQU3054383'"),
+        (EVENTS, None, _EVENT, "record key None is not the unit id 'CSQU3054383'"),
+        (PLANS, b"csqu3054383", raw(corridor_plan()), "record key b'csqu3054383' is not the unit id"),
+        ("corridor.timelines", KEY, _EVENT, "topic 'corridor.timelines' is not an input of the tracking job"),
+    ],
+    ids=["not-json", "not-utf8", "tombstone", "not-object", "plan-on-events", "event-on-plans", "event-on-clock",
+         "invalid-container", "key-mismatch", "no-key", "key-not-normalised", "output-topic"],
+)
+def test_bad_input_becomes_one_dead_letter(topic: str, key: bytes | None, value: bytes | None, reason: str) -> None:
+    e = engine()
+    out = e.process(topic, 3, 42, key, value)
+    assert len(out) == 1
+    assert (out[0].topic, out[0].key) == (DEAD, key)
+    letter = decode(out[0].value, DeadLetter)
+    assert letter.reason.startswith(reason), letter.reason
+    assert (letter.source_topic, letter.partition, letter.offset, letter.key, letter.original) == (
+        topic, 3, 42, key, value or b"")
+    assert (e.units, e.clock) == ({}, {})  # nothing was applied
+
+
+def test_a_failure_while_processing_becomes_a_dead_letter(caplog: pytest.LogCaptureFixture) -> None:
+    # a policy that knows no rail: the core raises KeyError on the rail leg
+    e = engine(TrackingPolicy(modes={Mode.SEA: ModePolicy(timedelta(hours=12), timedelta(hours=24))}))
+    value = raw(corridor_plan())
+    with caplog.at_level(logging.ERROR, logger="streams.processing.engine"):
+        out = e.process(PLANS, 0, 7, KEY, value)
+    (letter,) = out
+    assert letter.topic == DEAD
+    assert decode(letter.value, DeadLetter) == DeadLetter(
+        source_topic=PLANS, partition=0, offset=7, key=KEY,
+        reason="processing failed: KeyError(<Mode.RAIL: 'RAIL'>)", original=value)
+    assert e.units == {}
+    assert "failed to process corridor.plans[0]@7" in caplog.text
+
+
+# -- state, watermark and the due index --------------------------------------------------------------------
+
+
+def test_a_plan_is_stored_and_answered_with_timeline_and_eta() -> None:
+    e = engine()
+    out = e.process(PLANS, 0, 0, KEY, raw(corridor_plan()))
+    assert topics(out) == ["corridor.timelines", "corridor.eta"]
+    assert all(o.key == KEY for o in out)
+    assert decode(out[0].value, Timeline).predicted_arrival == t("2024-04-03 20:00")
+    assert decode(out[1].value, EtaUpdate).reason == "first prediction (plan revision 1)"
+    state = UnitState.model_validate_json(e.units[KEY])
+    assert state.plan == corridor_plan()
+    assert state.next_due == t("2024-03-01 00:30")
+    assert watermark(e) is None  # plans speak of the future: they do not move event time
+
+
+def test_only_actual_events_move_the_watermark_clamped_to_receipt() -> None:
+    e = engine()
+    est = event("ARRIVED", "NLRTM", "2024-04-02 00:00", classifier=Classifier.ESTIMATED, received="2024-03-10 00:00")
+    e.process(EVENTS, 0, 0, KEY, raw(est))
+    assert watermark(e) is None
+    # a source whose clock runs ahead: event time 10:00 but received at 09:00
+    e.process(EVENTS, 0, 1, KEY, raw(event("DEPARTED", "CNSHA", "2024-03-01 10:00", received="2024-03-01 09:00")))
+    assert watermark(e) == t("2024-03-01 09:00")
+    e.process(EVENTS, 0, 2, KEY, raw(event("GATE_IN", "CNSHA", "2024-02-28 10:00")))  # late report: never back
+    assert watermark(e) == t("2024-03-01 09:00")
+    assert watermark(e, 1) is None  # each partition keeps its own clock
+
+
+def test_a_clock_tick_makes_an_overdue_alert_fire_for_a_silent_unit() -> None:
+    e = engine()
+    e.process(PLANS, 0, 0, KEY, raw(corridor_plan()))
+    assert e.process(CLOCK, 1, 0, None, raw(tick("2024-03-01 12:01"))) == []  # another partition: nothing there
+    out = e.process(CLOCK, 0, 0, None, raw(tick("2024-03-01 12:01")))
+    assert topics(out) == ["corridor.timelines", "corridor.alerts", "corridor.eta"]
+    alert = decode(out[1].value, DelayAlert)
+    assert (alert.kind, alert.milestone, alert.minutes_late, alert.severity, alert.detected_at) == (
+        AlertKind.OVERDUE, "DEP:CNSHA:1", 721, Severity.MINOR, t("2024-03-01 12:01"))
+    assert out[1].key == KEY
+    assert decode(out[2].value, EtaUpdate).reason == "no report: NLRTM +12.0 h, DEHAM unchanged"
+    assert watermark(e) == t("2024-03-01 12:01")
+    # the same tick again, or an older one: the watermark does not move, nothing is swept
+    assert e.process(CLOCK, 0, 1, None, raw(tick("2024-03-01 12:01"))) == []
+    assert e.process(CLOCK, 0, 2, None, raw(tick("2024-03-01 06:00"))) == []
+
+
+def test_a_tick_before_anything_is_due_sweeps_nothing() -> None:
+    e = engine()
+    e.process(PLANS, 0, 0, KEY, raw(corridor_plan()))
+    assert e.process(CLOCK, 0, 0, None, raw(tick("2024-03-01 00:29"))) == []
+    out = e.process(CLOCK, 0, 1, None, raw(tick("2024-03-01 12:00")))  # ETA slipped, not yet overdue
+    assert topics(out) == ["corridor.timelines", "corridor.eta"]
+
+
+def test_another_units_event_advances_time_for_every_unit_on_the_partition() -> None:
+    e = engine()
+    e.process(PLANS, 0, 0, KEY, raw(corridor_plan()))
+    other_gate_in = event("GATE_IN", "CNSHA", "2024-03-01 12:01", unit=OTHER)  # a unit without a plan
+    out = e.process(EVENTS, 0, 2, OTHER.id.encode(), raw(other_gate_in))
+    assert [(o.topic, o.key) for o in out] == [
+        ("corridor.timelines", b"MSKU1234565"),  # its own event
+        ("corridor.timelines", KEY),  # the silent unit, swept at the new watermark
+        ("corridor.alerts", KEY),
+        ("corridor.eta", KEY),
+    ]
+    alert = decode(out[2].value, DelayAlert)
+    assert (alert.unit.id, alert.kind, alert.minutes_late) == (CONTAINER, AlertKind.OVERDUE, 721)
+
+
+# -- idempotence and determinism ---------------------------------------------------------------------------
+
+OTHER_KEY = OTHER.id.encode()
+SEQUENCE: list[tuple[str, int, bytes | None, bytes | None]] = [
+    (PLANS, 0, KEY, raw(corridor_plan())),
+    (PLANS, 1, OTHER_KEY, raw(corridor_plan(unit=OTHER))),
+    (EVENTS, 0, KEY, raw(event("DEPARTED", "CNSHA", "2024-03-01 10:00"))),
+    (EVENTS, 0, KEY, b"garbage"),
+    (CLOCK, 1, None, raw(tick("2024-03-02 00:00"))),
+    (EVENTS, 0, KEY, raw(event("ARRIVED", "NLRTM", "2024-04-02 00:00", classifier=Classifier.ESTIMATED,
+                               received="2024-03-10 00:00"))),
+    (CLOCK, 0, None, raw(tick("2024-03-20 00:00"))),
+    (EVENTS, 1, OTHER_KEY, raw(event("DEPARTED", "CNSHA", "2024-03-02 06:00", unit=OTHER))),
+    (EVENTS, 0, KEY, raw(event("ARRIVED", "NLRTM", "2024-04-03 00:00"))),
+    (CLOCK, 0, None, raw(tick("2024-04-04 00:00"))),
+    (CLOCK, 1, None, raw(tick("2024-04-04 00:00"))),
+]
+
+
+def run(e: Engine, sequence=SEQUENCE) -> list[list[OutRecord]]:
+    return [e.process(topic, partition, offset, key, value)
+            for offset, (topic, partition, key, value) in enumerate(sequence)]
+
+
+def test_the_sequence_produces_the_expected_outputs() -> None:
+    outs = run(engine())
+    assert [topics(o) for o in outs] == [
+        ["corridor.timelines", "corridor.eta"],
+        ["corridor.timelines", "corridor.eta"],
+        ["corridor.timelines", "corridor.eta"],  # 10 h late: NLRTM +10.0 h
+        [DEAD],
+        ["corridor.timelines", "corridor.alerts", "corridor.eta"],  # the other unit is overdue
+        ["corridor.timelines", "corridor.eta"],  # the carrier expects NLRTM 2 days late
+        [],  # nothing due on partition 0 yet (next: the NLRTM prediction 2024-04-02 00:30)
+        ["corridor.timelines", "corridor.eta"],  # departed 30 h late: no more than the overdue alert said
+        ["corridor.timelines", "corridor.alerts", "corridor.eta"],  # 72 h late into NLRTM
+        ["corridor.timelines", "corridor.eta"],  # no departure from NLRTM yet: the rail leg slips
+        # the other unit: 4 days overdue at NLRTM, more than the 24 h already alerted plus 12 h tolerance
+        ["corridor.timelines", "corridor.alerts", "corridor.eta"],
+    ]
+    summary = [(a.unit.id, a.kind, a.milestone, a.minutes_late)
+               for a in (decode(o.value, DelayAlert) for out in outs for o in out if o.topic == "corridor.alerts")]
+    assert summary == [
+        ("MSKU1234565", AlertKind.OVERDUE, "DEP:CNSHA:1", 1440),
+        (CONTAINER, AlertKind.LATE, "ARR:NLRTM:1", 4320),
+        ("MSKU1234565", AlertKind.OVERDUE, "ARR:NLRTM:1", 5760),
+    ]
+
+
+def test_reprocessing_the_same_records_gives_nothing_new() -> None:
+    e = engine()
+    run(e)
+    units, clock = dict(e.units), dict(e.clock)
+    again = run(e)
+    # only the garbage record is dead-lettered again: a dead letter is about the record, not the state
+    assert [topics(o) for o in again] == [[]] * 3 + [[DEAD]] + [[]] * 7
+    assert (e.units, e.clock) == (units, clock)
+
+
+def test_the_same_input_gives_byte_identical_output() -> None:
+    first, second = run(engine()), run(engine())
+    assert first == second
+    assert [o.value for outs in first for o in outs] == [o.value for outs in second for o in outs]
+
+
+def test_every_output_is_a_valid_record_on_its_topic() -> None:
+    models = {"corridor.timelines": Timeline, "corridor.alerts": DelayAlert, "corridor.eta": EtaUpdate,
+              DEAD: DeadLetter}
+    for outs in run(engine()):
+        for o in outs:
+            record = decode(o.value, models[o.topic])
+            assert dumps(record) == o.value
+            if o.topic != DEAD:
+                assert o.key == record.unit.id.encode()
+                assert loads(o.value)["unit"]["id"] == o.key.decode()
+
+
+def test_a_newer_plan_revision_replaces_the_stored_plan() -> None:
+    e = engine()
+    e.process(PLANS, 0, 0, KEY, raw(corridor_plan()))
+    rev2 = corridor_plan(2, issued="2024-02-25 00:00", delivery="2024-04-05 08:00")
+    assert topics(e.process(PLANS, 0, 1, KEY, raw(rev2))) == ["corridor.timelines", "corridor.eta"]
+    assert e.process(PLANS, 0, 2, KEY, raw(corridor_plan())) == []
+    assert Plan.model_validate(loads(e.units[KEY])["plan"]).revision == 2
