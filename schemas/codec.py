@@ -60,7 +60,8 @@ def decode_input(data: bytes | str, expected: str | None = None) -> InputRecord:
     kind = obj.get("record") or ("plan" if "legs" in obj else "event" if "event_id" in obj else None)
     if expected is not None:
         if kind is not None and kind != expected:
-            raise DecodeError(f"expected a {expected} record, got {kind!r}")
+            article = "an" if expected[0] in "aeiou" else "a"
+            raise DecodeError(f"expected {article} {expected} record, got {kind!r}")
         kind = expected
     model = _BY_RECORD.get(kind) if isinstance(kind, str) else None
     if model is None:

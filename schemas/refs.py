@@ -19,11 +19,19 @@ _TRAILER = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,14}$")
 _CONTAINER = re.compile(r"^[A-Z]{3}[UJZR][0-9]{7}$")  # stdnum's own pattern lets digits and non-ASCII through
 
 
+# Freight tracking has no business outside these years; an impossible date is a feed error, and a far-future
+# one would drag the event-time watermark (and every overdue decision) with it.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
 def _utc(value: datetime) -> datetime:
     try:
-        return value.astimezone(UTC)
+        utc = value.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00: a ValueError, so pydantic reports it as invalid
         raise ValueError(f"{value.isoformat()} is outside the representable range in UTC") from None
+    if not EARLIEST_YEAR <= utc.year < LATEST_YEAR:
+        raise ValueError(f"{utc.isoformat()} is not a plausible time (years {EARLIEST_YEAR}-{LATEST_YEAR - 1})")
+    return utc
 
 
 UtcDateTime = Annotated[AwareDatetime, AfterValidator(_utc)]

@@ -169,6 +169,8 @@ def demo(
 
     settings = _settings(broker=broker)
     console = Console()
+    if not console.is_terminal:  # piped or in CI: plain lines, wide enough for the table
+        console = Console(width=150)
     with broker_for(settings) as (bootstrap, settings):
         try:
             summary = asyncio.run(run_demo(settings, bootstrap, seed, units, seconds, console))

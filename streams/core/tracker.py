@@ -62,6 +62,7 @@ def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy:
         return Outcome(state)  # stale or re-delivered plan
     new = state.model_copy(update={"unit": plan.unit, "plan": plan})
     if current is None or plan.revision != current.revision:
+        new.eta_arrived = False  # a re-route after arrival gets ETAs again
         new.alert_floor = 0  # a new plan resets what counts as "more late than already alerted"
     return _evaluate(new, watermark, policy, f"plan revision {plan.revision}", plan.issued_time, replanned=True)
 
@@ -198,7 +199,9 @@ def _next_due(
         due.append(ms.planned + timedelta(minutes=state.alert_floor + 1) + policy.tolerance(ms.mode))
     pred = view.predicted[nxt]
     if pred is not None:
-        due.append(pred + policy.eta_min_shift)
+        # While a milestone is overdue its prediction slips with the watermark; re-check once per tolerance,
+        # not per ETA threshold, so a stuck unit does not publish an ETA every half hour of event time.
+        due.append(pred + max(policy.eta_min_shift, policy.tolerance(ms.mode)))
     later = [d for d in due if watermark is None or d > watermark]
     return min(later) if later else None
 

@@ -61,7 +61,7 @@ _BAD_CONTAINER = _EVENT.replace(b"CSQU3054383", b"CSQU3054384")
         (EVENTS, KEY, b"\xff\xfe\x00", "not JSON: "),
         (EVENTS, KEY, None, "not JSON: Input is a zero-length, empty document"),  # a tombstone
         (EVENTS, KEY, b"[]", "expected a JSON object, got list"),
-        (EVENTS, KEY, raw(corridor_plan()), "expected a event record, got 'plan'"),
+        (EVENTS, KEY, raw(corridor_plan()), "expected an event record, got 'plan'"),
         (PLANS, KEY, _EVENT, "expected a plan record, got 'event'"),
         (CLOCK, None, _EVENT, "expected a clock record, got 'event'"),
         (EVENTS, b"CSQU3054384", _BAD_CONTAINER,
@@ -113,7 +113,7 @@ def test_a_plan_is_stored_and_answered_with_timeline_and_eta() -> None:
     assert decode(out[1].value, EtaUpdate).reason == "first prediction (plan revision 1)"
     state = UnitState.model_validate_json(e.units[KEY])
     assert state.plan == corridor_plan()
-    assert state.next_due == t("2024-03-01 00:30")
+    assert state.next_due == t("2024-03-01 12:00")
     assert watermark(e) is None  # plans speak of the future: they do not move event time
 
 

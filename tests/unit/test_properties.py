@@ -239,7 +239,7 @@ def test_engine_never_raises_on_nearly_valid_records(data: st.DataObject, topic:
     check_outputs(engine.process(topic, 0, 1, key, encode(record)))
 
 
-@given(when=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2030, 1, 1), timezones=offsets))
+@given(when=st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2030, 1, 1), timezones=offsets))
 def test_ticks_at_any_plausible_time_are_processed(when: datetime) -> None:
     engine = Engine({}, {}, TOPICS, POLICY)
     engine.process(TOPICS.name("plan"), 0, 0, CONTAINER.encode(), raw(PLAN))

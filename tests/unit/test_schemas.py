@@ -154,6 +154,13 @@ def test_times_outside_the_utc_range_are_invalid_not_a_crash(value: str) -> None
         decode_input(orjson.dumps({"record": "clock", "time": value}))
 
 
+@pytest.mark.parametrize("value", ["1999-12-31T23:00:00Z", "2100-01-01T00:00:00Z", "9999-01-01T00:00:00Z"])
+def test_implausible_years_are_rejected_so_they_cannot_drag_the_watermark(value: str) -> None:
+    with pytest.raises(DecodeError, match="not a plausible time"):
+        decode_input(orjson.dumps({"record": "clock", "time": value}))
+    assert ClockTick(time="2099-12-31T23:59:59Z").time.year == 2099
+
+
 # -- plans ---------------------------------------------------------------------------------------------
 
 
@@ -227,7 +234,7 @@ def _event_dict() -> dict:
         (b'{"record": "bogus"}', None, "unknown record type 'bogus'; expected one of ['clock', 'event', 'plan']"),
         (b'{"a": 1}', None, "unknown record type None; expected one of ['clock', 'event', 'plan']"),
         (b'{"record": ["event"]}', None, "unknown record type ['event']"),
-        (b'{"record": "clock", "time": "2024-03-01T00:00:00Z"}', "event", "expected a event record, got 'clock'"),
+        (b'{"record": "clock", "time": "2024-03-01T00:00:00Z"}', "event", "expected an event record, got 'clock'"),
         (b'{"record": "clock"}', None, "invalid clock: time: Field required"),
     ],
 )
