@@ -104,6 +104,9 @@ class TrackingEvent(BaseModel):
     received_time: UtcDateTime = Field(description="when corridor (or its feed) received the report")
     transport: TransportRef = TransportRef()
     shipment: ShipmentRefs = ShipmentRefs()
+    retracted: bool = Field(
+        default=False, description="the source withdrew the event with this event_id (DCSA 3.0 isRetracted)"
+    )
 
     @property
     def key(self) -> str:

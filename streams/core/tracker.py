@@ -100,7 +100,10 @@ def _evaluate(
     quiet: bool = False,
 ) -> Outcome:
     assert state.unit is not None
-    view = derive(state.unit, state.plan, state.events.values(), watermark, policy)
+    # A retraction stays in the history (so an older copy re-delivered later is recognised as stale) but
+    # evidences nothing.
+    live = [e for e in state.events.values() if not e.retracted]
+    view = derive(state.unit, state.plan, live, watermark, policy)
     outputs: list[Output] = []
     new = state.model_copy()
 

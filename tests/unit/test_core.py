@@ -674,3 +674,23 @@ def test_out_of_order_events_give_the_in_order_timeline(seed: int) -> None:
     assert ms(timeline, "ARR:NLRTM:1").actual == t("2024-04-03 00:00")
     assert ms(timeline, "ARR:DEDUI:1").estimated == t("2024-04-05 06:00")
     assert timeline.predicted_arrival == t("2024-04-05 15:00")  # the DEDUI estimate + 1 h + 8 h
+
+
+# -- retractions (DCSA 3.0 isRetracted) ------------------------------------------------------------------------
+
+
+def test_a_retracted_event_stops_evidencing_and_an_older_copy_cannot_revive_it() -> None:
+    dep = event("DEPARTED", "CNSHA", "2024-03-02 10:00", received="2024-03-02 11:00")
+    state = apply_event(planned_state(), dep, t("2024-03-02 11:00"), POLICY).state
+    assert state.plan is not None
+    departed = derive(UNIT, state.plan, state.events.values(), t("2024-03-02 11:00"), POLICY)
+    assert departed.evidence[0].actual == dep
+
+    retraction = dep.model_copy(update={"retracted": True, "received_time": t("2024-03-02 12:00")})
+    out = apply_event(state, retraction, t("2024-03-02 12:00"), POLICY)
+    (timeline,) = of(out, Timeline)
+    assert timeline.milestones[0].actual is None and timeline.events == []
+    assert timeline.status == "PLANNED"
+
+    again = apply_event(out.state, dep, t("2024-03-02 13:00"), POLICY)  # the original, re-delivered late
+    assert again.outputs == [] and again.state.events[dep.event_id].retracted
