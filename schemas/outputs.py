@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import Classifier, Milestone
-from schemas.refs import Mode, TrackedUnit, UnLocode, UtcDateTime
+from schemas.refs import Instant, Locode, Mode, TrackedUnit
 
 
 class UnitStatus(StrEnum):
@@ -34,11 +34,11 @@ class MilestoneStatus(BaseModel):
     kind: PlannedStopKind
     leg_index: int
     mode: Mode
-    location: UnLocode
-    planned: UtcDateTime
-    estimated: UtcDateTime | None = Field(default=None, description="latest carrier estimate")
-    actual: UtcDateTime | None = None
-    predicted: UtcDateTime | None = Field(default=None, description="corridor's prediction, until actual")
+    location: Locode
+    planned: Instant
+    estimated: Instant | None = Field(default=None, description="latest carrier estimate")
+    actual: Instant | None = None
+    predicted: Instant | None = Field(default=None, description="corridor's prediction, until actual")
     minutes_late: int | None = Field(default=None, description="actual (or predicted) minus planned")
 
 
@@ -50,9 +50,9 @@ class TimelineEntry(BaseModel):
     milestone: Milestone
     classifier: Classifier
     mode: Mode
-    location: UnLocode
-    event_time: UtcDateTime
-    received_time: UtcDateTime
+    location: Locode
+    event_time: Instant
+    received_time: Instant
     matched: str | None = Field(default=None, description="key of the planned milestone it evidences, if any")
 
 
@@ -65,15 +65,15 @@ class Timeline(BaseModel):
     lane: str | None = None
     status: UnitStatus
     mode: Mode | None = Field(default=None, description="mode of the current or next leg")
-    location: UnLocode | None = Field(default=None, description="last actual location")
+    location: Locode | None = Field(default=None, description="last actual location")
     last_milestone: Milestone | None = None
-    destination: UnLocode | None = None
-    planned_arrival: UtcDateTime | None = None
-    predicted_arrival: UtcDateTime | None = None
+    destination: Locode | None = None
+    planned_arrival: Instant | None = None
+    predicted_arrival: Instant | None = None
     minutes_late: int | None = Field(default=None, description="predicted (or actual) minus planned arrival")
     milestones: list[MilestoneStatus] = []
     events: list[TimelineEntry] = []
-    as_of: UtcDateTime | None = Field(default=None, description="event-time watermark when computed")
+    as_of: Instant | None = Field(default=None, description="event-time watermark when computed")
 
 
 class AlertKind(StrEnum):
@@ -97,13 +97,13 @@ class DelayAlert(BaseModel):
     severity: Severity
     milestone: str = Field(description="key of the planned milestone")
     milestone_kind: PlannedStopKind
-    location: UnLocode
+    location: Locode
     leg_index: int
     mode: Mode
-    planned: UtcDateTime
-    actual: UtcDateTime | None = None
+    planned: Instant
+    actual: Instant | None = None
     minutes_late: int
-    detected_at: UtcDateTime = Field(description="event time at which it was detected")
+    detected_at: Instant = Field(description="event time at which it was detected")
     plan_revision: int
     message: str
 
@@ -111,10 +111,10 @@ class DelayAlert(BaseModel):
 class StopEta(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    location: UnLocode
+    location: Locode
     leg_index: int
-    planned: UtcDateTime
-    predicted: UtcDateTime
+    planned: Instant
+    predicted: Instant
 
 
 class EtaUpdate(BaseModel):
@@ -122,14 +122,14 @@ class EtaUpdate(BaseModel):
 
     record: Literal["eta"] = "eta"
     unit: TrackedUnit
-    destination: UnLocode
-    predicted_arrival: UtcDateTime
-    previous_prediction: UtcDateTime | None = None
-    planned_arrival: UtcDateTime
-    carrier_estimate: UtcDateTime | None = None
+    destination: Locode
+    predicted_arrival: Instant
+    previous_prediction: Instant | None = None
+    planned_arrival: Instant
+    carrier_estimate: Instant | None = None
     stops: list[StopEta] = Field(default=[], description="remaining stops, in order")
     reason: str
-    as_of: UtcDateTime = Field(description="event time of the prediction")
+    as_of: Instant = Field(description="event time of the prediction")
     plan_revision: int
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints, model_validator
 from stdnum import iso6346
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -46,6 +46,11 @@ def _locode(value: str) -> str:
 
 
 UnLocode = Annotated[str, AfterValidator(_locode)]
+
+# Output records are built from validated input, so their fields are checked by pydantic-core alone (no Python
+# validators): producing them is on the hot path of every worker.
+Locode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z2-9]{3}$")]
+Instant = AwareDatetime
 
 
 class Mode(StrEnum):

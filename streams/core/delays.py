@@ -74,7 +74,7 @@ def new_alerts(
             f"({ms.mode.value.lower()} leg {ms.leg_index + 1})"
         )
         alerts.append(
-            DelayAlert(
+            DelayAlert.model_construct(
                 alert_id=aid,
                 unit=unit,
                 kind=c.kind,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from schemas import Milestone, Mode, Plan, PlannedStopKind, TrackingEvent
+from streams.core.records import PlanRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +33,19 @@ PRIMARY = frozenset({Milestone.DEPARTED, Milestone.ARRIVED, Milestone.DELIVERED}
 KEY_PREFIX = {PlannedStopKind.DEPARTURE: "DEP", PlannedStopKind.ARRIVAL: "ARR", PlannedStopKind.DELIVERY: "DLV"}
 
 
-def planned_milestones(plan: Plan) -> list[PlannedMilestone]:
+def planned_milestones(plan: Plan | PlanRecord) -> list[PlannedMilestone]:
     """Departure and arrival of every leg, in itinerary order, then the promised delivery."""
+    if isinstance(plan, PlanRecord):
+        return list(_planned_cached(plan))
+    return _planned(plan)
+
+
+@lru_cache(maxsize=4096)  # one plan serves every record of its unit
+def _planned_cached(plan: PlanRecord) -> tuple[PlannedMilestone, ...]:
+    return tuple(_planned(plan))
+
+
+def _planned(plan: Plan | PlanRecord) -> list[PlannedMilestone]:
     seen: Counter[tuple[PlannedStopKind, str]] = Counter()
     out: list[PlannedMilestone] = []
 

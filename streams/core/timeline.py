@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import orjson
 
 from schemas import (
     Classifier,
     Milestone,
-    MilestoneStatus,
     Plan,
     PlannedStopKind,
     Timeline,
-    TimelineEntry,
     TrackedUnit,
     TrackingEvent,
     UnitStatus,
@@ -28,22 +31,29 @@ def minutes(delta_seconds: float) -> int:
     return round(delta_seconds / 60)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UnitView:
     """Everything derived for one unit at one watermark; the timeline is its public face."""
 
-    timeline: Timeline
+    data: dict[str, Any]  # the timeline's fields, as plain data
+    as_of: datetime | None
     evidence: list[Evidence]
     predicted: list[datetime | None]
     furthest: int  # index of the furthest milestone that happened, -1 if none
 
+    @cached_property
+    def timeline(self) -> Timeline:
+        return Timeline.model_validate({**self.data, "as_of": self.as_of})
+
+    @cached_property
+    def digest(self) -> str:
+        """Changes when the timeline changes, whatever the watermark it was computed at."""
+        return hashlib.blake2b(orjson.dumps(self.data), digest_size=12).hexdigest()
+
     @property
     def final_arrival(self) -> int | None:
         """Index of the arrival at the final destination."""
-        for i in range(len(self.evidence) - 1, -1, -1):
-            if self.evidence[i].milestone.kind is PlannedStopKind.ARRIVAL:
-                return i
-        return None
+        return _final_arrival(self.evidence)
 
     @property
     def next_expected(self) -> int | None:
@@ -81,45 +91,7 @@ def derive(
     preds = predict(evidence, watermark, policy)
     furthest = furthest_actual(evidence)
 
-    statuses = [
-        MilestoneStatus(
-            key=ev.milestone.key,
-            kind=ev.milestone.kind,
-            leg_index=ev.milestone.leg_index,
-            mode=ev.milestone.mode,
-            location=ev.milestone.location,
-            planned=ev.milestone.planned,
-            estimated=ev.estimated_time,
-            actual=ev.actual_time,
-            predicted=None if ev.actual else pred,
-            minutes_late=minutes(((ev.actual_time or pred) - ev.milestone.planned).total_seconds())
-            if (ev.actual_time or pred)
-            else None,
-        )
-        for ev, pred in zip(evidence, preds, strict=True)
-    ]
-    entries = [
-        TimelineEntry(
-            event_id=e.event_id,
-            source=e.source,
-            milestone=e.milestone,
-            classifier=e.classifier,
-            mode=e.mode,
-            location=e.location,
-            event_time=e.event_time,
-            received_time=e.received_time,
-            matched=matched.get(e.event_id),
-        )
-        for e in ordered
-    ]
-
-    view = UnitView(
-        timeline=Timeline(unit=unit, status=UnitStatus.PLANNED, events=entries, as_of=watermark),
-        evidence=evidence,
-        predicted=preds,
-        furthest=furthest,
-    )
-    final = view.final_arrival
+    final = _final_arrival(evidence)
     if furthest >= 0:
         status = _STATUS_AFTER[evidence[furthest].milestone.kind]
         if status is UnitStatus.AT_STOP and furthest == final:
@@ -131,28 +103,46 @@ def derive(
     if last is not None and last.milestone is Milestone.DELIVERED:
         status = UnitStatus.DELIVERED
 
-    fields: dict = {
+    # Plain data first: the digest (has anything changed?) needs no model; the model is built only if emitted.
+    data: dict[str, Any] = {
+        "unit": {"kind": unit.kind, "id": unit.id},
         "status": status,
         "location": last.location if last else None,
         "last_milestone": last.milestone if last else None,
         "mode": last.mode if last else None,
+        "events": [
+            {"event_id": e.event_id, "source": e.source, "milestone": e.milestone, "classifier": e.classifier,
+             "mode": e.mode, "location": e.location, "event_time": e.event_time, "received_time": e.received_time,
+             "matched": matched.get(e.event_id)}
+            for e in ordered
+        ],
     }
     if plan is not None and final is not None:
-        nxt = view.next_expected
+        nxt = furthest + 1 if furthest + 1 < len(evidence) else None
         fin, fin_pred = evidence[final], preds[final]
-        fields |= {
+        data |= {
             "plan_revision": plan.revision,
             "lane": plan.lane,
-            "mode": evidence[min(nxt, len(evidence) - 1)].milestone.mode if nxt is not None else fields["mode"],
+            "mode": evidence[nxt].milestone.mode if nxt is not None else data["mode"],
             "destination": plan.destination,
             "planned_arrival": fin.milestone.planned,
             "predicted_arrival": fin_pred,
             "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
-            "milestones": statuses,
+            "milestones": [
+                {"key": ev.milestone.key, "kind": ev.milestone.kind, "leg_index": ev.milestone.leg_index,
+                 "mode": ev.milestone.mode, "location": ev.milestone.location, "planned": ev.milestone.planned,
+                 "estimated": ev.estimated_time, "actual": ev.actual_time,
+                 "predicted": None if ev.actual else pred,
+                 "minutes_late": minutes(((ev.actual_time or pred) - ev.milestone.planned).total_seconds())
+                 if (ev.actual_time or pred) else None}
+                for ev, pred in zip(evidence, preds, strict=True)
+            ],
         }
-    return UnitView(
-        timeline=view.timeline.model_copy(update=fields),
-        evidence=evidence,
-        predicted=preds,
-        furthest=furthest,
-    )
+    return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest)
+
+
+def _final_arrival(evidence: list[Evidence]) -> int | None:
+    for i in range(len(evidence) - 1, -1, -1):
+        if evidence[i].milestone.kind is PlannedStopKind.ARRIVAL:
+            return i
+    return None

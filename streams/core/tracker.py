@@ -6,11 +6,8 @@ so a re-delivered event changes nothing and out-of-order events land where their
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-
-from pydantic import BaseModel, ConfigDict
 
 from schemas import (
     AlertKind,
@@ -20,33 +17,15 @@ from schemas import (
     PlannedStopKind,
     StopEta,
     Timeline,
-    TrackedUnit,
     TrackingEvent,
-    UtcDateTime,
-    dumps,
 )
 from streams.core.delays import alert_id, new_alerts
 from streams.core.policy import TrackingPolicy
+from streams.core.records import EventRecord, PlanRecord
+from streams.core.state import UnitState
 from streams.core.timeline import UnitView, derive
 
 Output = Timeline | DelayAlert | EtaUpdate
-
-
-class UnitState(BaseModel):
-    """Everything kept per unit between records (the value of the `units` table)."""
-
-    model_config = ConfigDict(validate_assignment=False)
-
-    unit: TrackedUnit | None = None
-    plan: Plan | None = None
-    events: dict[str, TrackingEvent] = {}
-    alerted: list[str] = []  # ids of alerts emitted, so none is emitted twice
-    alert_floor: int = 0  # largest delay (minutes) alerted under the current plan revision
-    eta: UtcDateTime | None = None  # last emitted prediction for the final destination
-    eta_stops: dict[str, UtcDateTime] = {}  # last emitted prediction per remaining stop
-    eta_arrived: bool = False  # the final "arrived" ETA update was emitted
-    timeline_digest: str | None = None
-    next_due: UtcDateTime | None = None  # watermark at which time passing may change something
 
 
 @dataclass(slots=True)
@@ -58,9 +37,10 @@ class Outcome:
 
 def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy: TrackingPolicy) -> Outcome:
     current = state.plan
-    if current is not None and (plan.revision < current.revision or plan == current):
+    record = PlanRecord.of(plan)
+    if current is not None and (plan.revision < current.revision or record == current):
         return Outcome(state)  # stale or re-delivered plan
-    new = state.model_copy(update={"unit": plan.unit, "plan": plan})
+    new = replace(state, unit=plan.unit, plan=record)
     if current is None or plan.revision != current.revision:
         new.eta_arrived = False  # a re-route after arrival gets ETAs again
         new.alert_floor = 0  # a new plan resets what counts as "more late than already alerted"
@@ -71,9 +51,10 @@ def apply_event(
     state: UnitState, event: TrackingEvent, watermark: datetime | None, policy: TrackingPolicy
 ) -> Outcome:
     old = state.events.get(event.event_id)
-    if old is not None and (old == event or event.received_time < old.received_time):
+    record = EventRecord.of(event)
+    if old is not None and (old == record or event.received_time < old.received_time):
         return Outcome(state)  # duplicate delivery, or an older version of a corrected event
-    new = state.model_copy(update={"events": {**state.events, event.event_id: event}})
+    new = replace(state, events={**state.events, event.event_id: record})
     if new.unit is None:
         new.unit = event.unit
     trigger = (
@@ -105,7 +86,7 @@ def _evaluate(
     live = [e for e in state.events.values() if not e.retracted]
     view = derive(state.unit, state.plan, live, watermark, policy)
     outputs: list[Output] = []
-    new = state.model_copy()
+    new = replace(state)
 
     if state.plan is not None:
         alerts = new_alerts(
@@ -119,18 +100,12 @@ def _evaluate(
         if eta is not None:
             outputs.append(eta)
 
-    timeline = view.timeline
-    digest = _digest(timeline)
-    if digest != state.timeline_digest and (not quiet or outputs):
-        new.timeline_digest = digest
-        outputs.insert(0, timeline)
+    if view.digest != state.timeline_digest and (not quiet or outputs):
+        new.timeline_digest = view.digest
+        outputs.insert(0, view.timeline)
     new.next_due = _next_due(new, view, watermark, policy)
     changed = outputs != [] or new.next_due != state.next_due or replanned
     return Outcome(new, outputs, changed)
-
-
-def _digest(timeline: Timeline) -> str:
-    return hashlib.blake2b(dumps(timeline.model_copy(update={"as_of": None})), digest_size=12).hexdigest()
 
 
 def _eta_update(
@@ -151,8 +126,9 @@ def _eta_update(
         return None
     arrived = view.evidence[fin].actual is not None
     stops = [
-        StopEta(location=ev.milestone.location, leg_index=ev.milestone.leg_index, planned=ev.milestone.planned,
-                predicted=p)
+        StopEta.model_construct(
+            location=ev.milestone.location, leg_index=ev.milestone.leg_index, planned=ev.milestone.planned, predicted=p
+        )
         for ev, p in zip(view.evidence[view.furthest + 1:], view.predicted[view.furthest + 1:], strict=True)
         if ev.milestone.kind is PlannedStopKind.ARRIVAL and p is not None
     ]
@@ -170,7 +146,7 @@ def _eta_update(
         reason = f"first prediction ({trigger})"
     else:
         reason = f"{trigger}: {_moves(predicted, state, stops, plan.destination)}"
-    update = EtaUpdate(
+    update = EtaUpdate.model_construct(
         unit=plan.unit,
         destination=plan.destination,
         predicted_arrival=predicted,

@@ -10,7 +10,8 @@ from datetime import datetime
 from schemas import ClockTick, DeadLetter, DecodeError, Plan, TrackingEvent, decode_input, dumps
 from schemas.events import Classifier
 from streams.core.policy import TrackingPolicy
-from streams.core.tracker import Outcome, UnitState, advance, apply_event, apply_plan
+from streams.core.state import UnitState
+from streams.core.tracker import Outcome, advance, apply_event, apply_plan
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
 
@@ -86,10 +87,10 @@ class Engine:
     def _step(self, unit_id: str, clock: PartitionClock, step) -> list[OutRecord]:
         key = unit_id.encode()
         raw = self.units.get(key)
-        state = UnitState.model_validate_json(raw) if raw else UnitState()
+        state = UnitState.decode(raw) if raw else UnitState()
         outcome: Outcome = step(state)
         if outcome.changed:
-            self.units[key] = dumps(outcome.state)
+            self.units[key] = outcome.state.encode()
             if outcome.state.next_due is not None:
                 clock.schedule(unit_id, outcome.state.next_due)
         return [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
@@ -101,7 +102,7 @@ class Engine:
             raw = self.units.get(unit_id.encode())
             if raw is None:
                 continue
-            state = UnitState.model_validate_json(raw)
+            state = UnitState.decode(raw)
             if state.next_due is None:
                 continue
             if state.next_due > wm:

@@ -29,8 +29,10 @@ from schemas import (
 )
 from streams.core.delays import alert_id, candidates, new_alerts
 from streams.core.milestones import planned_milestones
+from streams.core.records import EventRecord, PlanRecord
+from streams.core.state import UnitState
 from streams.core.timeline import UnitView, derive
-from streams.core.tracker import Outcome, UnitState, advance, apply_event, apply_plan
+from streams.core.tracker import Outcome, advance, apply_event, apply_plan
 
 EST = Classifier.ESTIMATED
 
@@ -546,7 +548,7 @@ def test_a_correction_under_the_same_revision_keeps_the_floor() -> None:
     state = _late_at_rotterdam()
     corrected = corridor_plan().model_copy(update={"lane": "CNSHA-DEHAM-X"})
     out = apply_plan(state, corrected, t("2024-04-03 01:00"), POLICY)
-    assert out.state.plan == corrected
+    assert out.state.plan == PlanRecord.of(corrected)
     assert out.state.alert_floor == 4320
     timeline, eta = out.outputs
     assert timeline.lane == "CNSHA-DEHAM-X"
@@ -592,7 +594,7 @@ def test_small_moves_accumulate_against_the_last_emitted_eta() -> None:
     assert eta.reason == "DEPARTED CNSHA (actual, carrier): NLRTM +0.7 h, DEHAM unchanged"
     assert eta.stops[0].predicted == t("2024-03-31 00:40")
     assert ms(out.outputs[0], "DEP:CNSHA:1").actual == t("2024-03-01 00:40")
-    assert out.state.events == {"dep": fixed}
+    assert out.state.events == {"dep": EventRecord.of(fixed)}
     # the older version arriving late is ignored
     stale = apply_event(out.state, first, t("2024-03-01 01:00"), POLICY)
     assert (stale.outputs, stale.changed, stale.state is out.state) == ([], False, True)
@@ -605,7 +607,8 @@ def test_a_corrected_event_is_kept_even_when_no_output_changes() -> None:
     out = apply_event(state, vessel, t("2024-03-01 00:20"), POLICY)
     assert out.outputs == []
     assert out.changed is True
-    assert out.state.events["dep"].transport.vessel_name == "COSCO ASIA"
+    assert out.state.events["dep"] == EventRecord.of(vessel)  # kept: a new digest, so a new version
+    assert out.state.events["dep"].digest != EventRecord.of(first).digest
 
 
 def test_eta_reports_the_destination_move_and_the_final_arrival_once() -> None:
@@ -684,7 +687,7 @@ def test_a_retracted_event_stops_evidencing_and_an_older_copy_cannot_revive_it()
     state = apply_event(planned_state(), dep, t("2024-03-02 11:00"), POLICY).state
     assert state.plan is not None
     departed = derive(UNIT, state.plan, state.events.values(), t("2024-03-02 11:00"), POLICY)
-    assert departed.evidence[0].actual == dep
+    assert departed.evidence[0].actual == EventRecord.of(dep)
 
     retraction = dep.model_copy(update={"retracted": True, "received_time": t("2024-03-02 12:00")})
     out = apply_event(state, retraction, t("2024-03-02 12:00"), POLICY)
@@ -694,3 +697,10 @@ def test_a_retracted_event_stops_evidencing_and_an_older_copy_cannot_revive_it()
 
     again = apply_event(out.state, dep, t("2024-03-02 13:00"), POLICY)  # the original, re-delivered late
     assert again.outputs == [] and again.state.events[dep.event_id].retracted
+
+
+def test_state_encoding_round_trips_and_stays_compact() -> None:
+    state = step_events(planned_state(), HISTORY)
+    encoded = state.encode()
+    assert UnitState.decode(encoded) == state
+    assert len(encoded) < 1500  # seven events and a three-leg plan

@@ -15,7 +15,6 @@ from schemas import (
     DelayAlert,
     EtaUpdate,
     Mode,
-    Plan,
     Severity,
     Timeline,
     TrackedUnit,
@@ -24,7 +23,8 @@ from schemas import (
     loads,
 )
 from streams.core.policy import ModePolicy, TrackingPolicy
-from streams.core.tracker import UnitState
+from streams.core.records import PlanRecord
+from streams.core.state import UnitState
 from streams.processing.engine import Engine, OutRecord
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
@@ -111,8 +111,8 @@ def test_a_plan_is_stored_and_answered_with_timeline_and_eta() -> None:
     assert all(o.key == KEY for o in out)
     assert decode(out[0].value, Timeline).predicted_arrival == t("2024-04-03 20:00")
     assert decode(out[1].value, EtaUpdate).reason == "first prediction (plan revision 1)"
-    state = UnitState.model_validate_json(e.units[KEY])
-    assert state.plan == corridor_plan()
+    state = UnitState.decode(e.units[KEY])
+    assert state.plan == PlanRecord.of(corridor_plan())
     assert state.next_due == t("2024-03-01 12:00")
     assert watermark(e) is None  # plans speak of the future: they do not move event time
 
@@ -253,4 +253,4 @@ def test_a_newer_plan_revision_replaces_the_stored_plan() -> None:
     rev2 = corridor_plan(2, issued="2024-02-25 00:00", delivery="2024-04-05 08:00")
     assert topics(e.process(PLANS, 0, 1, KEY, raw(rev2))) == ["corridor.timelines", "corridor.eta"]
     assert e.process(PLANS, 0, 2, KEY, raw(corridor_plan())) == []
-    assert Plan.model_validate(loads(e.units[KEY])["plan"]).revision == 2
+    assert UnitState.decode(e.units[KEY]).plan.revision == 2

@@ -1,0 +1,103 @@
+"""A unit's tracking state and its compact encoding (the value of the `units` table).
+
+The encoding is a positional orjson array with times as integer microseconds and enums as indexes into
+append-only tables, because state is read and written on every record and must stay small on disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from schemas import Classifier, Milestone, Mode, TrackedUnit
+from streams.core.records import EventRecord, LegRecord, PlanRecord, trusted_unit
+
+VERSION = 1
+# Append-only: stored state refers to these by position.
+_MILESTONES = list(Milestone)
+_CLASSIFIERS = list(Classifier)
+_MODES = list(Mode)
+_M = {m: i for i, m in enumerate(_MILESTONES)}
+_C = {c: i for i, c in enumerate(_CLASSIFIERS)}
+_O = {m: i for i, m in enumerate(_MODES)}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _t(dt: datetime | None) -> int | None:
+    return None if dt is None else (dt - _EPOCH) // _US
+
+
+@lru_cache(maxsize=1 << 17)  # a unit's plan and event times are decoded on every record that touches it
+def _d(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)
+
+
+@dataclass(slots=True)
+class UnitState:
+    unit: TrackedUnit | None = None
+    plan: PlanRecord | None = None
+    events: dict[str, EventRecord] = field(default_factory=dict)  # by event id, latest version
+    alerted: list[str] = field(default_factory=list)  # ids of alerts emitted, so none is emitted twice
+    alert_floor: int = 0  # largest delay (minutes) alerted under the current plan revision
+    eta: datetime | None = None  # last emitted prediction for the final destination
+    eta_stops: dict[str, datetime] = field(default_factory=dict)  # last emitted prediction per remaining stop
+    eta_arrived: bool = False  # the final "arrived" ETA update was emitted
+    timeline_digest: str | None = None
+    next_due: datetime | None = None  # watermark at which time passing alone may change something
+
+    def encode(self) -> bytes:
+        unit = [self.unit.kind.value, self.unit.id] if self.unit else None
+        return orjson.dumps([
+            VERSION, unit, _plan_out(self.plan),
+            [[e.event_id, e.source, _M[e.milestone], _C[e.classifier], _O[e.mode], e.location,
+              _t(e.event_time), _t(e.received_time), int(e.retracted), e.digest] for e in self.events.values()],
+            self.alerted, self.alert_floor, _t(self.eta), {k: _t(v) for k, v in self.eta_stops.items()},
+            int(self.eta_arrived), self.timeline_digest, _t(self.next_due),
+        ])
+
+    @classmethod
+    def decode(cls, data: bytes) -> UnitState:
+        version, unit, plan, events, alerted, floor, eta, stops, arrived, digest, due = orjson.loads(data)
+        if version != VERSION:
+            raise ValueError(f"unit state version {version} is not {VERSION}")
+        owner = trusted_unit(*unit) if unit else None
+        return cls(
+            unit=owner,
+            plan=_plan_in(plan, owner),
+            events={
+                e[0]: EventRecord(e[0], e[1], _MILESTONES[e[2]], _CLASSIFIERS[e[3]], _MODES[e[4]], e[5], _d(e[6]),
+                                  _d(e[7]), bool(e[8]), e[9])  # type: ignore[arg-type]
+                for e in events
+            },
+            alerted=alerted,
+            alert_floor=floor,
+            eta=_d(eta),
+            eta_stops={k: _d(v) for k, v in stops.items()},  # type: ignore[misc]
+            eta_arrived=bool(arrived),
+            timeline_digest=digest,
+            next_due=_d(due),
+        )
+
+
+def _plan_out(p: PlanRecord | None) -> list[Any] | None:
+    if p is None:
+        return None
+    legs = [[_O[g.mode], g.carrier, g.origin, g.destination, _t(g.planned_departure), _t(g.planned_arrival),
+             g.reference] for g in p.legs]
+    return [p.revision, _t(p.issued_time), p.lane, p.customer, legs, _t(p.promised_delivery)]
+
+
+def _plan_in(raw: list[Any] | None, unit: TrackedUnit | None) -> PlanRecord | None:
+    if raw is None or unit is None:
+        return None
+    revision, issued, lane, customer, legs, promised = raw
+    return PlanRecord(
+        unit,
+        revision, _d(issued), lane, customer,  # type: ignore[arg-type]
+        tuple(LegRecord(_MODES[g[0]], g[1], g[2], g[3], _d(g[4]), _d(g[5]), g[6]) for g in legs),  # type: ignore[arg-type]
+        _d(promised),
+    )
