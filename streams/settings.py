@@ -24,9 +24,8 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path.home() / ".corridor", description="embedded broker state file, logs")
     web_port: int = Field(default=6066, description="worker web port (Faust web views)")
     web_enabled: bool = False
-    recovery_consistency_check: bool = Field(
-        default=True,
-        description="Faust's check that local state is not ahead of its changelog; off on the embedded broker, "
-        "whose end offsets lag after multi-record batches (Tansu 0.6)",
+    embedded_broker: bool = Field(
+        default=False,
+        description="the broker is the embedded Tansu: apply its workarounds (set automatically)",
     )
     eta_min_shift_minutes: int = Field(default=30, ge=0, description="smallest ETA move that is published")

@@ -46,7 +46,6 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         web_port=settings.web_port,
         web_host="127.0.0.1",
         producer_linger_ms=5,
-        recovery_consistency_check=settings.recovery_consistency_check,
     )
     topics = TopicNames(settings.topic_prefix)
     inputs = app.topic(*topics.inputs, **_raw())
@@ -62,8 +61,14 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         async for event in stream.events():
             msg = event.message
             for rec in engine.process(msg.topic, msg.partition, msg.offset, event.key, event.value):
-                await outputs[rec.topic].send(key=rec.key, value=rec.value)
+                # Buffered, not awaited: Faust flushes the producer before it commits the input offsets, so
+                # nothing is committed before its outputs are written (at least once).
+                outputs[rec.topic].send_soon(key=rec.key, value=rec.value)
 
+    if settings.embedded_broker:
+        from streams.broker.tansu import patch_highwaters
+
+        patch_highwaters(app.consumer, bootstrap)
     return Topology(app, engine, topics, outputs)
 
 

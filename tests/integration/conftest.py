@@ -33,7 +33,7 @@ async def settings(bootstrap: str, tmp_path: Path) -> Settings:
         store="rocksdb://",
         data_dir=tmp_path / "state",
         home=tmp_path / "home",
-        recovery_consistency_check=False,  # Tansu quirk, see Settings
+        embedded_broker=True,  # Tansu workarounds: streams/broker/tansu.py
     )
     await ensure_topics(bootstrap, TopicNames(s.topic_prefix).all, PARTITIONS)
     return s

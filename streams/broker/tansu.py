@@ -1,0 +1,49 @@
+"""Workarounds for the embedded broker (Tansu 0.6), applied only when corridor runs on it.
+
+After a multi-record batch, Tansu reports a partition's end offset as the last batch's base offset + 1
+(offsets 3, 4, 5 written in one batch: end offset 4). Faust rebuilds tables from changelogs up to that end
+offset, so it would stop short and silently lose the newest state (and its consistency check would reject
+a worker's own RocksDB state). The true end is found by fetching the last batch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+async def true_end_offsets(bootstrap: str, reported: Mapping, timeout: float = 10.0) -> dict:
+    """Correct reported end offsets by reading the batch that holds the last reported offset."""
+    todo = {tp: end for tp, end in reported.items() if end}
+    if not todo:
+        return dict(reported)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        tps = {TopicPartition(tp.topic, tp.partition): tp for tp in todo}
+        consumer.assign(list(tps))
+        for ktp, tp in tps.items():
+            consumer.seek(ktp, todo[tp] - 1)
+        corrected = dict(reported)
+        pending = set(tps)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while pending and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(*pending, timeout_ms=500)
+            for ktp, msgs in batch.items():
+                if msgs:
+                    corrected[tps[ktp]] = max(todo[tps[ktp]], msgs[-1].offset + 1)
+                    pending.discard(ktp)
+        return corrected
+    finally:
+        await consumer.stop()
+
+
+def patch_highwaters(consumer: object, bootstrap: str) -> None:
+    """Make a Faust consumer's `highwaters()` (used by table recovery) return true end offsets."""
+    original: Callable[..., Awaitable[Mapping]] = consumer.highwaters  # type: ignore[attr-defined]
+
+    async def highwaters(*partitions: object) -> Mapping:
+        return await true_end_offsets(bootstrap, await original(*partitions))
+
+    consumer.highwaters = highwaters  # type: ignore[attr-defined]
