@@ -43,6 +43,9 @@ class MilestoneStatus(BaseModel):
 
 
 class TimelineEntry(BaseModel):
+    """One physical event. The same event reported by several sources is one entry (the first report),
+    with the other reports in `also_reported`."""
+
     model_config = ConfigDict(frozen=True)
 
     event_id: str
@@ -54,6 +57,7 @@ class TimelineEntry(BaseModel):
     event_time: Instant
     received_time: Instant
     matched: str | None = Field(default=None, description="key of the planned milestone it evidences, if any")
+    also_reported: list[str] = Field(default=[], description="event ids of the same event from other sources")
 
 
 class Timeline(BaseModel):
@@ -144,4 +148,6 @@ class DeadLetter(BaseModel):
     offset: int | None = None
     key: bytes | None = None
     reason: str
-    original: bytes
+    original: bytes = Field(description="the whole message as it was read")
+    fragment: bytes | None = Field(default=None, description="the rejected part, when the message holds several")
+    index: int | None = Field(default=None, description="position of the rejected part in the message")

@@ -183,6 +183,94 @@ def demo(
 
 
 @app.command()
+def formats() -> None:
+    """List the carrier and hub formats corridor reads, with a one-line description each."""
+    from streams.feeds.registry import FORMATS
+
+    for name, fmt in FORMATS.items():
+        print(f"{name:18} {fmt.description}")
+
+
+def _read(path: Path) -> bytes:
+    return sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+
+
+@app.command()
+def parse(
+    source: Annotated[Path, typer.Argument(help="message file, or - for standard input")],
+    format: Annotated[str | None, typer.Option("--format", "-f", help="format name (see `corridor formats`); "
+                                               "default: detected")] = None,
+    received: Annotated[str | None, typer.Option(help="time received, ISO 8601 with offset (resolves FSU dates "
+                                                 "without a year); default: now")] = None,
+) -> None:
+    """Parse a carrier message: canonical events as JSON lines on stdout, rejections on stderr.
+    Exit 0 when everything parsed, 1 when something was rejected, 2 on a usage error."""
+    from datetime import UTC, datetime
+
+    from schemas import dumps
+    from streams.feeds.registry import FORMATS
+    from streams.feeds.registry import parse as parse_message
+
+    if format is not None and format not in FORMATS:
+        err.print(f"unknown format {format!r}; known: {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    try:
+        data = _read(source)
+        at = datetime.fromisoformat(received) if received else datetime.now(UTC)
+    except (OSError, ValueError) as exc:
+        err.print(f"corridor parse: {exc}")
+        raise typer.Exit(2) from None
+    if at.tzinfo is None:
+        err.print("--received needs a UTC offset")
+        raise typer.Exit(2)
+    result = parse_message(data, format, at)
+    out = sys.stdout.buffer
+    for e in result.events:
+        out.write(dumps(e) + b"\n")
+    out.flush()
+    for r in result.rejections:
+        where = f"[{r.index}] " if r.index is not None else ""
+        print(f"rejected {where}{r.reason}", file=sys.stderr)
+    raise typer.Exit(1 if result.rejections else 0)
+
+
+@app.command()
+def publish(
+    source: Annotated[Path, typer.Argument(help="message file, or - for standard input")],
+    format: Annotated[str | None, typer.Option("--format", "-f", help="format name; default: detected")] = None,
+    broker: BrokerOpt = None,
+) -> None:
+    """Send a carrier message, as it is, to its format's raw topic (the worker's ingest parses it)."""
+    from streams.feeds.registry import FORMATS, detect
+    from streams.io.kafka import Publisher
+    from streams.processing.topics import TopicNames
+
+    try:
+        data = _read(source)
+    except OSError as exc:
+        err.print(f"corridor publish: {exc}")
+        raise typer.Exit(2) from None
+    fmt = format or (f.name if (f := detect(data)) else None)
+    if fmt not in FORMATS:
+        err.print(f"unknown format {format!r}" if format else "format not recognised; give --format")
+        raise typer.Exit(2)
+    settings = _settings(broker=broker)
+    names = TopicNames(settings.topic_prefix)
+
+    async def go(bootstrap: str) -> None:
+        await _ensure_topics(settings, bootstrap)
+        async with Publisher(bootstrap, names, settings.partitions) as pub:
+            await pub.send_raw(names.raw(fmt), data)
+            await pub.flush()
+
+    from streams.broker.resolve import broker_for
+
+    with broker_for(settings) as (bootstrap, settings):
+        asyncio.run(go(bootstrap))
+    err.print(f"sent {len(data)} bytes to {names.raw(fmt)} on {bootstrap}")
+
+
+@app.command()
 def topics(broker: BrokerOpt = None) -> None:
     """Create corridor's topics (if missing) and list them with their keys and schemas."""
     from streams.broker.resolve import broker_for
@@ -197,6 +285,9 @@ def topics(broker: BrokerOpt = None) -> None:
 
 
 def main() -> None:
+    from streams.interfaces.consumers_cli import register  # notify, export, report
+
+    register(app)
     app()
 
 

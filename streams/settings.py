@@ -28,4 +28,5 @@ class Settings(BaseSettings):
         default=False,
         description="the broker is the embedded Tansu: apply its workarounds (set automatically)",
     )
+    commit_interval: float = Field(default=2.8, gt=0, description="seconds between offset commits (Faust)")
     eta_min_shift_minutes: int = Field(default=30, ge=0, description="smallest ETA move that is published")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 import orjson
 
 from schemas import (
+    CLASSIFIER_RANK,
     Classifier,
     Milestone,
     Plan,
@@ -113,8 +114,8 @@ def derive(
         "events": [
             {"event_id": e.event_id, "source": e.source, "milestone": e.milestone, "classifier": e.classifier,
              "mode": e.mode, "location": e.location, "event_time": e.event_time, "received_time": e.received_time,
-             "matched": matched.get(e.event_id)}
-            for e in ordered
+             "matched": matched.get(e.event_id), "also_reported": also}
+            for e, also in same_events(ordered)
         ],
     }
     if plan is not None and final is not None:
@@ -139,6 +140,35 @@ def derive(
             ],
         }
     return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest)
+
+
+# Two sources' reports of one physical event (a carrier's EDI and the terminal's DCSA feed) differ by minutes.
+SAME_EVENT_WINDOW = timedelta(hours=1)
+
+
+def same_events(ordered: list) -> list[tuple[Any, list[str]]]:
+    """Collapse actual reports of the same milestone at the same place within SAME_EVENT_WINDOW, from
+    different sources, into one entry: the first received, with the others' event ids."""
+    groups: list[list] = []
+    for e in ordered:
+        if e.classifier is Classifier.ACTUAL:
+            for g in reversed(groups[-16:]):
+                head = g[0]
+                if (head.classifier is Classifier.ACTUAL and head.milestone is e.milestone
+                        and head.location == e.location and all(x.source != e.source for x in g)
+                        and e.event_time - head.event_time <= SAME_EVENT_WINDOW):
+                    g.append(e)
+                    break
+            else:
+                groups.append([e])
+        else:
+            groups.append([e])
+    out = []
+    for g in groups:
+        first = min(g, key=lambda x: (x.received_time, x.event_id))
+        out.append((first, [x.event_id for x in g if x is not first]))
+    out.sort(key=lambda pair: (pair[0].event_time, -CLASSIFIER_RANK[pair[0].classifier], pair[0].event_id))
+    return out
 
 
 def _final_arrival(evidence: list[Evidence]) -> int | None:

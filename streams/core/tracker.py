@@ -178,9 +178,11 @@ def _next_due(
         due.append(ms.planned + timedelta(minutes=state.alert_floor + 1) + policy.tolerance(ms.mode))
     pred = view.predicted[nxt]
     if pred is not None:
-        # While a milestone is overdue its prediction slips with the watermark; re-check once per tolerance,
-        # not per ETA threshold, so a stuck unit does not publish an ETA every half hour of event time.
-        due.append(pred + max(policy.eta_min_shift, policy.tolerance(ms.mode)))
+        # While a milestone is overdue its prediction slips with the watermark. Re-check after a tolerance,
+        # then back off in proportion to how late it already is: a unit silent for weeks (a feed outage)
+        # publishes a handful of ETA updates, not one per tolerance period.
+        late = max(pred - ms.planned, timedelta(0))
+        due.append(pred + max(policy.eta_min_shift, policy.tolerance(ms.mode), late / 2))
     later = [d for d in due if watermark is None or d > watermark]
     return min(later) if later else None
 

@@ -66,7 +66,7 @@ class OutputReader:
 
     @property
     def names(self) -> list[str]:
-        return [t for t in self.topics.all if t not in self.topics.inputs]
+        return self.topics.outputs
 
     async def __aenter__(self) -> OutputReader:
         self._consumer = AIOKafkaConsumer(

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 
-import orjson
-
 BUCKET_SECONDS = 3600
 
 
@@ -40,12 +38,13 @@ class PartitionClock:
         return candidate, True
 
     def schedule(self, unit_id: str, due: datetime) -> None:
+        """Index `unit_id` in `due`'s hour bucket: one small key per entry and a counter per bucket, so
+        scheduling costs the same whatever the bucket already holds."""
         b = _bucket(due)
-        key = self._k(f"due:{b}")
-        units = orjson.loads(self._store.get(key) or b"[]")
-        if unit_id not in units:
-            units.append(unit_id)
-            self._store[key] = orjson.dumps(units)
+        count_key = self._k(f"n:{b}")
+        n = int(self._store.get(count_key) or 0) + 1
+        self._store[count_key] = str(n).encode()
+        self._store[self._k(f"due:{b}:{n}")] = unit_id.encode()
         low = self._store.get(self._k("low"))
         if low is None or b < int(low):
             self._store[self._k("low")] = str(b).encode()
@@ -59,11 +58,17 @@ class PartitionClock:
         last = _bucket(watermark)
         ids: list[str] = []
         for b in range(int(low), last + 1):
-            key = self._k(f"due:{b}")
-            raw = self._store.get(key)
-            if raw is not None:
-                del self._store[key]
-                ids.extend(orjson.loads(raw))
+            count_key = self._k(f"n:{b}")
+            raw = self._store.get(count_key)
+            if raw is None:
+                continue
+            for i in range(1, int(raw) + 1):
+                key = self._k(f"due:{b}:{i}")
+                unit = self._store.get(key)
+                if unit is not None:
+                    ids.append(unit.decode())
+                    del self._store[key]
+            del self._store[count_key]
         if int(low) <= last:
             self._store[self._k("low")] = str(last + 1).encode()
         return list(dict.fromkeys(ids))

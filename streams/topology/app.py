@@ -9,6 +9,7 @@ import faust
 
 from streams.core.policy import TrackingPolicy
 from streams.processing.engine import Engine
+from streams.processing.ingest import Ingestor
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
 
@@ -46,10 +47,11 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         web_port=settings.web_port,
         web_host="127.0.0.1",
         producer_linger_ms=5,
+        broker_commit_interval=settings.commit_interval,
     )
     topics = TopicNames(settings.topic_prefix)
     inputs = app.topic(*topics.inputs, **_raw())
-    outputs = {name: app.topic(name, **_raw()) for name in topics.all if name not in topics.inputs}
+    outputs = {name: app.topic(name, **_raw()) for name in topics.outputs}
     units = _raw_table(app, "units", settings.partitions, "per-unit tracking state (plan, history, alerts)")
     clock = _raw_table(app, "clock", settings.partitions, "per-partition watermark and due-unit index")
     policy = TrackingPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
@@ -69,7 +71,34 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         from streams.broker.tansu import patch_highwaters
 
         patch_highwaters(app.consumer, bootstrap)
+    _add_ingest(app, topics, settings, outputs)
     return Topology(app, engine, topics, outputs)
+
+
+def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs: dict[str, faust.TopicT]) -> None:
+    """Carrier formats in (one raw topic each), canonical events and dead letters out."""
+    ingestor = Ingestor(topics)
+    senders = {**outputs, topics.name("event"): app.topic(topics.name("event"), **_raw()),
+               topics.name("road_ping"): app.topic(topics.name("road_ping"), **_raw())}
+    raw = app.topic(*topics.raw_topics, **_raw())
+    pings = app.topic(topics.name("road_ping"), **_raw())
+    geofences = _raw_table(app, "geofences", settings.partitions, "per-vehicle geofence state (road pings)")
+
+    @app.agent(raw, name="ingest", concurrency=1)
+    async def ingest(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = event.message
+            for rec in ingestor.process_raw(msg.topic, msg.partition, msg.offset, event.key, event.value,
+                                            msg.timestamp):  # fmt: skip
+                senders[rec.topic].send_soon(key=rec.key, value=rec.value)
+
+    @app.agent(pings, name="geofence", concurrency=1)
+    async def geofence(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = event.message
+            for rec in ingestor.process_ping(geofences, msg.topic, msg.partition, msg.offset, event.key,  # type: ignore[arg-type]
+                                             event.value):  # fmt: skip
+                senders[rec.topic].send_soon(key=rec.key, value=rec.value)
 
 
 def _raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:

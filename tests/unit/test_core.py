@@ -704,3 +704,13 @@ def test_state_encoding_round_trips_and_stays_compact() -> None:
     encoded = state.encode()
     assert UnitState.decode(encoded) == state
     assert len(encoded) < 1500  # seven events and a three-leg plan
+
+
+def test_one_physical_event_from_two_sources_is_one_timeline_entry() -> None:
+    edi = event("GATE_IN", "CNSHA", "2024-02-28 09:00", received="2024-02-28 09:30", source="carrier-edi",
+                event_id="edi-1")
+    terminal = event("GATE_IN", "CNSHA", "2024-02-28 09:05", received="2024-02-28 09:10", source="terminal-dcsa",
+                     event_id="dcsa-7")
+    later = event("GATE_IN", "CNSHA", "2024-02-28 11:00", source="terminal-dcsa", event_id="dcsa-8")
+    timeline = derive(UNIT, corridor_plan(), [edi, terminal, later], None, POLICY).timeline
+    assert [(e.event_id, e.also_reported) for e in timeline.events] == [("dcsa-7", ["edi-1"]), ("dcsa-8", [])]

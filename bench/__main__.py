@@ -1,0 +1,28 @@
+"""python -m bench [--units N] | python -m bench state [--units N]"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("what", nargs="?", default="throughput", choices=["throughput", "state", "engine"])
+    parser.add_argument("--units", type=int, default=None)
+    args = parser.parse_args()
+    if args.what == "throughput":
+        from bench.throughput import main as run
+
+        run(units=args.units or 20000)
+    elif args.what == "state":
+        from bench.state import main as run
+
+        run(units=args.units or 1_000_000)
+    else:
+        from bench.engine import main as run
+
+        run()
+
+
+if __name__ == "__main__":
+    main()

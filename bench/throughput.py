@@ -1,0 +1,290 @@
+"""`python -m bench`: how fast corridor's tracking job runs on one worker, against the limit of the same
+broker and client library, on the embedded broker, in one run (ratios, because machines are noisy).
+
+(a) limit: raw aiokafka consume, orjson decode, encode, produce of the same records;
+(b) naive Faust: an agent passing the records through (await send per record);
+(c) corridor: the tracking worker (`corridor worker`, RocksDB tables), input topics to every output topic;
+then the end-to-end latency of (c) at a fixed offered load of one fifth of its maximum.
+(b) and (c) run as separate worker processes, as in production; their throughput is input records divided by
+the span between their first and last output record (broker timestamps), so start-up is not counted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.workload import Workload, build
+from streams.broker.admin import ensure_topics
+from streams.broker.embedded import EmbeddedBroker
+from streams.broker.tansu import true_end_offsets
+from streams.processing.topics import TopicNames
+
+PARTITIONS = 4
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+async def produce(bootstrap: str, records: Iterable[tuple[str, bytes, bytes]]) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    n = 0
+    try:
+        for topic, key, value in records:
+            await producer.send(topic, key=key, value=value)
+            n += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return n
+
+
+async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        return await true_end_offsets(bootstrap, await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
+
+
+async def wait_committed(bootstrap: str, group: str, topics: list[str], timeout: float) -> None:
+    """Until the group has committed every input record. (Asked through a consumer of the group that never
+    joins it: the admin client's OffsetFetch does not parse Tansu's answer.)"""
+    ends = await _end_offsets(bootstrap, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = [(await consumer.committed(tp) or 0) >= end for tp, end in ends.items()]
+            if all(done):
+                return
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"group {group} did not finish within {timeout}s")
+    finally:
+        await consumer.stop()
+
+
+async def output_span(bootstrap: str, topics: list[str]) -> float:
+    """Seconds between the first and the last record written to these topics (producer timestamps)."""
+    ends = await _end_offsets(bootstrap, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    first, last = [], []
+    try:
+        for tp, end in ends.items():
+            if not end:
+                continue
+            consumer.assign([tp])
+            for pos, sink in ((0, first), (end - 1, last)):
+                consumer.seek(tp, pos)
+                batch = await consumer.getmany(tp, timeout_ms=5000, max_records=1000)
+                msgs = batch.get(tp, [])
+                sink.append(msgs[0].timestamp if pos == 0 else msgs[-1].timestamp)
+    finally:
+        await consumer.stop()
+    return (max(last) - min(first)) / 1000
+
+
+async def raw_limit(bootstrap: str, source: str, dest: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=512 * 1024)
+    await consumer.start()
+    await producer.start()
+    seen = 0
+    started = None
+    try:
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for msgs in batch.values():
+                if started is None:
+                    started = time.perf_counter()
+                for m in msgs:
+                    value = orjson.loads(m.value)
+                    await producer.send(dest, key=m.key, value=orjson.dumps(value))
+                seen += len(msgs)
+        await producer.flush()
+        assert started is not None
+        return n / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def naive_faust(bootstrap: str, source: str, n: int, workdir: Path) -> float:
+    dest = f"{source}.naive-out"
+    await ensure_topics(bootstrap, [dest], PARTITIONS)
+    app_id = f"naive-{uuid.uuid4().hex[:6]}"
+    with open(workdir / "naive.log", "wb") as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "bench.naive_worker", bootstrap, source, dest, app_id,
+                                 str(workdir / app_id)], stdout=subprocess.DEVNULL, stderr=errors)
+    try:
+        await wait_committed(bootstrap, app_id, [source], timeout=600)
+    finally:
+        _stop(proc)
+    return n / await output_span(bootstrap, [dest])
+
+
+def corridor_worker(bootstrap: str, topics: TopicNames, app_id: str, workdir: Path) -> subprocess.Popen:
+    env = {**os.environ, "CORRIDOR_BROKER": bootstrap, "CORRIDOR_APP_ID": app_id,
+           "CORRIDOR_TOPIC_PREFIX": topics.prefix, "CORRIDOR_DATA_DIR": str(workdir / app_id),
+           "CORRIDOR_EMBEDDED_BROKER": "true", "CORRIDOR_COMMIT_INTERVAL": "0.5",
+           "CORRIDOR_PARTITIONS": str(PARTITIONS)}
+    with open(workdir / f"{app_id}.log", "wb") as errors:
+        return subprocess.Popen([sys.executable, "-m", "streams", "worker", "--loglevel", "warning"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=errors)
+
+
+def _outputs(topics: TopicNames) -> list[str]:
+    return [topics.name(r) for r in ("timeline", "alert", "eta", "dead_letter")]
+
+
+def _inputs(w: Workload, topics: TopicNames) -> Iterable[tuple[str, bytes, bytes]]:
+    for key, value in w.plans:
+        yield topics.name("plan"), key, value
+    for key, value in w.events:
+        yield topics.name("event"), key, value
+
+
+async def latency(bootstrap: str, topics: TopicNames, group: str, probe: Workload, rate: float,
+                  ) -> tuple[list[float], list[float]]:
+    """Send `probe`'s events at `rate` per second, one unit after another (so a unit has one event in flight),
+    and time each to its first output, and to the first ETA update or alert it caused."""
+    await produce(bootstrap, ((topics.name("plan"), k, v) for k, v in probe.plans))
+    await wait_committed(bootstrap, group, [topics.name("plan")], timeout=120)
+    by_unit: dict[bytes, list[bytes]] = {}
+    for k, v in probe.events:
+        by_unit.setdefault(k, []).append(v)
+    order: list[tuple[bytes, bytes]] = []
+    queues = list(by_unit.items())
+    while queues:
+        queues = [(k, vs) for k, vs in queues if vs]
+        order += [(k, vs.pop(0)) for k, vs in queues]
+    reader = AIOKafkaConsumer(topics.name("timeline"), topics.name("alert"), topics.name("eta"),
+                              bootstrap_servers=bootstrap, auto_offset_reset="latest", group_id=None)
+    await reader.start()
+    await reader.getmany(timeout_ms=500)  # joined, positioned at the end
+    sent: dict[bytes, tuple[int, float]] = {}  # unit -> (sequence, send time) of its latest event
+    first_any: dict[int, float] = {}
+    first_eta_alert: dict[int, float] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await producer.start()
+
+    async def read() -> None:
+        while True:
+            batch = await reader.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    if m.key in sent:
+                        seq, at = sent[m.key]
+                        first_any.setdefault(seq, now - at)
+                        if tp.topic != topics.name("timeline"):
+                            first_eta_alert.setdefault(seq, now - at)
+
+    task = asyncio.create_task(read())
+    try:
+        start = time.perf_counter()
+        for seq, (key, value) in enumerate(order):
+            due = start + seq / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[key] = (seq, time.perf_counter())
+            await producer.send(topics.name("event"), key=key, value=value)
+        await asyncio.sleep(3)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+        await reader.stop()
+    return list(first_any.values()), list(first_eta_alert.values())
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+async def run(units: int, probe_units: int) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="corridor-bench-"))
+    log(f"building the workload: {units} units ...")
+    workload = build(units)
+    probe = build(probe_units, seed=2, distinct_events=True)
+    n = workload.records
+    log(f"{n} input records ({len(workload.plans)} plans, {len(workload.events)} events); broker starting")
+    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+        b = broker.bootstrap
+        source = f"bench-{uuid.uuid4().hex[:6]}.input"
+        await ensure_topics(b, [source, f"{source}.raw-out"], PARTITIONS)
+        await produce(b, ((source, k, v) for k, v in [*workload.plans, *workload.events]))
+        log("(a) raw aiokafka ...")
+        limit = await raw_limit(b, source, f"{source}.raw-out", n)
+        log(f"    {limit:,.0f} records/s")
+        log("(b) naive Faust agent ...")
+        naive = await naive_faust(b, source, n, workdir)
+        log(f"    {naive:,.0f} records/s")
+
+        topics = TopicNames(f"bench-{uuid.uuid4().hex[:6]}.")
+        await ensure_topics(b, topics.all, PARTITIONS)
+        await produce(b, _inputs(workload, topics))
+        app_id = f"corridor-{uuid.uuid4().hex[:6]}"
+        log("(c) corridor worker ...")
+        worker = corridor_worker(b, topics, app_id, workdir)
+        try:
+            await wait_committed(b, app_id, [topics.name("plan"), topics.name("event")], timeout=900)
+            corridor = n / await output_span(b, _outputs(topics))
+            log(f"    {corridor:,.0f} records/s")
+            rate = corridor / 5
+            log(f"latency at {rate:,.0f} records/s ({len(probe.events)} probe events) ...")
+            any_out, eta_alert = await latency(b, topics, app_id, probe, rate)
+        finally:
+            _stop(worker)
+    return {
+        "records": n, "units": workload.units, "limit_eps": round(limit), "naive_faust_eps": round(naive),
+        "corridor_eps": round(corridor), "ratio": round(corridor / limit, 3),
+        "offered_eps": round(rate), "latency_samples": len(eta_alert),
+        "p50_ms": round(pct(eta_alert, 0.50), 1), "p99_ms": round(pct(eta_alert, 0.99), 1),
+        "first_output_p50_ms": round(pct(any_out, 0.50), 1), "first_output_p99_ms": round(pct(any_out, 0.99), 1),
+    }
+
+
+def main(units: int = 20000, probe_units: int = 2000) -> None:
+    started = time.monotonic()
+    result = asyncio.run(run(units, probe_units))
+    print(f"input: {result['records']:,} records (plans and events) for {result['units']:,} units")
+    print(f"(a) limit, raw aiokafka      {result['limit_eps']:>9,} records/s")
+    print(f"(b) naive Faust agent        {result['naive_faust_eps']:>9,} records/s")
+    print(f"(c) corridor tracking job    {result['corridor_eps']:>9,} records/s   ratio (c)/(a) {result['ratio']}")
+    print(f"latency of (c) at {result['offered_eps']:,} records/s offered, producing an event to reading the ETA "
+          f"update or alert it caused ({result['latency_samples']} samples): p50 {result['p50_ms']} ms, "
+          f"p99 {result['p99_ms']} ms; to its first output: p50 {result['first_output_p50_ms']} ms, "
+          f"p99 {result['first_output_p99_ms']} ms")
+    print(f"run time {time.monotonic() - started:.0f} s")
+    keys = ("limit_eps", "naive_faust_eps", "corridor_eps", "ratio", "p50_ms", "p99_ms")
+    print(orjson.dumps({k: result[k] for k in keys}).decode())

@@ -1,0 +1,100 @@
+"""Raw carrier messages in, canonical events and dead letters out: the ingest stage, Faust-free.
+
+Every format has its raw topic (corridor.raw.<format>). A message's Kafka timestamp is its time received.
+Truck pings are stateful (a geofence per vehicle), so they are re-keyed by vehicle onto an internal topic and
+applied there against per-vehicle state, which lives in a table co-partitioned with that topic."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from schemas import DeadLetter, TrackedUnit, dumps
+from streams.feeds import registry
+from streams.feeds.road import DEFAULT_FENCES, Fence, GeofenceState, Ping, parse_pings, step
+from streams.processing.engine import OutRecord
+from streams.processing.topics import TopicNames
+
+ROAD = "road-pings"
+
+
+def _received(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+
+
+class Ingestor:
+    def __init__(self, topics: TopicNames, fences: Sequence[Fence] = DEFAULT_FENCES) -> None:
+        self.topics = topics
+        self.fences = tuple(fences)
+        self._events = topics.name("event")
+        self._dead = topics.name("dead_letter")
+        self._pings = topics.name("road_ping")
+
+    def process_raw(
+        self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None,
+        timestamp: float | None,
+    ) -> list[OutRecord]:
+        fmt = self.topics.format_of(topic)
+        data = value or b""
+        received = _received(timestamp)
+        if fmt is None or (fmt not in registry.FORMATS):
+            return [self._letter(topic, partition, offset, key, data, f"{topic} is not a raw feed topic")]
+        if received is None:
+            return [self._letter(topic, partition, offset, key, data, "message has no timestamp (time received)")]
+        if fmt == ROAD:
+            return self._rekey_pings(topic, partition, offset, key, data, received)
+        result = registry.parse(data, fmt, received)
+        out = [OutRecord(self._events, e.unit.id.encode(), dumps(e)) for e in result.events]
+        out += [self._letter(topic, partition, offset, key, data, f"{fmt}: {r.reason}", r.fragment, r.index)
+                for r in result.rejections]
+        return out
+
+    def process_ping(
+        self, states: MutableMapping[bytes, bytes], topic: str, partition: int, offset: int | None,
+        key: bytes | None, value: bytes | None,
+    ) -> list[OutRecord]:
+        """One ping of one vehicle, against that vehicle's geofence state."""
+        try:
+            ping, received = _ping_in(value or b"")
+        except (ValueError, KeyError, TypeError) as exc:
+            return [self._letter(topic, partition, offset, key, value or b"", f"not a re-keyed ping: {exc}")]
+        vkey = ping.vehicle.encode()
+        raw = states.get(vkey)
+        state = GeofenceState.from_dict(orjson.loads(raw)) if raw else GeofenceState(vehicle=ping.vehicle)
+        try:
+            new, events = step(state, ping, self.fences, source="road", received=received)
+        except ValueError as exc:  # e.g. an id the schema refuses
+            return [self._letter(topic, partition, offset, key, value or b"", f"{ROAD}: {exc}")]
+        if new != state:
+            states[vkey] = orjson.dumps(new.to_dict())
+        return [OutRecord(self._events, e.unit.id.encode(), dumps(e)) for e in events]
+
+    def _rekey_pings(self, topic: str, partition: int, offset: int | None, key: bytes | None, data: bytes,
+                     received: datetime) -> list[OutRecord]:  # fmt: skip
+        pings, rejections = parse_pings(data)
+        out = [OutRecord(self._pings, p.vehicle.encode(), _ping_out(p, received)) for p in pings]
+        out += [self._letter(topic, partition, offset, key, data, f"{ROAD}: {r.reason}", r.fragment, r.index)
+                for r in rejections]
+        return out
+
+    def _letter(self, topic: str, partition: int, offset: int | None, key: bytes | None, original: bytes,
+                reason: str, fragment: bytes | None = None, index: int | None = None) -> OutRecord:  # fmt: skip
+        letter = DeadLetter(source_topic=topic, partition=partition, offset=offset, key=key, reason=reason,
+                            original=original, fragment=fragment, index=index)  # fmt: skip
+        return OutRecord(self._dead, key, dumps(letter))
+
+
+def _ping_out(p: Ping, received: datetime) -> bytes:
+    unit = {"kind": p.unit.kind.value, "id": p.unit.id} if p.unit else None
+    return orjson.dumps({"vehicle": p.vehicle, "unit": unit, "lat": p.lat, "lon": p.lon, "speed_kmh": p.speed_kmh,
+                         "time": p.time, "received": received})
+
+
+def _ping_in(data: bytes) -> tuple[Ping, datetime]:
+    d = orjson.loads(data)
+    unit = TrackedUnit(kind=d["unit"]["kind"], id=d["unit"]["id"]) if d["unit"] else None
+    ping = Ping(d["vehicle"], unit, float(d["lat"]), float(d["lon"]), d["speed_kmh"],
+                datetime.fromisoformat(d["time"]))
+    return ping, datetime.fromisoformat(d["received"])

@@ -1,0 +1,146 @@
+"""DCSA Track & Trace 2.2 / 3.0. Samples: dcsaorg/Conformance-Gateway tnt/src/main/resources/standards/tnt/messages/
+(tnt-220-response.json, tnt-300-response.json, tnt-300-request-equipment.json, tnt-300-request-transport.json)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+
+from schemas.events import Classifier, Milestone
+from schemas.refs import Mode
+from streams.feeds.dcsa import DcsaTnt22, DcsaTnt30
+from tests.unit.feeds.conftest import RECEIVED, load
+
+
+def test_dcsa_22_published_response() -> None:
+    result = DcsaTnt22().parse(load("dcsa-tnt-220-response.json"), RECEIVED)
+    assert [e.event_id for e in result.events] == [
+        "dcsa:3cecb101-7a1a-43a4-9d62-e88a131651e2", "dcsa:3cecb101-7a1a-43a4-9d62-e88a131651e4",
+        "dcsa:3cecb101-7a1a-43a4-9d62-e88a131651e5", "dcsa:3cecb101-7a1a-43a4-9d62-e88a131651e7",
+    ]  # fmt: skip
+    arrival, load_est = result.events[0], result.events[1]
+    # TRANSPORT ARRI names its container through references[EQ]
+    assert arrival.unit.id == "APZU4812090"
+    assert (arrival.milestone, arrival.classifier, arrival.mode) == (Milestone.ARRIVED, Classifier.ACTUAL, Mode.SEA)
+    assert arrival.location == "FRPAR"
+    assert arrival.event_time == datetime(2021, 1, 9, 13, 12, 56, tzinfo=UTC)
+    assert arrival.received_time == RECEIVED
+    assert arrival.transport.vessel_imo == "9321483"
+    assert arrival.transport.vessel_name == "King of the Seas"
+    assert arrival.transport.carrier == "MAEU"
+    assert arrival.transport.voyage == "2103N"  # import voyage for an arrival
+    assert arrival.shipment.booking == "ABC123123123"
+    assert arrival.shipment.bill_of_lading == "reserved-HHL123"
+    assert arrival.source == "dcsa" and arrival.retracted is False
+    assert (load_est.milestone, load_est.classifier) == (Milestone.LOADED, Classifier.ESTIMATED)
+    assert load_est.event_time == datetime(2019, 11, 11, 23, 11, tzinfo=UTC)  # +08:30 offset
+    assert load_est.transport.voyage == "2103S"  # export voyage for a load
+    # SHIPMENT events are document statuses: rejected with the reason, positions kept
+    assert [(r.index, r.reason) for r in result.rejections] == [
+        (i, f"SHIPMENT event 3cecb101-7a1a-43a4-9d62-e88a131651e{n} reports a document status (booking, shipping "
+            "instruction, B/L), not a movement of a unit: not tracked")
+        for i, n in ((1, 3), (4, 6), (6, 8))
+    ]  # fmt: skip
+
+
+def test_dcsa_30_published_response_rejects_placeholders_and_sensor_events() -> None:
+    result = DcsaTnt30().parse(load("dcsa-tnt-300-response.json"), RECEIVED)
+    assert result.events == []
+    assert [r.reason for r in result.rejections] == [
+        "SHIPMENT event evt-resp-ship-001 reports a document status (booking, shipping instruction, B/L), "
+        "not a movement of a unit: not tracked",
+        "event evt-resp-trans-001: 'EQUIPMENT_REFERENCE_PLACEHOLDER' is not an ISO 6346 container number "
+        "(3-letter owner code, U/J/Z/R, 6-digit serial, check digit)",
+        "event evt-resp-equip-001: 'EQUIPMENT_REFERENCE_PLACEHOLDER' is not an ISO 6346 container number "
+        "(3-letter owner code, U/J/Z/R, 6-digit serial, check digit)",
+        "IOT event evt-resp-iot-001 is a sensor reading, not a milestone: not tracked",
+        "REEFER event evt-resp-reefer-001 is a reefer measurement, not a milestone: not tracked",
+    ]
+
+
+def test_dcsa_30_response_with_placeholders_filled_as_the_conformance_gateway_does() -> None:
+    data = load("dcsa-tnt-300-response.json").replace(b"EQUIPMENT_REFERENCE_PLACEHOLDER", b"MSKU0308961")
+    events = DcsaTnt30().parse(data, RECEIVED).events
+    departed, gated_in = events
+    assert departed.event_id == "dcsa:evt-resp-trans-001"
+    assert (departed.milestone, departed.location, departed.unit.id) == (Milestone.DEPARTED, "GBSOU", "MSKU0308961")
+    assert departed.event_time == datetime(2025, 1, 25, 0, 45, tzinfo=UTC)
+    assert departed.transport.vessel_imo == "7654321"
+    assert departed.transport.vessel_name == "Example Vessel Beta"
+    assert departed.transport.voyage == "V002E"
+    assert (gated_in.milestone, gated_in.location, gated_in.mode) == (Milestone.GATE_IN, "FRPAR", Mode.SEA)
+
+
+def test_dcsa_30_equipment_request_word_vocabulary() -> None:
+    (event,) = DcsaTnt30().parse(load("dcsa-tnt-300-request-equipment.json"), RECEIVED).events
+    assert event.event_id == "dcsa:evt-equip-001-2026-01-20T14:15:00Z"
+    assert (event.unit.id, event.milestone, event.classifier) == ("APZU4812090", Milestone.LOADED, Classifier.ACTUAL)
+    assert (event.location, event.event_time) == ("NLRTM", datetime(2026, 1, 20, 14, 15, tzinfo=UTC))
+    assert event.shipment.booking == "CARRIER_BOOKING_REFERENCE_PLACEHOLDER"
+
+
+def test_dcsa_30_transport_event_without_equipment_is_rejected() -> None:
+    result = DcsaTnt30().parse(load("dcsa-tnt-300-request-transport.json"), RECEIVED)
+    assert result.events == []
+    assert result.rejections[0].reason == (
+        "TRANSPORT event evt-trans-001-2026-01-20T12:30:00Z names no equipment (equipmentReference or EQ reference): "
+        "corridor tracks units"
+    )
+
+
+def _v3(**over: object) -> dict:
+    event = {
+        "eventID": "e-1", "eventDateTime": "2024-05-01T10:00:00+02:00", "isRetracted": False,
+        "eventClassification": {"eventType": "TRANSPORT", "eventClassifier": "EST", "transportEventType": "ARRI"},
+        "eventLocation": {"UNLocationCode": "DEDUI"},
+        "equipmentDetails": {"equipmentReference": "TGHU1643396"},
+        "transportDetails": {"transportCall": {"modeOfTransport": "RAIL", "railTransport": {"trainNumber": "X8017"}}},
+    }  # fmt: skip
+    event.update(over)
+    return event
+
+
+def test_dcsa_30_rail_retraction_and_single_object() -> None:
+    (event,) = DcsaTnt30().parse(orjson.dumps(_v3(isRetracted=True)), RECEIVED, source="carrier-x").events
+    assert event.retracted is True
+    assert (event.mode, event.transport.train, event.classifier) == (Mode.RAIL, "X8017", Classifier.ESTIMATED)
+    assert event.event_id == "carrier-x:e-1" and event.source == "carrier-x"
+    assert event.event_time == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def test_dcsa_good_events_kept_next_to_bad_ones() -> None:
+    bad_digit = _v3(eventID="e-2", equipmentDetails={"equipmentReference": "MSCU1234567"})
+    bad_place = _v3(eventID="e-3", eventLocation={"UNLocationCode": "XXABC"})
+    bad_time = _v3(eventID="e-4", eventDateTime="2024-13-45T10:00:00Z")
+    local_unknown = _v3(eventID="e-5", eventDateTime="2024-05-01T10:00:00", eventLocation={"UNLocationCode": "USXXX"})
+    body = orjson.dumps({"events": [_v3(), bad_digit, bad_place, bad_time, local_unknown]})
+    result = DcsaTnt30().parse(body, RECEIVED)
+    assert [e.event_id for e in result.events] == ["dcsa:e-1"]
+    assert [(r.index, r.reason) for r in result.rejections] == [
+        (1, "event e-2: container MSCU1234567 has a wrong check digit (expected 6)"),
+        (2, "event e-3: location XXABC is not a UN/LOCODE we know (XX is not a country code)"),
+        (3, "event e-4 eventDateTime 2024-13-45T10:00:00Z: not an ISO 8601 date-time"),
+        (4, "no time zone known for USXXX: local time 2024-05-01T10:00:00 cannot be placed in UTC"),
+    ]
+    assert result.rejections[1].fragment is not None and b"XXABC" in result.rejections[1].fragment
+
+
+def test_dcsa_local_time_without_offset_uses_the_place_zone() -> None:
+    (event,) = DcsaTnt30().parse(orjson.dumps(_v3(eventDateTime="2024-05-01T10:00:00")), RECEIVED).events
+    assert event.event_time == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)  # Duisburg, CEST
+
+
+def test_dcsa_same_message_twice_gives_same_events_and_transport_fan_out_ids() -> None:
+    two = _v3(equipmentDetails=None, references=None)
+    two["references"] = [{"referenceType": "EQ", "referenceValue": "TGHU1643396"},
+                         {"referenceType": "EQ", "referenceValue": "CSQU3054383"}]  # fmt: skip
+    data = orjson.dumps([two])
+    first, second = DcsaTnt22().parse(data, RECEIVED), DcsaTnt30().parse(data, RECEIVED)
+    assert first.events == [] and second.events == DcsaTnt30().parse(data, RECEIVED).events
+    assert [e.event_id for e in second.events] == ["dcsa:e-1:TGHU1643396", "dcsa:e-1:CSQU3054383"]
+
+
+def test_dcsa_not_json() -> None:
+    result = DcsaTnt22().parse(b"\xff\xfe{", RECEIVED)
+    assert result.events == [] and result.rejections[0].reason == "dcsa-tnt-2.2: not JSON (or not UTF-8)"

@@ -1,0 +1,157 @@
+"""UN/EDIFACT IFTSTA / CODECO / COARRI. Samples (see samples/README.md): apimeister/edifact-types
+src/d00b/test_iftsta.rs, orhantoy/edifunct README.md, smart-data-models/dataModel.MarineTransport
+EdiCodeco/examples/example.json, rifqyar/nbs_lama html/modules/monitoring/edifact/ajax/create_codeco_oocl.php and
+create_coarri.php."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from schemas.events import Classifier, Milestone
+from schemas.refs import Mode
+from streams.feeds.edifact import Edifact
+from tests.unit.feeds.conftest import RECEIVED, load
+
+
+def test_codeco_manila_gate_in() -> None:
+    result = Edifact().parse(load("edifact-codeco-manila.edi"), RECEIVED)
+    assert result.rejections == []
+    (event,) = result.events
+    assert event.source == "edifact-codeco"
+    assert event.event_id == "edifact-codeco:TGHU1643396:GATE_IN:PHMNL:20110402T045900Z"
+    assert (event.unit.id, event.milestone, event.classifier) == ("TGHU1643396", Milestone.GATE_IN, Classifier.ACTUAL)
+    assert event.location == "PHMNL"  # LOC+165 (terminal MICT), not the port of discharge HKHKG
+    assert event.event_time == datetime(2011, 4, 2, 4, 59, tzinfo=UTC)  # DTM+7 12:59 Manila (UTC+8)
+    assert event.mode == Mode.ROAD  # delivered by truck (TDT+1 mode 3)
+    assert (event.transport.truck, event.transport.carrier) == ("CXL590", "T-ORQTR")
+    assert (event.transport.vessel_name, event.transport.voyage) == ("MAGNAVIA", "055N")
+    assert event.shipment.booking == "3048413690"
+
+
+def test_codeco_huelva_container_with_invalid_category_is_rejected() -> None:
+    result = Edifact().parse(load("edifact-codeco-huelva.edi"), RECEIVED)
+    assert result.events == []
+    assert [r.reason for r in result.rejections] == [
+        "CODECO 92218: EQD+CN: 'TESI1120274' is not an ISO 6346 container number "
+        "(3-letter owner code, U/J/Z/R, 6-digit serial, check digit)"
+    ]
+
+
+def test_codeco_huelva_with_a_valid_container() -> None:
+    data = load("edifact-codeco-huelva.edi").replace(b"TESI1120274", b"TESU1120271")  # category U, its check digit
+    (event,) = Edifact().parse(data, RECEIVED).events
+    assert (event.location, event.milestone) == ("ESHUV", Milestone.GATE_IN)
+    assert event.event_time == datetime(2023, 8, 11, 12, 47, tzinfo=UTC)  # 14:47 CEST
+    assert (event.transport.vessel_imo, event.transport.vessel_name) == ("1111111", "CHRISTIAN")
+    assert event.transport.truck == "993NGR"
+    assert event.shipment.booking == "FUE110823"
+
+
+def test_coarri_jakarta_discharge_with_terminal_suffix() -> None:
+    (event,) = Edifact().parse(load("edifact-coarri-jakarta.edi"), RECEIVED).events
+    assert event.source == "edifact-coarri"
+    assert (event.unit.id, event.milestone, event.mode) == ("MSKU0308961", Milestone.DISCHARGED, Mode.SEA)
+    assert event.location == "IDJKT"  # LOC+9+IDJKT45: terminal 45 at Jakarta
+    assert event.event_time == datetime(2010, 10, 12, 10, 8, tzinfo=UTC)  # DTM+203 17:08 WIB
+    assert (event.transport.carrier, event.transport.voyage) == ("MAEU", "1020")
+
+
+def test_iftsta_rail_sample_has_a_wrong_check_digit() -> None:
+    result = Edifact().parse(load("edifact-iftsta-rail.edi"), RECEIVED)
+    assert result.events == []
+    assert [(r.index, r.reason) for r in result.rejections] == [
+        (0, "IFTSTA 2805567 STS P: RFF+EQ: container TRHU4561222 has a wrong check digit (expected 5)")
+    ]
+
+
+def test_iftsta_rail_sample_with_the_check_digit_corrected() -> None:
+    data = load("edifact-iftsta-rail.edi").replace(b"TRHU4561222", b"TRHU4561225")
+    (event,) = Edifact().parse(data, RECEIVED).events
+    assert event.source == "edifact-iftsta"
+    assert (event.unit.id, event.milestone, event.mode) == ("TRHU4561225", Milestone.DEPARTED, Mode.RAIL)
+    assert event.location == "USSYR"  # LOC+175, not the leg's LOC+9/11/29/7
+    assert event.event_time == datetime(2022, 11, 19, 12, 10, tzinfo=UTC)  # 07:10 EST
+    assert event.transport.carrier == "ABCD"
+    assert (event.shipment.booking, event.shipment.bill_of_lading) == ("24O4023815", "ABCD224O4023815X")
+
+
+def test_iftsta_consignment_status_with_a_private_code_is_rejected() -> None:
+    result = Edifact().parse(load("edifact-iftsta-consignment.edi"), RECEIVED)
+    assert result.events == []
+    assert result.rejections[0].reason.startswith("IFTSTA 45689 STS Z1: status code 'Z1' has no canonical milestone")
+
+
+def _interchange(*messages: str, una: bool = False, sep: str = "") -> bytes:
+    head = "UNA:+.? '" if una else ""
+    body = sep.join(["UNB+UNOC:3+SENDER+RECEIVER+240501:1200+77'", *messages, f"UNZ+{len(messages)}+77'"])
+    return (head + sep + body).encode()
+
+
+def _status(ref: str, code: str, box: str, when: str, place: str = "DEDUI") -> str:
+    return (f"UNH+{ref}+IFTSTA:D:00B:UN'BGM+23+{ref}+9'CNI+1'STS+1+{code}'DTM+334:{when}:203'LOC+175+{place}'"
+            f"EQD+CN+{box}'UNT+7+{ref}'")  # fmt: skip
+
+
+def test_one_interchange_many_messages_good_kept_bad_explained() -> None:
+    data = _interchange(
+        _status("1", "AL", "TGHU1643396", "202405011200", "CNCKG"),
+        _status("2", "VD", "MSCU1234567", "202405011200"),
+        _status("3", "AR", "CSQU3054383", "202413451200"),
+        _status("4", "UV", "APZU4812090", "202405011200", "XXABC"),
+        _status("5", "UR", "MSKU0308961", "202405011200", "USXXX"),
+        _status("6", "I", "TRHU4307252", "202405011200"),
+    )
+    result = Edifact().parse(data, RECEIVED)
+    assert [(e.unit.id, e.milestone, e.mode, e.event_time) for e in result.events] == [
+        ("TGHU1643396", Milestone.LOADED, Mode.RAIL, datetime(2024, 5, 1, 4, 0, tzinfo=UTC)),
+        ("TRHU4307252", Milestone.GATE_IN, Mode.ROAD, datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+    ]
+    assert [(r.index, r.reason) for r in result.rejections] == [
+        (1, "IFTSTA 2 STS VD: EQD+CN: container MSCU1234567 has a wrong check digit (expected 6)"),
+        (2, "IFTSTA 3 STS AR: DTM+334 202413451200: not a date"),
+        (3, "IFTSTA 4 STS UV: LOC+175: location XXABC is not a UN/LOCODE we know (XX is not a country code)"),
+        (4, "IFTSTA 5 STS UR: DTM+334 no time zone known for USXXX: local time 2024-05-01T12:00:00 cannot be placed "
+            "in UTC"),
+    ]  # fmt: skip
+
+
+def test_line_endings_and_una_variants_give_identical_events() -> None:
+    messages = [_status("1", "AL", "TGHU1643396", "202405011200", "CNCKG"), _status("2", "OA", "CSQU3054383",
+                                                                                    "202405011300")]  # fmt: skip
+    baseline = Edifact().parse(_interchange(*messages), RECEIVED).events
+    assert len(baseline) == 2
+    for una in (False, True):
+        for sep in ("", "\n", "\r\n", "\r\n\r\n"):
+            data = _interchange(*[m.replace("'", "'" + sep) for m in messages], una=una, sep=sep)
+            assert Edifact().parse(data, RECEIVED).events == baseline, (una, sep)
+    manila = load("edifact-codeco-manila.edi")
+    crlf = manila.replace(b"\n", b"\r\n")
+    one_line = b"".join(line.strip() for line in manila.splitlines())
+    expected = Edifact().parse(manila, RECEIVED).events
+    assert Edifact().parse(crlf, RECEIVED).events == expected
+    assert Edifact().parse(one_line, RECEIVED).events == expected
+
+
+def test_custom_una_separators_and_release_character() -> None:
+    text = ("UNA^|.# !UNB|UNOC^3|S|R|240501^1200|9!UNH|1|CODECO^D^95B^UN!BGM|36||9!EQD|CN|TGHU1643396!"
+            "DTM|7^202405011200^203!LOC|165|NLRTM^139^6^ECT#!DELTA!UNT|5|1!UNZ|1|9!")  # fmt: skip
+    (event,) = Edifact().parse(text.encode(), RECEIVED).events
+    assert (event.milestone, event.location) == (Milestone.GATE_OUT, "NLRTM")
+
+
+def test_same_interchange_twice_same_ids_and_resend_dedupes() -> None:
+    data = _interchange(_status("1", "AL", "TGHU1643396", "202405011200", "CNCKG"))
+    resent = _interchange(_status("99", "AL", "TGHU1643396", "202405011200", "CNCKG"))
+    first = Edifact().parse(data, RECEIVED).events
+    assert first == Edifact().parse(data, RECEIVED).events
+    assert [e.event_id for e in first] == [e.event_id for e in Edifact().parse(resent, RECEIVED).events]
+
+
+def test_unsupported_message_type_and_garbage() -> None:
+    result = Edifact().parse(b"UNH+1+BAPLIE:D:95B:UN'BGM+X'UNT+2+1'", RECEIVED)
+    assert result.rejections[0].reason == "UNH 1: message type BAPLIE is not IFTSTA, CODECO or COARRI"
+    assert Edifact().parse(b"UNB+UNOC:3'", RECEIVED).rejections[0].reason.startswith("EDIFACT")
+    codeco = b"UNH+1+CODECO:D:95B:UN'BGM+99++9'EQD+CN+TGHU1643396'UNT+3+1'"
+    assert Edifact().parse(codeco, RECEIVED).rejections[0].reason == (
+        "CODECO 1: BGM document code '99' is not 34 (GATE_IN) / 36 (GATE_OUT)"
+    )

@@ -1,0 +1,43 @@
+"""Format registry: detection order, named parsing, unknown formats."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.feeds.registry import FORMATS, detect, parse
+from tests.unit.feeds.conftest import RECEIVED, load
+
+MINE = ["edifact", "dcsa-tnt-3.0", "dcsa-tnt-2.2", "epcis-2.0", "rail-events", "road-pings"]
+
+
+def test_my_formats_are_registered_with_descriptions() -> None:
+    for name in MINE:
+        assert FORMATS[name].name == name and FORMATS[name].description
+
+
+@pytest.mark.parametrize(
+    ("sample", "name"),
+    [("dcsa-tnt-220-response.json", "dcsa-tnt-2.2"), ("dcsa-tnt-300-response.json", "dcsa-tnt-3.0"),
+     ("dcsa-tnt-300-request-transport.json", "dcsa-tnt-3.0"), ("edifact-codeco-manila.edi", "edifact"),
+     ("edifact-iftsta-rail.edi", "edifact"), ("edifact-coarri-jakarta.edi", "edifact"),
+     ("epcis-objectevent-9.6.1.jsonld", "epcis-2.0"), ("epcis-container-own.jsonld", "epcis-2.0"),
+     ("rail-x8017.csv", "rail-events"), ("rail-x8017.json", "rail-events"),
+     ("road-pings-duisburg.json", "road-pings")],
+)  # fmt: skip
+def test_detection(sample: str, name: str) -> None:
+    fmt = detect(load(sample))
+    assert fmt is not None and fmt.name == name
+
+
+def test_parse_with_detection_and_by_name_agree() -> None:
+    data = load("edifact-codeco-manila.edi")
+    assert parse(data, None, RECEIVED) == parse(data, "edifact", RECEIVED)
+    assert parse(data, None, RECEIVED, source="ictsi").events[0].source == "ictsi"
+
+
+def test_unknown_and_undetectable() -> None:
+    (r,) = parse(b"hello", None, RECEIVED).rejections
+    assert r.reason.startswith("format not recognised: no adapter's sniff accepted the message")
+    (r,) = parse(b"{}", "teletype", RECEIVED).rejections
+    assert r.reason.startswith("unknown format 'teletype' (known: ")
+    assert detect(b"") is None and detect(b"   ") is None
