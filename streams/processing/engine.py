@@ -12,6 +12,7 @@ from schemas.events import Classifier
 from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState
 from streams.core.tracker import Outcome, advance, apply_event, apply_plan
+from streams.processing.cache import WriteThrough
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
 
@@ -46,6 +47,14 @@ class Engine:
             "eta": topics.name("eta"),
         }
         self._dead = topics.name("dead_letter")
+        self._fine_watermarks: dict[int, datetime] = {}
+
+    def forget(self) -> None:
+        """Drop what is held in memory (partitions were reassigned): caches and sub-hour watermarks."""
+        for store in (self.units, self.clock):
+            if isinstance(store, WriteThrough):
+                store.clear()
+        self._fine_watermarks.clear()
 
     def process(
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None
@@ -73,7 +82,7 @@ class Engine:
     # -- internals ---------------------------------------------------------------------------------
 
     def _apply(self, record: Plan | TrackingEvent | ClockTick, partition: int) -> list[OutRecord]:
-        clock = PartitionClock(self.clock, partition)
+        clock = PartitionClock(self.clock, partition, self._fine_watermarks)
         wm, moved = clock.advance(_watermark_candidate(record))
         out: list[OutRecord] = []
         if isinstance(record, Plan):
@@ -92,7 +101,7 @@ class Engine:
         if outcome.changed:
             self.units[key] = outcome.state.encode()
             if outcome.state.next_due is not None:
-                clock.schedule(unit_id, outcome.state.next_due)
+                clock.schedule(unit_id, outcome.state.next_due, previous=state.next_due)
         return [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
 
     def _sweep(self, clock: PartitionClock, wm: datetime) -> list[OutRecord]:

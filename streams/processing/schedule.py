@@ -17,30 +17,48 @@ def _bucket(t: datetime) -> int:
 
 
 class PartitionClock:
-    def __init__(self, store: MutableMapping[bytes, bytes], partition: int) -> None:
+    def __init__(self, store: MutableMapping[bytes, bytes], partition: int,
+                 fine: dict[int, datetime] | None = None) -> None:  # fmt: skip
         self._store = store
         self._p = partition
+        # The watermark is persisted when it enters a new hour bucket, not on every record (each write is a
+        # changelog message); within the hour it advances in `fine`, the engine's memory. After a restart it may
+        # be up to an hour behind until the next record moves it: decisions are re-made, never lost.
+        self._fine = fine if fine is not None else {}
 
     def _k(self, name: str) -> bytes:
         return f"{name}:{self._p}".encode()
 
-    @property
-    def watermark(self) -> datetime | None:
+    def _persisted(self) -> datetime | None:
         raw = self._store.get(self._k("wm"))
         return datetime.fromtimestamp(int(raw), UTC) if raw else None
 
+    @property
+    def watermark(self) -> datetime | None:
+        persisted, fine = self._persisted(), self._fine.get(self._p)
+        if persisted is None or (fine is not None and fine > persisted):
+            return fine
+        return persisted
+
     def advance(self, candidate: datetime | None) -> tuple[datetime | None, bool]:
         """Move the watermark forward to `candidate` (never back). Returns (watermark, moved)."""
+        persisted = self._persisted()
         current = self.watermark
         if candidate is None or (current is not None and candidate <= current):
             return current, False
-        self._store[self._k("wm")] = str(int(candidate.timestamp())).encode()
+        self._fine[self._p] = candidate
+        if persisted is None or _bucket(candidate) > _bucket(persisted):
+            self._store[self._k("wm")] = str(int(candidate.timestamp())).encode()
         return candidate, True
 
-    def schedule(self, unit_id: str, due: datetime) -> None:
+    def schedule(self, unit_id: str, due: datetime, previous: datetime | None = None) -> None:
         """Index `unit_id` in `due`'s hour bucket: one small key per entry and a counter per bucket, so
-        scheduling costs the same whatever the bucket already holds."""
+        scheduling costs the same whatever the bucket already holds. Nothing is written when the unit's
+        `previous` due time is in the same bucket, still ahead of the watermark (its entry is still there)."""
         b = _bucket(due)
+        wm = self.watermark
+        if previous is not None and _bucket(previous) == b and (wm is None or b > _bucket(wm)):
+            return
         count_key = self._k(f"n:{b}")
         n = int(self._store.get(count_key) or 0) + 1
         self._store[count_key] = str(n).encode()

@@ -8,6 +8,7 @@ from datetime import timedelta
 import faust
 
 from streams.core.policy import TrackingPolicy
+from streams.processing.cache import WriteThrough
 from streams.processing.engine import Engine
 from streams.processing.ingest import Ingestor
 from streams.processing.topics import TopicNames
@@ -46,7 +47,9 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
         web_host="127.0.0.1",
-        producer_linger_ms=5,
+        # Timelines are a few KB: bigger batches mean fewer produce round trips for the same bytes.
+        producer_linger_ms=10,
+        producer_max_batch_size=512 * 1024,
         broker_commit_interval=settings.commit_interval,
     )
     topics = TopicNames(settings.topic_prefix)
@@ -55,7 +58,18 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     units = _raw_table(app, "units", settings.partitions, "per-unit tracking state (plan, history, alerts)")
     clock = _raw_table(app, "clock", settings.partitions, "per-partition watermark and due-unit index")
     policy = TrackingPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
-    engine = Engine(units, clock, topics, policy)  # type: ignore[arg-type]
+    # Reads from memory, writes through to the tables; dropped whenever partitions move (another worker may
+    # have written them meanwhile).
+    cached_units, cached_clock = WriteThrough(units, 50_000), WriteThrough(clock, 200_000)  # type: ignore[arg-type]
+    engine = Engine(cached_units, cached_clock, topics, policy)
+
+    @app.on_partitions_revoked.connect
+    async def _forget_on_revoke(app: faust.App, revoked: object, **kwargs: object) -> None:
+        engine.forget()
+
+    @app.on_partitions_assigned.connect
+    async def _forget_on_assign(app: faust.App, assigned: object, **kwargs: object) -> None:
+        engine.forget()
 
     # concurrency=1: with more, faust-streaming can commit offsets past in-flight records (issue #606).
     @app.agent(inputs, name="track", concurrency=1)
@@ -68,8 +82,9 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
                 outputs[rec.topic].send_soon(key=rec.key, value=rec.value)
 
     if settings.embedded_broker:
-        from streams.broker.tansu import patch_highwaters
+        from streams.broker.tansu import patch_highwaters, shorten_fetch_waits
 
+        shorten_fetch_waits()
         patch_highwaters(app.consumer, bootstrap)
     _add_ingest(app, topics, settings, outputs)
     return Topology(app, engine, topics, outputs)
@@ -102,7 +117,9 @@ def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs:
 
 
 def _raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:
-    table = app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes, help=help)
+    # Large recovery batches: a rebuild applies the changelog to RocksDB in write batches of this size.
+    table = app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes, help=help,
+                      recovery_buffer_size=10_000)
     # Faust derives table serializers from the types (json by default) and ignores a schema's; the engine
     # encodes its own values, so store and changelog carry them as they are.
     table.key_serializer = table.value_serializer = "raw"
