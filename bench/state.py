@@ -88,6 +88,7 @@ def _worker(bootstrap: str, app_id: str, prefix: str, data: Path, logfile: Path)
         "CORRIDOR_TOPIC_PREFIX": prefix,
         "CORRIDOR_DATA_DIR": str(data),
         "CORRIDOR_EMBEDDED_BROKER": "true",
+        "CORRIDOR_WEB_ENABLED": "false",
         "CORRIDOR_PARTITIONS": str(PARTITIONS),
     }
     with open(logfile, "wb") as out:

@@ -167,6 +167,7 @@ def corridor_worker(bootstrap: str, topics: TopicNames, app_id: str, workdir: Pa
         "CORRIDOR_TOPIC_PREFIX": topics.prefix,
         "CORRIDOR_DATA_DIR": str(workdir / app_id),
         "CORRIDOR_EMBEDDED_BROKER": "true",
+        "CORRIDOR_WEB_ENABLED": "false",
         "CORRIDOR_COMMIT_INTERVAL": "0.5",
         "CORRIDOR_PARTITIONS": str(PARTITIONS),
     }
@@ -259,9 +260,12 @@ async def latency(
     return list(first_any.values()), list(first_eta_alert.values())
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: float) -> float | None:
+    """The q-quantile in milliseconds; None when nothing was measured (the worker never answered in time)."""
+    if not values:
+        return None
     values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+    return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1)
 
 
 async def run(units: int, probe_units: int) -> dict:
@@ -307,10 +311,10 @@ async def run(units: int, probe_units: int) -> dict:
         "ratio": round(corridor / limit, 3),
         "offered_eps": round(rate),
         "latency_samples": len(eta_alert),
-        "p50_ms": round(pct(eta_alert, 0.50), 1),
-        "p99_ms": round(pct(eta_alert, 0.99), 1),
-        "first_output_p50_ms": round(pct(any_out, 0.50), 1),
-        "first_output_p99_ms": round(pct(any_out, 0.99), 1),
+        "p50_ms": pct(eta_alert, 0.50),
+        "p99_ms": pct(eta_alert, 0.99),
+        "first_output_p50_ms": pct(any_out, 0.50),
+        "first_output_p99_ms": pct(any_out, 0.99),
     }
 
 

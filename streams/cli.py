@@ -74,16 +74,23 @@ def worker(
     app_id: Annotated[str | None, typer.Option(envvar="CORRIDOR_APP_ID", help="consumer group / state id")] = None,
     data_dir: Annotated[Path | None, typer.Option(envvar="CORRIDOR_DATA_DIR", help="RocksDB state dir")] = None,
     loglevel: Annotated[str, typer.Option(help="faust log level")] = "info",
+    web: Annotated[bool, typer.Option("--web/--no-web", envvar="CORRIDOR_WEB_ENABLED",
+                                      help="serve the query API and the operations page")] = True,
+    web_port: Annotated[int | None, typer.Option(envvar="CORRIDOR_WEB_PORT", help="HTTP port (default 6066); "
+                                                 "workers on one host need different ports")] = None,
 ) -> None:
-    """Run the tracking job (a Faust worker) until stopped. For production; scale out by starting more."""
+    """Run the tracking job (a Faust worker) until stopped, with the query API and operations page on
+    http://127.0.0.1:6066/. For production; scale out by starting more."""
     import faust
 
     from streams.broker.resolve import broker_for
     from streams.topology.app import create_app
 
-    settings = _settings(broker=broker, app_id=app_id, data_dir=data_dir)
+    settings = _settings(broker=broker, app_id=app_id, data_dir=data_dir, web_enabled=web, web_port=web_port)
     with broker_for(settings) as (bootstrap, settings):
         asyncio.run(_ensure_topics(settings, bootstrap))
+        if web:
+            err.print(f"operations page and API on http://{settings.web_host}:{settings.web_port}/")
         try:
             import uvloop  # measurably faster per-record asyncio machinery in Faust
 

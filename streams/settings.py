@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".corridor/data"), description="worker state (RocksDB) directory")
     home: Path = Field(default=Path.home() / ".corridor", description="embedded broker state file, logs")
     web_port: int = Field(default=6066, description="worker web port (Faust web views)")
+    web_host: str = Field(default="127.0.0.1", description="address the worker's web server binds and advertises")
     web_enabled: bool = False
     embedded_broker: bool = Field(
         default=False,

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.live import Live
 
 from streams.broker.admin import ensure_topics
+from streams.broker.embedded import free_port
 from streams.interfaces.live import render
 from streams.interfaces.summary import Summary, summarise
 from streams.io.kafka import OutputReader, Publisher
@@ -47,11 +48,14 @@ async def run_demo(settings: Settings, bootstrap: str, seed: int, units_per_corr
     run = settings.model_copy(update={
         "app_id": f"corridor-demo-{uuid.uuid4().hex[:8]}",
         "data_dir": Path(tempfile.mkdtemp(prefix="corridor-demo-")),
+        "web_enabled": True,
+        "web_port": free_port(),
     })
     await ensure_topics(bootstrap, topics.all, run.partitions, run.replication)
     console.print(f"broker {bootstrap}; starting worker {run.app_id} (state in {run.data_dir}) ...")
     t0 = time.monotonic()
     async with running(run, bootstrap) as _topology:
+        console.print(f"operations page: http://{run.web_host}:{run.web_port}/ (live while the demo runs)")
         console.print(f"worker ready in {time.monotonic() - t0:.1f} s; simulating {len(records)} records "
                       f"({span / 86400:.0f} days of event time in {seconds:.0f} s, seed {seed})")
         progress = Progress()

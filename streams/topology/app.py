@@ -46,7 +46,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         broker_heartbeat_interval=1.0,
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
-        web_host="127.0.0.1",
+        web_host=settings.web_host,
+        web_tables_enabled=False,  # Faust's /table/ pages would expose raw state; the API is the interface
         # Timelines are a few KB: bigger batches mean fewer produce round trips for the same bytes.
         producer_linger_ms=10,
         producer_max_batch_size=512 * 1024,
@@ -87,7 +88,11 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         shorten_fetch_waits()
         patch_highwaters(app.consumer, bootstrap)
     _add_ingest(app, topics, settings, outputs)
-    return Topology(app, engine, topics, outputs)
+    topology = Topology(app, engine, topics, outputs)
+    from streams.api import register  # query API and operations page; nothing unless settings.web_enabled
+
+    register(topology, settings)
+    return topology
 
 
 def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs: dict[str, faust.TopicT]) -> None:

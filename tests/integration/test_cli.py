@@ -92,6 +92,7 @@ def test_simulate_then_replay_from_the_command_line(tmp_path):
 
 
 def test_demo_runs_to_its_summary(tmp_path):
+    before = {p for p in _children(os.getpid()) if _alive(p)}  # e.g. the session's broker
     started = time.monotonic()
     done = subprocess.run([*CORRIDOR, "demo", "--units", "1", "--seconds", "12"], env=_env(tmp_path),
                           capture_output=True, text=True, timeout=120)
@@ -99,4 +100,5 @@ def test_demo_runs_to_its_summary(tmp_path):
     assert "units tracked:      4" in done.stdout
     assert "ETA error" in done.stdout
     assert time.monotonic() - started < 120
-    assert not [p for p in _children(os.getpid()) if _alive(p)], "demo left a process behind"
+    assert not [p for p in _children(os.getpid()) if _alive(p) and p not in before], "demo left a process behind"
+    assert "operations page: http://127.0.0.1:" in done.stdout

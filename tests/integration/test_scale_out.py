@@ -30,6 +30,7 @@ def _worker(bootstrap: str, settings: Settings, name: str, tmp: Path) -> subproc
         "CORRIDOR_TOPIC_PREFIX": settings.topic_prefix,
         "CORRIDOR_DATA_DIR": str(tmp / name),
         "CORRIDOR_EMBEDDED_BROKER": "true",
+        "CORRIDOR_WEB_ENABLED": "false",
         "CORRIDOR_PARTITIONS": str(PARTITIONS),
         "CORRIDOR_COMMIT_INTERVAL": "0.5",
         "CORRIDOR_HOME": str(tmp / "home"),

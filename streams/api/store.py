@@ -1,0 +1,266 @@
+"""What one worker knows, for the API: the `units` and `clock` tables of the tracking job, and two tables of
+its own fed from the output topics by the `api-index` agent:
+
+- `api_alerts`: per unit, every DelayAlert published for it (de-duplicated by alert id);
+- `api_eta`: per unit, the EtaUpdates published for it, oldest first (the last MAX_ETA_HISTORY).
+
+The unit state keeps only the last ETA and the ids of the alerts it emitted, so the history and the alert
+bodies come from the topics. Both tables are keyed by unit id and written while consuming partition p of
+corridor.alerts / corridor.eta, which are keyed by unit id like every input: partition p of all of them is
+assigned to the same worker (Faust co-partitions topics with the same partition count), so a unit's state,
+alerts and ETA history are always on one worker, the one `units` routing sends its requests to. Like the
+tracking job's tables they are RocksDB tables with changelog topics: a restarted or moved worker rebuilds them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import faust
+import orjson
+
+from schemas import TrackedUnit
+from streams.api.places import place
+from streams.api.units import (
+    UnitFacts,
+    facts_of,
+    hub_relation,
+    split_alerts,
+    summary,
+    view_of,
+)
+from streams.core.policy import TrackingPolicy
+from streams.core.state import UnitState
+from streams.processing.replay import partition_for
+from streams.processing.schedule import PartitionClock
+from streams.processing.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+ALERTS_TABLE, ETA_TABLE = "api_alerts", "api_eta"
+MAX_ETA_HISTORY = 100
+
+
+class NotFound(LookupError):
+    """A well-formed reference that names nothing here (HTTP 404)."""
+
+
+# -- the index: pure updates of a table value --------------------------------------------------------------
+
+
+def add_alert(current: bytes | None, value: bytes) -> bytes | None:
+    """The unit's alert list with `value` added, or None if it is already there (alerts are emitted at most
+    once, but at-least-once delivery may repeat one)."""
+    alert = orjson.loads(value)
+    alerts: list[dict[str, Any]] = orjson.loads(current) if current else []
+    if any(a["alert_id"] == alert["alert_id"] for a in alerts):
+        return None
+    return orjson.dumps([*alerts, alert])
+
+
+def _eta_identity(e: dict[str, Any]) -> tuple:
+    return e["as_of"], e["predicted_arrival"], e.get("previous_prediction"), e["plan_revision"], e["reason"]
+
+
+def add_eta(current: bytes | None, value: bytes) -> bytes | None:
+    """The unit's ETA history with `value` appended (the last MAX_ETA_HISTORY), or None for a repeat."""
+    update = orjson.loads(value)
+    history: list[dict[str, Any]] = orjson.loads(current) if current else []
+    if any(_eta_identity(e) == _eta_identity(update) for e in history[-8:]):
+        return None
+    return orjson.dumps([*history, update][-MAX_ETA_HISTORY:])
+
+
+def _raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:
+    table = app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes, help=help)
+    table.key_serializer = table.value_serializer = "raw"
+    return table
+
+
+def add_index(app: faust.App, topics: TopicNames, partitions: int) -> tuple[faust.Table, faust.Table]:
+    """The two API tables and the agent that fills them from corridor.alerts and corridor.eta."""
+    alerts = _raw_table(app, ALERTS_TABLE, partitions, "API: alerts published per unit")
+    etas = _raw_table(app, ETA_TABLE, partitions, "API: ETA updates published per unit")
+    alert_topic, eta_topic = topics.name("alert"), topics.name("eta")
+    source = app.topic(alert_topic, eta_topic, schema=faust.Schema(
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"))
+
+    @app.agent(source, name="api-index", concurrency=1)
+    async def api_index(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            key, value, topic = event.key, event.value, event.message.topic
+            if not key or not value:
+                continue
+            table, add = (alerts, add_alert) if topic == alert_topic else (etas, add_eta)
+            try:
+                new = add(table.get(key), value)
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                log.warning("api-index: skipped a malformed record on %s[%s]@%s", topic,
+                            event.message.partition, event.message.offset)
+                continue
+            if new is not None:
+                table[key] = new
+
+    return alerts, etas
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+
+
+class LocalStore:
+    """Reads this worker's share of the tables. Every method answers for local partitions only."""
+
+    def __init__(self, app: faust.App, units: Any, clock: Any, alerts: Any, etas: Any, partitions: int,
+                 policy: TrackingPolicy, fine_watermarks: dict[int, datetime] | None = None) -> None:
+        self.app = app
+        self.units, self.clock, self.alerts, self.etas = units, clock, alerts, etas
+        self.partitions = partitions
+        self.policy = policy
+        # The engine's in-memory watermarks, when it keeps them (the clock table then holds the watermark only as
+        # of the hour bucket it entered): read together they give the watermark the engine derives with.
+        self.fine_watermarks = fine_watermarks
+        self._facts: dict[bytes, tuple[bytes, UnitFacts]] = {}  # by key: (raw state, facts derived from it)
+
+    @property
+    def units_changelog(self) -> str:
+        return self.units.changelog_topic.get_topic_name()
+
+    def local_partitions(self) -> set[int]:
+        """Partitions of the units table this worker is active for (standbys are not served)."""
+        topic = self.units_changelog
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
+
+    def partition_of(self, unit_id: str) -> int:
+        return partition_for(unit_id.encode(), self.partitions)
+
+    def watermark(self, partition: int) -> datetime | None:
+        if self.fine_watermarks is None:
+            return PartitionClock(self.clock, partition).watermark
+        return PartitionClock(self.clock, partition, self.fine_watermarks).watermark
+
+    # -- one unit --------------------------------------------------------------------------------------
+
+    def unit_detail(self, unit: TrackedUnit) -> dict[str, Any]:
+        """The UnitDetail body (plain data) for a unit on a local partition, or NotFound."""
+        key = unit.id.encode()
+        raw = self.units.get(key)
+        if not raw:
+            raise NotFound(f"no {unit.kind.value.lower()} {unit.id} is tracked: no plan or event has been "
+                           "received for it")
+        state = UnitState.decode(raw)
+        if state.unit is None:
+            raise NotFound(f"no {unit.kind.value.lower()} {unit.id} is tracked")
+        partition = self.partition_of(unit.id)
+        watermark = self.watermark(partition)
+        view = view_of(state, watermark, self.policy)
+        facts = facts_of(state, view, self.policy)
+        alerts = self._list(self.alerts, key)
+        opened, closed = split_alerts(alerts, facts)
+        history = self._list(self.etas, key)
+        plan = _plan_data(state)
+        codes = [*(code for leg in (plan or {}).get("legs", []) for code in (leg["origin"], leg["destination"])),
+                 *(e.location for e in state.events.values())]
+        return {
+            "unit": {"kind": state.unit.kind.value, "id": state.unit.id},
+            "partition": partition,
+            "watermark": watermark,
+            "timeline": view.timeline,
+            "plan": plan,
+            "eta": {"current": history[-1] if history else None, "history": history},
+            "open_alerts": opened,
+            "closed_alerts": [{"alert": a, "closed_because": why} for a, why in closed],
+            "places": [p for p in map(place, dict.fromkeys(codes)) if p is not None],
+        }
+
+    # -- lists -----------------------------------------------------------------------------------------
+
+    def _list(self, table: Any, key: bytes) -> list[dict[str, Any]]:
+        raw = table.get(key)
+        return orjson.loads(raw) if raw else []
+
+    def facts(self, key: bytes, raw: bytes) -> UnitFacts | None:
+        """Facts of a unit, re-derived only when its stored state changed."""
+        hit = self._facts.get(key)
+        if hit is not None and hit[0] == raw:
+            return hit[1]
+        try:
+            state = UnitState.decode(raw)
+            if state.unit is None:
+                return None
+            view = view_of(state, self.watermark(self.partition_of(state.unit.id)), self.policy)
+            facts = facts_of(state, view, self.policy)
+        except Exception:  # one bad state must not break every list
+            log.exception("api: cannot derive the state of %r", key)
+            return None
+        self._facts[key] = (raw, facts)
+        return facts
+
+    def _local_items(self, table: Any) -> Iterator[tuple[bytes, bytes]]:
+        local = self.local_partitions()
+        for key, raw in table.items():
+            if raw and partition_for(key, self.partitions) in local:
+                yield key, raw
+
+    def alerts_with_facts(self) -> Iterator[tuple[UnitFacts, list[dict[str, Any]]]]:
+        """Every local unit that has alerts, with its facts and its alerts."""
+        for key, raw_alerts in self._local_items(self.alerts):
+            raw = self.units.get(key)
+            facts = self.facts(key, raw) if raw else None
+            if facts is not None:
+                yield facts, orjson.loads(raw_alerts)
+
+    def alerts_list(self, open_: bool, severities: frozenset[str] | None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for facts, alerts in self.alerts_with_facts():
+            opened, closed = split_alerts(alerts, facts)
+            chosen = opened if open_ else [a for a, _ in closed]
+            out += [a for a in chosen if severities is None or a["severity"] in severities]
+        return out
+
+    def delayed(self) -> list[dict[str, Any]]:
+        rows = []
+        for facts, alerts in self.alerts_with_facts():
+            opened, _ = split_alerts(alerts, facts)
+            if opened:
+                rows.append(summary(facts, opened))
+        return rows
+
+    def hub(self, hub: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        at: list[dict[str, Any]] = []
+        bound: list[dict[str, Any]] = []
+        seen: set[bytes] = set()
+        for key, raw in self._local_items(self.units):
+            seen.add(key)
+            facts = self.facts(key, raw)
+            if facts is None:
+                continue
+            rel = hub_relation(facts, hub)
+            if rel is None:
+                continue
+            opened, _ = split_alerts(self._list(self.alerts, key), facts)
+            row = summary(facts, opened)
+            if rel[0] == "at":
+                at.append(row)
+            else:
+                bound.append({**row, **rel[1]})
+        for gone in self._facts.keys() - seen:  # units that moved to another worker
+            del self._facts[gone]
+        return at, bound
+
+
+def _plan_data(state: UnitState) -> dict[str, Any] | None:
+    """The plan in force, in the shape of the corridor.plans record (schemas.Plan)."""
+    p = state.plan
+    if p is None:
+        return None
+    return {
+        "record": "plan", "unit": {"kind": p.unit.kind.value, "id": p.unit.id}, "revision": p.revision,
+        "issued_time": p.issued_time, "lane": p.lane, "customer": p.customer,
+        "legs": [{"mode": g.mode.value, "carrier": g.carrier, "origin": g.origin, "destination": g.destination,
+                  "planned_departure": g.planned_departure, "planned_arrival": g.planned_arrival,
+                  "reference": g.reference} for g in p.legs],
+        "promised_delivery": p.promised_delivery,
+    }

@@ -1,0 +1,229 @@
+"""The HTTP endpoints, as Faust web views (aiohttp driver) on every worker. See streams/api/__init__.py."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
+
+import faust
+import orjson
+from faust.web import Request, Response, View
+from pydantic import BaseModel
+
+from streams.api import paging
+from streams.api.models import (
+    AlertPage,
+    ApiError,
+    DelayedUnits,
+    Health,
+    HubList,
+    HubUnits,
+    Readiness,
+    UnitDetail,
+)
+from streams.api.openapi import document
+from streams.api.places import LocationError, hub_place, landmarks
+from streams.api.refs import RefError, parse_locode, parse_unit_ref
+from streams.api.routing import HOP_HEADER, WORKER_HEADER, Cluster, Unavailable
+from streams.api.store import LocalStore, NotFound
+from streams.api.units import delayed_order, hub_order
+
+log = logging.getLogger(__name__)
+
+SHIPMENTS_NOT_YET = "shipment tracking is not available yet"
+STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css",
+          "land.json": "application/json"}
+
+
+@dataclass
+class Api:
+    app: faust.App
+    store: LocalStore
+    cluster: Cluster
+
+    # -- answers -----------------------------------------------------------------------------------------
+
+    def json(self, view: View, model: BaseModel | bytes, status: int = 200) -> Response:
+        body = model if isinstance(model, bytes) else model.__pydantic_serializer__.to_json(model)
+        return view.web.bytes(body, status=status, headers={
+            "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store",
+            WORKER_HEADER: self.cluster.me,
+        })
+
+    def error(self, view: View, status: int, kind: str, message: str) -> Response:
+        return self.json(view, ApiError(error=kind, message=message), status)  # type: ignore[arg-type]
+
+    async def guarded(self, view: View, handler: Callable[..., Any], request: Request, **kwargs: Any) -> Response:
+        try:
+            return await handler(view, request, **kwargs)
+        except RefError as exc:
+            return self.error(view, 400, "bad_request", str(exc))
+        except NotFound as exc:
+            return self.error(view, 404, "not_found", str(exc))
+        except Unavailable as exc:
+            response = self.error(view, 503, "unavailable", str(exc))
+            response.headers["Retry-After"] = "1"  # type: ignore[attr-defined]
+            return response
+        except Exception as exc:
+            log.exception("api: %s failed", request.url)
+            return self.error(view, 500, "internal", f"internal error ({exc.__class__.__name__}); see the worker log")
+
+    def forwarded(self, request: Request) -> bool:
+        return HOP_HEADER in request.headers
+
+    def coverage(self, parts: set[int]) -> dict[str, Any]:
+        missing = sorted(set(range(self.store.partitions)) - parts)
+        return {"partitions": sorted(parts), "missing": missing, "complete": not missing}
+
+    async def fan_out(self, request: Request, local: dict[str, Any]) -> list[dict[str, Any]]:
+        """This worker's answer and every other worker's (forwarded requests answer for themselves only)."""
+        answers = [local]
+        others = await self.cluster.gather(str(request.rel_url))  # type: ignore[attr-defined]
+        answers += [a for a in others.values() if a is not None]
+        return answers
+
+    # -- handlers ------------------------------------------------------------------------------------------
+
+    async def unit(self, view: View, request: Request, ref: str) -> Response:
+        unit = parse_unit_ref(ref, request.query.get("kind"))
+        partition = self.store.partition_of(unit.id)
+        if partition in self.store.local_partitions():
+            return self.json(view, UnitDetail.model_validate(self.store.unit_detail(unit)))
+        if self.forwarded(request):
+            raise Unavailable(f"partition {partition} of {unit.id} is moving between workers; retry shortly")
+        owner = self.cluster.owner(partition)
+        if owner is None or owner == self.cluster.me:
+            raise Unavailable(f"no worker serves partition {partition} of {unit.id} yet (the group is starting or "
+                              "rebalancing); retry shortly")
+        answer = await self.cluster.forward(owner, str(request.rel_url))  # type: ignore[attr-defined]
+        return view.web.bytes(answer.body, status=answer.status, headers={
+            "Content-Type": f"{answer.content_type}; charset=utf-8", "Cache-Control": "no-store",
+            WORKER_HEADER: answer.worker,
+        })
+
+    async def alerts(self, view: View, request: Request) -> Response:
+        q = request.query
+        open_ = paging.parse_open(q.get("open"))
+        severities = paging.parse_severities(q.get("severity"))
+        limit = paging.parse_limit(q.get("limit"))
+        after = paging.decode_cursor(q.get("cursor"))
+        items, cursor = paging.page(self.store.alerts_list(open_, severities), after, limit)
+        local = AlertPage.model_validate({"open": open_, "items": items, "next_cursor": cursor,
+                                          "coverage": self.coverage(self.store.local_partitions())})
+        if self.forwarded(request):
+            return self.json(view, local)
+        answers = await self.fan_out(request, local.model_dump(mode="json"))
+        merged, cursor = paging.page([i for a in answers for i in a["items"]], after, limit,
+                                     more_beyond=any(a["next_cursor"] for a in answers))
+        parts = {p for a in answers for p in a["coverage"]["partitions"]}
+        return self.json(view, AlertPage.model_validate({"open": open_, "items": merged, "next_cursor": cursor,
+                                                         "coverage": self.coverage(parts)}))
+
+    async def delayed(self, view: View, request: Request) -> Response:
+        limit = paging.parse_limit(request.query.get("limit") or str(paging.MAX_LIMIT))
+        rows = self.store.delayed()
+        local = DelayedUnits.model_validate({"items": rows, "total": len(rows),
+                                             "coverage": self.coverage(self.store.local_partitions())})
+        if self.forwarded(request):
+            return self.json(view, local)
+        answers = await self.fan_out(request, local.model_dump(mode="json"))
+        rows = sorted((r for a in answers for r in a["items"]), key=delayed_order)
+        parts = {p for a in answers for p in a["coverage"]["partitions"]}
+        return self.json(view, DelayedUnits.model_validate({
+            "items": rows[:limit], "total": len(rows), "coverage": self.coverage(parts)}))
+
+    async def hubs(self, view: View, request: Request) -> Response:
+        return self.json(view, HubList.model_validate({"items": landmarks()}))
+
+    async def hub_units(self, view: View, request: Request, locode: str) -> Response:
+        code = parse_locode(locode)
+        try:
+            hub = hub_place(code)
+        except LocationError as exc:
+            raise NotFound(f"unknown hub {code}: {exc}") from None
+        at, bound = self.store.hub(code)
+        local = HubUnits.model_validate({"hub": hub, "at": at, "bound": bound,
+                                         "coverage": self.coverage(self.store.local_partitions())})
+        if self.forwarded(request):
+            return self.json(view, local)
+        answers = await self.fan_out(request, local.model_dump(mode="json"))
+        parts = {p for a in answers for p in a["coverage"]["partitions"]}
+        return self.json(view, HubUnits.model_validate({
+            "hub": hub,
+            "at": sorted((r for a in answers for r in a["at"]), key=lambda r: r["unit"]["id"]),
+            "bound": sorted((r for a in answers for r in a["bound"]), key=hub_order),
+            "coverage": self.coverage(parts),
+        }))
+
+    async def shipment(self, view: View, request: Request, ref: str) -> Response:
+        # Shipments (bookings, bills of lading) group units; they come with a later issue. No data is made up.
+        raise NotFound(SHIPMENTS_NOT_YET)
+
+    async def not_found(self, view: View, request: Request, tail: str = "") -> Response:
+        raise NotFound(f"no endpoint {request.url.path}; see /api/openapi.json")  # type: ignore[attr-defined]
+
+    async def openapi(self, view: View, request: Request) -> Response:
+        return self.json(view, orjson.dumps(document()))
+
+    async def healthz(self, view: View, request: Request) -> Response:
+        if getattr(self.app, "crashed", False):
+            return self.error(view, 503, "unavailable", "the worker has crashed")
+        return self.json(view, Health(status="ok", worker=self.cluster.me))
+
+    async def readyz(self, view: View, request: Request) -> Response:
+        app = self.app
+        try:
+            assigned = bool(app.consumer.assignment())
+        except Exception:
+            assigned = False
+        recovered = app.tables.recovery.completed.is_set()
+        rebalancing = bool(app.rebalancing)
+        reason = None
+        if not assigned:
+            reason = "no partitions assigned yet"
+        elif not recovered:
+            reason = "table recovery is in progress"
+        elif rebalancing:
+            reason = "the group is rebalancing"
+        body = Readiness(ready=reason is None, worker=self.cluster.me, partitions=sorted(self.store.local_partitions()),
+                         recovery_completed=recovered, rebalancing=rebalancing, reason=reason)
+        return self.json(view, body, 200 if reason is None else 503)
+
+    async def static(self, view: View, request: Request, name: str = "index.html") -> Response:
+        if name not in STATIC:
+            raise NotFound(f"no file {name}")
+        body = (files("streams.api") / "web" / name).read_bytes()
+        return view.web.bytes(body, headers={"Content-Type": f"{STATIC[name]}; charset=utf-8",
+                                             "Cache-Control": "no-cache"})
+
+
+# path -> handler name; the OpenAPI document covers the /api paths and a test checks they agree.
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/", "static"),
+    ("/static/{name}", "static"),
+    ("/healthz", "healthz"),
+    ("/readyz", "readyz"),
+    ("/api/openapi.json", "openapi"),
+    ("/api/units/{ref}", "unit"),
+    ("/api/alerts", "alerts"),
+    ("/api/delayed", "delayed"),
+    ("/api/hubs", "hubs"),
+    ("/api/hubs/{locode}/units", "hub_units"),
+    ("/api/shipments/{ref}", "shipment"),
+    ("/api/{tail:.*}", "not_found"),
+)
+
+
+def add_views(app: faust.App, api: Api) -> None:
+    """One Faust view per route, in ROUTES order (the catch-all last), each answering through Api.guarded."""
+    for i, (path, name) in enumerate(ROUTES):
+        handler = getattr(Api, name)
+
+        async def get(self: View, request: Request, _handler: Callable = handler, **kwargs: Any) -> Response:
+            return await api.guarded(self, lambda v, r, **kw: _handler(api, v, r, **kw), request, **kwargs)
+
+        view = type(f"corridor_{name}_{i}", (View,), {"get": get, "__doc__": handler.__doc__})
+        app.page(path, name=f"corridor-{i}-{name}")(view)

@@ -1,0 +1,147 @@
+"""The operations page in headless Chromium (Debian's chromium, driven by Playwright), served by a real worker
+on the real embedded broker: search, the unit's timeline on the map and the time axis, its ETA history and
+alerts, and the live list of delayed and overdue units updating without a reload.
+
+Needs /usr/bin/chromium (`.ci/install-browser`); never downloads a browser."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from schemas import TrackedUnit
+from streams.io.kafka import OutputReader, Publisher
+from streams.processing.topics import TopicNames
+from tests.integration.conftest import PARTITIONS
+from tests.integration.story import OTHER, UNIT, d, plan, tick
+from tests.integration.test_api import fresh_settings, publish_story, serving, until
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium: .ci/install-browser"),
+]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+THIRD = TrackedUnit.container("TGHU9876542")
+SHOTS = os.environ.get("CORRIDOR_SCREENSHOTS")  # a directory: keep the screenshots taken here
+
+
+@pytest.fixture(scope="module")
+async def site(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("web")
+    settings = await fresh_settings(bootstrap, root)
+    topics = TopicNames(settings.topic_prefix)
+    async with (serving(settings, bootstrap) as (_, base), OutputReader(bootstrap, topics) as reader,
+                aiohttp.ClientSession() as http, playwright_api.async_playwright() as pw):
+        await publish_story(bootstrap, topics, reader)
+        await until(http, f"{base}/api/delayed", lambda s, b: b["total"] == 2)
+        await until(http, f"{base}/api/units/{UNIT.id}", lambda s, b: len(b["eta"]["history"]) == 3)
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield {"base": base, "browser": browser, "bootstrap": bootstrap, "topics": topics, "shots": root}
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def page(site):
+    context = await site["browser"].new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Offline: nothing may be fetched from anywhere but the worker.
+    outside: list[str] = []
+
+    async def only_the_worker(route: Any) -> None:
+        if route.request.url.startswith(site["base"]):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await context.route("**/*", only_the_worker)
+    yield page
+    await context.close()
+    assert errors == [], errors
+    assert outside == [], outside
+
+
+async def shot(site, page, name: str) -> None:
+    await page.screenshot(path=str(site["shots"] / f"{name}.png"), full_page=True)
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+async def test_search_shows_the_units_timeline_map_eta_and_alerts(site, page):
+    await page.goto(site["base"] + "/")
+    await page.fill("[data-testid=search-input]", "csqu 305438-3")
+    await page.click("[data-testid=search-button]")
+    detail = page.locator("[data-testid=unit-detail]")
+    await detail.locator("[data-testid=unit-id]", has_text=UNIT.id).wait_for()
+    assert await page.evaluate("location.hash") == "#/units/csqu%20305438-3"
+
+    assert "IN TRANSIT" in await detail.inner_text()
+    assert await page.inner_text("[data-testid=eta-predicted]") == "21 Mar 2026 08:00 UTC"
+    assert await page.inner_text("[data-testid=eta-delay]") == "+2 d 8 h late"
+    # Timeline: every planned milestone, actual where it happened, predicted where not.
+    rows = page.locator("[data-testid=milestones] tbody tr")
+    assert await rows.count() == 7
+    assert "12 Mar 00:00" in await page.inner_text("tr[data-milestone='DEP:KZDOS:1']")
+    assert "19 Mar 00:00 (predicted)" in await page.inner_text("tr[data-milestone='ARR:PLMAL:1']")
+    # Map: the four stops (two placed between known neighbours) and the legs; time axis: one bar per leg.
+    stops = await page.eval_on_selector_all("[data-testid=map] [data-stop]", "els => els.map(e => e.dataset.stop)")
+    assert stops == ["CNCKG", "KZDOS", "PLMAL", "DEDUI"]
+    assert "≈ PLMAL" in await page.inner_text("[data-testid=map]")
+    assert await page.locator("[data-testid=time-axis] rect[data-leg]").count() == 3
+    # ETA and how it moved; alerts.
+    history = page.locator("[data-testid=eta-history] tbody tr")
+    assert await history.count() == 3
+    assert "+2 d 8 h" in await history.first.inner_text()
+    alerts = page.locator("[data-testid=alerts]")
+    assert "DEP:KZDOS:1" in await alerts.locator("ul.alerts > li").first.inner_text()
+    assert "1 closed alert" in await alerts.inner_text()
+    await shot(site, page, "unit")
+
+
+async def test_bad_and_unknown_references_say_what_is_wrong(site, page):
+    await page.goto(site["base"] + "/#/units/CSQU3054384")
+    message = page.locator("[data-testid=message]")
+    await message.wait_for()
+    assert "ISO 6346" in await message.inner_text()
+    await page.fill("[data-testid=search-input]", "MSKU1234570")
+    await page.click("[data-testid=search-button]")
+    await page.locator("[data-testid=message]", has_text="Not found").wait_for()
+    assert "no container MSKU1234570 is tracked" in await message.inner_text()
+    assert await page.locator("[data-testid=unit-detail]").is_hidden()
+
+
+async def test_live_list_updates_without_a_reload_and_opens_a_unit(site, page):
+    await page.goto(site["base"] + "/?refresh=500")
+    board = page.locator("[data-testid=delayed-list]")
+    await board.locator(f"li[data-unit='{OTHER.id}']").wait_for()
+    units = await board.locator("li[data-unit]").evaluate_all("els => els.map(e => e.dataset.unit)")
+    assert units == [OTHER.id, UNIT.id]  # overdue first
+    assert "OVERDUE" in await board.locator(f"li[data-unit='{OTHER.id}']").inner_text()
+    await page.evaluate("window.__same_page = true")
+
+    # A third unit that never leaves Chongqing: it shows up in the open page by itself.
+    async with Publisher(site["bootstrap"], site["topics"], PARTITIONS) as pub:
+        await pub.send_all([plan(THIRD)])
+        await pub.send_all([tick(d(6, 8))])
+    await board.locator(f"li[data-unit='{THIRD.id}']").wait_for(timeout=30_000)
+    assert await page.evaluate("window.__same_page === true")  # no reload happened
+    assert await page.inner_text("[data-testid=delayed-count]") == "3"
+    await shot(site, page, "live-list")
+
+    await board.locator(f"li[data-unit='{THIRD.id}'] button").click()
+    await page.locator("[data-testid=unit-id]", has_text=THIRD.id).wait_for()
+    assert "OVERDUE" in await page.inner_text("[data-testid=alerts]")

@@ -1,0 +1,1 @@
+"""The query API's pure parts: references, alert openness, paging, the index tables, the OpenAPI document."""
