@@ -559,7 +559,22 @@ def _split_messages(text: str) -> list[tuple[int, list[tuple[int, str]]]]:
     return messages
 
 
-class CargoImpFsu:
+class GuardedIataFormat:
+    """The three IATA adapters' shared entry point: times in UTC, and no exception ever escapes."""
+
+    name: str
+
+    def parse(self, data: bytes, received: datetime, source: str | None = None) -> ParseResult:
+        try:
+            return self._parse(data, utc_received(received), source or self.name)
+        except Exception as exc:  # never raise: a bug here must cost one message, not the stream
+            return ParseResult(rejections=[Rejection(f"internal error in {self.name}: {exc!r}", data[:2000])])
+
+    def _parse(self, data: bytes, received: datetime, source: str) -> ParseResult:
+        raise NotImplementedError
+
+
+class CargoImpFsu(GuardedIataFormat):
     """IATA Cargo-IMP FSU/FSA status messages (Type B envelope optional)."""
 
     name = "iata-fsu"
@@ -568,12 +583,6 @@ class CargoImpFsu:
     def sniff(self, data: bytes) -> bool:
         head = data[:4096]
         return bool(re.search(rb"(?m)^\s*(?:FSU|FSA)/\d{1,3}\b", head))
-
-    def parse(self, data: bytes, received: datetime, source: str | None = None) -> ParseResult:
-        try:
-            return self._parse(data, utc_received(received), source or self.name)
-        except Exception as exc:  # never raise: a bug here must cost one message, not the stream
-            return ParseResult(rejections=[Rejection(f"internal error in {self.name}: {exc!r}", data[:2000])])
 
     def _parse(self, data: bytes, received: datetime, source: str) -> ParseResult:
         result = ParseResult()

@@ -51,6 +51,7 @@ from streams.feeds.base import ParseResult, Rejection
 from streams.feeds.iata_fsu import (
     STATUS_RULES,
     EventDraft,
+    GuardedIataFormat,
     Place,
     StatusRule,
     awb_problem,
@@ -61,7 +62,6 @@ from streams.feeds.iata_fsu import (
     split_flight,
     status_classifier,
     unmapped_reason,
-    utc_received,
 )
 
 MESSAGE_ELEMENTS = frozenset({"StatusMessage", "statusMessageType", "StatusMessageType"})
@@ -199,7 +199,7 @@ def _messages(root: ET.Element) -> Iterator[ET.Element]:
             yield el
 
 
-class CargoXmlXfsu:
+class CargoXmlXfsu(GuardedIataFormat):
     """IATA Cargo-XML XFSU status messages."""
 
     name = "iata-xfsu"
@@ -208,12 +208,6 @@ class CargoXmlXfsu:
     def sniff(self, data: bytes) -> bool:
         head = data[:8192].lower()
         return head.lstrip().startswith(b"<") and (b"statusmessage" in head or b"reportedstatus" in head)
-
-    def parse(self, data: bytes, received: datetime, source: str | None = None) -> ParseResult:
-        try:
-            return self._parse(data, utc_received(received), source or self.name)
-        except Exception as exc:  # never raise: a bug here must cost one message, not the stream
-            return ParseResult(rejections=[Rejection(f"internal error in {self.name}: {exc!r}", data[:2000])])
 
     def _parse(self, data: bytes, received: datetime, source: str) -> ParseResult:
         result = ParseResult()

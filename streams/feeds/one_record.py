@@ -43,13 +43,13 @@ from streams.feeds.base import ParseResult, Rejection
 from streams.feeds.iata_fsu import (
     STATUS_RULES,
     EventDraft,
+    GuardedIataFormat,
     awb_problem,
     emit,
     instant,
     resolve_place,
     split_flight,
     unmapped_reason,
-    utc_received,
 )
 
 EVENT_TYPES = frozenset({"logisticsevent", "statusupdateevent"})
@@ -304,7 +304,7 @@ def _fragment(node: _Node) -> bytes:
         return b""
 
 
-class OneRecordLogisticsEvent:
+class OneRecordLogisticsEvent(GuardedIataFormat):
     """IATA ONE Record LogisticsEvents (JSON-LD)."""
 
     name = "iata-one-record"
@@ -313,12 +313,6 @@ class OneRecordLogisticsEvent:
     def sniff(self, data: bytes) -> bool:
         head = data[:8192]
         return head.lstrip()[:1] in (b"{", b"[") and (b"LogisticsEvent" in head or b"onerecord.iata.org" in head)
-
-    def parse(self, data: bytes, received: datetime, source: str | None = None) -> ParseResult:
-        try:
-            return self._parse(data, utc_received(received), source or self.name)
-        except Exception as exc:  # never raise: a bug here must cost one message, not the stream
-            return ParseResult(rejections=[Rejection(f"internal error in {self.name}: {exc!r}", data[:2000])])
 
     def _parse(self, data: bytes, received: datetime, source: str) -> ParseResult:
         result = ParseResult()
