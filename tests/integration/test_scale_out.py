@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -74,6 +75,16 @@ async def test_two_workers_share_the_work_and_survive_losing_one(bootstrap, sett
     a = _worker(bootstrap, settings, "a", tmp_path)
     b = _worker(bootstrap, settings, "b", tmp_path)
     try:
+        events_topic = topics.name("event")
+        # Both workers must have joined (a slow machine can take a while) before the work is handed out.
+        deadline = asyncio.get_running_loop().time() + 90
+        while True:
+            held_a = _partitions_held(tmp_path / "a.log", events_topic)
+            held_b = _partitions_held(tmp_path / "b.log", events_topic)
+            if held_a and held_b and not (held_a & held_b) and held_a | held_b == set(range(PARTITIONS)):
+                break
+            assert asyncio.get_running_loop().time() < deadline, ("workers never shared the partitions", held_a, held_b)
+            await asyncio.sleep(0.5)
         async with Publisher(bootstrap, topics, PARTITIONS) as pub:
             await pub.send_all(plans)
             await reader.wait_for(
@@ -81,7 +92,6 @@ async def test_two_workers_share_the_work_and_survive_losing_one(bootstrap, sett
             )
             await pub.send_all(events[:half])
             await reader.settle(quiet=3)
-            events_topic = topics.name("event")
             held_a = _partitions_held(tmp_path / "a.log", events_topic)
             held_b = _partitions_held(tmp_path / "b.log", events_topic)
             assert held_a and held_b and not (held_a & held_b), (held_a, held_b)  # the partitions are shared
