@@ -9,11 +9,9 @@ second of the rebuild, the start-up of an empty worker subtracted, both measured
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -26,12 +24,13 @@ from stdnum import iso6346
 from bench.throughput import PARTITIONS, log
 from bench.workload import build
 from streams.broker.admin import ensure_topics
-from streams.broker.embedded import EmbeddedBroker, die_with_parent
+from streams.broker.embedded import EmbeddedBroker
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.state import UnitState
 from streams.processing.engine import Engine
 from streams.processing.replay import partition_for
 from streams.processing.topics import TopicNames
+from streams.topology.process import start_worker, stop_process
 
 
 def sample_states(units: int = 2000) -> list[bytes]:
@@ -81,24 +80,8 @@ async def _write_changelog(bootstrap: str, topic: str, samples: list[bytes], n: 
 
 
 def _worker(bootstrap: str, app_id: str, prefix: str, data: Path, logfile: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "CORRIDOR_BROKER": bootstrap,
-        "CORRIDOR_APP_ID": app_id,
-        "CORRIDOR_TOPIC_PREFIX": prefix,
-        "CORRIDOR_DATA_DIR": str(data),
-        "CORRIDOR_EMBEDDED_BROKER": "true",
-        "CORRIDOR_WEB_ENABLED": "false",
-        "CORRIDOR_PARTITIONS": str(PARTITIONS),
-    }
-    with open(logfile, "wb") as out:
-        return subprocess.Popen(
-            preexec_fn=die_with_parent,
-            args=[sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    return start_worker(logfile, broker=bootstrap, app_id=app_id, topic_prefix=prefix, data_dir=data,
+                        embedded_broker=True, web_enabled=False, partitions=PARTITIONS)
 
 
 def _wait_ready(proc: subprocess.Popen, logfile: Path, timeout: float) -> float:
@@ -124,15 +107,6 @@ def _du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 async def run(units: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="corridor-state-"))
     log("sampling realistic unit states ...")
@@ -148,7 +122,7 @@ async def run(units: int) -> dict:
         try:
             empty_startup = _wait_ready(proc, work / "empty.log", 120)
         finally:
-            _stop(proc)
+            stop_process(proc, 60)
         app_id = f"state-{uuid.uuid4().hex[:6]}"
         changelog = f"{app_id}-units-changelog"
         await ensure_topics(b, [changelog], PARTITIONS)
@@ -161,7 +135,7 @@ async def run(units: int) -> dict:
             time.sleep(2)
             rss = _rss_mb(proc.pid)
         finally:
-            _stop(proc)
+            stop_process(proc, 60)
         disk = _du(work / app_id)
     rebuild = max(ready - empty_startup, 1e-3)
     return {

@@ -11,8 +11,6 @@ the span between their first and last output record (broker timestamps), so star
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,7 @@ from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker, die_with_parent
 from streams.broker.tansu import true_end_offsets
 from streams.processing.topics import TopicNames
+from streams.topology.process import start_worker, stop_process
 
 PARTITIONS = 4
 
@@ -131,16 +130,6 @@ async def raw_limit(bootstrap: str, source: str, dest: str, n: int) -> float:
         await producer.stop()
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 async def naive_faust(bootstrap: str, source: str, n: int, workdir: Path) -> float:
     dest = f"{source}.naive-out"
     await ensure_topics(bootstrap, [dest], PARTITIONS)
@@ -155,30 +144,14 @@ async def naive_faust(bootstrap: str, source: str, n: int, workdir: Path) -> flo
     try:
         await wait_committed(bootstrap, app_id, [source], timeout=600)
     finally:
-        _stop(proc)
+        stop_process(proc)
     return n / await output_span(bootstrap, [dest])
 
 
 def corridor_worker(bootstrap: str, topics: TopicNames, app_id: str, workdir: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "CORRIDOR_BROKER": bootstrap,
-        "CORRIDOR_APP_ID": app_id,
-        "CORRIDOR_TOPIC_PREFIX": topics.prefix,
-        "CORRIDOR_DATA_DIR": str(workdir / app_id),
-        "CORRIDOR_EMBEDDED_BROKER": "true",
-        "CORRIDOR_WEB_ENABLED": "false",
-        "CORRIDOR_COMMIT_INTERVAL": "0.5",
-        "CORRIDOR_PARTITIONS": str(PARTITIONS),
-    }
-    with open(workdir / f"{app_id}.log", "wb") as errors:
-        return subprocess.Popen(
-            preexec_fn=die_with_parent,
-            args=[sys.executable, "-m", "streams", "worker", "--loglevel", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-        )
+    return start_worker(workdir / f"{app_id}.log", "warning", broker=bootstrap, app_id=app_id,
+                        topic_prefix=topics.prefix, data_dir=workdir / app_id, embedded_broker=True,
+                        web_enabled=False, commit_interval=0.5, partitions=PARTITIONS)
 
 
 def _outputs(topics: TopicNames) -> list[str]:
@@ -301,7 +274,7 @@ async def run(units: int, probe_units: int) -> dict:
             log(f"latency at {rate:,.0f} records/s ({len(probe.events)} probe events) ...")
             any_out, eta_alert = await latency(b, topics, app_id, probe, rate)
         finally:
-            _stop(worker)
+            stop_process(worker)
     return {
         "records": n,
         "units": workload.units,

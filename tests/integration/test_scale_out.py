@@ -4,19 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from streams.broker.embedded import die_with_parent
 from streams.io.kafka import Publisher
 from streams.settings import Settings
 from streams.sim.scenario import generate
+from streams.topology.process import start_worker, stop_process
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import expected
 
@@ -24,26 +22,9 @@ pytestmark = pytest.mark.integration
 
 
 def _worker(bootstrap: str, settings: Settings, name: str, tmp: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "CORRIDOR_BROKER": bootstrap,
-        "CORRIDOR_APP_ID": settings.app_id,
-        "CORRIDOR_TOPIC_PREFIX": settings.topic_prefix,
-        "CORRIDOR_DATA_DIR": str(tmp / name),
-        "CORRIDOR_EMBEDDED_BROKER": "true",
-        "CORRIDOR_WEB_ENABLED": "false",
-        "CORRIDOR_PARTITIONS": str(PARTITIONS),
-        "CORRIDOR_COMMIT_INTERVAL": "0.5",
-        "CORRIDOR_HOME": str(tmp / "home"),
-    }
-    with open(tmp / f"{name}.log", "wb") as log:
-        return subprocess.Popen(
-            preexec_fn=die_with_parent,
-            args=[sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    return start_worker(tmp / f"{name}.log", broker=bootstrap, app_id=settings.app_id,
+                        topic_prefix=settings.topic_prefix, data_dir=tmp / name, embedded_broker=True,
+                        web_enabled=False, partitions=PARTITIONS, commit_interval=0.5, home=tmp / "home")
 
 
 def _partitions_held(log: Path, events_topic: str) -> set[int]:
@@ -103,12 +84,7 @@ async def test_two_workers_share_the_work_and_survive_losing_one(bootstrap, sett
         assert _partitions_held(tmp_path / "b.log", events_topic) == set(range(PARTITIONS))  # b took over
     finally:
         for p in (a, b):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_process(p)
     alerts = reader.of("alert")
     assert alerts and len({x["alert_id"] for x in alerts}) == len(alerts), "an alert was emitted twice"
     expected_ids = {x["alert_id"] for x in want[topics.name("alert")]}
