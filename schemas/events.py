@@ -80,11 +80,16 @@ class TransportRef(BaseModel):
 
 
 class ShipmentRefs(BaseModel):
+    """The shipment(s) an event concerns. On a STUFFED or STRIPPED event (stuffing, stripping, ULD build-up
+    or breakdown) they say which cargo went into or out of the unit, and `pieces` how much of it."""
+
     model_config = ConfigDict(frozen=True)
 
     booking: str | None = None
     bill_of_lading: str | None = None
     air_waybill: str | None = None
+    consignment: str | None = Field(default=None, description="road consignment note (CMR) number")
+    pieces: int | None = Field(default=None, ge=1, description="pieces of the shipment concerned, when partial")
 
 
 class TrackingEvent(BaseModel):

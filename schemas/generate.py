@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas.events import ClockTick, TrackingEvent
 from schemas.outputs import DeadLetter, DelayAlert, EtaUpdate, Timeline
 from schemas.plans import Plan
+from schemas.shipments import ShipmentAlert, ShipmentEta, ShipmentPlan, ShipmentTimeline, UnitReport
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 MODELS: dict[str, type[BaseModel]] = {
@@ -20,6 +21,11 @@ MODELS: dict[str, type[BaseModel]] = {
     "delay-alert": DelayAlert,
     "eta-update": EtaUpdate,
     "dead-letter": DeadLetter,
+    "shipment-plan": ShipmentPlan,
+    "shipment-timeline": ShipmentTimeline,
+    "shipment-alert": ShipmentAlert,
+    "shipment-eta": ShipmentEta,
+    "unit-report": UnitReport,
 }
 
 
