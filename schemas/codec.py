@@ -9,11 +9,14 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.events import ClockTick, TrackingEvent
 from schemas.plans import Plan
+from schemas.shipments import ShipmentPlan
 
 M = TypeVar("M", bound=BaseModel)
 
-InputRecord = Plan | TrackingEvent | ClockTick
-_BY_RECORD: dict[str, type[BaseModel]] = {"plan": Plan, "event": TrackingEvent, "clock": ClockTick}
+InputRecord = Plan | TrackingEvent | ClockTick | ShipmentPlan
+_BY_RECORD: dict[str, type[BaseModel]] = {
+    "plan": Plan, "event": TrackingEvent, "clock": ClockTick, "shipment_plan": ShipmentPlan,
+}
 
 
 class DecodeError(ValueError):
@@ -52,7 +55,7 @@ def decode(data: bytes | str, model: type[M]) -> M:
 
 
 def decode_input(data: bytes | str, expected: str | None = None) -> InputRecord:
-    """Decode a plan, event or clock tick. `expected` ("plan", "event", "clock") pins the record type,
+    """Decode a plan, event, clock tick or shipment plan. `expected` ("plan", "event", "clock") pins the record type,
     as each input topic does; otherwise the `record` field (or the shape) decides."""
     obj = loads(data)
     if not isinstance(obj, dict):

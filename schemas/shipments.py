@@ -261,6 +261,7 @@ class UnitReport(BaseModel):
 
     record: Literal["unit_report"] = "unit_report"
     shipment_id: str
+    shipment_kind: ShipmentKind
     links: list[list] = Field(
         default=[], description="[event_id, milestone, event_time, location, pieces, retracted] per link event"
     )

@@ -15,7 +15,7 @@ import orjson
 from schemas import Classifier, Milestone, Mode, TrackedUnit
 from streams.core.records import EventRecord, LegRecord, PlanRecord, trusted_unit
 
-VERSION = 1
+VERSION = 2  # 2 added `links`; version 1 state (no links) is still read
 # Append-only: stored state refers to these by position.
 _MILESTONES = list(Milestone)
 _CLASSIFIERS = list(Classifier)
@@ -48,6 +48,9 @@ class UnitState:
     eta_arrived: bool = False  # the final "arrived" ETA update was emitted
     timeline_digest: str | None = None
     next_due: datetime | None = None  # watermark at which time passing alone may change something
+    # Shipments whose cargo went into or out of this unit: shipment id -> link events, each
+    # [event_id, stuffed (1) or stripped (0), event time (us), location, pieces, retracted], in arrival order.
+    links: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     def encode(self) -> bytes:
         unit = [self.unit.kind.value, self.unit.id] if self.unit else None
@@ -56,13 +59,13 @@ class UnitState:
             [[e.event_id, e.source, _M[e.milestone], _C[e.classifier], _O[e.mode], e.location,
               _t(e.event_time), _t(e.received_time), int(e.retracted), e.digest] for e in self.events.values()],
             self.alerted, self.alert_floor, _t(self.eta), {k: _t(v) for k, v in self.eta_stops.items()},
-            int(self.eta_arrived), self.timeline_digest, _t(self.next_due),
+            int(self.eta_arrived), self.timeline_digest, _t(self.next_due), *([self.links] if self.links else []),
         ])
 
     @classmethod
     def decode(cls, data: bytes) -> UnitState:
-        version, unit, plan, events, alerted, floor, eta, stops, arrived, digest, due = orjson.loads(data)
-        if version != VERSION:
+        version, unit, plan, events, alerted, floor, eta, stops, arrived, digest, due, *rest = orjson.loads(data)
+        if version not in (1, VERSION):
             raise ValueError(f"unit state version {version} is not {VERSION}")
         owner = trusted_unit(*unit) if unit else None
         return cls(
@@ -80,6 +83,7 @@ class UnitState:
             eta_arrived=bool(arrived),
             timeline_digest=digest,
             next_due=_d(due),
+            links=rest[0] if rest else {},
         )
 
 

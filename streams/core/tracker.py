@@ -11,18 +11,24 @@ from datetime import datetime, timedelta
 
 from schemas import (
     AlertKind,
+    Classifier,
     DelayAlert,
     EtaUpdate,
+    Milestone,
     Plan,
     PlannedStopKind,
+    ShipmentRefs,
     StopEta,
     Timeline,
     TrackingEvent,
+    UnitKind,
 )
+from schemas.refs import normalise_awb
 from streams.core.delays import alert_id, new_alerts
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
 from streams.core.state import UnitState
+from streams.core.state import _t as _us
 from streams.core.timeline import UnitView, derive
 
 Output = Timeline | DelayAlert | EtaUpdate
@@ -33,6 +39,8 @@ class Outcome:
     state: UnitState
     outputs: list[Output] = field(default_factory=list)
     changed: bool = False  # the state must be saved
+    view: UnitView | None = None
+    linked: list[str] = field(default_factory=list)  # shipment keys whose links to this unit changed
 
 
 def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy: TrackingPolicy) -> Outcome:
@@ -57,12 +65,56 @@ def apply_event(
     new = replace(state, events={**state.events, event.event_id: record})
     if new.unit is None:
         new.unit = event.unit
+    linked = _link(new, event)
     trigger = (
         f"{event.milestone.value} {event.location} ({event.classifier.value.lower()}, {event.source})"
     )
     outcome = _evaluate(new, watermark, policy, trigger, min(event.event_time, event.received_time))
     outcome.changed = True  # the event is new state even when it changes no output (e.g. only its transport)
+    outcome.linked = linked
     return outcome
+
+
+_JOINS = {Milestone.STUFFED: 1, Milestone.STRIPPED: 0}
+_REF_KINDS = (("booking", "BOOKING"), ("bill_of_lading", "BILL_OF_LADING"), ("air_waybill", "AIR_WAYBILL"),
+              ("consignment", "CONSIGNMENT"))  # fmt: skip
+
+
+def shipment_keys(refs: ShipmentRefs) -> list[str]:
+    """"KIND:id" for every shipment an event names (ids normalised as ShipmentRef does)."""
+    keys = []
+    for attr, kind in _REF_KINDS:
+        value = getattr(refs, attr)
+        if not value:
+            continue
+        value = value.strip().upper()
+        if kind == "AIR_WAYBILL":
+            try:
+                value = normalise_awb(value)
+            except ValueError:
+                continue  # not a valid air waybill: nothing a shipment can be keyed by
+        keys.append(f"{kind}:{value}")
+    return keys
+
+
+def _link(state: UnitState, event: TrackingEvent) -> list[str]:
+    """Record cargo going into (STUFFED) or out of (STRIPPED) this unit, for each shipment the event names.
+    An air waybill's own statuses (its PRE "built up") are not cargo going into it: the AWB is the cargo."""
+    if event.milestone not in _JOINS or event.classifier is not Classifier.ACTUAL:
+        return []
+    if state.unit is None or state.unit.kind is UnitKind.AWB:
+        return []
+    keys = shipment_keys(event.shipment)
+    if not keys:
+        return []
+    entry = [event.event_id, _JOINS[event.milestone], _us(event.event_time), event.location, event.shipment.pieces,
+             int(event.retracted)]  # fmt: skip
+    links = dict(state.links)
+    for key in keys:
+        current = [x for x in links.get(key, []) if x[0] != event.event_id]
+        links[key] = [*current, entry]
+    state.links = links
+    return keys
 
 
 def advance(state: UnitState, watermark: datetime, policy: TrackingPolicy) -> Outcome:
@@ -105,7 +157,7 @@ def _evaluate(
         outputs.insert(0, view.timeline)
     new.next_due = _next_due(new, view, watermark, policy)
     changed = outputs != [] or new.next_due != state.next_due or replanned
-    return Outcome(new, outputs, changed)
+    return Outcome(new, outputs, changed, view)
 
 
 def _eta_update(

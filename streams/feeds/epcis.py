@@ -14,6 +14,9 @@ Decisions:
   without a bizStep maps action ADD -> STUFFED and DELETE -> STRIPPED.
 - eventTime with its offset is authoritative; a time without offset takes eventTimeZoneOffset.
 - Mode: SEA when the event names a vessel (urn:epc:id:imovn:), else the adapter's `mode` (ROAD by default).
+- Shipment: a bizTransaction of type bol -> ShipmentRefs.bill_of_lading. An AggregationEvent (packing into or
+  unpacking from the parent container: STUFFED / STRIPPED) says which cargo: its child EPCs that are not containers,
+  plus childQuantityList quantities counted in pieces (no uom or a count uom), give ShipmentRefs.pieces.
 - errorDeclaration -> retracted=True (EPCIS repeats the erroneous event with the same eventID).
 - Ids: eventID when it is a real id (not a blank node "_:..."), else a hash of unit, milestone, place and time.
 """
@@ -51,6 +54,7 @@ BIZ_STEPS: dict[str, Milestone] = {
 _TRACKED_TYPES = ("ObjectEvent", "AggregationEvent")
 _LOCODE_ID = re.compile(r"(?:^|[:/])(?:un)?locode[:/]([A-Za-z]{2}\s?[A-Za-z2-9]{3})$", re.IGNORECASE)
 _BARE_LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
+_COUNT_UOMS = frozenset({"EA", "C62", "H87", "PCE", "PCS", "PR", "XPK"})  # UN/ECE rec 20 counts: each, one, piece
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
 
@@ -130,7 +134,7 @@ class Epcis:
         own = own if own and not own.startswith("_:") else None
         transport = TransportRef(vessel_imo=imo) if imo else TransportRef()
         mode = Mode.SEA if imo else self.mode
-        shipment = _shipment(raw)
+        shipment = _shipment(raw, etype)
         retracted = isinstance(raw.get("errorDeclaration"), Mapping)
         for unit in units:
             if own:
@@ -205,13 +209,33 @@ class Epcis:
         return list(units.values()), imo if imo and len(imo) == 7 and imo.isdigit() else None
 
 
-def _shipment(raw: Mapping[str, Any]) -> ShipmentRefs:
+def _shipment(raw: Mapping[str, Any], etype: str) -> ShipmentRefs:
     bol = None
     for tx in raw.get("bizTransactionList") or []:
         if isinstance(tx, Mapping) and (_str(tx.get("type")) or "").lower().endswith("bol"):
             value = _str(tx.get("bizTransaction"))
             bol = value.rsplit(":", 1)[-1] if value else None
-    return ShipmentRefs(bill_of_lading=bol)
+    pieces = _child_pieces(raw) if etype == "AggregationEvent" else None
+    return ShipmentRefs(bill_of_lading=bol, pieces=pieces)
+
+
+def _child_pieces(raw: Mapping[str, Any]) -> int | None:
+    """The pieces an AggregationEvent packs into (or unpacks from) its parent: each child EPC that is not a tracked
+    container or vessel is one piece (an SSCC package, an SGTIN item), plus the childQuantityList quantities
+    counted in pieces (no uom, or a count uom such as EA/C62/H87); quantities by weight or volume are not pieces."""
+    units = ("urn:epc:id:bic:", "urn:epc:id:imovn:")
+    children = [e.strip() for e in raw.get("childEPCs") or [] if isinstance(e, str) and e.strip()]
+    count = sum(1 for e in children if not e.startswith(units))
+    for item in raw.get("childQuantityList") or []:
+        if not isinstance(item, Mapping):
+            continue
+        quantity, uom = item.get("quantity"), (_str(item.get("uom")) or "").upper()
+        if uom and uom not in _COUNT_UOMS:
+            continue
+        whole = isinstance(quantity, int | float) and not isinstance(quantity, bool) and float(quantity).is_integer()
+        if whole and 0 < quantity < 1_000_000:
+            count += int(quantity)
+    return count or None
 
 
 def _label(raw: Any) -> str:

@@ -168,13 +168,24 @@ def to_utc(local: datetime, zone: ZoneInfo) -> datetime | None:
         return None
 
 
-def event_id(source: str, awb: str, status: str, draft: EventDraft) -> str:
-    """Deterministic: the same fact re-sent (or sent again as XFSU by the same source) gets the same id."""
-    key = "|".join(
-        (source, awb, status, draft.milestone.value, draft.classifier.value, draft.locode, draft.at.isoformat(),
-         draft.flight or "")
-    )  # fmt: skip
-    return "iata-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+def event_id(source: str, awb: str, status: str, draft: EventDraft, unit: TrackedUnit | None = None) -> str:
+    """Deterministic: the same fact re-sent (or sent again as XFSU by the same source) gets the same id. An event
+    about another unit than the AWB itself (an FFM's ULD) has that unit in its key too."""
+    parts = [source, awb, status, draft.milestone.value, draft.classifier.value, draft.locode, draft.at.isoformat(),
+             draft.flight or ""]  # fmt: skip
+    if unit is not None:
+        parts.append(f"{unit.kind.value}:{unit.id}")
+    return "iata-" + hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def partial_pieces(split: str | None, pieces: int | None, total: int | None) -> int | None:
+    """The pieces a status concerns when it concerns part of the shipment: shipment description code P, or fewer
+    pieces than the shipment's total; None for the whole shipment or when unknown (ShipmentRefs.pieces)."""
+    if pieces is None or pieces < 1:
+        return None
+    if (split or "").upper() == "P" or (total is not None and pieces < total):
+        return pieces
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +210,12 @@ def emit(
     index: int | None,
     result: ParseResult,
     seen: set[str],
+    pieces: int | None = None,
+    unit: TrackedUnit | None = None,
 ) -> None:
     """Turn drafts into TrackingEvents (dropping repeats within the message), or rejections saying why not.
-    `fragment` may be a callable, called only when something is rejected (serialising XML is not free)."""
+    `fragment` may be a callable, called only when something is rejected (serialising XML is not free).
+    `pieces` goes to ShipmentRefs.pieces; `unit` (default: the AWB itself) is the unit the events are about."""
 
     def piece() -> bytes | None:
         return fragment() if callable(fragment) else fragment
@@ -219,9 +233,9 @@ def emit(
             continue
         try:
             event = TrackingEvent(
-                event_id=event_id(source, awb, status, draft),
+                event_id=event_id(source, awb, status, draft, unit),
                 source=source,
-                unit=TrackedUnit(kind=UnitKind.AWB, id=awb),
+                unit=unit or TrackedUnit(kind=UnitKind.AWB, id=awb),
                 mode=Mode.AIR,
                 milestone=draft.milestone,
                 classifier=draft.classifier,
@@ -229,7 +243,7 @@ def emit(
                 event_time=draft.at,
                 received_time=received,
                 transport=TransportRef(carrier=draft.carrier, flight=draft.flight),
-                shipment=ShipmentRefs(air_waybill=awb),
+                shipment=ShipmentRefs(air_waybill=awb, pieces=pieces),
             )
         except ValidationError as exc:
             detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
@@ -300,7 +314,7 @@ def unmapped_reason(label: str, code: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 # Cargo-IMP FSU
 
-_HEADER = re.compile(r"^(FSU|FSA)/(\d{1,3})(?:\s+(.*))?$")
+_HEADER = re.compile(r"^(FSU|FSA)/(\d{1,3})(?:\s+(?P<rest>.*))?$")
 _AWB_LINE = re.compile(r"^(\d{3})-(\d{8})([A-Z]{3})?([A-Z]{3})?(?:/(.*))?$")
 _COMPACT_SPLIT = re.compile(r"\s+(?=\d{3}-\d{8}|[A-Z]{3}/)")
 _CODE = re.compile(r"^([A-Z]{3})(?:/|$)")
@@ -536,18 +550,22 @@ def _drafts(line: StatusLine, received: datetime) -> tuple[list[EventDraft], lis
     return drafts, problems
 
 
-def _split_messages(text: str) -> list[tuple[int, list[tuple[int, str]]]]:
-    """[(header line number, [(line number, line) ...])] for each FSU/FSA message in the text."""
+def split_messages(text: str, header: re.Pattern[str] = _HEADER) -> list[tuple[int, list[tuple[int, str]]]]:
+    """[(header line number, [(line number, line) ...])] for each Cargo-IMP message in the text: a message starts
+    at a line matching `header` (FSU/FSA by default; FFM for the manifest adapter) and ends at the next header, or
+    at a Type B end line (`=...`, NNNN) after which whatever follows is envelope. Lines are stripped, blank lines
+    dropped. A header with a non-empty `rest` group (FSU's compact one-line form) is split into lines."""
     lines = [ln.strip().strip("\x01\x02\x03\x04").strip() for ln in re.split(r"\r\n|\r|\n", text)]
+    compact = "rest" in header.groupindex
     messages: list[tuple[int, list[tuple[int, str]]]] = []
     current: list[tuple[int, str]] | None = None
     for number, line in enumerate(lines):
-        header = _HEADER.match(line)
-        if header:
+        match = header.match(line)
+        if match:
             current = []
             messages.append((number, current))
-            if header.group(3):  # compact one-line form
-                current.extend((number, part) for part in _COMPACT_SPLIT.split(header.group(3).strip()) if part)
+            if compact and match.group("rest"):  # compact one-line form
+                current.extend((number, part) for part in _COMPACT_SPLIT.split(match.group("rest").strip()) if part)
             continue
         if current is None:
             continue  # envelope before the message
@@ -557,6 +575,37 @@ def _split_messages(text: str) -> list[tuple[int, list[tuple[int, str]]]]:
         if line:
             current.append((number, line))
     return messages
+
+
+def local_date_time(
+    day: int, month: str, hhmm: str | None, code: str, received: datetime
+) -> tuple[datetime, str] | str:
+    """A Cargo-IMP DDMMM[HHMM] at an IATA airport -> (aware UTC instant, the airport's UN/LOCODE), with the FSU
+    conventions: the year nearest the reception day (the airport's local date), 00:00 local when there is no time,
+    the airport's IANA zone. Or the problem text (unknown airport, impossible date or time)."""
+    found = airport(code)
+    if found is None:
+        return f"unknown airport {code}"
+    day_found = resolve_date(day, month, received.astimezone(found.zone).date())
+    if isinstance(day_found, str):
+        return day_found
+    at = _hhmm(hhmm)
+    if isinstance(at, str):
+        return at
+    moment = to_utc(datetime.combine(day_found, at or dtime(0, 0)), found.zone)
+    if moment is None:
+        return f"{day_found.isoformat()} is out of range"
+    return moment, found.locode
+
+
+def _total_pieces(quantity: str | None) -> int | None:
+    """The shipment's total pieces from the AWB line's quantity (`T10K1000`, or `P2K505.0T10`), when given."""
+    m = _QUANTITY.match((quantity or "").split("/")[0].strip())
+    if not m:
+        return None
+    if m.group(1) == "T":
+        return int(m.group(2))
+    return int(m.group(5)) if m.group(5) else None
 
 
 class GuardedIataFormat:
@@ -587,7 +636,7 @@ class CargoImpFsu(GuardedIataFormat):
     def _parse(self, data: bytes, received: datetime, source: str) -> ParseResult:
         result = ParseResult()
         text = data.decode("utf-8", errors="replace")
-        messages = _split_messages(text)
+        messages = split_messages(text)
         if not messages:
             result.rejections.append(
                 Rejection("no FSU/<version> or FSA/<version> line: not a Cargo-IMP status message", data[:2000])
@@ -621,6 +670,7 @@ class CargoImpFsu(GuardedIataFormat):
         if awb is None:
             result.rejections.append(Rejection(problem or "bad AWB", whole, awb_number))
             return
+        total = _total_pieces(m.group(5))
 
         groups: list[tuple[int, str]] = []
         for number, line in body[1:]:
@@ -667,4 +717,5 @@ class CargoImpFsu(GuardedIataFormat):
                 index=number,
                 result=result,
                 seen=seen,
+                pieces=partial_pieces("P" if status.partial else "T", status.pieces, total),
             )

@@ -58,6 +58,7 @@ from streams.feeds.iata_fsu import (
     emit,
     flight_time_classifier,
     instant,
+    partial_pieces,
     resolve_place,
     split_flight,
     status_classifier,
@@ -190,6 +191,23 @@ def _drafts(
     return drafts, problems
 
 
+def _count(text: str | None) -> int | None:
+    """A piece quantity (`10`, `10.0`), or None when absent or not a whole number."""
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() and 0 <= value < 1_000_000 else None
+
+
+def _total_pieces(consignment: ET.Element) -> int | None:
+    """The shipment's total pieces: TotalPieceQuantity, else PieceQuantity of a consignment split T (whole)."""
+    total = _count(_text(consignment, "TotalPieceQuantity"))
+    if total is None and (_text(consignment, "TransportSplitDescription") or "").upper() == "T":
+        total = _count(_text(consignment, "PieceQuantity"))
+    return total
+
+
 def _messages(root: ET.Element) -> Iterator[ET.Element]:
     if _name(root) in MESSAGE_ELEMENTS or _kids(root, "MasterConsignment"):
         yield root
@@ -256,8 +274,9 @@ class CargoXmlXfsu(GuardedIataFormat):
         if not statuses:
             result.rejections.append(Rejection(f"XFSU AWB {awb}: no ReportedStatus", _fragment(consignment), index))
             return index + 1
+        total = _total_pieces(consignment)
         for status in statuses:
-            self._status(status, awb, received, source, result, seen, index)
+            self._status(status, awb, received, source, result, seen, index, total)
             index += 1
         return index
 
@@ -270,6 +289,7 @@ class CargoXmlXfsu(GuardedIataFormat):
         result: ParseResult,
         seen: set[str],
         index: int,
+        total: int | None = None,
     ) -> None:
         def fragment() -> bytes:
             return _fragment(status)
@@ -283,6 +303,9 @@ class CargoXmlXfsu(GuardedIataFormat):
             return
         produced = False
         for consignment in _kids(status, "AssociatedStatusConsignment") or [status]:
+            pieces = partial_pieces(
+                _text(consignment, "TransportSplitDescription"), _count(_text(consignment, "PieceQuantity")), total
+            )
             movements: list[ET.Element | None] = list(_kids(consignment, "SpecifiedLogisticsTransportMovement"))
             for movement in movements or [None]:
                 scope = movement if movement is not None else consignment
@@ -305,6 +328,7 @@ class CargoXmlXfsu(GuardedIataFormat):
                     index=index,
                     result=result,
                     seen=seen,
+                    pieces=pieces,
                 )
         if not produced:
             result.rejections.append(Rejection(unmapped_reason(label, code), fragment(), index))

@@ -26,7 +26,8 @@ write it). Links (`{"@id": ...}`) are followed inside the same document only: no
   waybill-specific URIs); the document's only master Waybill. A house waybill is not an AWB.
 - Flight: transportIdentifier of a linked TransportMovement (`LH400/16OCT2023` -> LH400).
 
-partialEventIndicator (part shipments) is read but has no canonical field yet.
+- Pieces: a partial event (partialEventIndicator true) whose eventFor / linkedObject names Piece objects gives
+  their number in ShipmentRefs.pieces; a partial event naming no Piece leaves it empty (how much is unknown).
 """
 
 from __future__ import annotations
@@ -288,6 +289,20 @@ class _Document:
         text = number if "-" in number or len(number) == 11 or not prefix else f"{prefix}-{number}"
         return awb_problem(text)
 
+    def pieces(self, event: _Node) -> int | None:
+        """For a partial event (partialEventIndicator true): how many Pieces its eventFor / linkedObject names (each
+        a Piece object, embedded or in the document); None when not partial or when it names no Piece."""
+        if (_scalar(event.get("partialEventIndicator")) or "").lower() not in ("true", "1"):
+            return None
+        found: set[str] = set()
+        for key in ("eventFor", "linkedObject"):
+            value = event.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                node = self.resolve(item) if item is not None else None
+                if node is not None and "piece" in node.types:
+                    found.add(node.id or str(id(node.raw)))
+        return len(found) or None
+
     def flight(self, event: _Node) -> tuple[str | None, str | None]:
         for key in ("transportMovementReference", "transportMovement", "servedActivity", "eventFor", "linkedObject"):
             node = self.resolve(event.get(key)) if event.get(key) is not None else None
@@ -399,4 +414,5 @@ class OneRecordLogisticsEvent(GuardedIataFormat):
             index=index,
             result=result,
             seen=seen,
+            pieces=doc.pieces(event),
         )

@@ -2,8 +2,8 @@
 
 Detection order (first `sniff` that says yes wins), most specific first:
 1. edifact: starts with UNA/UNB/UNH, nothing else does;
-2. the IATA formats (when installed): Cargo-IMP FSU text, Cargo-XML XFSU, ONE Record JSON-LD, whose markers
-   (FSU/, <XFSU, LogisticsEvent) are unambiguous;
+2. the IATA formats (when installed): Cargo-IMP FSU and FFM text, Cargo-XML XFSU, ONE Record JSON-LD, whose
+   markers (an FSU/ or FFM/ line, <XFSU, LogisticsEvent) are unambiguous;
 3. dcsa-tnt-3.0 before dcsa-tnt-2.2: a 3.0 body is recognised by eventClassification, and the 2.2 sniff requires
    its absence, but 3.0 requests may also carry eventClassifierCode inside it;
 4. epcis-2.0 (epcisBody / eventTimeZoneOffset), then rail-events JSON (train_number), then road-pings (vehicle +
@@ -29,7 +29,12 @@ log = logging.getLogger(__name__)
 def _iata_formats() -> list[FeedFormat]:
     """The IATA adapters live in their own modules (another issue); this works with or without them."""
     found: list[FeedFormat] = []
-    wanted = (("iata_fsu", "CargoImpFsu"), ("iata_xfsu", "CargoXmlXfsu"), ("one_record", "OneRecordLogisticsEvent"))
+    wanted = (
+        ("iata_fsu", "CargoImpFsu"),
+        ("iata_ffm", "CargoImpFfm"),
+        ("iata_xfsu", "CargoXmlXfsu"),
+        ("one_record", "OneRecordLogisticsEvent"),
+    )
     for module, cls in wanted:
         try:
             mod = __import__(f"streams.feeds.{module}", fromlist=[cls])

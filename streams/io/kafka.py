@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas import ClockTick, Plan, TrackingEvent, dumps, loads
+from schemas import ClockTick, Plan, ShipmentPlan, TrackingEvent, dumps, loads
 from streams.processing.topics import TopicNames
 
 
@@ -31,8 +31,11 @@ class Publisher:
     async def __aexit__(self, *exc: object) -> None:
         await self._producer.stop()
 
-    async def send(self, record: Plan | TrackingEvent | ClockTick) -> None:
+    async def send(self, record: Plan | TrackingEvent | ClockTick | ShipmentPlan) -> None:
         value = dumps(record)
+        if isinstance(record, ShipmentPlan):
+            await self._producer.send(self.topics.name("shipment_plan"), key=record.key.encode(), value=value)
+            return
         if isinstance(record, ClockTick):
             topic = self.topics.name("clock")
             for p in range(self.partitions):
@@ -44,7 +47,7 @@ class Publisher:
     async def send_raw(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
         await self._producer.send(topic, key=key, value=value)
 
-    async def send_all(self, records: Iterable[Plan | TrackingEvent | ClockTick]) -> None:
+    async def send_all(self, records: Iterable[Plan | TrackingEvent | ClockTick | ShipmentPlan]) -> None:
         for r in records:
             await self.send(r)
         await self._producer.flush()
@@ -60,6 +63,7 @@ class OutputReader:
     bootstrap: str
     topics: TopicNames
     records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    _keys: dict[str, list[bytes | None]] = field(default_factory=lambda: defaultdict(list))
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -91,8 +95,12 @@ class OutputReader:
             for tp, msgs in batch.items():
                 for m in msgs:
                     self.records[tp.topic].append(loads(m.value))
+                    self._keys[tp.topic].append(m.key)
             if batch:
                 self._changed.set()
+
+    def keys(self, topic: str) -> list[bytes | None]:
+        return self._keys[topic]
 
     def of(self, role: str) -> list[dict[str, Any]]:
         return self.records[self.topics.name(role)]  # type: ignore[arg-type]

@@ -7,10 +7,13 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas import ClockTick, DeadLetter, DecodeError, Plan, TrackingEvent, decode_input, dumps
+import orjson
+
+from schemas import ClockTick, DeadLetter, DecodeError, Plan, TrackingEvent, UnitKind, decode_input, dumps
 from schemas.events import Classifier
 from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState
+from streams.core.state import _t as _us
 from streams.core.tracker import Outcome, advance, apply_event, apply_plan
 from streams.processing.cache import WriteThrough
 from streams.processing.schedule import PartitionClock
@@ -46,6 +49,7 @@ class Engine:
             "alert": topics.name("alert"),
             "eta": topics.name("eta"),
         }
+        self._feed = topics.name("shipment_feed")
         self._dead = topics.name("dead_letter")
         self._fine_watermarks: dict[int, datetime] = {}
 
@@ -102,7 +106,36 @@ class Engine:
             self.units[key] = outcome.state.encode()
             if outcome.state.next_due is not None:
                 clock.schedule(unit_id, outcome.state.next_due, previous=state.next_due)
-        return [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
+        out = [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
+        if outcome.state.links or (outcome.state.unit is not None and outcome.state.unit.kind is UnitKind.AWB):
+            out += self._reports(outcome, out)
+        return out
+
+    def _reports(self, outcome: Outcome, out: list[OutRecord]) -> list[OutRecord]:
+        """Forward the unit's timeline to the shipments it carries (or carried, when their links changed),
+        and an air waybill's own timeline to the shipment it is."""
+        st = outcome.state
+        assert st.unit is not None
+        timeline = next((r.value for r in out if r.topic == self._out_topic["timeline"]), None)
+        targets = list(outcome.linked)
+        if timeline is not None:
+            # Aboard, or left recently: a late report of something that happened during the ride still counts.
+            newest = max((_us(e.event_time) for e in st.events.values()), default=0)
+            targets += [k for k, links in st.links.items() if k not in targets and _aboard(links, newest - _RECENT)]
+        own = st.unit.kind is UnitKind.AWB and timeline is not None
+        if not targets and not own:
+            return []
+        if timeline is None:
+            assert outcome.view is not None
+            timeline = dumps(outcome.view.timeline)
+        reports = []
+        for target in targets:
+            kind, sid = target.split(":", 1)
+            reports.append(OutRecord(self._feed, sid.encode(), _report(sid, kind, st.links[target], False, timeline)))
+        if own:
+            reports.append(OutRecord(self._feed, st.unit.id.encode(),
+                                     _report(st.unit.id, "AIR_WAYBILL", [], True, timeline)))  # fmt: skip
+        return reports
 
     def _sweep(self, clock: PartitionClock, wm: datetime) -> list[OutRecord]:
         out: list[OutRecord] = []
@@ -129,6 +162,26 @@ class Engine:
             source_topic=topic, partition=partition, offset=offset, key=key, reason=reason, original=value or b""
         )
         return OutRecord(self._dead, key, dumps(letter))
+
+
+_RECENT = 14 * 86_400 * 1_000_000  # microseconds
+
+
+def _aboard(links: list[list], since: int) -> bool:
+    """The shipment's cargo is (partly) in the unit (its latest link, in event time, is a stuffing), or left
+    it after `since`."""
+    live = [x for x in links if not x[5]]
+    if not live:
+        return False
+    last = max(live, key=lambda x: (x[2], x[1]))
+    return last[1] == 1 or last[2] >= since
+
+
+def _report(shipment_id: str, kind: str, links: list[list], own: bool, timeline: bytes) -> bytes:
+    # The timeline is embedded as already encoded for the timelines topic, not re-encoded.
+    head = orjson.dumps({"record": "unit_report", "shipment_id": shipment_id, "shipment_kind": kind,
+                         "links": links, "own": own})  # fmt: skip
+    return head[:-1] + b',"timeline":' + timeline + b"}"
 
 
 def _watermark_candidate(record: Plan | TrackingEvent | ClockTick) -> datetime | None:

@@ -1,4 +1,5 @@
-"""Replay a recorded history through the engine: JSON lines of plans, events and clock ticks, in any order.
+"""Replay a recorded history through both jobs: JSON lines of plans, events, clock ticks and shipment plans,
+in any order. Unit reports the unit job forwards go straight to the shipment job, as they would via Kafka.
 
 Records are put in a canonical order (when each became known, then a stable tie-break) and routed to
 partitions as Kafka's default partitioner would route them, with clock ticks broadcast to every
@@ -14,13 +15,15 @@ from datetime import datetime
 import orjson
 from aiokafka.partitioner import murmur2
 
-from schemas import ClockTick, DecodeError, Plan, TrackingEvent, decode_input, loads
+from schemas import ClockTick, DecodeError, Plan, ShipmentPlan, TrackingEvent, decode_input, loads
 from streams.core.policy import TrackingPolicy
+from streams.core.shipments.policy import ShipmentPolicy
 from streams.processing.engine import Engine, OutRecord
+from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 
-Record = Plan | TrackingEvent | ClockTick
-_RANK = {Plan: 0, TrackingEvent: 1, ClockTick: 2}
+Record = Plan | TrackingEvent | ClockTick | ShipmentPlan
+_RANK = {ShipmentPlan: 0, Plan: 0, TrackingEvent: 1, ClockTick: 2}
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -29,7 +32,7 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 
 def known_at(record: Record) -> datetime:
-    if isinstance(record, Plan):
+    if isinstance(record, Plan | ShipmentPlan):
         return record.issued_time
     if isinstance(record, TrackingEvent):
         return record.received_time
@@ -38,7 +41,8 @@ def known_at(record: Record) -> datetime:
 
 def canonical_order(records: Iterable[Record]) -> list[Record]:
     def key(r: Record) -> tuple:
-        ident = r.event_id if isinstance(r, TrackingEvent) else r.unit.id if isinstance(r, Plan) else ""
+        ident = (r.event_id if isinstance(r, TrackingEvent) else r.unit.id if isinstance(r, Plan)
+                 else r.shipment.id if isinstance(r, ShipmentPlan) else "")  # fmt: skip
         return (known_at(r), _RANK[type(r)], ident, r.model_dump_json())
 
     return sorted(records, key=key)
@@ -52,9 +56,20 @@ class ReplayResult:
 
 
 def replay(
-    lines: Iterable[bytes | str], topics: TopicNames, policy: TrackingPolicy, partitions: int
+    lines: Iterable[bytes | str], topics: TopicNames, policy: TrackingPolicy, partitions: int,
+    shipment_policy: ShipmentPolicy | None = None,
 ) -> ReplayResult:
     engine = Engine({}, {}, topics, policy)
+    shipments = ShipmentEngine({}, {}, topics, shipment_policy or ShipmentPolicy(eta_min_shift=policy.eta_min_shift))
+    feed = topics.name("shipment_feed")
+
+    def unit_job(topic: str, p: int, key: bytes | None, raw: bytes) -> list[OutRecord]:
+        out = engine.process(topic, p, None, key, raw)
+        for o in [o for o in out if o.topic == feed]:
+            assert o.key is not None
+            out += shipments.process(feed, partition_for(o.key, partitions), None, o.key, o.value)
+        return out
+
     records: list[Record] = []
     outputs: list[OutRecord] = []
     for n, line in enumerate(lines, 1):
@@ -67,14 +82,19 @@ def replay(
             outputs.append(engine.dead_letter("replay", 0, n, None, raw, f"line {n}: {exc}"))
     rejected = len(outputs)
     for record in canonical_order(records):
-        role = "plan" if isinstance(record, Plan) else "event" if isinstance(record, TrackingEvent) else "clock"
         raw = record.model_dump_json().encode()
         if isinstance(record, ClockTick):
             for p in range(partitions):
-                outputs += engine.process(topics.name(role), p, None, None, raw)
+                outputs += unit_job(topics.name("clock"), p, None, raw)
+            for p in range(partitions):
+                outputs += shipments.process(topics.name("clock"), p, None, None, raw)
+        elif isinstance(record, ShipmentPlan):
+            key = record.shipment.id.encode()
+            outputs += shipments.process(topics.name("shipment_plan"), partition_for(key, partitions), None, key, raw)
         else:
+            role = "plan" if isinstance(record, Plan) else "event"
             key = record.unit.id.encode()
-            outputs += engine.process(topics.name(role), partition_for(key, partitions), None, key, raw)
+            outputs += unit_job(topics.name(role), partition_for(key, partitions), key, raw)
     return ReplayResult(outputs, len(records), rejected)
 
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["plan", "event", "clock", "timeline", "alert", "eta", "dead_letter", "road_ping"]
-OUTPUTS: tuple[Role, ...] = ("timeline", "alert", "eta", "dead_letter")
+Role = Literal[
+    "plan", "event", "clock", "timeline", "alert", "eta", "dead_letter", "road_ping",
+    "shipment_plan", "shipment_feed", "shipment_timeline", "shipment_alert", "shipment_eta",
+]
+UNIT_INPUTS: tuple[Role, ...] = ("plan", "event", "clock")
+SHIPMENT_INPUTS: tuple[Role, ...] = ("shipment_plan", "shipment_feed", "clock")
+OUTPUTS: tuple[Role, ...] = (
+    "timeline", "alert", "eta", "dead_letter", "shipment_feed", "shipment_timeline", "shipment_alert", "shipment_eta",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,16 @@ SPECS: tuple[TopicSpec, ...] = (
               "rejected input: reason and original bytes", "out"),
     TopicSpec("road_ping", "road-pings", "vehicle", "(internal)",
               "truck position pings re-keyed by vehicle for the geofence state", "internal"),
+    TopicSpec("shipment_plan", "shipment-plans", "shipment id", "shipment-plan.schema.json",
+              "shipment plans: legs door to door (a later revision replaces)", "in"),
+    TopicSpec("shipment_feed", "shipment-feed", "shipment id", "unit-report.schema.json",
+              "a carrying unit's timeline and joins, forwarded to each shipment it carries", "internal"),
+    TopicSpec("shipment_timeline", "shipment-timelines", "shipment id", "shipment-timeline.schema.json",
+              "a shipment's timeline across its units after each change", "out"),
+    TopicSpec("shipment_alert", "shipment-alerts", "shipment id", "shipment-alert.schema.json",
+              "late delivery, overdue legs, hub dwell and customs holds, naming the unit and leg", "out"),
+    TopicSpec("shipment_eta", "shipment-eta", "shipment id", "shipment-eta.schema.json",
+              "door-to-door ETA updates naming the leg and unit that moved them", "out"),
 )
 RAW_SUFFIX = "raw."  # corridor.raw.<format>: messages as carriers send them, one topic per format
 
@@ -48,8 +65,13 @@ class TopicNames:
 
     @property
     def inputs(self) -> list[str]:
-        """What the tracking job consumes."""
-        return [self.name(s.role) for s in SPECS if s.direction == "in"]
+        """What the unit tracking job consumes."""
+        return [self.name(r) for r in UNIT_INPUTS]
+
+    @property
+    def shipment_inputs(self) -> list[str]:
+        """What the shipment job consumes (clock ticks drive both jobs)."""
+        return [self.name(r) for r in SHIPMENT_INPUTS]
 
     @property
     def outputs(self) -> list[str]:

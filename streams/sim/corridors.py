@@ -365,6 +365,31 @@ AIR_HKG_LGG_MAD = Corridor(
 
 CORRIDORS: tuple[Corridor, ...] = (CR_EXPRESS, ASEAN_EXPRESS, SEA_SHANGHAI_ROTTERDAM, AIR_HKG_LGG_MAD)
 
+# Shipment flows (`shipments.py`): consolidated cargo is stripped at the Duisburg hub and trucked to the
+# consignee, one truck per shipment, leaving when the cargo is ready (no timetable).
+DUISBURG_LAST_MILE: tuple[LegSpec, ...] = tuple(
+    LegSpec(
+        mode=Mode.ROAD,
+        carrier="ML Logistics (Duisburg hub)",
+        origin="DEDUI",
+        destination=city,
+        transit=hours * H,
+        source="ml-logistics-edi",
+        reference="MLD-{n:04d}",
+        risk=Risk.TRUCK,
+    )
+    for city, hours in (("DEDUS", 1.5), ("DECGN", 2), ("DEFRA", 4.5), ("NLRTM", 3), ("BEANR", 3.5), ("DEHAM", 5))
+)
+# Hub operators that report cargo into and out of units (stuffing and stripping, ULD build-up and breakdown).
+HUB_SOURCES: dict[str, str] = {
+    "VNHAN": "asean-express-edi",  # the forwarder's CFS in Hanoi
+    "CNCKG": "cqilp-hub-edi",  # Chongqing (Tuanjiecun) consolidation hub
+    "DEDUI": "ml-logistics-edi",
+    "HKHKG": "cainiao-hkg-hub",
+    "BELGG": "cainiao-lgg-hub",
+    "ESMAD": "cainiao-linehaul",
+}
+
 # Typical reporting latency of each feed (median minutes): push APIs report in minutes, rail feeds that
 # arrive as spreadsheets or EDIFACT batches take hours.
 LATENCY_MINUTES: dict[str, float] = {
@@ -381,6 +406,9 @@ LATENCY_MINUTES: dict[str, float] = {
     "asean-express-edi": 40.0,
     "dhl-road": 6.0,
     "correos-api": 15.0,
+    "cqilp-hub-edi": 120.0,
+    "cainiao-hkg-hub": 15.0,
+    "cainiao-lgg-hub": 15.0,
 }
 DEFAULT_LATENCY_MINUTES = 30.0
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas import ShipmentPlan, dumps
 from streams.io.kafka import Publisher
 
 
@@ -17,6 +18,16 @@ class Progress:
     published: int = 0
     total: int = 0
     sim_time: datetime | None = None
+
+
+async def send(publisher: Publisher, record: object) -> None:
+    """A shipment plan goes to the shipment-plan topic keyed by shipment id; the rest as the publisher routes
+    them (plans and events keyed by unit id, clock ticks to every partition)."""
+    if isinstance(record, ShipmentPlan):
+        topic = publisher.topics.name("shipment_plan")  # KeyError if the topic map has no such role
+        await publisher.send_raw(topic, dumps(record), key=record.key.encode())
+    else:
+        await publisher.send(record)  # type: ignore[arg-type]
 
 
 async def publish_paced(
@@ -38,7 +49,7 @@ async def publish_paced(
             if wait > 0:
                 await publisher.flush()
                 await asyncio.sleep(wait)
-        await publisher.send(rec.record)
+        await send(publisher, rec.record)
         progress.published += 1
         progress.sim_time = rec.published_at
         if on_record:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from stdnum import iso6346
 
@@ -22,6 +23,7 @@ from schemas import (
     Milestone,
     Mode,
     Plan,
+    ShipmentPlan,
     ShipmentRefs,
     TrackedUnit,
     TrackingEvent,
@@ -39,7 +41,10 @@ from streams.sim.corridors import (
     Risk,
 )
 
-SimInput = Plan | TrackingEvent | ClockTick
+if TYPE_CHECKING:
+    from streams.sim.shipments import ShipmentOutcome
+
+SimInput = Plan | ShipmentPlan | TrackingEvent | ClockTick
 
 FIRST_DEPARTURE_AFTER = 3 * D  # the first departures leave this long after `start`, so plans come first
 UNITS_PER_DEPARTURE = 2
@@ -47,7 +52,8 @@ RED_SEA_AFTER = 8 * D  # Singapore -> Bab-el-Mandeb: a sailing past it when the 
 CUSTOMS_HOLD_P = 0.15
 LATE_FEED_P = 0.04  # an event reported about a day late (feed outage, batch resent): arrives out of order
 DUPLICATE_P = 0.03  # the same event sent again later (webhook retry)
-_RANK = {"plan": 0, "event": 1, "clock": 2}  # at one instant: plans, then events, then the tick that follows
+# at one instant: plans (unit and shipment), then events, then the tick that follows
+_RANK = {"plan": 0, "shipment_plan": 0, "event": 1, "clock": 2}
 
 
 @dataclass(frozen=True)
@@ -83,11 +89,17 @@ class Scenario:
     seed: int
     start: datetime
     records: list[SimRecord]  # sorted by (published_at, plan/event/tick, generation order)
-    outcomes: list[UnitOutcome]
+    outcomes: list[UnitOutcome]  # the corridor units'; units carrying shipments are in shipment_outcomes
+    shipment_outcomes: list[ShipmentOutcome] = field(default_factory=list)
 
     @property
     def plans(self) -> list[Plan]:
+        """Unit plans (every revision)."""
         return [r.record for r in self.records if isinstance(r.record, Plan)]
+
+    @property
+    def shipment_plans(self) -> list[ShipmentPlan]:
+        return [r.record for r in self.records if isinstance(r.record, ShipmentPlan)]
 
     @property
     def events(self) -> list[TrackingEvent]:
@@ -103,7 +115,7 @@ class Scenario:
         return self.records[-1].published_at if self.records else self.start
 
     def unit_records(self, unit_id: str) -> list[SimRecord]:
-        return [r for r in self.records if not isinstance(r.record, ClockTick) and r.record.unit.id == unit_id]
+        return [r for r in self.records if isinstance(r.record, Plan | TrackingEvent) and r.record.unit.id == unit_id]
 
 
 @dataclass(frozen=True)
@@ -208,12 +220,20 @@ def _travel(
     advisory: datetime | None,
     rng: random.Random,
     tags: list[str],
+    *,
+    legs: range | None = None,
+    ready: datetime | None = None,
 ) -> tuple[list[_Run], dict[int, tuple[datetime, datetime]]]:
-    """Actual departures/arrivals of one unit, and customs holds (leg index -> hold, release)."""
+    """Actual departures/arrivals of one unit, and customs holds (index in the runs -> hold, release).
+
+    `legs` (default: all) travels part of the corridor, keeping its departures (and so its disruptions);
+    `ready` (default: the first leg's planned departure) is when the unit can first leave."""
     runs: list[_Run] = []
     holds: dict[int, tuple[datetime, datetime]] = {}
-    ready = planned[0][0]
-    for i, leg in enumerate(corridor.legs):
+    legs = range(len(corridor.legs)) if legs is None else legs
+    ready = planned[legs[0]][0] if ready is None else ready
+    for i in legs:
+        leg = corridor.legs[i]
         if leg.headway is not None:  # scheduled service: a unit not ready in time takes the next departure
             sched = planned[i][0]
             while sched < ready:
@@ -249,7 +269,7 @@ def _travel(
             lo, hi = (20, 30) if leg.mode is Mode.SEA else (2, 10)  # a container is held once discharged
             hold = _minute(arrived + _hours(rng, lo, hi))
             release = _minute(hold + _hours(rng, 18, 72))
-            holds[i] = (hold, release)
+            holds[len(runs) - 1] = (hold, release)
             ready = release + 2 * H
             tags.append(f"customs-hold@{leg.destination}")
         if i + 1 < len(corridor.legs):
@@ -282,8 +302,10 @@ class _Emitter:
         transport: TransportRef,
         classifier: Classifier = Classifier.ACTUAL,
         reported: datetime | None = None,
+        shipment: ShipmentRefs | None = None,
     ) -> None:
-        """`reported` is when the report was made (for estimates); actual events are reported when they happen."""
+        """`reported` is when the report was made (for estimates); actual events are reported when they happen.
+        `shipment` replaces the emitter's refs on this event (cargo stuffed into or stripped from the unit)."""
         received = ((reported or event_time) + self._latency(source)).replace(microsecond=0)
         if classifier is Classifier.ESTIMATED and event_time <= received + H:
             return  # an "estimate" of something about to happen tells nothing; carriers would not send it
@@ -299,7 +321,7 @@ class _Emitter:
             event_time=event_time,
             received_time=received,
             transport=transport,
-            shipment=self.refs,
+            shipment=self.refs if shipment is None else shipment,
         )
         self.records.append(SimRecord(received, event))
         if self.rng.random() < DUPLICATE_P:
@@ -318,14 +340,15 @@ def _transport(run: _Run) -> TransportRef:
     return TransportRef(carrier=leg.carrier, truck=ref)
 
 
-def _emit_journey(
+def _emit_runs(
     em: _Emitter,
-    corridor: Corridor,
     runs: list[_Run],
     holds: dict[int, tuple[datetime, datetime]],
     gate_in: datetime,
+    customs_source: str,
 ) -> datetime:
-    """Emit every event of the journey; return the delivery time."""
+    """Gate-in, then each leg's departure, carrier estimates and arrival (loading and discharge at sea) and
+    customs holds; return when the unit was last handled at its final stop (arrival, discharge or release)."""
     rng = em.rng
     first = runs[0]
     em.emit(first.leg.source, first.leg.mode, Milestone.GATE_IN, first.leg.origin, gate_in, _transport(first))
@@ -371,9 +394,22 @@ def _emit_journey(
         if i in holds:
             hold, release = holds[i]
             hold = max(hold, last_done + timedelta(minutes=30))
-            em.emit(corridor.customs_source, leg.mode, Milestone.CUSTOMS_HOLD, leg.destination, hold, transport)
-            em.emit(corridor.customs_source, leg.mode, Milestone.CUSTOMS_RELEASED, leg.destination, release, transport)
+            em.emit(customs_source, leg.mode, Milestone.CUSTOMS_HOLD, leg.destination, hold, transport)
+            em.emit(customs_source, leg.mode, Milestone.CUSTOMS_RELEASED, leg.destination, release, transport)
             last_done = max(last_done, release)
+    return last_done
+
+
+def _emit_journey(
+    em: _Emitter,
+    corridor: Corridor,
+    runs: list[_Run],
+    holds: dict[int, tuple[datetime, datetime]],
+    gate_in: datetime,
+) -> datetime:
+    """Emit every event of the journey; return the delivery time."""
+    rng = em.rng
+    last_done = _emit_runs(em, runs, holds, gate_in, corridor.customs_source)
     final = runs[-1]
     delivery_transport = TransportRef(carrier=corridor.delivery_carrier)
     if final.leg.mode is Mode.SEA:
@@ -470,12 +506,16 @@ def generate(
     tick_hours: float = 6.0,
     *,
     corridors: Sequence[Corridor] = CORRIDORS,
+    shipments: int = 0,
 ) -> Scenario:
-    """Plans, carrier events and clock ticks for `units_per_corridor` units on each corridor, from `start`."""
+    """Plans, carrier events and clock ticks for `units_per_corridor` units on each corridor, from `start`.
+
+    `shipments`: instances of each shipment flow (`streams.sim.shipments`) to add: shipment plans and the plans
+    and events of the units carrying them, with their ground truth in `shipment_outcomes`. 0 adds nothing."""
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware (UTC)")
-    if tick_hours <= 0 or units_per_corridor < 0:
-        raise ValueError("tick_hours must be positive and units_per_corridor not negative")
+    if tick_hours <= 0 or units_per_corridor < 0 or shipments < 0:
+        raise ValueError("tick_hours must be positive, units_per_corridor and shipments not negative")
     start = start.astimezone(UTC)
     rng = random.Random(seed)
     slots = max(1, math.ceil(units_per_corridor / UNITS_PER_DEPARTURE))
@@ -488,6 +528,13 @@ def generate(
             unit_records, outcome = _unit(seed, corridor, index, start, advisory, used)
             records.extend(unit_records)
             outcomes.append(outcome)
+    shipment_outcomes: list[ShipmentOutcome] = []
+    if shipments:
+        from streams.sim.shipments import generate_shipments  # it builds on this module
+
+        flows = generate_shipments(seed, start, shipments, avoid=used)
+        records.extend(flows.records)
+        shipment_outcomes = flows.outcomes
 
     last = max((r.published_at for r in records), default=start)
     step = timedelta(hours=tick_hours)
@@ -495,4 +542,4 @@ def generate(
     records.extend(SimRecord(start + k * step, ClockTick(time=start + k * step)) for k in range(count))
 
     records.sort(key=lambda r: (r.published_at, _RANK[r.record.record]))  # stable: generation order breaks ties
-    return Scenario(seed=seed, start=start, records=records, outcomes=outcomes)
+    return Scenario(seed=seed, start=start, records=records, outcomes=outcomes, shipment_outcomes=shipment_outcomes)

@@ -11,6 +11,7 @@ from streams.core.policy import TrackingPolicy
 from streams.processing.cache import WriteThrough
 from streams.processing.engine import Engine
 from streams.processing.ingest import Ingestor
+from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
 
@@ -24,6 +25,7 @@ def _raw() -> dict[str, faust.Schema]:
 class Topology:
     app: faust.App
     engine: Engine
+    shipments: ShipmentEngine
     topics: TopicNames
     outputs: dict[str, faust.TopicT]
 
@@ -63,14 +65,17 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     # have written them meanwhile).
     cached_units, cached_clock = WriteThrough(units, 50_000), WriteThrough(clock, 200_000)  # type: ignore[arg-type]
     engine = Engine(cached_units, cached_clock, topics, policy)
+    shipment_engine = _add_shipments(app, topics, settings, outputs)
 
     @app.on_partitions_revoked.connect
     async def _forget_on_revoke(app: faust.App, revoked: object, **kwargs: object) -> None:
         engine.forget()
+        shipment_engine.forget()
 
     @app.on_partitions_assigned.connect
     async def _forget_on_assign(app: faust.App, assigned: object, **kwargs: object) -> None:
         engine.forget()
+        shipment_engine.forget()
 
     # concurrency=1: with more, faust-streaming can commit offsets past in-flight records (issue #606).
     @app.agent(inputs, name="track", concurrency=1)
@@ -88,7 +93,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         shorten_fetch_waits()
         patch_highwaters(app.consumer, bootstrap)
     _add_ingest(app, topics, settings, outputs)
-    topology = Topology(app, engine, topics, outputs)
+    topology = Topology(app, engine, shipment_engine, topics, outputs)
     from streams.api import register  # query API and operations page; nothing unless settings.web_enabled
 
     register(topology, settings)
@@ -119,6 +124,28 @@ def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs:
             for rec in ingestor.process_ping(geofences, msg.topic, msg.partition, msg.offset, event.key,  # type: ignore[arg-type]
                                              event.value):  # fmt: skip
                 senders[rec.topic].send_soon(key=rec.key, value=rec.value)
+
+
+def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
+                   outputs: dict[str, faust.TopicT]) -> ShipmentEngine:  # fmt: skip
+    """The shipment job: its own agent and tables, keyed by shipment. It shares the clock topic with the
+    unit job (both agents subscribe to it), so both see the same ticks."""
+    from streams.core.shipments.policy import ShipmentPolicy
+
+    shipments = _raw_table(app, "shipments", settings.partitions, "per-shipment state (plan, units, alerts)")
+    clock = _raw_table(app, "shipment_clock", settings.partitions, "shipment job watermark and due index")
+    policy = ShipmentPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
+    engine = ShipmentEngine(WriteThrough(shipments, 20_000), WriteThrough(clock, 50_000), topics, policy)  # type: ignore[arg-type]
+    inputs = app.topic(*topics.shipment_inputs, **_raw())
+
+    @app.agent(inputs, name="ship", concurrency=1)
+    async def ship(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = event.message
+            for rec in engine.process(msg.topic, msg.partition, msg.offset, event.key, event.value):
+                outputs[rec.topic].send_soon(key=rec.key, value=rec.value)
+
+    return engine
 
 
 def _raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:

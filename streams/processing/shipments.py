@@ -1,0 +1,134 @@
+"""The shipment job: shipment plans, unit reports and clock ticks in; shipment timelines, alerts, ETAs out.
+
+Keyed by shipment. Unit reports come from the unit job (`Engine`), which forwards a unit's timeline to each
+shipment whose cargo it carries; the two jobs share the clock topic, so each partition's watermark moves
+with the same ticks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from datetime import datetime
+from typing import Any
+
+from schemas import ClockTick, DeadLetter, DecodeError, ShipmentPlan, decode, decode_input, dumps, loads
+from streams.core.shipments.policy import ShipmentPolicy
+from streams.core.shipments.state import ShipmentState
+from streams.core.shipments.tracker import Outcome, advance, apply_plan, apply_report
+from streams.processing.cache import WriteThrough
+from streams.processing.engine import OutRecord
+from streams.processing.schedule import PartitionClock
+from streams.processing.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+Input = ShipmentPlan | dict[str, Any] | ClockTick
+
+
+class ShipmentEngine:
+    def __init__(self, shipments: MutableMapping[bytes, bytes], clock: MutableMapping[bytes, bytes],
+                 topics: TopicNames, policy: ShipmentPolicy) -> None:  # fmt: skip
+        self.shipments = shipments
+        self.clock = clock
+        self.topics = topics
+        self.policy = policy
+        self._out_topic = {
+            "shipment_timeline": topics.name("shipment_timeline"),
+            "shipment_alert": topics.name("shipment_alert"),
+            "shipment_eta": topics.name("shipment_eta"),
+        }
+        self._dead = topics.name("dead_letter")
+        self._fine: dict[int, datetime] = {}
+
+    def forget(self) -> None:
+        for store in (self.shipments, self.clock):
+            if isinstance(store, WriteThrough):
+                store.clear()
+        self._fine.clear()
+
+    def process(self, topic: str, partition: int, offset: int | None, key: bytes | None,
+                value: bytes | None) -> list[OutRecord]:  # fmt: skip
+        role = self.topics.role_of(topic)
+        data = value if value is not None else b""
+        try:
+            record: Input
+            if role == "shipment_plan":
+                record = decode(data, ShipmentPlan)
+                if key != record.shipment.id.encode():
+                    raise DecodeError(f"record key {key!r} is not the shipment id {record.shipment.id!r}: "
+                                      "shipment topics must be keyed by shipment")  # fmt: skip
+            elif role == "shipment_feed":
+                record = loads(data)
+                if not isinstance(record, dict) or record.get("record") != "unit_report":
+                    raise DecodeError("expected a unit_report record")
+                if key != str(record.get("shipment_id")).encode():
+                    raise DecodeError(f"record key {key!r} is not the report's shipment id")
+            elif role == "clock":
+                try:
+                    record = decode_input(data, expected="clock")  # type: ignore[assignment]
+                except DecodeError:
+                    return []  # the unit job dead-letters bad ticks; once is enough
+            else:
+                raise DecodeError(f"topic {topic!r} is not an input of the shipment job")
+        except DecodeError as exc:
+            return [self._dead_letter(topic, partition, offset, key, value, str(exc))]
+        try:
+            return self._apply(record, data, partition)
+        except Exception as exc:  # a bug must not crash the worker or lose the record
+            log.exception("failed to process %s[%s]@%s", topic, partition, offset)
+            return [self._dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
+
+    def _apply(self, record: Input, raw: bytes, partition: int) -> list[OutRecord]:
+        clock = PartitionClock(self.clock, partition, self._fine)
+        candidate: datetime | None = None
+        if isinstance(record, ClockTick):
+            candidate = record.time
+        elif isinstance(record, dict) and record.get("timeline", {}).get("as_of"):
+            candidate = datetime.fromisoformat(record["timeline"]["as_of"])
+        wm, moved = clock.advance(candidate)
+        out: list[OutRecord] = []
+        if isinstance(record, ShipmentPlan):
+            out += self._step(record.shipment.id, clock, lambda s: apply_plan(s, record, raw, wm, self.policy))
+        elif isinstance(record, dict):
+            out += self._step(record["shipment_id"], clock, lambda s: apply_report(s, record, wm, self.policy))
+        if moved and wm is not None:
+            out += self._sweep(clock, wm)
+        return out
+
+    def _step(self, shipment_id: str, clock: PartitionClock, step) -> list[OutRecord]:
+        key = shipment_id.encode()
+        raw = self.shipments.get(key)
+        state = ShipmentState.decode(raw) if raw else ShipmentState()
+        outcome: Outcome = step(state)
+        if outcome.changed:
+            self.shipments[key] = outcome.state.encode()
+            if outcome.state.next_due is not None:
+                clock.schedule(shipment_id, outcome.state.next_due, previous=state.next_due)
+        return [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
+
+    def _sweep(self, clock: PartitionClock, wm: datetime) -> list[OutRecord]:
+        out: list[OutRecord] = []
+        later: list[tuple[str, datetime]] = []
+        for sid in clock.drain(wm):
+            raw = self.shipments.get(sid.encode())
+            if raw is None:
+                continue
+            state = ShipmentState.decode(raw)
+            if state.next_due is None or state.ref is None:
+                continue
+            if state.next_due > wm:
+                later.append((sid, state.next_due))
+                continue
+            out += self._step(sid, clock, lambda s: advance(s, wm, self.policy))
+        for sid, due in later:
+            clock.schedule(sid, due)
+        return out
+
+    def _dead_letter(self, topic: str, partition: int, offset: int | None, key: bytes | None,
+                     value: bytes | None, reason: str) -> OutRecord:  # fmt: skip
+        letter = DeadLetter(
+            source_topic=topic, partition=partition, offset=offset, key=key, reason=reason, original=value or b""
+        )
+        return OutRecord(self._dead, key, dumps(letter))
+
+
