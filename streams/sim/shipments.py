@@ -144,7 +144,7 @@ class _Cargo:
     flow: str
     lane: str
     pieces: int
-    units: list[str] = field(default_factory=list)
+    loaded: dict[str, datetime] = field(default_factory=dict)  # unit id -> when the cargo was first put in it
     tags: list[str] = field(default_factory=list)
     delivered: list[datetime] = field(default_factory=list)
     plan: ShipmentPlan | None = None
@@ -152,9 +152,8 @@ class _Cargo:
     def refs(self, pieces: int) -> ShipmentRefs:
         return ShipmentRefs(**{_REF_FIELD[self.ref.kind]: self.ref.id, "pieces": pieces})
 
-    def rode(self, unit: TrackedUnit, tags: Sequence[str] = ()) -> None:
-        if unit.id not in self.units:
-            self.units.append(unit.id)
+    def rode(self, tags: Sequence[str]) -> None:
+        """Disruptions of a unit (or flight, or hub) the cargo went through."""
         self.tags.extend(t for t in tags if t not in self.tags)
 
 
@@ -280,12 +279,15 @@ class _Flows:
         """Cargo into (STUFFED) or out of (STRIPPED) a unit: one event per shipment, a few minutes apart,
         reported by the hub (by default) or the carrier."""
         for j, (cargo, pieces) in enumerate(loads):
+            t = _minute(at + j * timedelta(minutes=em.rng.randint(5, 25)))
+            if milestone is Milestone.STUFFED:
+                cargo.loaded.setdefault(em.unit.id, t)
             em.emit(
                 source or HUB_SOURCES[where],
                 mode,
                 milestone,
                 where,
-                _minute(at + j * timedelta(minutes=em.rng.randint(5, 25))),
+                t,
                 TransportRef(),
                 shipment=cargo.refs(pieces),
             )
@@ -320,7 +322,7 @@ class _Flows:
         unloaded = delivered + _hours(rng, 0.2, 0.6)
         self.handle(em, Milestone.STRIPPED, Mode.ROAD, planned.destination, unloaded, loads, run.leg.source)
         for cargo, _ in loads:
-            cargo.rode(unit, tags)
+            cargo.rode(tags)
             cargo.delivered.append(delivered)
         return delivered
 
@@ -401,7 +403,7 @@ class _Flows:
             self.handle(em, Milestone.STRIPPED, Mode.RAIL, "CNCKG", strip, loads)
             stripped.append(strip + len(loads) * 25 * timedelta(minutes=1))
             for c in aboard:
-                c.rode(unit, [*tags, *(["hub-backlog@CNCKG"] if backlog else [])])
+                c.rode([*tags, *(["hub-backlog@CNCKG"] if backlog else [])])
 
         # CR Express containers: consolidated at Chongqing, rail to Duisburg, stripped there
         ready = _minute(max([*stripped, *local_ready]) + _hours(rng, 4, 10))
@@ -441,7 +443,7 @@ class _Flows:
             strip = _minute(done + _hours(brng, 3, 8))
             self.handle(em, Milestone.STRIPPED, Mode.RAIL, "DEDUI", strip, loads)
             for j, (cargo, city) in enumerate(box):
-                cargo.rode(unit, tags)
+                cargo.rode(tags)
                 self.last_mile(cargo, city, strip + _hours(brng, 1, 3) + j * 20 * timedelta(minutes=1), w)
 
     def last_mile(self, cargo: _Cargo, spec: LegSpec, loaded: datetime, w: int) -> None:
@@ -524,7 +526,7 @@ class _Flows:
                 self.fsu(cargo, Milestone.CUSTOMS_HOLD, "BELGG", hold, pieces, run)  # TGC
                 self.fsu(cargo, Milestone.CUSTOMS_RELEASED, "BELGG", free, pieces, run)  # CCD
                 tags.append("customs-hold@BELGG")
-            cargo.rode(unit, tags)
+            cargo.rode(tags)
             out.append((cargo, pieces, free))
         return out
 
@@ -605,7 +607,7 @@ class _Flows:
                     planned_delivery=c.plan.legs[-1].planned_arrival,
                     promised_delivery=c.plan.promised_delivery,
                     delivered=max(c.delivered),
-                    units=tuple(c.units),
+                    units=tuple(sorted(c.loaded, key=c.loaded.__getitem__)),
                     disruptions=tuple(c.tags),
                 )
             )
