@@ -56,6 +56,9 @@ within six months (31FEB, 29FEB outside leap years) is rejected. A status with a
 00:00 local. Local times become UTC with the airport's IANA zone (streams.feeds.airports); an unknown airport is
 rejected, never read as UTC. An ACTUAL event more than a day after reception is rejected as in the future.
 
+A status about part of the shipment (quantity `P`, or fewer pieces than the AWB line's total) puts its pieces in
+ShipmentRefs.pieces on every event of the line (`partial_pieces`, shared with XFSU).
+
 Each event's id is a hash of source, AWB, status code, milestone, classifier, location, time and flight, so a
 re-sent message gives the same ids. A bad AWB line rejects the whole message; a bad status line rejects only
 itself.

@@ -30,6 +30,9 @@ published samples is accepted too). The AWB is MasterConsignment/TransportContra
 - DEPARTED / ARRIVED events from the movement's DepartureEvent / ArrivalEvent (and ARRIVED PLANNED from a
   ScheduledArrivalEvent), classified by their DateTimeTypeCode (A actual, E estimated, S scheduled = PLANNED).
 
+An AssociatedStatusConsignment about part of the shipment (TransportSplitDescription P, or a PieceQuantity below the
+MasterConsignment's TotalPieceQuantity) puts its pieces in ShipmentRefs.pieces.
+
 Locations are IATA airport codes or UN/LOCODEs; date-times without an offset are local at that place (converted
 with its IANA zone, an unknown place is rejected, never read as UTC). The XML is parsed with defusedxml (no entity
 expansion, no external resources).

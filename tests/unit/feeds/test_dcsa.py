@@ -144,3 +144,22 @@ def test_dcsa_same_message_twice_gives_same_events_and_transport_fan_out_ids() -
 def test_dcsa_not_json() -> None:
     result = DcsaTnt22().parse(b"\xff\xfe{", RECEIVED)
     assert result.events == [] and result.rejections[0].reason == "dcsa-tnt-2.2: not JSON (or not UTF-8)"
+
+
+def test_dcsa_stuffing_and_stripping_carry_booking_and_transport_document() -> None:
+    # Derived from the published samples: the 2.2 LOAD equipment event as STUF, the 3.0 LOADED one as STRIPPED.
+    events = orjson.loads(load("dcsa-tnt-220-response.json"))
+    equipment = next(e for e in events if e["eventType"] == "EQUIPMENT")
+    equipment.update(equipmentEventTypeCode="STUF", documentReferences=[
+        {"documentReferenceType": "BKG", "documentReferenceValue": "ABC123123123"},
+        {"documentReferenceType": "TRD", "documentReferenceValue": "HHL71800000"},
+    ])  # fmt: skip
+    (stuffed,) = DcsaTnt22().parse(orjson.dumps(equipment), RECEIVED).events
+    assert (stuffed.unit.id, stuffed.milestone) == ("APZU4812090", Milestone.STUFFED)
+    assert (stuffed.shipment.booking, stuffed.shipment.bill_of_lading) == ("ABC123123123", "HHL71800000")
+    data = load("dcsa-tnt-300-request-equipment.json").replace(b'"LOADED"', b'"STRIPPED"')
+    (stripped,) = DcsaTnt30().parse(data, RECEIVED).events
+    assert stripped.milestone == Milestone.STRIPPED
+    assert (stripped.shipment.booking, stripped.shipment.bill_of_lading) == (
+        "CARRIER_BOOKING_REFERENCE_PLACEHOLDER", "TRANSPORT_DOCUMENT_REFERENCE_PLACEHOLDER"
+    )

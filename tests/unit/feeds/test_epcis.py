@@ -93,3 +93,32 @@ def test_unknown_bizstep_and_other_event_types() -> None:
     assert result.rejections[1].reason == (
         "event (no id): TransformationEvent is not an ObjectEvent or AggregationEvent: not tracked"
     )
+
+
+def test_aggregation_packing_gives_shipment_and_pieces() -> None:
+    # Derived from GS1 Example 9.6.3: a container as parent, packing (ADD, no bizStep -> STUFFED) two SGTIN items
+    # plus 10 more by class (no uom) and 200.5 KGM (a weight: not pieces), under a bill of lading.
+    raw = orjson.loads(load("epcis-aggregationevent-9.6.3.jsonld"))
+    event = raw["epcisBody"]["eventList"][0]
+    bol = {"type": "urn:epcglobal:cbv:btt:bol", "bizTransaction": "urn:epcglobal:cbv:bt:4012345000009:HLCUHAM1"}
+    event.update(parentID="urn:epc:id:bic:CSQU3054383", action="ADD", bizLocation={"id": "urn:unece:locode:DEHAM"},
+                 bizTransactionList=[bol])  # fmt: skip
+    del event["bizStep"]
+    (stuffed,) = Epcis().parse(orjson.dumps(raw), RECEIVED).events
+    assert (stuffed.unit.id, stuffed.milestone) == ("CSQU3054383", Milestone.STUFFED)
+    assert (stuffed.shipment.bill_of_lading, stuffed.shipment.pieces) == ("HLCUHAM1", 12)
+    event.update(action="DELETE", childEPCs=[], childQuantityList=[{"epcClass": "urn:epc:class:lgtin:4012345.012345.1",
+                                                                    "quantity": 200.5, "uom": "KGM"}])
+    (stripped,) = Epcis().parse(orjson.dumps(raw), RECEIVED).events
+    assert stripped.milestone == Milestone.STRIPPED
+    assert (stripped.shipment.bill_of_lading, stripped.shipment.pieces) == ("HLCUHAM1", None)  # no counted child
+
+
+def test_object_events_carry_no_pieces() -> None:
+    result = Epcis(sgln_locodes={"urn:epc:id:sgln:4012345.00001.0": "DEDUI"}).parse(
+        load("epcis-container-own.jsonld"), RECEIVED
+    )
+    assert [(e.milestone, e.shipment.pieces) for e in result.events][:2] == [
+        (Milestone.LOADED, 1),  # AggregationEvent: one SSCC package into the container
+        (Milestone.DEPARTED, None),
+    ]

@@ -304,3 +304,23 @@ def test_sniff() -> None:
     assert FSU.sniff(sample("awbix_test_fsa_dlv.txt"))
     assert not FSU.sniff(sample("good_practice_xFSU-12-DEP.xml"))
     assert not FSU.sniff(b'{"eventCode": "DEP"}')
+
+
+def test_part_shipment_pieces_land_in_shipment_refs() -> None:
+    # P on the status line, or fewer pieces than the AWB line's total: a part of the shipment, pieces recorded on
+    # every event of the line; the whole shipment (T, or as many pieces as the total) leaves pieces empty.
+    text = "FSU/14\n020-12345675FRAJFK/T10K1000\nDEP/LH400/16OCT/FRAJFK/P2K505.0T10/A1317/E2030\n"
+    result = FSU.parse(text.encode(), RECEIVED)
+    assert [(e.milestone.value, e.shipment.air_waybill, e.shipment.pieces) for e in result.events] == [
+        ("DEPARTED", "020-12345675", 2), ("ARRIVED", "020-12345675", 2),
+    ]  # fmt: skip
+    fewer = FSU.parse(text.replace("P2K505.0T10", "T4K400").encode(), RECEIVED)
+    assert [e.shipment.pieces for e in fewer.events] == [4, 4]
+    whole = FSU.parse(text.replace("P2K505.0T10", "T10K1000").encode(), RECEIVED)
+    assert [e.shipment.pieces for e in whole.events] == [None, None]
+    assert [e.event_id for e in whole.events] == [e.event_id for e in result.events]  # ids do not change
+    partial_awb = FSU.parse(b"FSU/14\n157-53806270HKGNLU/P2K505.0T10\nRCS/20JUN1039/HKG/P2K505.0\n",
+                            at("2024-06-20T12:00:00"))  # fmt: skip
+    assert [e.shipment.pieces for e in partial_awb.events] == [2]
+    no_quantity = FSU.parse(b"FSU/14\n020-12345675FRAJFK/T10K1000\nRCS/16OCT1317/FRA\n", RECEIVED)
+    assert [e.shipment.pieces for e in no_quantity.events] == [None]

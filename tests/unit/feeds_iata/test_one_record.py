@@ -16,6 +16,9 @@ DEP_ID = "https://1r.example.com/logistics-object/abcd/logistics-events/xyz"
 LATER = datetime(2024, 4, 9, tzinfo=UTC)
 
 
+AWB = "020-12345675"
+
+
 def load(name: str) -> dict:
     return orjson.loads(sample(name))
 
@@ -76,13 +79,14 @@ def test_published_objects_in_one_graph() -> None:
 
 
 def test_partial_event_is_the_same_departure() -> None:
-    # assets/logistics-event-DEP-partial.json: partialEventIndicator has no canonical field (yet)
+    # assets/logistics-event-DEP-partial.json: partial, but naming no Piece: how many pieces is unknown
     full = ONE.parse(graph("good_practice_waybill.json", "good_practice_location-FRA.json",
                            "good_practice_logistics-event-DEP.json"), RECEIVED)
     partial = ONE.parse(graph("good_practice_waybill.json", "good_practice_location-FRA.json",
                               "good_practice_logistics-event-DEP-partial.json"), RECEIVED)
     assert [brief(e) for e in partial.events] == [brief(e) for e in full.events]
     assert [e.event_id for e in partial.events] == [e.event_id for e in full.events]
+    assert [e.shipment.pieces for e in partial.events] == [None]
 
 
 def test_link_to_a_location_the_document_lacks() -> None:
@@ -183,3 +187,17 @@ def test_sniff() -> None:
     assert ONE.sniff(sample("iata_working_draft_LogisticsEvents_list.json"))
     assert not ONE.sniff(sample("awbix_fsu_sample.txt"))
     assert not ONE.sniff(b'{"eventType": "TRANSPORT"}')
+
+
+def test_partial_event_for_pieces_counts_them() -> None:
+    # The good practice's partial DEP, derived: eventFor names two Piece objects of the waybill's shipment.
+    event = load("good_practice_logistics-event-DEP-partial.json")
+    event["eventFor"] = [{"@id": "https://1r.example.com/logistics-objects/piece-1"},
+                         {"@id": "https://1r.example.com/logistics-objects/piece-2"}]  # fmt: skip
+    pieces = [{"@id": f"https://1r.example.com/logistics-objects/piece-{n}", "@type": "Piece"} for n in (1, 2)]
+    document = {"@graph": [load("good_practice_waybill.json"), load("good_practice_location-FRA.json"), event, *pieces]}
+    (found,) = ONE.parse(orjson.dumps(document), RECEIVED).events
+    assert (found.milestone.value, found.shipment.air_waybill, found.shipment.pieces) == ("DEPARTED", AWB, 2)
+    event["partialEventIndicator"] = {"@value": "false"}
+    (whole,) = ONE.parse(orjson.dumps(document), RECEIVED).events
+    assert whole.shipment.pieces is None and whole.event_id == found.event_id

@@ -96,3 +96,17 @@ def test_sniff() -> None:
     assert XFSU.sniff(CONSTRUCTED)
     assert not XFSU.sniff(sample("awbix_fsu_sample.txt"))
     assert not XFSU.sniff(b"<Waybill/>")
+
+
+def test_part_shipment_pieces_land_in_shipment_refs() -> None:
+    # Derived from the good practice xFSU-12-DEP (MasterConsignment T 10 pieces): the status concerns 4 of them.
+    data = sample("good_practice_xFSU-12-DEP.xml")
+    whole = XFSU.parse(data, RECEIVED)
+    assert [e.shipment.pieces for e in whole.events] == [None]
+    head, tail = data.split(b"<ns3:ReportedStatus>", 1)
+    part = tail.replace(b"<ns3:PieceQuantity>10<", b"<ns3:PieceQuantity>4<", 1)
+    for split, pieces in ((b"P", 4), (b"T", 4)):  # P, or fewer pieces than the shipment's 10
+        changed = part.replace(b"<ns3:TransportSplitDescription>T<", b"<ns3:TransportSplitDescription>" + split + b"<")
+        (event,) = XFSU.parse(head + b"<ns3:ReportedStatus>" + changed, RECEIVED).events
+        assert (event.shipment.air_waybill, event.shipment.pieces) == ("020-12345675", pieces)
+        assert event.event_id == whole.events[0].event_id
