@@ -170,6 +170,54 @@ def replay(
 
 
 @app.command()
+def shipment(
+    ref: Annotated[str, typer.Argument(help="shipment reference: booking, bill of lading, air waybill or CMR")],
+    history: Annotated[Path | None, typer.Option(help="replay this history (JSON lines) instead of reading the "
+                                                 "shipment topics of a broker")] = None,
+    broker: BrokerOpt = None,
+    partitions: Annotated[int | None, typer.Option(help="partitions to route by, with --history")] = None,
+) -> None:
+    """Print a shipment's timeline across its units, its alerts and how its door-to-door ETA moved."""
+    from schemas import loads
+    from streams.interfaces.shipment_view import render
+    from streams.processing.topics import TopicNames
+
+    settings = _settings(broker=broker, partitions=partitions)
+    names = TopicNames(settings.topic_prefix)
+    key = ref.strip().upper()
+    found: dict[str, list[dict]] = {"shipment_timeline": [], "shipment_alert": [], "shipment_eta": []}
+    if history is not None:
+        from streams.core.policy import TrackingPolicy
+        from streams.processing.replay import replay as run_replay
+
+        policy = TrackingPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
+        with open(history, "rb") as f:
+            result = run_replay(f, names, policy, settings.partitions)
+        for o in result.outputs:
+            role = names.role_of(o.topic)
+            if role in found and o.key is not None and o.key.decode() == key:
+                found[role].append(loads(o.value))
+    else:
+        from streams.broker.resolve import broker_for
+        from streams.io.kafka import OutputReader
+
+        async def read(bootstrap: str) -> None:
+            async with OutputReader(bootstrap, names) as reader:
+                await reader.settle(quiet=1.5, timeout=30)
+                for role in found:
+                    topic = names.name(role)  # type: ignore[arg-type]
+                    found[role] = [v for k, v in zip(reader.keys(topic), reader.records[topic], strict=True)
+                                   if k is not None and k.decode() == key]  # fmt: skip
+
+        with broker_for(settings) as (bootstrap, settings):
+            asyncio.run(read(bootstrap))
+    if not found["shipment_timeline"]:
+        err.print(f"no shipment {key!r} found")
+        raise typer.Exit(1)
+    Console(width=160).print(render(found["shipment_timeline"][-1], found["shipment_alert"], found["shipment_eta"]))
+
+
+@app.command()
 def demo(
     broker: BrokerOpt = None,
     seed: Annotated[int, typer.Option(help="scenario seed")] = 7,

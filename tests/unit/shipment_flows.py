@@ -89,3 +89,64 @@ def split_awb(second_flight_hours: float = 56.0) -> list:
         event(TRUCK, Milestone.STRIPPED, "ESMAD", truck_dep + 31, Mode.ROAD, pieces=10, refs=ref),
         *ticks(int(truck_dep + 40), every=3),
     ]
+
+
+CKG_IN = TrackedUnit(kind=UnitKind.CONTAINER, id="FCIU1234560")  # ASEAN Express, Hanoi -> Chongqing
+CKG_OUT = TrackedUnit(kind=UnitKind.CONTAINER, id="TGHU1234567")  # CR Express, Chongqing -> Duisburg
+DUI_TRUCK = TrackedUnit(kind=UnitKind.TRAILER, id="DU-CX 101")
+
+
+def consolidation(train_hours: float = 110.0, hold_hours: float | None = None) -> list:
+    """BK-ASX-1 (ASEAN, Hanoi) and BK-CKG-2 (local, Chongqing) consolidated into one CR Express container at
+    Chongqing, stripped at Duisburg, BK-ASX-1 trucked to Düsseldorf. The train leaves Chongqing at
+    `train_hours` (planned 110 h); customs at Duisburg may hold the container for `hold_hours`."""
+    asx, ckg = {"booking": "BK-ASX-1"}, {"booking": "BK-CKG-2"}
+    plan = ShipmentPlan(
+        shipment=ShipmentRef(kind="BOOKING", id="BK-ASX-1"), issued_time=T0 - 24 * H, lane="VNHAN-DEDUS",
+        pieces=12, customer="Hanoi electronics",
+        legs=[
+            ShipmentLeg(mode=Mode.RAIL, carrier="ILSTC", origin="VNHAN", destination="CNCKG",
+                        planned_departure=at(0), planned_arrival=at(62)),
+            ShipmentLeg(mode=Mode.RAIL, carrier="CR Express", origin="CNCKG", destination="DEDUI",
+                        planned_departure=at(110), planned_arrival=at(110 + 360)),
+            ShipmentLeg(mode=Mode.ROAD, carrier="ML Logistics", origin="DEDUI", destination="DEDUS",
+                        planned_departure=at(110 + 384), planned_arrival=at(110 + 388), unit=DUI_TRUCK),
+        ],
+        promised_delivery=at(110 + 420),
+    )  # fmt: skip
+    local = plan.model_copy(update={
+        "shipment": ShipmentRef(kind="BOOKING", id="BK-CKG-2"), "pieces": 30, "lane": "CNCKG-DEDUI",
+        "legs": [plan.legs[1]],
+    })  # fmt: skip
+    d = train_hours
+    arr = d + 360
+    rail = Mode.RAIL
+    records = [
+        plan, local,
+        unit_plan(CKG_IN, [(rail, "VNHAN", "CNCKG", 0, 62)]),
+        unit_plan(CKG_OUT, [(rail, "CNCKG", "DEDUI", 110, 470)]),
+        unit_plan(DUI_TRUCK, [(Mode.ROAD, "DEDUI", "DEDUS", 494, 498)]),
+        event(CKG_IN, Milestone.STUFFED, "VNHAN", -4, rail, pieces=12, refs=asx),
+        event(CKG_IN, Milestone.DEPARTED, "VNHAN", 0, rail),
+        event(CKG_IN, Milestone.ARRIVED, "CNCKG", 63, rail),
+        event(CKG_IN, Milestone.STRIPPED, "CNCKG", 70, rail, pieces=12, refs=asx),
+        event(CKG_OUT, Milestone.STUFFED, "CNCKG", d - 20, rail, pieces=30, refs=ckg),
+        event(CKG_OUT, Milestone.STUFFED, "CNCKG", d - 18, rail, pieces=12, refs=asx),
+        event(CKG_OUT, Milestone.DEPARTED, "CNCKG", d, rail),
+        event(CKG_OUT, Milestone.ARRIVED, "DEDUI", arr, rail),
+    ]
+    release = arr + 2
+    if hold_hours is not None:
+        records += [event(CKG_OUT, Milestone.CUSTOMS_HOLD, "DEDUI", arr + 1, rail)]
+        release = arr + 1 + hold_hours
+        records += [event(CKG_OUT, Milestone.CUSTOMS_RELEASED, "DEDUI", release, rail)]
+    records += [
+        event(CKG_OUT, Milestone.STRIPPED, "DEDUI", release + 4, rail, pieces=42, refs={**asx}),
+        event(DUI_TRUCK, Milestone.STUFFED, "DEDUI", release + 6, Mode.ROAD, pieces=12, refs=asx),
+        event(DUI_TRUCK, Milestone.DEPARTED, "DEDUI", release + 7, Mode.ROAD),
+        event(DUI_TRUCK, Milestone.ARRIVED, "DEDUS", release + 10, Mode.ROAD),
+        event(DUI_TRUCK, Milestone.DELIVERED, "DEDUS", release + 10.5, Mode.ROAD),
+        event(DUI_TRUCK, Milestone.STRIPPED, "DEDUS", release + 10.5, Mode.ROAD, pieces=12, refs=asx),
+        *ticks(int(release + 40), every=6),
+    ]
+    return records

@@ -136,7 +136,7 @@ def _alerts(state: ShipmentState, view: ShipmentView, plan: ShipmentPlan, now: d
             severity = policy.severity(late)
             leg, unit = view.cause or (len(plan.legs) - 1, None)
             verb = "was delivered" if view.delivered_at else "will reach"
-            by = f"{unit.id} on " if unit else "cargo not yet loaded on "
+            by = f"{unit.id} on " if unit else f"cargo still waiting at {plan.legs[leg].origin} for "
             alert(alert_id(ref.id, "LATE", rev, severity.value), ShipmentAlertKind.LATE, severity, leg, unit, dest,
                   late, f"{ref.id} {verb} {dest} {late / 60:.1f} h late, caused by {by}{_leg_words(plan, leg)}")
 

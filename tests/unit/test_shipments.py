@@ -1,0 +1,162 @@
+"""The shipment core through replay (both jobs in-process): parts, legs, hubs, holds, alerts and ETAs for a
+split air waybill and a consolidation at Chongqing, and what must not change them."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+import pytest
+
+from schemas import Milestone, Mode, ShipmentRef, TrackedUnit, UnitKind, dumps
+from streams.core.policy import DEFAULT_POLICY
+from streams.core.shipments.policy import DEFAULT_SHIPMENT_POLICY
+from streams.core.shipments.state import ShipmentState
+from streams.core.state import UnitState
+from streams.processing.replay import replay
+from streams.processing.shipments import ShipmentEngine
+from streams.processing.topics import TopicNames
+from tests.unit.shipment_flows import AWB, CKG_OUT, consolidation, event, split_awb
+
+TOPICS = TopicNames()
+
+
+def run(records: list, partitions: int = 4) -> dict[str, dict[str, list[dict]]]:
+    """Outputs by shipment key and role."""
+    out: dict[str, dict[str, list[dict]]] = {}
+    for o in replay([dumps(r) for r in records], TOPICS, DEFAULT_POLICY, partitions).outputs:
+        role = TOPICS.role_of(o.topic)
+        key = o.key.decode() if o.key else ""
+        out.setdefault(key, {}).setdefault(role or "", []).append(orjson.loads(o.value))
+    return out
+
+
+def kinds(alerts: list[dict]) -> list[tuple]:
+    return [(a["kind"], a["severity"], a["leg_index"], (a["unit"] or {}).get("id")) for a in alerts]
+
+
+def test_split_air_waybill_is_one_shipment_in_two_ulds_and_arrives_with_its_last_part() -> None:
+    out = run(split_awb())[AWB]
+    final = out["shipment_timeline"][-1]
+    assert final["status"] == "DELIVERED" and final["pieces"] == 10
+    assert [(p["unit"]["id"], p["pieces"], p["leg_index"], p["loaded_location"], p["unloaded_location"])
+            for p in final["parts"]] == [
+        ("AKE10001RU", 6, 0, "HKHKG", "BELGG"), ("AKE10002RU", 4, 0, "HKHKG", "BELGG"),
+        ("LGG-MAD 7", 10, 1, "BELGG", "ESMAD"),
+    ]  # fmt: skip
+    air, road = final["legs"]
+    assert air["units"] == ["AKE10001RU", "AKE10002RU"] and air["actual_arrival"] == "2026-03-05T13:00:00Z"
+    assert road["actual_departure"] == "2026-03-05T19:00:00Z"
+    assert final["delivered_at"] == "2026-03-07T02:00:00Z" and final["minutes_late"] == 43 * 60
+    assert final["hubs"][0]["location"] == "BELGG" and final["hubs"][0]["dwell_minutes"] > 36 * 60
+    assert kinds(out["shipment_alert"]) == [
+        ("OVERDUE", "MAJOR", 0, None),  # 4 pieces left behind: no unit to name
+        ("LATE", "MINOR", 0, None),
+        ("LATE", "MAJOR", 0, None),
+        ("DWELL", "MINOR", 1, "AKE10001RU"),  # the first part waits at Liège for the second
+        ("LATE", "CRITICAL", 0, "AKE10002RU"),  # once the rest is loaded, the late ULD is named
+        ("OVERDUE", "CRITICAL", 1, None),
+    ]
+    etas = out["shipment_eta"]
+    assert etas[0]["predicted_delivery"] == "2026-03-05T07:00:00Z"  # the plan
+    assert etas[-1]["reason"] == "delivered at ESMAD" and etas[-1]["predicted_delivery"] == "2026-03-07T02:00:00Z"
+    assert (etas[-1]["cause_leg"], etas[-1]["cause_unit"]["id"]) == (0, "AKE10002RU")
+    # Slipping predictions for the pieces left behind back off: a few updates, not one per tick.
+    assert len(etas) <= 12
+
+
+def test_split_air_waybill_on_time_second_flight_raises_no_late_alert() -> None:
+    out = run(split_awb(second_flight_hours=1.0))[AWB]
+    assert "shipment_alert" not in out or all(a["kind"] != "LATE" for a in out["shipment_alert"])
+    assert out["shipment_timeline"][-1]["status"] == "DELIVERED"
+
+
+def test_consolidation_at_chongqing_follows_the_cargo_into_the_cr_express_container() -> None:
+    out = run(consolidation(train_hours=110))
+    asx = out["BK-ASX-1"]["shipment_timeline"][-1]
+    assert [p["unit"]["id"] for p in asx["parts"]] == ["FCIU1234560", "TGHU1234567", "DU-CX 101"]
+    assert [leg["units"] for leg in asx["legs"]] == [["FCIU1234560"], ["TGHU1234567"], ["DU-CX 101"]]
+    assert asx["status"] == "DELIVERED" and asx["hubs"][0]["location"] == "CNCKG"
+    # The local shipment rode the same container from Chongqing only: its timeline has none of Hanoi.
+    local = out["BK-CKG-2"]["shipment_timeline"][-1]
+    assert {e["location"] for e in local["events"]} >= {"CNCKG", "DEDUI"}
+    assert "VNHAN" not in {e["location"] for e in local["events"]}
+    assert [p["unit"]["id"] for p in local["parts"]] == ["TGHU1234567"]
+    on_time = [a for a in out["BK-ASX-1"].get("shipment_alert", []) if a["kind"] in ("LATE", "DWELL")]
+    assert on_time == []
+
+
+def test_missed_train_at_chongqing_and_a_customs_hold_at_duisburg_are_alerted_with_their_cause() -> None:
+    out = run(consolidation(train_hours=190, hold_hours=60))["BK-ASX-1"]
+    got = kinds(out["shipment_alert"])
+    assert ("DWELL", "MINOR", 1, "FCIU1234560") in got  # 99 h at Chongqing, normal 96 h
+    assert ("CUSTOMS_HOLD", "MINOR", 1, "TGHU1234567") in got
+    assert ("LATE", "CRITICAL", 1, "TGHU1234567") in got
+    hold = next(a for a in out["shipment_alert"] if a["kind"] == "CUSTOMS_HOLD")
+    assert hold["location"] == "DEDUI" and "not released" in hold["message"]
+    final = out["shipment_timeline"][-1]
+    assert final["hubs"][1]["released_at"] == "2026-03-27T11:00:00Z" and final["hubs"][1]["held_since"] is None
+    assert out["shipment_eta"][-1]["cause_leg"] == 1  # the missed train, not the hold, moved it most
+
+
+def test_hold_released_in_time_raises_no_hold_alert() -> None:
+    out = run(consolidation(train_hours=110, hold_hours=20))["BK-ASX-1"]
+    assert all(a["kind"] != "CUSTOMS_HOLD" for a in out.get("shipment_alert", []))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_any_arrival_order_and_duplicates_give_the_same_outputs(seed: int) -> None:
+    records = split_awb()
+    shuffled = list(records) + random.Random(seed).sample(records, 8)
+    random.Random(seed).shuffle(shuffled)
+    assert run(shuffled) == run(records)
+
+
+def test_partition_count_does_not_change_a_shipment() -> None:
+    one, four = run(consolidation(190, 60), 1), run(consolidation(190, 60), 4)
+    strip = lambda o: [{k: v for k, v in t.items() if k != "as_of"} for t in o["shipment_timeline"]][-1]  # noqa: E731
+    assert strip(one["BK-ASX-1"]) == strip(four["BK-ASX-1"])
+    assert kinds(one["BK-ASX-1"]["shipment_alert"]) == kinds(four["BK-ASX-1"]["shipment_alert"])
+
+
+def test_a_retracted_stuffing_takes_the_part_away() -> None:
+    records = split_awb()
+    wrong = event(CKG_OUT, Milestone.STUFFED, "HKHKG", 11, Mode.AIR, pieces=10, refs={"air_waybill": AWB})
+    retract = wrong.model_copy(update={"retracted": True, "received_time": wrong.received_time.replace(hour=23)})
+    with_wrong = run([*records, wrong])[AWB]["shipment_timeline"][-1]
+    assert "TGHU1234567" in [p["unit"]["id"] for p in with_wrong["parts"]]
+    fixed = run([*records, wrong, retract])[AWB]["shipment_timeline"][-1]
+    assert "TGHU1234567" not in [p["unit"]["id"] for p in fixed["parts"]]
+
+
+def test_an_air_waybill_reported_only_by_its_own_statuses_is_a_shipment_without_a_plan() -> None:
+    from schemas import Mode
+
+    awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
+    out = run([event(awb, Milestone.GATE_IN, "HKHKG", 1, Mode.AIR, refs={"air_waybill": AWB}),
+               event(awb, Milestone.DEPARTED, "HKHKG", 5, Mode.AIR, refs={"air_waybill": AWB})])[AWB]
+    final = out["shipment_timeline"][-1]
+    assert final["shipment"] == {"kind": "AIR_WAYBILL", "id": AWB} and final["plan_revision"] is None
+    assert [e["milestone"] for e in final["events"]] == ["GATE_IN", "DEPARTED"]
+    assert all(e["unit"] is None for e in final["events"])  # the shipment's own statuses
+    assert "shipment_alert" not in out and "shipment_eta" not in out
+
+
+def test_bad_shipment_plans_and_reports_are_dead_letters() -> None:
+    engine = ShipmentEngine({}, {}, TOPICS, DEFAULT_SHIPMENT_POLICY)
+    plan = next(r for r in split_awb() if r.record == "shipment_plan")
+    wrong_key = engine.process(TOPICS.name("shipment_plan"), 0, 5, b"other", dumps(plan))
+    not_json = engine.process(TOPICS.name("shipment_plan"), 0, 6, b"x", b"{nope")
+    bad_report = engine.process(TOPICS.name("shipment_feed"), 0, 7, b"x", b'{"record": "timeline"}')
+    for out, words in ((wrong_key, "is not the shipment id"), (not_json, "Invalid JSON"),
+                       (bad_report, "expected a unit_report")):  # fmt: skip
+        assert [o.topic for o in out] == [TOPICS.name("dead_letter")]
+        assert words in orjson.loads(out[0].value)["reason"]
+    assert engine.process(TOPICS.name("clock"), 0, 8, None, b"garbage") == []  # the unit job reports it
+
+
+def test_states_round_trip_and_old_unit_state_is_still_read() -> None:
+    state = ShipmentState(ref=ShipmentRef(kind="AIR_WAYBILL", id=AWB), rides={"U": {"kind": "ULD", "links": []}})
+    assert ShipmentState.decode(state.encode()) == state
+    v1 = orjson.dumps([1, ["ULD", "AKE10001RU"], None, [], [], 0, None, {}, 0, None, None])
+    assert UnitState.decode(v1).links == {}
