@@ -13,7 +13,7 @@ from stdnum import iso6346
 from stdnum.exceptions import ValidationError as StdnumError
 
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
-_ULD = re.compile(r"^[A-Z]{3}\d{4,5}[A-Z0-9]{2}$", re.ASCII)  # ASCII: \d must not match other scripts' digits
+_ULD = re.compile(r"^[A-Z][A-Z0-9][A-Z]\d{4,5}[A-Z0-9]{2}$", re.ASCII)  # ASCII: \d must not match other scripts' digits
 _AWB = re.compile(r"^(\d{3})-?(\d{8})$", re.ASCII)
 _TRAILER = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,14}$")
 _CONTAINER = re.compile(r"^[A-Z]{3}[UJZR][0-9]{7}$")  # stdnum's own pattern lets digits and non-ASCII through

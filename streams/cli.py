@@ -107,6 +107,8 @@ def simulate(
     broker: BrokerOpt = None,
     seed: Annotated[int, typer.Option(help="same seed, same scenario")] = 7,
     units: Annotated[int, typer.Option(help="units per corridor")] = 8,
+    shipments: Annotated[int, typer.Option(help="shipment flows of each kind (consolidation, air, split air "
+                                           "waybill) per departure slot; 0 = units only")] = 1,
     speed: Annotated[float, typer.Option(help="simulated hours per wall-clock second; 0 = no pacing")] = 24.0,
     out: Annotated[Path | None, typer.Option(help="write the records as JSON lines here instead of publishing")] = None,
 ) -> None:
@@ -114,7 +116,7 @@ def simulate(
     from schemas import dumps
     from streams.sim.scenario import generate
 
-    scenario = generate(seed=seed, units_per_corridor=units)
+    scenario = generate(seed=seed, units_per_corridor=units, shipments=shipments)
     if out is not None:
         with open(out, "wb") as f:
             for r in scenario.records:

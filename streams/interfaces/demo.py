@@ -39,8 +39,10 @@ async def run_demo(settings: Settings, bootstrap: str, seed: int, units_per_corr
                    console: Console) -> Summary:
     _quiet_logging(settings.home / "demo-worker.log")
     topics = TopicNames(settings.topic_prefix)
-    names = {r: topics.name(r) for r in ("timeline", "alert", "eta", "dead_letter")}
-    scenario = generate(seed=seed, units_per_corridor=units_per_corridor)
+    names = {r: topics.name(r) for r in ("timeline", "alert", "eta", "dead_letter", "shipment_timeline",
+                                         "shipment_alert")}  # fmt: skip
+    # Shipments too: ASEAN consolidation at Chongqing, air waybills built into ULDs, one split air waybill.
+    scenario = generate(seed=seed, units_per_corridor=units_per_corridor, shipments=1)
     records = scenario.records
     span = (records[-1].published_at - records[0].published_at).total_seconds()
     speed = span / seconds

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +77,10 @@ class Summary:
     dead_letters: int
     accuracy: EtaAccuracy | None
     events_published: int
+    shipments: int = 0
+    shipments_delivered: int = 0
+    shipment_alerts_by: Counter = field(default_factory=Counter)
+    most_delayed_shipment: str | None = None
 
     def lines(self) -> list[str]:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.alerts_by.items())) or "none"
@@ -96,6 +100,13 @@ class Summary:
             )
         else:
             out.append("ETA error: no unit arrived with a prediction to compare")
+        if self.shipments:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.shipment_alerts_by.items())) or "none"
+            out.append(f"shipments tracked:  {self.shipments} ({self.shipments_delivered} delivered); "
+                       f"shipment alerts: {kinds}")  # fmt: skip
+            if self.most_delayed_shipment:
+                out.append(f"most delayed shipment: {self.most_delayed_shipment} "
+                           f"(corridor shipment {self.most_delayed_shipment.split()[0]} --broker ...)")  # fmt: skip
         return out
 
 
@@ -114,4 +125,25 @@ def summarise(records: dict[str, list[dict[str, Any]]], names: dict[str, str], p
         dead_letters=len(records.get(names["dead_letter"], [])),
         accuracy=eta_accuracy(timelines, etas),
         events_published=published,
+        **_shipments(records, names),
     )
+
+
+def _shipments(records: dict[str, list[dict[str, Any]]], names: dict[str, str]) -> dict[str, Any]:
+    if "shipment_timeline" not in names:
+        return {}
+    latest: dict[str, dict[str, Any]] = {}
+    for t in records.get(names["shipment_timeline"], []):
+        if t.get("plan_revision") is not None:  # planned shipments (an AWB seen only as a unit is not one)
+            latest[t["shipment"]["id"]] = t
+    alerts = records.get(names["shipment_alert"], [])
+    late = max(latest.values(), key=lambda t: t.get("minutes_late") or 0, default=None)
+    worst = None
+    if late is not None and (late.get("minutes_late") or 0) > 0:
+        worst = f"{late['shipment']['id']} {late['minutes_late'] / 60:+.1f} h"
+    return {
+        "shipments": len(latest),
+        "shipments_delivered": sum(1 for t in latest.values() if t["status"] == "DELIVERED"),
+        "shipment_alerts_by": Counter(a["kind"] for a in alerts),
+        "most_delayed_shipment": worst,
+    }

@@ -79,8 +79,9 @@ class Part:
     loaded_at: str | None
     unloaded: datetime | None
     unloaded_at: str | None
-    leg: int | None = None
+    leg: int | None = None  # the first plan leg it travelled
     reported_pieces: int | None = None
+    legs: list[int] = field(default_factory=list)  # every plan leg it travelled
 
     def covers(self, t: datetime) -> bool:
         return (self.loaded is None or t >= self.loaded) and (self.unloaded is None or t <= self.unloaded)
@@ -179,17 +180,30 @@ def parts_of(rides: list[UnitRide], total: int) -> list[Part]:
 
 
 def _assign(parts: list[Part], plan: ShipmentPlan) -> None:
+    """The legs each part travelled: from the leg it was loaded for (the leg naming its unit, or starting where
+    it was loaded) through the leg ending where it was unloaded, or, still aboard, as far as the unit goes."""
+    legs = plan.legs
     for p in parts:
-        for i, leg in enumerate(plan.legs):
-            if leg.unit is not None and leg.unit.id == p.ride.unit.id and (
-                p.loaded_at is None or p.loaded_at == leg.origin
-            ):
-                p.leg = i
-                break
+        uid = p.ride.unit.id
+        start = next((i for i, g in enumerate(legs) if g.unit is not None and g.unit.id == uid
+                      and (p.loaded_at is None or p.loaded_at == g.origin)), None)  # fmt: skip
+        if start is None:
+            start = next((i for i, g in enumerate(legs) if p.loaded_at and g.origin == p.loaded_at), None)
+        if start is None:
+            start = next((i for i, g in enumerate(legs) if p.unloaded_at and g.destination == p.unloaded_at), None)
+        if start is None:
+            continue
+        end = start
+        if p.unloaded_at is not None:
+            end = next((i for i in range(start, len(legs)) if legs[i].destination == p.unloaded_at), start)
         else:
-            by_origin = [i for i, leg in enumerate(plan.legs) if p.loaded_at and leg.origin == p.loaded_at]
-            by_end = [i for i, leg in enumerate(plan.legs) if p.unloaded_at and leg.destination == p.unloaded_at]
-            p.leg = (by_origin or by_end or [None])[0]
+            goes = {m["location"] for m in p.ride.timeline.get("milestones", []) if m["kind"] == "ARRIVAL"}
+            while end + 1 < len(legs) and (
+                (legs[end + 1].unit is not None and legs[end + 1].unit.id == uid)  # type: ignore[union-attr]
+                or (legs[end].destination in goes and legs[end + 1].destination in goes)
+            ):
+                end += 1
+        p.leg, p.legs = start, list(range(start, end + 1))
 
 
 def derive(
@@ -207,8 +221,8 @@ def derive(
         # An air waybill reported only through its own statuses rides every air leg nobody else reported.
         for r in own:
             for i, leg in enumerate(plan.legs):
-                if leg.mode.value == "AIR" and not any(p.leg == i for p in parts):
-                    parts.append(Part(r, total, None, None, None, None, leg=i))
+                if leg.mode.value == "AIR" and not any(i in p.legs for p in parts):
+                    parts.append(Part(r, total, None, None, None, None, leg=i, legs=[i]))
 
     entries = _entries(parts, own)
     view = ShipmentView(ref, plan, {}, watermark)
@@ -257,7 +271,7 @@ def _legs(view: ShipmentView, plan: ShipmentPlan, parts: list[Part], wm: datetim
     prev_late = 0
     best: tuple[int, int, TrackedUnit | None] | None = None  # (increase, leg, unit)
     for i, leg in enumerate(plan.legs):
-        on = [p for p in parts if p.leg == i]
+        on = [p for p in parts if i in p.legs]
         duration = leg.planned_arrival - leg.planned_departure
         departed = arrived = 0
         deps: list[datetime] = []
@@ -352,7 +366,7 @@ def _delivery(view: ShipmentView, plan: ShipmentPlan | None, parts: list[Part], 
             return
     pieces, times = 0, []
     for p in parts:
-        if p.leg == last and not p.ride.own:
+        if last in p.legs and not p.ride.own:
             t = p.ride.first({"DELIVERED"}, dest, p.loaded)
             if t is not None and p.covers(t):
                 pieces += p.pieces
