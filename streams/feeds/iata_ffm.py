@@ -143,8 +143,8 @@ class CargoImpFfm(GuardedIataFormat):
                     unit = TrackedUnit(kind=UnitKind.ULD, id=m.group(1))
                 except ValidationError:
                     bad_uld, uld = m.group(1), None
-                    reason = (f"{line[:80]}: ULD {m.group(1)} is not a ULD id corridor can track (type of three "
-                              "letters, 4-5 digit serial, owner code); its consignments are not tracked")  # fmt: skip
+                    reason = (f"{line[:80]}: ULD {m.group(1)} is not a ULD id corridor can track (3-character "
+                              "type, 4-5 digit serial, owner code); its consignments are not tracked")  # fmt: skip
                     result.rejections.append(Rejection(reason, fragment, number))
                     continue
                 units.setdefault(unit.id, unit)
