@@ -88,7 +88,27 @@ def test_simulate_then_replay_from_the_command_line(tmp_path):
     topics = {x["topic"] for x in lines}
     assert {"corridor.timelines", "corridor.eta", "corridor.alerts"} <= topics
     assert f"{len(lines)} outputs" in done.stderr
-    assert all(x["key"] == x["value"]["unit"]["id"] for x in lines if x["topic"] != "corridor.dead-letters")
+    assert {"corridor.shipment-timelines", "corridor.shipment-eta", "corridor.shipment-feed"} <= topics
+
+    def owner(x: dict) -> str:
+        if x["topic"] == "corridor.shipment-feed":
+            return x["value"]["shipment_id"]
+        if x["topic"].startswith("corridor.shipment-"):
+            return x["value"]["shipment"]["id"]
+        return x["value"]["unit"]["id"]
+
+    assert all(x["key"] == owner(x) for x in lines if x["topic"] != "corridor.dead-letters")
+
+    # One of the simulated shipments, as `corridor shipment` prints it.
+    split = next(x["key"] for x in lines if x["topic"] == "corridor.shipment-timelines"
+                 and x["value"]["shipment"]["kind"] == "AIR_WAYBILL" and len(x["value"]["parts"]) >= 3)
+    shown = subprocess.run([*CORRIDOR, "shipment", split, "--history", str(history)], env=env, check=True,
+                           timeout=60, capture_output=True, text=True)
+    assert f"air waybill {split}" in shown.stdout and "parts (cargo in each unit)" in shown.stdout
+    assert "DELIVERED" in shown.stdout and "ETA (door to door)" in shown.stdout
+    missing = subprocess.run([*CORRIDOR, "shipment", "NO-SUCH-1", "--history", str(history)], env=env,
+                             timeout=60, capture_output=True, text=True)
+    assert missing.returncode == 1 and "no shipment 'NO-SUCH-1'" in missing.stderr
 
 
 def test_demo_runs_to_its_summary(tmp_path):
@@ -97,7 +117,8 @@ def test_demo_runs_to_its_summary(tmp_path):
     done = subprocess.run([*CORRIDOR, "demo", "--units", "1", "--seconds", "12"], env=_env(tmp_path),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "units tracked:      4" in done.stdout
+    assert "units tracked:      19" in done.stdout  # 4 corridor units, 12 the shipments ride in, 3 air waybills
+    assert "shipments tracked:  6" in done.stdout
     assert "ETA error" in done.stdout
     assert time.monotonic() - started < 120
     assert not [p for p in _children(os.getpid()) if _alive(p) and p not in before], "demo left a process behind"
