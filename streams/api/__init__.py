@@ -2,14 +2,15 @@
 
 `register(topology, settings)` adds to the tracking app, when `settings.web_enabled`:
 - the `api-index` agent and its tables `api_alerts` and `api_eta` (streams/api/store.py), which keep every
-  alert and ETA update published per unit, co-partitioned with the `units` table;
+  alert and ETA update published per unit, co-partitioned with the `units` table, and `api_shipment_alerts` and
+  `api_shipment_eta`, the same per shipment, co-partitioned with the `shipments` table;
 - the web views (streams/api/views.py): `/api/...` (OpenAPI 3.1 at /api/openapi.json), `/healthz`, `/readyz`
   and the page at `/` with its assets (streams/api/web/).
 
-Every worker answers every request: a unit's request is forwarded to the worker that owns the unit's
-partition and lists are gathered from all workers (streams/api/routing.py). Every worker of a group must
-therefore have the web server on (and the same settings), and each must be reachable at its canonical URL
-(http://{web_host}:{web_port})."""
+Every worker answers every request: a unit's (shipment's) request is forwarded to the worker that owns the
+unit's (shipment's) partition and lists are gathered from all workers (streams/api/routing.py). Every worker
+of a group must therefore have the web server on (and the same settings), and each must be reachable at its
+canonical URL (http://{web_host}:{web_port})."""
 
 from __future__ import annotations
 
@@ -31,14 +32,18 @@ def register(topology: Topology, settings: Settings) -> bool:
     if getattr(app, _MARK, None) is not None:
         return True
     from streams.api.routing import Cluster
-    from streams.api.store import LocalStore, add_index
+    from streams.api.store import LocalStore, ShipmentTables, add_index
     from streams.api.views import Api, add_views
 
-    alerts, etas = add_index(app, topology.topics, settings.partitions)
+    index = add_index(app, topology.topics, settings.partitions)
     units, clock = app.tables["units"], app.tables["clock"]
-    store = LocalStore(app, units, clock, alerts, etas, settings.partitions, topology.engine.policy,
-                       getattr(topology.engine, "_fine_watermarks", None))
-    api = Api(app, store, Cluster(app, "units", settings.partitions))
+    shipments = ShipmentTables(app.tables["shipments"], app.tables["shipment_clock"], index.shipment_alerts,
+                               index.shipment_etas, topology.shipments.policy,
+                               getattr(topology.shipments, "_fine", None))
+    store = LocalStore(app, units, clock, index.alerts, index.etas, settings.partitions, topology.engine.policy,
+                       getattr(topology.engine, "_fine_watermarks", None), shipments)
+    api = Api(app, store, Cluster(app, "units", settings.partitions),
+              Cluster(app, "shipments", settings.partitions))
     _drop_faust_index(app)
     add_views(app, api)
     setattr(app, _MARK, api)

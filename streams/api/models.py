@@ -1,14 +1,29 @@
-"""Response bodies of the query API. The records inside them (Timeline, Plan, DelayAlert, EtaUpdate) are the
-topic contracts of `schemas`, unchanged; these models only wrap them. The OpenAPI document is generated from
+"""Response bodies of the query API. The records inside them (Timeline, Plan, DelayAlert, EtaUpdate, and for
+shipments ShipmentTimeline, ShipmentPlan, ShipmentAlert, ShipmentEta) are the topic contracts of `schemas`,
+unchanged; these models only wrap them. The OpenAPI document is generated from
 them (streams/api/openapi.py)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas import DelayAlert, EtaUpdate, Mode, Plan, Severity, Timeline, TrackedUnit, UnitStatus
+from schemas import (
+    DelayAlert,
+    EtaUpdate,
+    Mode,
+    Plan,
+    Severity,
+    ShipmentAlert,
+    ShipmentEta,
+    ShipmentPlan,
+    ShipmentRef,
+    ShipmentTimeline,
+    Timeline,
+    TrackedUnit,
+    UnitStatus,
+)
 from schemas.refs import Instant, Locode
 
 
@@ -57,6 +72,50 @@ class UnitDetail(_Model):
     places: list[Place] = Field(description="positions of the plan's stops and the reported locations we know")
 
 
+class ClosedShipmentAlert(_Model):
+    model_config = ConfigDict(title="ClosedShipmentAlert")
+    alert: ShipmentAlert
+    closed_because: str
+
+
+class ShipmentEtaHistory(_Model):
+    model_config = ConfigDict(title="ShipmentEtaHistory")
+    current: ShipmentEta | None = Field(default=None, description="the latest ETA update published for the shipment")
+    history: list[ShipmentEta] = Field(default=[], description="ETA updates as published, oldest first")
+
+
+class PartRoute(_Model):
+    """Where one part of the shipment travelled in its unit: for maps."""
+
+    model_config = ConfigDict(title="PartRoute")
+    unit: TrackedUnit
+    pieces: int | None = None
+    leg_index: int | None = Field(default=None, description="the shipment plan leg the part travelled on")
+    mode: Mode | None = None
+    stops: list[Locode] = Field(description="the unit's stops from loading to unloading (or to its destination)")
+    aboard: bool = Field(description="the pieces are still in the unit (not unloaded yet)")
+    unit_status: UnitStatus | None = Field(default=None, description="the unit's status as last reported to the "
+                                           "shipment job")
+    unit_location: Locode | None = None
+
+
+class ShipmentDetail(_Model):
+    model_config = ConfigDict(title="ShipmentDetail")
+    shipment: ShipmentRef
+    partition: int = Field(description="partition of the shipment's key")
+    watermark: Instant | None = Field(default=None, description="the partition's event-time watermark (shipment job)")
+    timeline: ShipmentTimeline = Field(description="derived now, from the stored state at the watermark")
+    plan: ShipmentPlan | None = None
+    eta: ShipmentEtaHistory
+    open_alerts: list[ShipmentAlert] = Field(description="newest first; see the API description for 'open'")
+    closed_alerts: list[ClosedShipmentAlert] = Field(description="newest first, each with why it is closed")
+    routes: list[PartRoute] = Field(description="one per part: the stops its unit took it through")
+    places: list[Place] = Field(description="positions of the plan's stops, the parts' stops and reported locations")
+
+
+AnyAlert = Annotated[DelayAlert | ShipmentAlert, Field(discriminator="record")]
+
+
 class Coverage(_Model):
     """Which partitions a list was gathered from (lists are gathered from every worker)."""
 
@@ -69,7 +128,8 @@ class Coverage(_Model):
 class AlertPage(_Model):
     model_config = ConfigDict(title="AlertPage")
     open: bool = Field(description="true: open alerts; false: closed ones")
-    items: list[DelayAlert] = Field(description="newest first (detection time, then alert id)")
+    items: list[AnyAlert] = Field(description="newest first (detection time, then alert id): unit alerts "
+                                  "(record 'alert') and shipment alerts (record 'shipment_alert')")
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null at the end")
     coverage: Coverage
 

@@ -22,25 +22,33 @@ from streams.api.models import (
     HubList,
     HubUnits,
     Readiness,
+    ShipmentDetail,
     UnitDetail,
 )
 
 PATH = Path(__file__).with_name("openapi.json")
-_MODELS: list[type[BaseModel]] = [UnitDetail, AlertPage, DelayedUnits, HubList, HubUnits, Health, Readiness, ApiError]
+_MODELS: list[type[BaseModel]] = [UnitDetail, ShipmentDetail, AlertPage, DelayedUnits, HubList, HubUnits, Health,
+                                  Readiness, ApiError]
 
 DESCRIPTION = """\
-Query corridor's tracking state. Every worker serves this API for the whole cluster: a unit's request is \
-forwarded to the worker that owns the unit's partition (the answer's `X-Corridor-Worker` header names the worker \
-that computed it), and lists are gathered from every worker (their `coverage` says which partitions answered).
+Query corridor's tracking state. Every worker serves this API for the whole cluster: a unit's (or a \
+shipment's) request is forwarded to the worker that owns its partition (the answer's `X-Corridor-Worker` \
+header names the worker that computed it), and lists are gathered from every worker (their `coverage` says \
+which partitions answered).
 
 Records inside the answers are the topic contracts: `Timeline` (corridor.timelines), `Plan` (corridor.plans), \
-`DelayAlert` (corridor.alerts), `EtaUpdate` (corridor.eta).
+`DelayAlert` (corridor.alerts), `EtaUpdate` (corridor.eta); for shipments `ShipmentTimeline` \
+(corridor.shipment-timelines), `ShipmentPlan` (corridor.shipment-plans), `ShipmentAlert` \
+(corridor.shipment-alerts), `ShipmentEta` (corridor.shipment-eta).
 
 **Open alerts.** Alerts are never retracted on the topic; an alert is *closed* when the unit has arrived at \
 its final destination or been delivered, when it was raised under an older plan revision, when (OVERDUE) its \
 milestone or a later one has happened, or when (LATE) a later LATE alert of the same unit supersedes it or \
 the unit's latest actual milestone after it was within tolerance (the delay was made up). Otherwise it is \
-*open*: a unit has at most one open LATE and one open OVERDUE alert.
+*open*: a unit has at most one open LATE and one open OVERDUE alert. A *shipment* alert is closed when the \
+shipment was delivered (every piece), when raised under an older plan revision, when (OVERDUE) every piece has \
+left that leg's origin, when (LATE) a later LATE alert supersedes it or delivery is predicted within tolerance \
+again, when (DWELL) the cargo left the hub, and when (CUSTOMS_HOLD) the hold was released or the cargo left.
 
 **Errors** are JSON (`ApiError`): 400 for a malformed reference or parameter, 404 for an unknown one, 503 \
 while the owning worker is unavailable (starting, rebalancing; retry after `Retry-After` seconds)."""
@@ -81,7 +89,7 @@ PATHS: dict[str, Any] = {
     }},
     "/api/alerts": {"get": {
         "operationId": "listAlerts",
-        "summary": "Open (or closed) delay alerts across all units, newest first, paged",
+        "summary": "Open (or closed) alerts across all units and shipments, newest first, paged",
         "description": "Gathered from every worker (fan-out). Newest first by detection time (event time), "
                        "then alert id. Pass `next_cursor` back as `cursor` for the next page.",
         "parameters": [
@@ -90,6 +98,8 @@ PATHS: dict[str, Any] = {
                    {"type": "string"}),
             _param("limit", "query", "page size", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
             _param("cursor", "query", "next_cursor of the previous page", {"type": "string"}),
+            _param("about", "query", "unit, shipment, or unit,shipment (default): whose alerts",
+                   {"type": "string"}),
         ],
         "responses": {"200": _json("AlertPage", "a page of alerts"), **_errors(400)},
     }},
@@ -113,9 +123,20 @@ PATHS: dict[str, Any] = {
     }},
     "/api/shipments/{ref}": {"get": {
         "operationId": "getShipment",
-        "summary": "Not available yet: always 404 with the message 'shipment tracking is not available yet'",
-        "parameters": [_param("ref", "path", "booking or bill of lading reference", {"type": "string"})],
-        "responses": _errors(404),
+        "summary": "A shipment's timeline across its units, plan, ETA and its history, and its alerts",
+        "description": "The timeline (parts: which unit carried how many pieces from where to where; legs; hub "
+                       "stays with dwell and customs holds; events across units) is derived from the stored "
+                       "state at the partition's event-time watermark. `routes` gives each part's stops for maps. "
+                       "The ETA history is every ShipmentEta published for the shipment (the last 100).",
+        "parameters": [
+            _param("ref", "path", "air waybill (NNN-NNNNNNNN, check digit verified; the hyphen may be a space or "
+                   "left out), or a booking, bill of lading or consignment number as it is keyed (3-35 letters, "
+                   "digits, '-' or '/', case-insensitive)", {"type": "string", "maxLength": 40}),
+            _param("kind", "query", "the reference's kind; without it, NNN-NNNNNNNN is an air waybill and anything "
+                   "else is looked up whatever its kind", {"type": "string", "enum": [
+                       "BOOKING", "BILL_OF_LADING", "AIR_WAYBILL", "CONSIGNMENT"]}),
+        ],
+        "responses": {"200": _json("ShipmentDetail", "the shipment"), **_errors(400, 404, 503)},
     }},
     "/api/openapi.json": {"get": {
         "operationId": "getOpenApi",

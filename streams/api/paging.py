@@ -60,6 +60,20 @@ def parse_severities(raw: str | None) -> frozenset[str] | None:
     return frozenset(wanted)
 
 
+ABOUT = ("unit", "shipment")
+
+
+def parse_about(raw: str | None) -> frozenset[str]:
+    """`about=unit`, `about=shipment` or both (the default): whose alerts to list."""
+    if not raw:
+        return frozenset(ABOUT)
+    wanted = {s.strip().lower() for s in raw.split(",") if s.strip()}
+    unknown = wanted - set(ABOUT)
+    if unknown or not wanted:
+        raise RefError(f"about must be unit, shipment or both (comma-separated), got {raw[:20]!r}")
+    return frozenset(wanted)
+
+
 def parse_open(raw: str | None) -> bool:
     if raw is None or raw == "":
         return True

@@ -1,4 +1,5 @@
-"""Reading the references people type: a container, air waybill, ULD or trailer id, and a UN/LOCODE.
+"""Reading the references people type: a container, air waybill, ULD or trailer id, a shipment reference (booking,
+bill of lading, air waybill, CMR consignment) and a UN/LOCODE.
 
 A malformed reference raises RefError with a message that says what is wrong (HTTP 400); a well-formed one
 comes back normalised, as the tracking job keys its state (the unit id is the Kafka key)."""
@@ -10,6 +11,7 @@ import re
 from pydantic import ValidationError
 
 from schemas.refs import TrackedUnit, UnitKind, normalise_container
+from schemas.shipments import ShipmentKind, ShipmentRef
 from streams.feeds.locations import is_known_locode
 
 _SPACES = re.compile(r"[\s\u00a0]+")
@@ -18,6 +20,7 @@ _SPACES = re.compile(r"[\s\u00a0]+")
 # ("CSQU305438", a wrong check digit) is reported as such instead of being taken for a trailer plate.
 _CONTAINER_LIKE = re.compile(r"^[A-Z]{4}\d+$")
 _AWB_LIKE = re.compile(r"^\d{3}[- ]?\d+$", re.ASCII)
+_AWB_EXACT = re.compile(r"^\d{3}[- ]?\d{8}$", re.ASCII)  # a shipment reference of this shape is an air waybill
 _ULD_LIKE = re.compile(r"^[A-Z]{3}\d{4,5}[A-Z0-9]{2}$", re.ASCII)
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 MAX_REF = 40
@@ -64,6 +67,39 @@ def parse_unit_ref(ref: str, kind: str | None = None) -> TrackedUnit:
     except ValidationError as exc:
         reason = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
         raise RefError(reason) from None
+
+
+def parse_shipment_ref(ref: str, kind: str | None = None) -> ShipmentRef:
+    """The shipment a reference names, normalised as the shipment job keys it.
+
+    With no `kind`: a reference shaped like an air waybill (NNN-NNNNNNNN, the hyphen or a space optional) is an
+    AIR_WAYBILL and its check digit must be right; anything else is looked up as given (upper-cased), whatever
+    kind of document it is, so the kind returned is only a guess (BOOKING) until the stored shipment says.
+    Booking, bill of lading and consignment numbers share one syntax: 3-35 letters, digits, '-' or '/'."""
+    if not ref or not ref.strip():
+        raise RefError("empty shipment reference: give a booking, bill of lading, air waybill or consignment number")
+    if len(ref) > MAX_REF:
+        raise RefError(f"shipment reference is too long ({len(ref)} characters, at most {MAX_REF})")
+    if kind is not None and kind.strip():
+        try:
+            shipment_kind = ShipmentKind(kind.strip().upper())
+        except ValueError:
+            raise RefError(f"unknown shipment kind {kind!r}; one of "
+                           f"{', '.join(k.value for k in ShipmentKind)}") from None
+    else:
+        shipment_kind = ShipmentKind.AIR_WAYBILL if looks_like_awb(ref) else ShipmentKind.BOOKING
+    value = ref.strip()
+    if shipment_kind is ShipmentKind.AIR_WAYBILL:
+        value = value.replace(" ", "-")
+    try:
+        return ShipmentRef(kind=shipment_kind, id=value)
+    except ValidationError as exc:
+        reason = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise RefError(reason) from None
+
+
+def looks_like_awb(ref: str) -> bool:
+    return bool(_AWB_EXACT.match(ref.strip()))
 
 
 def parse_locode(ref: str) -> str:

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import faust
 import orjson
 
-from schemas import TrackedUnit
+from schemas import ShipmentRef, ShipmentTimeline, TrackedUnit
+from streams.api import shipments as shipment_rules
 from streams.api.places import place
 from streams.api.units import (
     UnitFacts,
@@ -33,6 +35,9 @@ from streams.api.units import (
     view_of,
 )
 from streams.core.policy import TrackingPolicy
+from streams.core.shipments.policy import ShipmentPolicy
+from streams.core.shipments.state import ShipmentState
+from streams.core.shipments.tracker import view_of as shipment_view_of
 from streams.core.state import UnitState
 from streams.processing.replay import partition_for
 from streams.processing.schedule import PartitionClock
@@ -41,6 +46,7 @@ from streams.processing.topics import TopicNames
 log = logging.getLogger(__name__)
 
 ALERTS_TABLE, ETA_TABLE = "api_alerts", "api_eta"
+SHIPMENT_ALERTS_TABLE, SHIPMENT_ETA_TABLE = "api_shipment_alerts", "api_shipment_eta"
 MAX_ETA_HISTORY = 100
 
 
@@ -62,11 +68,12 @@ def add_alert(current: bytes | None, value: bytes) -> bytes | None:
 
 
 def _eta_identity(e: dict[str, Any]) -> tuple:
-    return e["as_of"], e["predicted_arrival"], e.get("previous_prediction"), e["plan_revision"], e["reason"]
+    predicted = e["predicted_arrival"] if "predicted_arrival" in e else e["predicted_delivery"]  # unit or shipment
+    return e["as_of"], predicted, e.get("previous_prediction"), e["plan_revision"], e["reason"]
 
 
 def add_eta(current: bytes | None, value: bytes) -> bytes | None:
-    """The unit's ETA history with `value` appended (the last MAX_ETA_HISTORY), or None for a repeat."""
+    """The unit's (or shipment's) ETA history with `value` appended (the last MAX_ETA_HISTORY), or None for a repeat."""
     update = orjson.loads(value)
     history: list[dict[str, Any]] = orjson.loads(current) if current else []
     if any(_eta_identity(e) == _eta_identity(update) for e in history[-8:]):
@@ -80,12 +87,27 @@ def _raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.T
     return table
 
 
-def add_index(app: faust.App, topics: TopicNames, partitions: int) -> tuple[faust.Table, faust.Table]:
-    """The two API tables and the agent that fills them from corridor.alerts and corridor.eta."""
+@dataclass(frozen=True, slots=True)
+class IndexTables:
+    alerts: Any
+    etas: Any
+    shipment_alerts: Any
+    shipment_etas: Any
+
+
+def add_index(app: faust.App, topics: TopicNames, partitions: int) -> IndexTables:
+    """The four API tables and the agent that fills them from the unit and shipment alert and ETA topics."""
     alerts = _raw_table(app, ALERTS_TABLE, partitions, "API: alerts published per unit")
     etas = _raw_table(app, ETA_TABLE, partitions, "API: ETA updates published per unit")
-    alert_topic, eta_topic = topics.name("alert"), topics.name("eta")
-    source = app.topic(alert_topic, eta_topic, schema=faust.Schema(
+    shipment_alerts = _raw_table(app, SHIPMENT_ALERTS_TABLE, partitions, "API: alerts published per shipment")
+    shipment_etas = _raw_table(app, SHIPMENT_ETA_TABLE, partitions, "API: ETA updates published per shipment")
+    route = {
+        topics.name("alert"): (alerts, add_alert),
+        topics.name("eta"): (etas, add_eta),
+        topics.name("shipment_alert"): (shipment_alerts, add_alert),
+        topics.name("shipment_eta"): (shipment_etas, add_eta),
+    }
+    source = app.topic(*route, schema=faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"))
 
     @app.agent(source, name="api-index", concurrency=1)
@@ -94,7 +116,7 @@ def add_index(app: faust.App, topics: TopicNames, partitions: int) -> tuple[faus
             key, value, topic = event.key, event.value, event.message.topic
             if not key or not value:
                 continue
-            table, add = (alerts, add_alert) if topic == alert_topic else (etas, add_eta)
+            table, add = route[topic]
             try:
                 new = add(table.get(key), value)
             except (orjson.JSONDecodeError, KeyError, TypeError):
@@ -104,17 +126,33 @@ def add_index(app: faust.App, topics: TopicNames, partitions: int) -> tuple[faus
             if new is not None:
                 table[key] = new
 
-    return alerts, etas
+    return IndexTables(alerts, etas, shipment_alerts, shipment_etas)
 
 
 # -- reading ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ShipmentTables:
+    """The shipment job's tables (`shipments`, `shipment_clock`), the API's shipment index, the job's policy and
+    its in-memory watermarks."""
+
+    shipments: Any
+    clock: Any
+    alerts: Any
+    etas: Any
+    policy: ShipmentPolicy
+    fine_watermarks: dict[int, datetime] | None = None
+    views: dict[bytes, tuple[bytes, ShipmentTimeline]] = field(default_factory=dict)  # by key: (raw state, view)
 
 
 class LocalStore:
     """Reads this worker's share of the tables. Every method answers for local partitions only."""
 
     def __init__(self, app: faust.App, units: Any, clock: Any, alerts: Any, etas: Any, partitions: int,
-                 policy: TrackingPolicy, fine_watermarks: dict[int, datetime] | None = None) -> None:
+                 policy: TrackingPolicy, fine_watermarks: dict[int, datetime] | None = None,
+                 shipments: ShipmentTables | None = None) -> None:  # fmt: skip
+        self.ship = shipments
         self.app = app
         self.units, self.clock, self.alerts, self.etas = units, clock, alerts, etas
         self.partitions = partitions
@@ -174,6 +212,94 @@ class LocalStore:
             "closed_alerts": [{"alert": a, "closed_because": why} for a, why in closed],
             "places": [p for p in map(place, dict.fromkeys(codes)) if p is not None],
         }
+
+    # -- one shipment ----------------------------------------------------------------------------------
+
+    def shipment_partitions(self) -> set[int]:
+        """Partitions of the shipments table this worker is active for."""
+        if self.ship is None:
+            return set()
+        topic = self.ship.shipments.changelog_topic.get_topic_name()
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
+
+    def shipment_watermark(self, partition: int) -> datetime | None:
+        assert self.ship is not None
+        return PartitionClock(self.ship.clock, partition, self.ship.fine_watermarks).watermark
+
+    def shipment_detail(self, ref: ShipmentRef, kind_given: bool = True) -> dict[str, Any]:
+        """The ShipmentDetail body (plain data) for a shipment on a local partition, or NotFound. Without
+        `kind_given` the reference's kind is a guess and the stored one is answered."""
+        what = ref.kind.value.lower().replace("_", " ") if kind_given else "shipment"
+        if self.ship is None:
+            raise NotFound("shipment tracking is not running on this worker")
+        key = ref.id.encode()
+        raw = self.ship.shipments.get(key)
+        state = ShipmentState.decode(raw) if raw else None
+        if state is None or state.ref is None:
+            raise NotFound(f"no {what} {ref.id} is tracked: no shipment plan or unit report has named it")
+        if kind_given and state.ref.kind is not ref.kind:
+            stored = state.ref.kind.value.lower().replace("_", " ")
+            article = "an" if stored[0] in "aeiou" else "a"
+            raise NotFound(f"no {what} {ref.id} is tracked ({ref.id} is tracked as {article} {stored})")
+        partition = self.partition_of(ref.id)
+        watermark = self.shipment_watermark(partition)
+        view = shipment_view_of(state, watermark, self.ship.policy)
+        timeline = view.timeline
+        alerts = self._list(self.ship.alerts, key)
+        opened, closed = shipment_rules.split_alerts(alerts, timeline, self.ship.policy)
+        history = self._list(self.ship.etas, key)
+        plan = state.plan
+        routes = shipment_rules.part_routes(timeline, plan, state.rides)
+        codes = [*(code for leg in (plan.legs if plan else []) for code in (leg.origin, leg.destination)),
+                 *(code for r in routes for code in r["stops"]), *(e.location for e in timeline.events),
+                 *(h.location for h in timeline.hubs)]
+        return {
+            "shipment": {"kind": state.ref.kind.value, "id": state.ref.id},
+            "partition": partition,
+            "watermark": watermark,
+            "timeline": timeline,
+            "plan": plan,
+            "eta": {"current": history[-1] if history else None, "history": history},
+            "open_alerts": opened,
+            "closed_alerts": [{"alert": a, "closed_because": why} for a, why in closed],
+            "routes": routes,
+            "places": [p for p in map(place, dict.fromkeys(codes)) if p is not None],
+        }
+
+    def shipment_timeline(self, key: bytes, raw: bytes) -> ShipmentTimeline | None:
+        """A shipment's timeline now, re-derived only when its stored state changed."""
+        assert self.ship is not None
+        hit = self.ship.views.get(key)
+        if hit is not None and hit[0] == raw:
+            return hit[1]
+        try:
+            state = ShipmentState.decode(raw)
+            if state.ref is None:
+                return None
+            watermark = self.shipment_watermark(self.partition_of(state.ref.id))
+            timeline = shipment_view_of(state, watermark, self.ship.policy).timeline
+        except Exception:  # one bad state must not break every list
+            log.exception("api: cannot derive the shipment state of %r", key)
+            return None
+        self.ship.views[key] = (raw, timeline)
+        return timeline
+
+    def shipment_alerts_list(self, open_: bool, severities: frozenset[str] | None) -> list[dict[str, Any]]:
+        if self.ship is None:
+            return []
+        out: list[dict[str, Any]] = []
+        local = self.shipment_partitions()
+        for key, raw_alerts in self.ship.alerts.items():
+            if not raw_alerts or partition_for(key, self.partitions) not in local:
+                continue
+            raw = self.ship.shipments.get(key)
+            timeline = self.shipment_timeline(key, raw) if raw else None
+            if timeline is None:
+                continue
+            opened, closed = shipment_rules.split_alerts(orjson.loads(raw_alerts), timeline, self.ship.policy)
+            chosen = opened if open_ else [a for a, _ in closed]
+            out += [a for a in chosen if severities is None or a["severity"] in severities]
+        return out
 
     # -- lists -----------------------------------------------------------------------------------------
 

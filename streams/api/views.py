@@ -22,27 +22,28 @@ from streams.api.models import (
     HubList,
     HubUnits,
     Readiness,
+    ShipmentDetail,
     UnitDetail,
 )
 from streams.api.openapi import document
 from streams.api.places import LocationError, hub_place, landmarks
-from streams.api.refs import RefError, parse_locode, parse_unit_ref
+from streams.api.refs import RefError, parse_locode, parse_shipment_ref, parse_unit_ref
 from streams.api.routing import HOP_HEADER, WORKER_HEADER, Cluster, Unavailable
 from streams.api.store import LocalStore, NotFound
 from streams.api.units import delayed_order, hub_order
 
 log = logging.getLogger(__name__)
 
-SHIPMENTS_NOT_YET = "shipment tracking is not available yet"
-STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css",
-          "land.json": "application/json"}
+STATIC = {"index.html": "text/html", "app.js": "text/javascript", "shipment.js": "text/javascript",
+          "app.css": "text/css", "land.json": "application/json"}
 
 
 @dataclass
 class Api:
     app: faust.App
     store: LocalStore
-    cluster: Cluster
+    cluster: Cluster  # owners of the units table's partitions
+    shipment_cluster: Cluster | None = None  # owners of the shipments table's partitions
 
     # -- answers -----------------------------------------------------------------------------------------
 
@@ -92,13 +93,17 @@ class Api:
         partition = self.store.partition_of(unit.id)
         if partition in self.store.local_partitions():
             return self.json(view, UnitDetail.model_validate(self.store.unit_detail(unit)))
+        return await self.at_owner(view, request, self.cluster, partition, unit.id)
+
+    async def at_owner(self, view: View, request: Request, cluster: Cluster, partition: int, key: str) -> Response:
+        """Forward the request to the worker that owns `partition` and answer what it answered."""
         if self.forwarded(request):
-            raise Unavailable(f"partition {partition} of {unit.id} is moving between workers; retry shortly")
-        owner = self.cluster.owner(partition)
-        if owner is None or owner == self.cluster.me:
-            raise Unavailable(f"no worker serves partition {partition} of {unit.id} yet (the group is starting or "
+            raise Unavailable(f"partition {partition} of {key} is moving between workers; retry shortly")
+        owner = cluster.owner(partition)
+        if owner is None or owner == cluster.me:
+            raise Unavailable(f"no worker serves partition {partition} of {key} yet (the group is starting or "
                               "rebalancing); retry shortly")
-        answer = await self.cluster.forward(owner, str(request.rel_url))  # type: ignore[attr-defined]
+        answer = await cluster.forward(owner, str(request.rel_url))  # type: ignore[attr-defined]
         return view.web.bytes(answer.body, status=answer.status, headers={
             "Content-Type": f"{answer.content_type}; charset=utf-8", "Cache-Control": "no-store",
             WORKER_HEADER: answer.worker,
@@ -110,7 +115,10 @@ class Api:
         severities = paging.parse_severities(q.get("severity"))
         limit = paging.parse_limit(q.get("limit"))
         after = paging.decode_cursor(q.get("cursor"))
-        items, cursor = paging.page(self.store.alerts_list(open_, severities), after, limit)
+        about = paging.parse_about(q.get("about"))
+        found = [*(self.store.alerts_list(open_, severities) if "unit" in about else []),
+                 *(self.store.shipment_alerts_list(open_, severities) if "shipment" in about else [])]
+        items, cursor = paging.page(found, after, limit)
         local = AlertPage.model_validate({"open": open_, "items": items, "next_cursor": cursor,
                                           "coverage": self.coverage(self.store.local_partitions())})
         if self.forwarded(request):
@@ -159,8 +167,14 @@ class Api:
         }))
 
     async def shipment(self, view: View, request: Request, ref: str) -> Response:
-        # Shipments (bookings, bills of lading) group units; they come with a later issue. No data is made up.
-        raise NotFound(SHIPMENTS_NOT_YET)
+        kind = request.query.get("kind")
+        shipment = parse_shipment_ref(ref, kind)
+        partition = self.store.partition_of(shipment.id)
+        if partition in self.store.shipment_partitions():
+            body = self.store.shipment_detail(shipment, kind_given=bool(kind) or shipment.kind.value == "AIR_WAYBILL")
+            return self.json(view, ShipmentDetail.model_validate(body))
+        cluster = self.shipment_cluster or self.cluster
+        return await self.at_owner(view, request, cluster, partition, shipment.id)
 
     async def not_found(self, view: View, request: Request, tail: str = "") -> Response:
         raise NotFound(f"no endpoint {request.url.path}; see /api/openapi.json")  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
 """The query API on real workers (Faust web views, aiohttp) over the real embedded broker: what it answers for
-the CR Express story, its errors, paging, hubs, health, and request routing between two workers."""
+the CR Express story, its errors, paging, hubs, health, and request routing between two workers; and for the split
+air waybill 580-12345675 (two ULDs, one truck) on two workers, loaded at Liège and then delivered."""
 
 from __future__ import annotations
 
@@ -14,21 +15,24 @@ from typing import Any
 import aiohttp
 import pytest
 
+from schemas import dumps
 from streams.api import register
-from streams.api.models import AlertPage, DelayedUnits, HubUnits, Readiness, UnitDetail
+from streams.api.models import AlertPage, DelayedUnits, HubUnits, Readiness, ShipmentDetail, UnitDetail
 from streams.api.openapi import PATH as OPENAPI_PATH
 from streams.api.openapi import document
 from streams.api.routing import HOP_HEADER, WORKER_HEADER
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
+from streams.core.policy import DEFAULT_POLICY
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.replay import partition_for
+from streams.processing.replay import canonical_order, partition_for, replay
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
 from streams.topology.app import Topology, create_app
 from streams.topology.runner import wait_ready
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, journey, plan, tick
+from tests.unit.shipment_flows import AWB, split_awb
 
 pytestmark = pytest.mark.integration
 
@@ -116,6 +120,24 @@ async def publish_story(bootstrap: str, topics: TopicNames, reader: OutputReader
         await reader.settle(quiet=0.5)
 
 
+# split_awb() in canonical order; up to LOADED the 10 pieces are in the truck at Liège, not yet departed.
+SHIPMENT_RECORDS = canonical_order(split_awb())
+LOADED = 44
+
+
+async def publish_in_steps(bootstrap: str, topics: TopicNames, reader: OutputReader, start: int, stop: int) -> None:
+    """SHIPMENT_RECORDS[start:stop], one at a time, each once the outputs replay computes for the records up to it
+    are out (plans, events and ticks travel on different topics: only this makes their order the replay's)."""
+    async with Publisher(bootstrap, topics, PARTITIONS) as pub:
+        for i in range(start, stop):
+            want: dict[str, int] = {}
+            for o in replay([dumps(r) for r in SHIPMENT_RECORDS[: i + 1]], topics, DEFAULT_POLICY, PARTITIONS).outputs:
+                want[o.topic] = want.get(o.topic, 0) + 1
+            await pub.send(SHIPMENT_RECORDS[i])
+            await pub.flush()
+            await reader.wait_for(lambda r, want=want: all(len(r.records[t]) >= n for t, n in want.items()))
+
+
 def published(reader: OutputReader, role: str, unit: str) -> list[dict]:
     return [r for r in reader.of(role) if r["unit"]["id"] == unit]
 
@@ -167,7 +189,7 @@ async def test_unit_answers_timeline_plan_eta_history_and_alerts(story):
     ("/api/units/MSKU1234570", 404, "no container MSKU1234570 is tracked"),
     ("/api/units/020-12345675", 404, "no awb 020-12345675 is tracked"),
     ("/api/units/CSQU3054383?kind=SHIP", 400, "unknown unit kind"),
-    ("/api/shipments/MAEU123456789", 404, "shipment tracking is not available yet"),
+    ("/api/shipments/MAEU123456789", 404, "no shipment MAEU123456789 is tracked"),
     ("/api/hubs/DUISBURG/units", 400, "not a UN/LOCODE"),
     ("/api/hubs/XXDUI/units", 404, "unknown hub XXDUI"),
     ("/api/alerts?severity=HIGH", 400, "unknown severity HIGH"),
@@ -273,3 +295,74 @@ async def test_two_workers_route_each_request_to_the_owner_of_the_key(bootstrap,
         not_owner = a if elsewhere == b else b
         status, body, _ = await get(http, f"{not_owner}/api/units/{UNIT.id}", headers={HOP_HEADER: elsewhere})
         assert status == 503 and "moving between workers" in body["message"]
+
+
+# -- shipments: the split air waybill on two workers -------------------------------------------------------------
+
+
+def _kinds(alerts: list[dict]) -> list[tuple]:
+    return [(a["kind"], a["severity"], a["leg_index"], (a["unit"] or {}).get("id")) for a in alerts]
+
+
+async def test_shipment_on_two_workers_loaded_then_delivered(bootstrap, tmp_path):
+    first = await fresh_settings(bootstrap, tmp_path / "a")
+    second = first.model_copy(update={"data_dir": tmp_path / "b", "web_port": free_port()})
+    topics = TopicNames(first.topic_prefix)
+    async with (serving_all(bootstrap, first, second) as (a, b), OutputReader(bootstrap, topics) as reader,
+                aiohttp.ClientSession() as http):
+        owns = {base: (await until(http, f"{base}/readyz", lambda s, body: s == 200 and len(body["partitions"]) == 2)
+                       )["partitions"] for base in (a, b)}  # fmt: skip
+        home = next(base for base, parts in owns.items() if partition_for(AWB.encode(), PARTITIONS) in parts)
+
+        await publish_in_steps(bootstrap, topics, reader, 0, LOADED)
+        alerts = reader.of("shipment_alert")
+        for base in (a, b):  # the owner answers, the other worker forwards
+            body = await until(http, f"{base}/api/shipments/{AWB}", lambda s, body: s == 200 and len(
+                body["open_alerts"]) + len(body["closed_alerts"]) == len(alerts) and body["eta"]["history"]
+                == reader.of("shipment_eta"))  # fmt: skip
+            _, _, headers = await get(http, f"{base}/api/shipments/{AWB}")
+            assert headers[WORKER_HEADER] == home
+        detail = ShipmentDetail.model_validate(body)  # the documented schema
+        tl = body["timeline"]
+        assert detail.shipment.id == AWB and tl["status"] == "AT_HUB" and tl["location"] == "BELGG"
+        assert [(p["unit"]["id"], p["pieces"], p["leg_index"]) for p in tl["parts"]] == [
+            ("AKE10001RU", 6, 0), ("AKE10002RU", 4, 0), ("LGG-MAD 7", 10, 1)]
+        assert [(g["units"], g["pieces_departed"], g["actual_arrival"]) for g in tl["legs"]] == [
+            (["AKE10001RU", "AKE10002RU"], 10, "2026-03-05T13:00:00Z"), (["LGG-MAD 7"], 0, None)]
+        assert (tl["predicted_delivery"], tl["minutes_late"]) == ("2026-03-07T01:00:00Z", 42 * 60)
+        assert tl["hubs"][0]["location"] == "BELGG" and tl["hubs"][0]["dwell_minutes"] > tl["hubs"][0]["normal_minutes"]
+        assert [r["stops"] for r in body["routes"]] == [["HKHKG", "BELGG"], ["HKHKG", "BELGG"], ["BELGG", "ESMAD"]]
+        assert body["plan"] == SHIPMENT_RECORDS[3].model_dump(mode="json")
+        assert _kinds(body["open_alerts"]) == [("OVERDUE", "CRITICAL", 1, None), ("LATE", "CRITICAL", 0, "AKE10002RU"),
+                                               ("DWELL", "MINOR", 1, "AKE10001RU")]
+        # /api/alerts lists shipment alerts with the unit alerts (none here: each unit kept its own plan).
+        page = await until(http, f"{a}/api/alerts", lambda s, body: len(body["items"]) == 3)
+        assert {x["record"] for x in page["items"]} == {"shipment_alert"} and page["coverage"]["complete"]
+        _, units_only, _ = await get(http, f"{b}/api/alerts?about=unit")
+        assert units_only["items"] == []
+
+        # Errors say what was wrong.
+        for path, status, says in [
+            ("/api/shipments/580-12345676", 400, "air waybill check digit is wrong"),
+            ("/api/shipments/M%20A", 400, "not a shipment reference"),
+            ("/api/shipments/580-12345675?kind=PARCEL", 400, "unknown shipment kind"),
+            ("/api/shipments/020-12345675", 404, "no air waybill 020-12345675 is tracked"),
+            ("/api/shipments/MAEU123456789", 404, "no shipment MAEU123456789 is tracked"),
+            ("/api/alerts?about=trains", 400, "about must be unit, shipment or both"),
+        ]:
+            for base in (a, b):
+                got, err, _ = await get(http, base + path)
+                assert (got, err["error"]) == (status, {400: "bad_request", 404: "not_found"}[status]), (path, err)
+                assert says in err["message"], err
+
+        # The rest: the truck delivers at Madrid 43 h late, and every alert is closed.
+        await publish_in_steps(bootstrap, topics, reader, LOADED, len(SHIPMENT_RECORDS))
+        body = await until(http, f"{a}/api/shipments/58012345675", lambda s, body: s == 200
+                           and body["eta"]["current"]["reason"] == "delivered at ESMAD")  # fmt: skip
+        assert body["timeline"]["status"] == "DELIVERED" and body["timeline"]["minutes_late"] == 43 * 60
+        assert body["open_alerts"] == [] and {c["closed_because"] for c in body["closed_alerts"]} == {
+            "the shipment was delivered at 2026-03-07T02:00:00Z"}
+        assert _kinds([c["alert"] for c in body["closed_alerts"]]) == _kinds(
+            sorted(reader.of("shipment_alert"), key=lambda x: (x["detected_at"], x["alert_id"]), reverse=True))
+        page = await until(http, f"{b}/api/alerts?about=shipment&open=false", lambda s, body: len(body["items"]) > 3)
+        assert len(page["items"]) == len(reader.of("shipment_alert"))

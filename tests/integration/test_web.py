@@ -1,6 +1,7 @@
 """The operations page in headless Chromium (Debian's chromium, driven by Playwright), served by a real worker
 on the real embedded broker: search, the unit's timeline on the map and the time axis, its ETA history and
-alerts, and the live list of delayed and overdue units updating without a reload.
+alerts, and the live list of delayed and overdue units updating without a reload; and a shipment searched by its
+air waybill: its parts across units, the late delivery and its alerts.
 
 Needs /usr/bin/chromium (`.ci/install-browser`); never downloads a browser."""
 
@@ -19,7 +20,8 @@ from streams.io.kafka import OutputReader, Publisher
 from streams.processing.topics import TopicNames
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, plan, tick
-from tests.integration.test_api import fresh_settings, publish_story, serving, until
+from tests.integration.test_api import LOADED, fresh_settings, publish_in_steps, publish_story, serving, until
+from tests.unit.shipment_flows import AWB
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -51,8 +53,34 @@ async def site(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
             await browser.close()
 
 
+@pytest.fixture(scope="module")
+async def ship_site(site, bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
+    """A second worker, on its own topics, with the split air waybill up to its truck loaded at Liège (its event
+    time, 2-5 March, is before the story's)."""
+    root = tmp_path_factory.mktemp("web-shipment")
+    settings = await fresh_settings(bootstrap, root)
+    topics = TopicNames(settings.topic_prefix)
+    async with (serving(settings, bootstrap) as (_, base), OutputReader(bootstrap, topics) as reader,
+                aiohttp.ClientSession() as http):
+        await publish_in_steps(bootstrap, topics, reader, 0, LOADED)
+        n = len(reader.of("shipment_eta"))
+        await until(http, f"{base}/api/shipments/{AWB}", lambda s, b: s == 200 and len(b["eta"]["history"]) == n)
+        yield {**site, "base": base, "shots": root}
+
+
 @pytest.fixture
 async def page(site):
+    async for p in _page(site):
+        yield p
+
+
+@pytest.fixture
+async def ship_page(ship_site):
+    async for p in _page(ship_site):
+        yield p
+
+
+async def _page(site):
     context = await site["browser"].new_context(viewport={"width": 1440, "height": 900})
     page = await context.new_page()
     errors: list[str] = []
@@ -145,3 +173,53 @@ async def test_live_list_updates_without_a_reload_and_opens_a_unit(site, page):
     await board.locator(f"li[data-unit='{THIRD.id}'] button").click()
     await page.locator("[data-testid=unit-id]", has_text=THIRD.id).wait_for()
     assert "OVERDUE" in await page.inner_text("[data-testid=alerts]")
+
+
+async def test_search_shows_a_shipment_its_parts_late_delivery_and_alerts(ship_site, ship_page):
+    page = ship_page
+    await page.goto(ship_site["base"] + "/")
+    await page.fill("[data-testid=search-input]", AWB)  # any kind: tried as a unit and as a shipment
+    await page.click("[data-testid=search-button]")
+    detail = page.locator("[data-testid=unit-detail]")
+    await detail.locator("[data-testid=shipment-id]", has_text=AWB).wait_for()
+    assert await page.evaluate("location.hash") == f"#/shipments/{AWB}"
+    assert "AT HUB" in await detail.inner_text()
+    assert "10 pieces in 3 parts across 3 units" in await page.inner_text("[data-testid=shipment-pieces]")
+    # The late delivery: predicted against planned.
+    assert await page.inner_text("[data-testid=eta-predicted]") == "7 Mar 2026 01:00 UTC"
+    assert await page.inner_text("[data-testid=eta-delay]") == "+1 d 18 h late"
+    assert "AKE10002RU" in await page.inner_text("[data-testid=eta-cause]")
+    # Parts across units, on the map (one path each) and on the time axis; the dwell at Liège beyond normal.
+    parts = await page.eval_on_selector_all("[data-testid=parts] tbody tr", "els => els.map(e => e.dataset.part)")
+    assert parts == ["AKE10001RU", "AKE10002RU", "LGG-MAD 7"]
+    assert "aboard" in await page.inner_text("tr[data-part='LGG-MAD 7']")
+    paths = await page.eval_on_selector_all("[data-testid=map] path[data-part]", "els => els.map(e => e.dataset.part)")
+    assert paths == ["AKE10001RU", "AKE10002RU", "LGG-MAD 7"]
+    stops = await page.eval_on_selector_all("[data-testid=map] [data-stop]", "els => els.map(e => e.dataset.stop)")
+    assert stops == ["HKHKG", "BELGG", "ESMAD"]
+    assert await page.locator("[data-testid=time-axis] rect[data-part-bar]").count() == 3
+    assert await page.locator("[data-testid=time-axis] rect[data-dwell-over='BELGG']").count() == 1
+    assert "still there" in await page.inner_text("[data-testid=hubs] tr[data-hub='BELGG']")
+    # Open alerts, each naming its leg and unit; the superseded and resolved ones folded away.
+    alerts = page.locator("[data-testid=alerts] > ul.alerts > li")
+    kinds = await alerts.evaluate_all("els => els.map(e => e.dataset.kind)")
+    assert kinds == ["OVERDUE", "LATE", "DWELL"]
+    late = await page.inner_text("[data-testid=alerts] > ul.alerts > li[data-kind=LATE]")
+    assert "leg 1 air HKHKG → BELGG" in late and "unit AKE10002RU" in late
+    assert "unit AKE10001RU" in await page.inner_text("[data-testid=alerts] > ul.alerts > li[data-kind=DWELL]")
+    assert "3 closed alerts" in await page.inner_text("[data-testid=alerts]")
+    assert await page.locator("[data-testid=eta-history] tbody tr").count() == 9
+    await shot(ship_site, page, "shipment")
+    # A part's unit opens the unit's own page.
+    await page.click("[data-testid=parts] a[data-unit-link='AKE10002RU']")
+    await page.locator("[data-testid=unit-id]", has_text="AKE10002RU").wait_for()
+
+
+async def test_a_malformed_air_waybill_says_so(ship_site, ship_page):
+    page = ship_page
+    await page.goto(ship_site["base"] + "/")
+    await page.fill("[data-testid=search-input]", "580-12345676")
+    await page.click("[data-testid=search-button]")
+    message = page.locator("[data-testid=message]")
+    await message.wait_for()
+    assert "air waybill check digit is wrong" in await message.inner_text()

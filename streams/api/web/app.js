@@ -7,7 +7,9 @@ const MODE_COLOR = { RAIL: "#7b4ea3", SEA: "#1f6fb2", AIR: "#d9822b", ROAD: "#2f
 const TOLERANCE_MIN = { SEA: 720, BARGE: 720, RAIL: 360, AIR: 180, ROAD: 120 };
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (sel) => document.querySelector(sel);
-const view = { ref: null, kind: "", body: null, land: null, hubs: [], boardKeys: new Set(), closedOpen: false };
+const view = { what: "units", ref: null, kind: "", body: null, land: null, hubs: [], boardKeys: new Set(), closedOpen: false };
+const SHIPMENT_KINDS = new Set(["BOOKING", "BILL_OF_LADING", "AIR_WAYBILL", "CONSIGNMENT"]);
+const AWB_SHAPE = /^\d{3}[- ]?\d{8}$/; // the API reads a shipment reference of this shape as an air waybill
 
 // ---------------------------------------------------------------- helpers
 
@@ -73,30 +75,58 @@ function svgText(parent, x, y, text, attrs = {}) {
 function unitHash(ref, kind) {
   return `#/units/${encodeURIComponent(ref)}${kind ? `?kind=${encodeURIComponent(kind)}` : ""}`;
 }
+function shipmentHash(ref, kind) {
+  return `#/shipments/${encodeURIComponent(ref)}${kind ? `?kind=${encodeURIComponent(kind)}` : ""}`;
+}
+function go(target) {
+  if (location.hash === target) route(); else location.hash = target;
+}
 
 $("#search").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const ref = $("#q").value.trim();
-  if (!ref) { showMessage("Type a container number, air waybill, ULD or trailer id."); return; }
-  const target = unitHash(ref, $("#kind").value);
-  if (location.hash === target) route(); else location.hash = target;
+  const kind = $("#kind").value;
+  if (!ref) { showMessage("Type a container number, air waybill, ULD, trailer id or a shipment reference."); return; }
+  if (SHIPMENT_KINDS.has(kind)) go(shipmentHash(ref, kind));
+  else if (kind) go(unitHash(ref, kind));
+  else resolve(ref);
 });
+
+// Any kind: ask for a unit and for a shipment of that reference at once. A shipment found under an air waybill
+// number wins (it covers the air waybill's own statuses too); otherwise a unit wins. Neither: say why for both.
+async function resolve(ref) {
+  const [unit, shipment] = await Promise.all([
+    api(`/api/units/${encodeURIComponent(ref)}`), api(`/api/shipments/${encodeURIComponent(ref)}`)]);
+  if ($("#q").value.trim() !== ref) return; // the user moved on meanwhile
+  if (shipment.ok && (!unit.ok || AWB_SHAPE.test(ref))) { go(shipmentHash(ref)); return; }
+  if (unit.ok) { go(unitHash(ref)); return; }
+  view.ref = null; view.body = null;
+  $("#detail").hidden = true; $("#empty").hidden = true;
+  const down = [unit, shipment].find((r) => r.status === 0 || r.status >= 500);
+  if (down) { showMessage(`Unavailable: ${down.body?.message ?? `HTTP ${down.status}`}`); return; }
+  const what = unit.status === 404 ? "Not found" : "Not a valid reference";
+  const asShipment = shipment.status === 404 ? `; ${shipment.body.message.split(":")[0]} either`
+    : ` (as a shipment reference: ${shipment.body?.message ?? `HTTP ${shipment.status}`})`;
+  showMessage(`${what}: ${unit.body?.message ?? `HTTP ${unit.status}`}${asShipment}`);
+  markSelected();
+}
 
 window.addEventListener("hashchange", route);
 
 function route() {
-  const m = location.hash.match(/^#\/units\/([^?]+)(?:\?kind=(\w+))?/);
+  const m = location.hash.match(/^#\/(units|shipments)\/([^?]+)(?:\?kind=(\w+))?/);
   if (!m) {
     view.ref = null; view.body = null;
     $("#detail").hidden = true; $("#empty").hidden = false; hideMessage(); markSelected();
     return;
   }
-  view.ref = decodeURIComponent(m[1]);
-  view.kind = m[2] || "";
+  view.what = m[1];
+  view.ref = decodeURIComponent(m[2]);
+  view.kind = m[3] || "";
   view.closedOpen = false;
   $("#q").value = view.ref;
   $("#kind").value = view.kind;
-  loadUnit(true);
+  load(true);
 }
 
 function showMessage(text, info = false) {
@@ -107,12 +137,12 @@ function showMessage(text, info = false) {
 }
 function hideMessage() { $("#message").hidden = true; }
 
-async function loadUnit(first) {
-  const ref = view.ref;
+async function load(first) {
+  const ref = view.ref, what = view.what;
   if (!ref) return;
   const q = view.kind ? `?kind=${encodeURIComponent(view.kind)}` : "";
-  const res = await api(`/api/units/${encodeURIComponent(ref)}${q}`);
-  if (ref !== view.ref) return; // the user moved on meanwhile
+  const res = await api(`/api/${what}/${encodeURIComponent(ref)}${q}`);
+  if (ref !== view.ref || what !== view.what) return; // the user moved on meanwhile
   if (!res.ok) {
     if (!first && res.status === 503) return; // keep showing the last answer while the group rebalances
     view.body = null;
@@ -126,7 +156,7 @@ async function loadUnit(first) {
   hideMessage();
   const same = view.body && JSON.stringify(view.body) === JSON.stringify(res.body);
   view.body = res.body;
-  if (!same) renderUnit(res.body);
+  if (!same) (what === "shipments" ? renderShipment : renderUnit)(res.body);
   markSelected();
 }
 
@@ -289,11 +319,11 @@ async function hubs() {
   return view.hubs;
 }
 
-async function drawMap(box, d) {
+// The map's background (sea, graticule, land, the corridors' other hubs) framed around `stops`; null if none.
+async function mapFrame(box, stops, label) {
   const W = 860, H = 360;
-  const stops = routeStops(d).filter((s) => s.lat !== undefined);
   box.innerHTML = "";
-  if (!stops.length) { box.innerHTML = `<p class="muted" style="padding:1rem">No position known for this unit's stops.</p>`; return; }
+  if (!stops.length) { box.innerHTML = `<p class="muted" style="padding:1rem">No position known for these stops.</p>`; return null; }
   let [lon0, lon1] = [Math.min(...stops.map((s) => s.lon)), Math.max(...stops.map((s) => s.lon))];
   let [lat0, lat1] = [Math.min(...stops.map((s) => s.lat)), Math.max(...stops.map((s) => s.lat))];
   const k = Math.cos(((lat0 + lat1) / 2) * Math.PI / 180);
@@ -303,7 +333,7 @@ async function drawMap(box, d) {
   const cx = ((lon0 + lon1) / 2) * k, cy = (lat0 + lat1) / 2;
   const px = (lon) => ((lon * k - (cx - spanX / 2)) / spanX) * W;
   const py = (lat) => ((cy + spanY / 2 - lat) / spanY) * H;
-  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "viz", role: "img", "aria-label": `Route of ${d.unit.id} on a map` }, box);
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "viz", role: "img", "aria-label": label }, box);
   el("rect", { x: 0, y: 0, width: W, height: H, fill: "#d9e8f5" }, svg);
   const grid = el("g", { stroke: "#c9dbec", "stroke-width": 1 }, svg);
   for (let lon = -180; lon <= 180; lon += 10) el("line", { x1: px(lon), x2: px(lon), y1: 0, y2: H }, grid);
@@ -322,6 +352,14 @@ async function drawMap(box, d) {
     el("circle", { cx: x, cy: y, r: 2.5, fill: "#9aa5b1" }, marks);
     svgText(marks, x + 4, y - 3, h.name ?? h.locode, { "font-size": 10, fill: "#8a95a3" });
   }
+  return { svg, px, py, W, H };
+}
+
+async function drawMap(box, d) {
+  const stops = routeStops(d).filter((s) => s.lat !== undefined);
+  const frame = await mapFrame(box, stops, `Route of ${d.unit.id} on a map`);
+  if (!frame) return;
+  const { svg, px, py, W } = frame;
   // legs: solid where done, dashed where still ahead
   const ms = d.timeline.milestones;
   const actualAt = (leg, kind) => ms.find((m) => m.leg_index === leg && m.kind === kind)?.actual;
@@ -507,12 +545,12 @@ async function refreshBoard() {
       <div class="msg">${esc(r.latest_alert?.message ?? "")}</div></li>`;
   }).join("") : `<li class="none" style="border-left-color:var(--ok);cursor:default">No delayed or overdue unit.</li>`;
   markSelected();
-  if (view.ref && view.body) loadUnit(false); // the open unit follows the same rhythm
+  if (view.ref && view.body) load(false); // the open unit or shipment follows the same rhythm
 }
 
 function markSelected() {
   for (const li of document.querySelectorAll("#delayed li[data-unit]")) {
-    li.classList.toggle("selected", !!view.body && li.dataset.unit === view.body.unit.id);
+    li.classList.toggle("selected", !!view.body?.unit && li.dataset.unit === view.body.unit.id);
   }
 }
 
