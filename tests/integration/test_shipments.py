@@ -12,7 +12,7 @@ from streams.io.kafka import OutputReader, Publisher
 from streams.processing.replay import canonical_order, replay
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
-from tests.unit.shipment_flows import AWB, split_awb
+from tests.unit.shipment_flows import AWB, consolidation, split_awb
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +74,35 @@ async def test_split_air_waybill_is_one_shipment_with_two_parts(bootstrap, setti
     assert last_eta["reason"] == "delivered at ESMAD" and last_eta["cause_unit"]["id"] == "AKE10002RU"
     # Every message on the shipment topics is keyed by the shipment.
     assert all(k == AWB.encode() for k in reader.keys(topics.name("shipment_timeline")))
+
+
+async def test_consolidation_at_chongqing_missed_train_and_customs_hold(bootstrap, settings, topics, reader):
+    records = canonical_order(consolidation(train_hours=190, hold_hours=60))
+    async with running(settings, bootstrap), Publisher(bootstrap, topics, PARTITIONS) as pub:
+        want = await _publish_in_steps(pub, reader, records)
+        await reader.wait_for(lambda r: sum(t["status"] == "DELIVERED" for t in r.of("shipment_timeline")) >= 1)
+        await reader.settle()
+
+    assert reader.of("dead_letter") == []
+    mine = [t for t in reader.of("shipment_timeline") if t["shipment"]["id"] == "BK-ASX-1"]
+    expected = [t for t in want[topics.name("shipment_timeline")] if t["shipment"]["id"] == "BK-ASX-1"]
+    final = {k: v for k, v in mine[-1].items() if k != "as_of"}
+    assert final == {k: v for k, v in expected[-1].items() if k != "as_of"}
+    assert _alerts(reader.of("shipment_alert")) == _alerts(want[topics.name("shipment_alert")])
+
+    # Stripped from the ASEAN container at Chongqing, consolidated into the CR Express container with local
+    # cargo, stripped at Duisburg and trucked to Düsseldorf.
+    assert [(p["unit"]["id"], p["loaded_location"], p["unloaded_location"]) for p in final["parts"]] == [
+        ("FCIU1234560", "VNHAN", "CNCKG"), ("TGHU1234567", "CNCKG", "DEDUI"), ("DU-CX 101", "DEDUI", "DEDUS"),
+    ]
+    local = [t for t in reader.of("shipment_timeline") if t["shipment"]["id"] == "BK-CKG-2"][-1]
+    assert [p["unit"]["id"] for p in local["parts"]] == ["TGHU1234567"]
+    assert local["legs"][0]["pieces_arrived"] == 30 and local["location"] == "DEDUI"
+    assert [h["location"] for h in final["hubs"]] == ["CNCKG", "DEDUI"]
+    asx = [a for a in reader.of("shipment_alert") if a["shipment"]["id"] == "BK-ASX-1"]
+    assert {(a["kind"], a["location"]) for a in asx} >= {("DWELL", "CNCKG"), ("CUSTOMS_HOLD", "DEDUI"),
+                                                         ("LATE", "DEDUS")}  # fmt: skip
+    late = max((a for a in asx if a["kind"] == "LATE"), key=lambda a: a["minutes"])
+    assert (late["leg_index"], late["unit"]["id"]) == (1, "TGHU1234567")  # the missed train, named
+    eta = [e for e in reader.of("shipment_eta") if e["shipment"]["id"] == "BK-ASX-1"][-1]
+    assert eta["reason"] == "delivered at DEDUS" and eta["predicted_delivery"] == final["delivered_at"]
