@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import pairwise
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,6 +32,18 @@ class Leg(BaseModel):
         return self
 
 
+def check_connected(legs: Sequence[Any], promised: datetime | None, last: str) -> None:
+    """Legs in order: each starts where the previous ended, not before it arrives; the promise is not earlier
+    than the last arrival (`last` says what that arrival is)."""
+    for prev, nxt in pairwise(legs):
+        if prev.destination != nxt.origin:
+            raise ValueError(f"legs do not connect: {prev.destination} then {nxt.origin}")
+        if nxt.planned_departure < prev.planned_arrival:
+            raise ValueError(f"leg from {nxt.origin} departs before the previous leg arrives")
+    if promised and promised < legs[-1].planned_arrival:
+        raise ValueError(f"promised delivery is before {last}")
+
+
 class Plan(BaseModel):
     """The itinerary in force for a unit. A later `revision` replaces an earlier one."""
 
@@ -45,13 +60,7 @@ class Plan(BaseModel):
 
     @model_validator(mode="after")
     def _connected(self) -> Plan:
-        for prev, nxt in zip(self.legs, self.legs[1:], strict=False):
-            if prev.destination != nxt.origin:
-                raise ValueError(f"legs do not connect: {prev.destination} then {nxt.origin}")
-            if nxt.planned_departure < prev.planned_arrival:
-                raise ValueError(f"leg from {nxt.origin} departs before the previous leg arrives")
-        if self.promised_delivery and self.promised_delivery < self.legs[-1].planned_arrival:
-            raise ValueError("promised delivery is before the planned arrival at destination")
+        check_connected(self.legs, self.promised_delivery, "the planned arrival at destination")
         return self
 
     @property

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import Classifier, Milestone
 from schemas.outputs import Severity
+from schemas.plans import check_connected
 from schemas.refs import Instant, Locode, Mode, TrackedUnit, UnLocode, UtcDateTime, normalise_awb
 
 _REFERENCE = re.compile(r"^[A-Z0-9][A-Z0-9/-]{2,34}$")
@@ -89,13 +90,7 @@ class ShipmentPlan(BaseModel):
 
     @model_validator(mode="after")
     def _connected(self) -> ShipmentPlan:
-        for prev, nxt in zip(self.legs, self.legs[1:], strict=False):
-            if prev.destination != nxt.origin:
-                raise ValueError(f"legs do not connect: {prev.destination} then {nxt.origin}")
-            if nxt.planned_departure < prev.planned_arrival:
-                raise ValueError(f"leg from {nxt.origin} departs before the previous leg arrives")
-        if self.promised_delivery and self.promised_delivery < self.legs[-1].planned_arrival:
-            raise ValueError("promised delivery is before the planned delivery")
+        check_connected(self.legs, self.promised_delivery, "the planned delivery")
         return self
 
     @property

@@ -158,10 +158,16 @@ class Engine:
     def dead_letter(
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None, reason: str
     ) -> OutRecord:
-        letter = DeadLetter(
-            source_topic=topic, partition=partition, offset=offset, key=key, reason=reason, original=value or b""
-        )
-        return OutRecord(self._dead, key, dumps(letter))
+        return dead_letter(self._dead, topic, partition, offset, key, value, reason)
+
+
+def dead_letter(dead_topic: str, topic: str, partition: int, offset: int | None, key: bytes | None,
+                value: bytes | None, reason: str) -> OutRecord:  # fmt: skip
+    """A rejected record, with why and its original bytes, for the dead-letter topic."""
+    letter = DeadLetter(
+        source_topic=topic, partition=partition, offset=offset, key=key, reason=reason, original=value or b""
+    )
+    return OutRecord(dead_topic, key, dumps(letter))
 
 
 _RECENT = 14 * 86_400 * 1_000_000  # microseconds

@@ -11,12 +11,12 @@ from collections.abc import MutableMapping
 from datetime import datetime
 from typing import Any
 
-from schemas import ClockTick, DeadLetter, DecodeError, ShipmentPlan, decode, decode_input, dumps, loads
+from schemas import ClockTick, DecodeError, ShipmentPlan, decode, decode_input, dumps, loads
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.core.shipments.state import ShipmentState
 from streams.core.shipments.tracker import Outcome, advance, apply_plan, apply_report
 from streams.processing.cache import WriteThrough
-from streams.processing.engine import OutRecord
+from streams.processing.engine import OutRecord, dead_letter
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
 
@@ -71,12 +71,12 @@ class ShipmentEngine:
             else:
                 raise DecodeError(f"topic {topic!r} is not an input of the shipment job")
         except DecodeError as exc:
-            return [self._dead_letter(topic, partition, offset, key, value, str(exc))]
+            return [dead_letter(self._dead, topic, partition, offset, key, value, str(exc))]
         try:
             return self._apply(record, data, partition)
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
-            return [self._dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
+            return [dead_letter(self._dead, topic, partition, offset, key, value, f"processing failed: {exc!r}")]
 
     def _apply(self, record: Input, raw: bytes, partition: int) -> list[OutRecord]:
         clock = PartitionClock(self.clock, partition, self._fine)
@@ -124,11 +124,5 @@ class ShipmentEngine:
             clock.schedule(sid, due)
         return out
 
-    def _dead_letter(self, topic: str, partition: int, offset: int | None, key: bytes | None,
-                     value: bytes | None, reason: str) -> OutRecord:  # fmt: skip
-        letter = DeadLetter(
-            source_topic=topic, partition=partition, offset=offset, key=key, reason=reason, original=value or b""
-        )
-        return OutRecord(self._dead, key, dumps(letter))
 
 
