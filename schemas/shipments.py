@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import Classifier, Milestone
 from schemas.outputs import Severity
-from schemas.plans import check_connected
-from schemas.refs import Instant, Locode, Mode, TrackedUnit, UnLocode, UtcDateTime, normalise_awb
+from schemas.plans import Leg, check_connected
+from schemas.refs import Instant, Locode, Mode, TrackedUnit, UtcDateTime, normalise_awb
 
 _REFERENCE = re.compile(r"^[A-Z0-9][A-Z0-9/-]{2,34}$")
 
@@ -48,28 +48,11 @@ class ShipmentRef(BaseModel):
         return self
 
 
-class ShipmentLeg(BaseModel):
-    """One leg of the shipment's journey. `unit` names the unit booked for it when it is known in advance
-    (a rail container, a truck); for consolidated or air cargo it is learnt from stuffing / build-up events."""
+class ShipmentLeg(Leg):
+    """One leg of the shipment's journey: a unit leg's fields, plus the unit booked for it when that is known in
+    advance (a rail container, a truck); for consolidated or air cargo it is learnt from stuffing / build-up."""
 
-    model_config = ConfigDict(frozen=True)
-
-    mode: Mode
-    carrier: str
-    origin: UnLocode
-    destination: UnLocode
-    planned_departure: UtcDateTime
-    planned_arrival: UtcDateTime
     unit: TrackedUnit | None = None
-    reference: str | None = Field(default=None, description="service, train, flight or truck")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ShipmentLeg:
-        if self.planned_arrival <= self.planned_departure:
-            raise ValueError(f"leg {self.origin}->{self.destination} arrives before it departs")
-        if self.origin == self.destination:
-            raise ValueError(f"leg starts and ends at {self.origin}")
-        return self
 
 
 class ShipmentPlan(BaseModel):
