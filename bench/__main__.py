@@ -21,7 +21,7 @@ def main() -> None:
     else:
         from bench.engine import main as run
 
-        run()
+        run([])
 
 
 if __name__ == "__main__":

@@ -51,11 +51,11 @@ def engine(inputs) -> tuple[float, int]:
     return time.perf_counter() - t, n
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench engine")
     ap.add_argument("--units-per-corridor", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     inputs = _inputs(args.units_per_corridor)
     base = min(baseline(inputs) for _ in range(args.rounds))
     runs = [engine(inputs) for _ in range(args.rounds)]

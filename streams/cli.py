@@ -81,10 +81,9 @@ def worker(
 ) -> None:
     """Run the tracking job (a Faust worker) until stopped, with the query API and operations page on
     http://127.0.0.1:6066/. For production; scale out by starting more."""
-    import faust
-
     from streams.broker.resolve import broker_for
     from streams.topology.app import create_app
+    from streams.topology.runner import Worker
 
     settings = _settings(broker=broker, app_id=app_id, data_dir=data_dir, web_enabled=web, web_port=web_port)
     with broker_for(settings) as (bootstrap, settings):
@@ -99,7 +98,7 @@ def worker(
             pass
         asyncio.set_event_loop(asyncio.new_event_loop())
         topology = create_app(settings, bootstrap)
-        faust.Worker(topology.app, loglevel=loglevel).execute_from_commandline()
+        Worker(topology.app, loglevel=loglevel).execute_from_commandline()
 
 
 @app.command()

@@ -160,7 +160,8 @@ class LocalStore:
         # The engine's in-memory watermarks, when it keeps them (the clock table then holds the watermark only as
         # of the hour bucket it entered): read together they give the watermark the engine derives with.
         self.fine_watermarks = fine_watermarks
-        self._facts: dict[bytes, tuple[bytes, UnitFacts]] = {}  # by key: (raw state, facts derived from it)
+        # by key: (raw state, watermark, facts derived from them)
+        self._facts: dict[bytes, tuple[bytes, datetime | None, UnitFacts]] = {}
 
     @property
     def units_changelog(self) -> str:
@@ -308,20 +309,22 @@ class LocalStore:
         return orjson.loads(raw) if raw else []
 
     def facts(self, key: bytes, raw: bytes) -> UnitFacts | None:
-        """Facts of a unit, re-derived only when its stored state changed."""
+        """Facts of a unit, re-derived only when its stored state or its partition's watermark changed (time
+        passing changes facts without changing the state: a unit becomes overdue, or bound for its next stop)."""
+        watermark = self.watermark(partition_for(key, self.partitions))
         hit = self._facts.get(key)
-        if hit is not None and hit[0] == raw:
-            return hit[1]
+        if hit is not None and hit[0] == raw and hit[1] == watermark:
+            return hit[2]
         try:
             state = UnitState.decode(raw)
             if state.unit is None:
                 return None
-            view = view_of(state, self.watermark(self.partition_of(state.unit.id)), self.policy)
+            view = view_of(state, watermark, self.policy)
             facts = facts_of(state, view, self.policy)
         except Exception:  # one bad state must not break every list
             log.exception("api: cannot derive the state of %r", key)
             return None
-        self._facts[key] = (raw, facts)
+        self._facts[key] = (raw, watermark, facts)
         return facts
 
     def _local_items(self, table: Any) -> Iterator[tuple[bytes, bytes]]:

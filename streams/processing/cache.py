@@ -1,58 +1,141 @@
-"""A write-through cache in front of a key-value store.
+"""A write-behind cache of decoded state in front of a key-value store.
 
-In a worker the stores are Faust tables: every read goes through Faust's table machinery to RocksDB, which
-costs far more than the tracking logic itself. The worker that owns a partition is its tables' only writer, so
-reads can be served from memory while every write still goes to the table (and its changelog). The cache
-must be dropped when partitions are reassigned (`clear`)."""
+In a worker the stores are Faust tables: every read goes through Faust's table machinery to RocksDB, and every
+write is a RocksDB put plus a changelog message. Both cost far more than the tracking logic, so the engine keeps
+decoded state objects in memory and writes each changed key once per batch (`flush`), however often the batch
+changed it. This is safe because the worker that owns a partition is its tables' only writer, and because the
+worker acknowledges a batch's input records only after `flush` (see `streams.topology.batching`): a crash before
+that loses the unflushed state and the unacknowledged inputs together, and the inputs are read again.
+
+Each change remembers the input partition it was made for (`partition`, set by the engine before each record):
+a Faust table files a write under the partition of the record being processed, so `flush` writes each
+partition's changes inside a `scope(partition)` that makes a record of that partition current.
+
+The cache must be dropped when partitions are reassigned (`clear`): another worker may have written meanwhile."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import AbstractContextManager
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+Scope = Callable[[int | None], AbstractContextManager]  # partition -> context in which its writes are made
+
+log = logging.getLogger(__name__)
 
 _ABSENT = object()
 
 
-class WriteThrough(MutableMapping[bytes, bytes]):
-    def __init__(self, backing: MutableMapping[bytes, bytes], max_items: int = 100_000) -> None:
+def _same(value):  # type: ignore[no-untyped-def]
+    return value
+
+
+class StateCache(MutableMapping[bytes, V], Generic[V]):
+    """`backing` holds encoded values; this cache holds decoded ones. Values must not be mutated in place once
+    stored: store a new object instead (the trackers work on copies)."""
+
+    def __init__(
+        self,
+        backing: MutableMapping[bytes, bytes],
+        decode: Callable[[bytes], V] = _same,
+        encode: Callable[[V], bytes] = _same,
+        max_items: int = 100_000,
+        write_behind: bool = False,
+    ) -> None:
         self.backing = backing
         self.max_items = max_items
-        self._cache: dict[bytes, object] = {}
+        self.write_behind = write_behind
+        self._decode, self._encode = decode, encode
+        self._cache: dict[bytes, object] = {}  # key -> value, or None when known absent
+        self._dirty: dict[bytes, int | None] = {}  # keys changed since the last flush -> their partition
+        self.partition: int | None = None  # the input partition changes are made for now
+        self._absent: set[bytes] = set()  # keys known not to be in the store (nothing to delete there)
 
-    def _remember(self, key: bytes, value: object) -> None:
-        if len(self._cache) >= self.max_items:
-            self._cache.pop(next(iter(self._cache)))  # oldest first
-        self._cache[key] = value
-
-    def get(self, key: bytes, default: bytes | None = None) -> bytes | None:  # type: ignore[override]
+    def get(self, key: bytes, default: V | None = None) -> V | None:  # type: ignore[override]
         value = self._cache.get(key, _ABSENT)
         if value is _ABSENT:
-            value = self.backing.get(key)
-            self._remember(key, value)
+            raw = self.backing.get(key)
+            if raw is None:
+                value = None
+                self._absent.add(key)
+            else:
+                value = self._decode(raw)
+            self._cache[key] = value
         return default if value is None else value  # type: ignore[return-value]
 
-    def __getitem__(self, key: bytes) -> bytes:
+    def __getitem__(self, key: bytes) -> V:
         value = self.get(key)
         if value is None:
             raise KeyError(key)
         return value
 
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.backing[key] = value
-        self._cache.pop(key, None)
-        self._remember(key, value)
+    def __setitem__(self, key: bytes, value: V) -> None:
+        self._cache.pop(key, None)  # most recently written last: evicted last
+        self._cache[key] = value
+        self._dirty[key] = self.partition
+        if not self.write_behind:
+            self.flush()
 
     def __delitem__(self, key: bytes) -> None:
-        if self.get(key) is not None:
-            del self.backing[key]
-        self._cache.pop(key, None)
-        self._remember(key, None)
+        self._cache[key] = None
+        self._dirty[key] = self.partition
+        if not self.write_behind:
+            self.flush()
 
     def __iter__(self) -> Iterator[bytes]:
+        self.flush()
         return iter(self.backing)
 
     def __len__(self) -> int:
+        self.flush()
         return len(self.backing)
 
+    @property
+    def pending(self) -> int:
+        """Keys changed and not yet written."""
+        return len(self._dirty)
+
+    def flush(self, scope: Scope | None = None) -> int:
+        """Write every changed key to the store, once each, each partition's inside `scope(partition)`;
+        returns how many were written."""
+        dirty, self._dirty = self._dirty, {}
+        if scope is None:
+            self._write(dirty)
+        else:
+            by_partition: dict[int | None, list[bytes]] = {}
+            for key, partition in dirty.items():
+                by_partition.setdefault(partition, []).append(key)
+            for partition, keys in by_partition.items():
+                with scope(partition):
+                    self._write(keys)
+        excess = len(self._cache) - self.max_items
+        if excess > 0:  # oldest first; everything is clean now
+            for key in list(self._cache)[:excess]:
+                del self._cache[key]
+                self._absent.discard(key)
+        return len(dirty)
+
+    def _write(self, keys) -> None:  # type: ignore[no-untyped-def]
+        for key in keys:
+            value = self._cache[key]
+            if value is None:
+                if key not in self._absent:  # created and deleted since the last flush: nothing stored
+                    with contextlib.suppress(KeyError):
+                        del self.backing[key]
+                    self._absent.add(key)
+            else:
+                self.backing[key] = self._encode(value)  # type: ignore[arg-type]
+                self._absent.discard(key)
+
     def clear(self) -> None:  # type: ignore[override]
-        """Forget what is cached (not the backing store's content)."""
+        """Forget what is cached (not the backing store's content), including unwritten changes: their input
+        records were not acknowledged, so whichever worker owns the partition next reads them again."""
+        if self._dirty:
+            log.info("dropping %d unwritten state changes (partitions moved; their inputs will be re-read)",
+                     len(self._dirty))  # fmt: skip
+        self._dirty.clear()
         self._cache.clear()
+        self._absent.clear()

@@ -15,7 +15,7 @@ from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState
 from streams.core.state import _t as _us
 from streams.core.tracker import Outcome, advance, apply_event, apply_plan
-from streams.processing.cache import WriteThrough
+from streams.processing.cache import Scope, StateCache
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
 
@@ -31,7 +31,10 @@ class OutRecord:
 
 class Engine:
     """The tracking job for the partitions it is given. `units` and `clock` are key-value stores: Faust
-    tables in a worker (changelogged, RocksDB-backed), dicts in replay and unit tests."""
+    tables in a worker (changelogged, RocksDB-backed), dicts in replay and unit tests.
+
+    With `write_behind`, state changes stay in memory until `flush()` (the worker flushes once per batch of
+    input records, before acknowledging them); without, every `process` call leaves the stores up to date."""
 
     def __init__(
         self,
@@ -39,9 +42,14 @@ class Engine:
         clock: MutableMapping[bytes, bytes],
         topics: TopicNames,
         policy: TrackingPolicy,
+        *,
+        write_behind: bool = False,
+        cached_units: int = 100_000,
     ) -> None:
-        self.units = units
-        self.clock = clock
+        self.units, self.clock = units, clock  # the stores themselves (up to date after `flush`)
+        self._units: StateCache[UnitState] = StateCache(units, UnitState.decode, UnitState.encode, cached_units,
+                                                       write_behind)  # fmt: skip
+        self._clock: StateCache[bytes] = StateCache(clock, max_items=4 * cached_units, write_behind=write_behind)
         self.topics = topics
         self.policy = policy
         self._out_topic = {
@@ -53,11 +61,15 @@ class Engine:
         self._dead = topics.name("dead_letter")
         self._fine_watermarks: dict[int, datetime] = {}
 
+    def flush(self, scope: Scope | None = None) -> int:
+        """Write the state changed since the last flush to the stores; returns how many keys were written."""
+        return self._units.flush(scope) + self._clock.flush(scope)
+
     def forget(self) -> None:
-        """Drop what is held in memory (partitions were reassigned): caches and sub-hour watermarks."""
-        for store in (self.units, self.clock):
-            if isinstance(store, WriteThrough):
-                store.clear()
+        """Drop what is held in memory (partitions were reassigned): caches, unwritten changes and sub-hour
+        watermarks."""
+        self._units.clear()
+        self._clock.clear()
         self._fine_watermarks.clear()
 
     def process(
@@ -86,7 +98,8 @@ class Engine:
     # -- internals ---------------------------------------------------------------------------------
 
     def _apply(self, record: Plan | TrackingEvent | ClockTick, partition: int) -> list[OutRecord]:
-        clock = PartitionClock(self.clock, partition, self._fine_watermarks)
+        self._units.partition = self._clock.partition = partition  # this record's changes are its partition's
+        clock = PartitionClock(self._clock, partition, self._fine_watermarks)
         wm, moved = clock.advance(_watermark_candidate(record))
         out: list[OutRecord] = []
         if isinstance(record, Plan):
@@ -99,11 +112,10 @@ class Engine:
 
     def _step(self, unit_id: str, clock: PartitionClock, step) -> list[OutRecord]:
         key = unit_id.encode()
-        raw = self.units.get(key)
-        state = UnitState.decode(raw) if raw else UnitState()
+        state = self._units.get(key) or UnitState()
         outcome: Outcome = step(state)
         if outcome.changed:
-            self.units[key] = outcome.state.encode()
+            self._units[key] = outcome.state
             if outcome.state.next_due is not None:
                 clock.schedule(unit_id, outcome.state.next_due, previous=state.next_due)
         out = [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
@@ -141,11 +153,8 @@ class Engine:
         out: list[OutRecord] = []
         later: list[tuple[str, datetime]] = []
         for unit_id in clock.drain(wm):
-            raw = self.units.get(unit_id.encode())
-            if raw is None:
-                continue
-            state = UnitState.decode(raw)
-            if state.next_due is None:
+            state = self._units.get(unit_id.encode())
+            if state is None or state.next_due is None:
                 continue
             if state.next_due > wm:
                 later.append((unit_id, state.next_due))

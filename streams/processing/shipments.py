@@ -15,7 +15,7 @@ from schemas import ClockTick, DecodeError, ShipmentPlan, decode, decode_input, 
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.core.shipments.state import ShipmentState
 from streams.core.shipments.tracker import Outcome, advance, apply_plan, apply_report
-from streams.processing.cache import WriteThrough
+from streams.processing.cache import Scope, StateCache
 from streams.processing.engine import OutRecord, dead_letter
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
@@ -27,9 +27,13 @@ Input = ShipmentPlan | dict[str, Any] | ClockTick
 
 class ShipmentEngine:
     def __init__(self, shipments: MutableMapping[bytes, bytes], clock: MutableMapping[bytes, bytes],
-                 topics: TopicNames, policy: ShipmentPolicy) -> None:  # fmt: skip
-        self.shipments = shipments
-        self.clock = clock
+                 topics: TopicNames, policy: ShipmentPolicy, *, write_behind: bool = False,
+                 cached_shipments: int = 20_000) -> None:  # fmt: skip
+        """As the unit Engine: `write_behind` keeps changes in memory until `flush()`."""
+        self.shipments, self.clock = shipments, clock  # the stores themselves (up to date after `flush`)
+        self._shipments: StateCache[ShipmentState] = StateCache(
+            shipments, ShipmentState.decode, ShipmentState.encode, cached_shipments, write_behind)
+        self._clock: StateCache[bytes] = StateCache(clock, max_items=4 * cached_shipments, write_behind=write_behind)
         self.topics = topics
         self.policy = policy
         self._out_topic = {
@@ -40,10 +44,14 @@ class ShipmentEngine:
         self._dead = topics.name("dead_letter")
         self._fine: dict[int, datetime] = {}
 
+    def flush(self, scope: Scope | None = None) -> int:
+        """Write the state changed since the last flush to the stores, each input partition's inside
+        `scope(partition)`; returns how many keys were written."""
+        return self._shipments.flush(scope) + self._clock.flush(scope)
+
     def forget(self) -> None:
-        for store in (self.shipments, self.clock):
-            if isinstance(store, WriteThrough):
-                store.clear()
+        self._shipments.clear()
+        self._clock.clear()
         self._fine.clear()
 
     def process(self, topic: str, partition: int, offset: int | None, key: bytes | None,
@@ -79,7 +87,8 @@ class ShipmentEngine:
             return [dead_letter(self._dead, topic, partition, offset, key, value, f"processing failed: {exc!r}")]
 
     def _apply(self, record: Input, raw: bytes, partition: int) -> list[OutRecord]:
-        clock = PartitionClock(self.clock, partition, self._fine)
+        self._shipments.partition = self._clock.partition = partition  # this record's changes are its partition's
+        clock = PartitionClock(self._clock, partition, self._fine)
         candidate: datetime | None = None
         if isinstance(record, ClockTick):
             candidate = record.time
@@ -97,11 +106,10 @@ class ShipmentEngine:
 
     def _step(self, shipment_id: str, clock: PartitionClock, step) -> list[OutRecord]:
         key = shipment_id.encode()
-        raw = self.shipments.get(key)
-        state = ShipmentState.decode(raw) if raw else ShipmentState()
+        state = self._shipments.get(key) or ShipmentState()
         outcome: Outcome = step(state)
         if outcome.changed:
-            self.shipments[key] = outcome.state.encode()
+            self._shipments[key] = outcome.state
             if outcome.state.next_due is not None:
                 clock.schedule(shipment_id, outcome.state.next_due, previous=state.next_due)
         return [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
@@ -110,11 +118,8 @@ class ShipmentEngine:
         out: list[OutRecord] = []
         later: list[tuple[str, datetime]] = []
         for sid in clock.drain(wm):
-            raw = self.shipments.get(sid.encode())
-            if raw is None:
-                continue
-            state = ShipmentState.decode(raw)
-            if state.next_due is None or state.ref is None:
+            state = self._shipments.get(sid.encode())
+            if state is None or state.next_due is None or state.ref is None:
                 continue
             if state.next_due > wm:
                 later.append((sid, state.next_due))

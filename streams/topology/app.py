@@ -8,12 +8,13 @@ from datetime import timedelta
 import faust
 
 from streams.core.policy import TrackingPolicy
-from streams.processing.cache import WriteThrough
 from streams.processing.engine import Engine
 from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
+from streams.topology import faust_drain
+from streams.topology.batching import Batcher
 
 
 # Bytes in and out: decoding is the engine's job, so a malformed record becomes a dead letter, not a crash.
@@ -28,11 +29,13 @@ class Topology:
     shipments: ShipmentEngine
     topics: TopicNames
     outputs: dict[str, faust.TopicT]
+    batchers: dict[str, Batcher]  # by agent: how the worker batched its input (diagnostics, tests)
 
 
 def create_app(settings: Settings, bootstrap: str) -> Topology:
     """The tracking job. Plans, events and clock ticks share one agent (they are co-partitioned by unit),
     so a unit's records are applied in partition order and its state has a single writer."""
+    faust_drain.install()
     app = faust.App(
         settings.app_id,
         broker=",".join(f"kafka://{b}" for b in bootstrap.split(",")),
@@ -61,31 +64,30 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     units = _raw_table(app, "units", settings.partitions, "per-unit tracking state (plan, history, alerts)")
     clock = _raw_table(app, "clock", settings.partitions, "per-partition watermark and due-unit index")
     policy = TrackingPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
-    # Reads from memory, writes through to the tables; dropped whenever partitions move (another worker may
-    # have written them meanwhile).
-    cached_units, cached_clock = WriteThrough(units, 50_000), WriteThrough(clock, 200_000)  # type: ignore[arg-type]
-    engine = Engine(cached_units, cached_clock, topics, policy)
-    shipment_engine = _add_shipments(app, topics, settings, outputs)
+    # State is read from memory and written to the tables once per batch; the caches are dropped whenever
+    # partitions move (another worker may have written them meanwhile).
+    engine = Engine(units, clock, topics, policy, write_behind=True, cached_units=50_000)  # type: ignore[arg-type]
+    batcher = Batcher(engine, app.producer)
+    shipment_engine, ship_batcher = _add_shipments(app, topics, settings, outputs)
+
+    def forget() -> None:
+        for b in (batcher, ship_batcher):
+            b.drop()
+        engine.forget()
+        shipment_engine.forget()
 
     @app.on_partitions_revoked.connect
     async def _forget_on_revoke(app: faust.App, revoked: object, **kwargs: object) -> None:
-        engine.forget()
-        shipment_engine.forget()
+        forget()
 
     @app.on_partitions_assigned.connect
     async def _forget_on_assign(app: faust.App, assigned: object, **kwargs: object) -> None:
-        engine.forget()
-        shipment_engine.forget()
+        forget()
 
     # concurrency=1: with more, faust-streaming can commit offsets past in-flight records (issue #606).
     @app.agent(inputs, name="track", concurrency=1)
     async def track(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            msg = event.message
-            for rec in engine.process(msg.topic, msg.partition, msg.offset, event.key, event.value):
-                # Buffered, not awaited: Faust flushes the producer before it commits the input offsets, so
-                # nothing is committed before its outputs are written (at least once).
-                outputs[rec.topic].send_soon(key=rec.key, value=rec.value)
+        await batcher.run(stream)
 
     if settings.embedded_broker:
         from streams.broker.tansu import patch_highwaters, shorten_fetch_waits
@@ -93,7 +95,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         shorten_fetch_waits()
         patch_highwaters(app.consumer, bootstrap)
     _add_ingest(app, topics, settings, outputs)
-    topology = Topology(app, engine, shipment_engine, topics, outputs)
+    topology = Topology(app, engine, shipment_engine, topics, outputs, {"track": batcher, "ship": ship_batcher})
     from streams.api import register  # query API and operations page; nothing unless settings.web_enabled
 
     register(topology, settings)
@@ -127,7 +129,7 @@ def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs:
 
 
 def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
-                   outputs: dict[str, faust.TopicT]) -> ShipmentEngine:  # fmt: skip
+                   outputs: dict[str, faust.TopicT]) -> tuple[ShipmentEngine, Batcher]:  # fmt: skip
     """The shipment job: its own agent and tables, keyed by shipment. It shares the clock topic with the
     unit job (both agents subscribe to it), so both see the same ticks."""
     from streams.core.shipments.policy import ShipmentPolicy
@@ -135,17 +137,15 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
     shipments = _raw_table(app, "shipments", settings.partitions, "per-shipment state (plan, units, alerts)")
     clock = _raw_table(app, "shipment_clock", settings.partitions, "shipment job watermark and due index")
     policy = ShipmentPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
-    engine = ShipmentEngine(WriteThrough(shipments, 20_000), WriteThrough(clock, 50_000), topics, policy)  # type: ignore[arg-type]
+    engine = ShipmentEngine(shipments, clock, topics, policy, write_behind=True)  # type: ignore[arg-type]
+    batcher = Batcher(engine, app.producer)
     inputs = app.topic(*topics.shipment_inputs, **_raw())
 
     @app.agent(inputs, name="ship", concurrency=1)
     async def ship(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            msg = event.message
-            for rec in engine.process(msg.topic, msg.partition, msg.offset, event.key, event.value):
-                outputs[rec.topic].send_soon(key=rec.key, value=rec.value)
+        await batcher.run(stream)
 
-    return engine
+    return engine, batcher
 
 
 def _raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:

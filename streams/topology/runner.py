@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
+
+import faust
 
 from streams.settings import Settings
 from streams.topology.app import Topology, create_app
+
+
+class Worker(faust.Worker):
+    """Faust's worker without its terminal spinner. To spin on every log record, the spinner sets the root
+    logger to DEBUG, so aiokafka and Faust build a debug record for every message produced: about a tenth of
+    the worker's time, for a spinner nobody sees in a service's log."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.spinner = None
+
+    async def on_started(self) -> None:
+        # What start-up allocated (modules, app, topology) lives as long as the worker: keep it out of the
+        # collector's scans, and collect young objects less often (the engine allocates many short-lived ones).
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
+        await super().on_started()
 
 
 async def wait_ready(topology: Topology, timeout: float = 60.0) -> None:
