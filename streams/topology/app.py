@@ -13,7 +13,7 @@ from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
-from streams.topology import faust_drain
+from streams.topology import faust_drain, faust_recovery
 from streams.topology.batching import Batcher
 
 
@@ -36,6 +36,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     """The tracking job. Plans, events and clock ticks share one agent (they are co-partitioned by unit),
     so a unit's records are applied in partition order and its state has a single writer."""
     faust_drain.install()
+    faust_recovery.install()
     app = faust.App(
         settings.app_id,
         broker=",".join(f"kafka://{b}" for b in bootstrap.split(",")),

@@ -1,0 +1,145 @@
+"""A leaner table rebuild loop for Faust.
+
+faust-streaming 0.15's `Recovery._slurp_changelogs` takes changelog records one at a time, and for every one
+waits on the queue through `asyncio.wait_for` (a task per record), formats three debug messages, and asks
+whether recovery is complete (a pass over every partition's offsets). A worker rebuilding a million units
+spent most of its time there, not in RocksDB: 13,000 records/s where a plain consumer reads 120,000.
+
+This version takes whatever the queue holds (up to `BATCH` records) after each wait, applies each record
+exactly as Faust does (offsets, buffers, `on_changelog_event`, batch writes of `recovery_buffer_size`), and
+checks for the end of recovery and standby readiness once per batch instead of once per record.
+
+Everything else is Faust's code (BSD-3-Clause)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from time import monotonic
+from typing import Any
+
+from faust.tables import recovery as faust_recovery
+from mode import Service
+
+logger = logging.getLogger(faust_recovery.__name__)
+
+BATCH = 10_000
+
+_original = faust_recovery.Recovery._slurp_changelogs
+
+
+async def _slurp_changelogs(self: Any) -> None:  # pragma: no cover - exercised by every worker start
+    changelog_queue = self.tables.changelog_queue
+    tp_to_table = self.tp_to_table
+
+    active_tps = self.active_tps
+    standby_tps = self.standby_tps
+    active_offsets = self.active_offsets
+    standby_offsets = self.standby_offsets
+    active_events_received_at = self._active_events_received_at
+    standby_events_received_at = self._standby_events_received_at
+
+    buffers = self.buffers
+    buffer_sizes = self.buffer_sizes
+    processing_times = self._processing_times
+
+    async def _maybe_signal_recovery_end(timeout: bool = False, timeout_count: int = 0) -> None:
+        if timeout and self.app.in_transaction and timeout_count > 1:
+            await detect_aborted_tx()
+        if self.in_recovery and not self.need_recovery():
+            self.flush_buffers()
+            self._set_recovery_ended()
+            if self._actives_span is not None:
+                self._actives_span.set_tag("Actives-Ready", True)
+            self.signal_recovery_end.set()
+
+    async def detect_aborted_tx() -> None:
+        highwaters = self.active_highwaters
+        offsets = self.active_offsets
+        for tp, highwater in highwaters.items():
+            if (highwater is not None and offsets[tp] is not None and offsets[tp] < highwater
+                    and await self.app.consumer.position(tp) >= highwater):  # fmt: skip
+                logger.info(f"Aborted tx until highwater for {tp}")
+                offsets[tp] = highwater
+
+    timeout_count = 0
+    while not self.should_stop:
+        try:
+            self.signal_recovery_end.clear()
+            try:
+                first = await asyncio.wait_for(changelog_queue.get(), timeout=5.0)
+            except TimeoutError:
+                timeout_count += 1
+                if self.should_stop:
+                    return
+                await _maybe_signal_recovery_end(timeout=True, timeout_count=timeout_count)
+                continue
+            events = [first]
+            try:
+                while len(events) < BATCH:
+                    events.append(changelog_queue.get_nowait())
+            except asyncio.QueueEmpty:
+                pass
+            timeout_count = 0
+            for event in events:
+                now = monotonic()
+                message = event.message
+                tp = message.tp
+                offset = message.offset
+                bufsize = buffer_sizes.get(tp)
+                is_active = False
+                if tp in active_tps:
+                    is_active = True
+                    table = tp_to_table[tp]
+                    offsets = active_offsets
+                    if bufsize is None:
+                        bufsize = buffer_sizes[tp] = table.recovery_buffer_size
+                    active_events_received_at[tp] = now
+                elif tp in standby_tps:
+                    table = tp_to_table[tp]
+                    offsets = standby_offsets
+                    if bufsize is None:
+                        bufsize = buffer_sizes[tp] = table.standby_buffer_size
+                        standby_events_received_at[tp] = now
+                else:
+                    logger.warning(f"recovery unknown topic {tp} offset {offset}")
+                    continue  # Faust applies it to the previous record's table; skipping is the intent
+                seen_offset = offsets.get(tp, None)
+                if seen_offset is None or offset > seen_offset:
+                    offsets[tp] = offset
+                    buf = buffers[table]
+                    buf.append(event)
+                    await table.on_changelog_event(event)
+                    if len(buf) >= bufsize:
+                        table.apply_changelog_batch(buf)
+                        buf.clear()
+                        self._last_flush_at = now
+                    if is_active:
+                        now_after = monotonic()
+                        last_processed_at = self._last_active_event_processed_at
+                        if last_processed_at is not None:
+                            processing_times.append(now_after - last_processed_at)
+                            if len(processing_times) > self.num_samples_required_for_estimate:
+                                processing_times.popleft()
+                        self._last_active_event_processed_at = now_after
+
+            await _maybe_signal_recovery_end()
+
+            standby_ready = self._standbys_span is None and self.tables.standbys_ready
+            if not standby_ready and not self.standby_remaining_total():
+                if self._standbys_span:
+                    faust_recovery.finish_span(self._standbys_span)
+                    self._standbys_span = None
+                self.tables.on_standbys_ready()
+        except Exception as ex:
+            logger.warning(f"Error in recovery {ex}")
+
+
+def install() -> None:
+    """Use the lean rebuild loop in every Faust app of this process (idempotent)."""
+    # A Service task, as the original: mode starts it with the Recovery service.
+    faust_recovery.Recovery._slurp_changelogs = Service.task(_slurp_changelogs)  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    faust_recovery.Recovery._slurp_changelogs = _original  # type: ignore[method-assign]
