@@ -3,7 +3,8 @@ broker and client library, on the embedded broker, in one run (ratios, because m
 
 (a) limit: raw aiokafka consume, orjson decode, encode, produce of the same records;
 (b) naive Faust: an agent passing the records through (await send per record);
-(c) corridor: the tracking worker (`corridor worker`, RocksDB tables), input topics to every output topic;
+(c) corridor: the tracking worker (`corridor worker`, RocksDB tables), input topics to every output topic, the
+    shipment job's included (it runs in the same worker, fed by the tracking job);
 then the end-to-end latency of (c) at a fixed offered load of one fifth of its maximum.
 (b) and (c) run as separate worker processes, as in production; their throughput is input records divided by
 the span between their first and last output record (broker timestamps), so start-up is not counted."""
@@ -155,7 +156,9 @@ def corridor_worker(bootstrap: str, topics: TopicNames, app_id: str, workdir: Pa
 
 
 def _outputs(topics: TopicNames) -> list[str]:
-    return [topics.name(r) for r in ("timeline", "alert", "eta", "dead_letter")]
+    """Everything the job writes, the shipment job's outputs included (it runs in the same worker)."""
+    return [topics.name(r) for r in ("timeline", "alert", "eta", "dead_letter", "shipment_feed",
+                                     "shipment_timeline", "shipment_alert", "shipment_eta")]  # fmt: skip
 
 
 def _inputs(w: Workload, topics: TopicNames) -> Iterable[tuple[str, bytes, bytes]]:
@@ -268,6 +271,8 @@ async def run(units: int, probe_units: int) -> dict:
         worker = corridor_worker(b, topics, app_id, workdir)
         try:
             await wait_committed(b, app_id, [topics.name("plan"), topics.name("event")], timeout=900)
+            # Then the shipment job's backlog (unit reports written by the tracking job): done means all done.
+            await wait_committed(b, app_id, [topics.name("shipment_feed")], timeout=900)
             corridor = n / await output_span(b, _outputs(topics))
             log(f"    {corridor:,.0f} records/s")
             rate = corridor / 5
