@@ -174,7 +174,7 @@ async def latency(
     group: str,
     probe: Workload,
     rate: float,
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float], list[float]]:
     """Send `probe`'s events at `rate` per second, one unit after another (so a unit has one event in flight),
     and time each to its first output, and to the first ETA update or alert it caused."""
     await produce(bootstrap, ((topics.name("plan"), k, v) for k, v in probe.plans))
@@ -200,8 +200,11 @@ async def latency(
     await reader.start()
     await reader.getmany(timeout_ms=500)  # joined, positioned at the end
     sent: dict[bytes, tuple[int, float]] = {}  # unit -> (sequence, send time) of its latest event
+    sent_wall: dict[int, float] = {}  # sequence -> wall-clock send time (ms), to split the latency
     first_any: dict[int, float] = {}
     first_eta_alert: dict[int, float] = {}
+    worker_part: dict[int, float] = {}  # send -> the worker creating the output (output record timestamp)
+    broker_part: list[float] = []  # output created -> read here
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
 
@@ -209,13 +212,16 @@ async def latency(
         while True:
             batch = await reader.getmany(timeout_ms=100)
             now = time.perf_counter()
+            wall = time.time() * 1000
             for tp, msgs in batch.items():
                 for m in msgs:
+                    broker_part.append((wall - m.timestamp) / 1000)
                     if m.key in sent:
                         seq, at = sent[m.key]
                         first_any.setdefault(seq, now - at)
-                        if tp.topic != topics.name("timeline"):
-                            first_eta_alert.setdefault(seq, now - at)
+                        if tp.topic != topics.name("timeline") and seq not in first_eta_alert:
+                            first_eta_alert[seq] = now - at
+                            worker_part[seq] = (m.timestamp - sent_wall[seq]) / 1000
 
     task = asyncio.create_task(read())
     try:
@@ -226,6 +232,7 @@ async def latency(
             if delay > 0:
                 await asyncio.sleep(delay)
             sent[key] = (seq, time.perf_counter())
+            sent_wall[seq] = time.time() * 1000
             await producer.send(topics.name("event"), key=key, value=value)
         await asyncio.sleep(3)
     finally:
@@ -233,7 +240,7 @@ async def latency(
         await asyncio.gather(task, return_exceptions=True)
         await producer.stop()
         await reader.stop()
-    return list(first_any.values()), list(first_eta_alert.values())
+    return list(first_any.values()), list(first_eta_alert.values()), list(worker_part.values()), broker_part
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -277,7 +284,7 @@ async def run(units: int, probe_units: int) -> dict:
             log(f"    {corridor:,.0f} records/s")
             rate = corridor / 5
             log(f"latency at {rate:,.0f} records/s ({len(probe.events)} probe events) ...")
-            any_out, eta_alert = await latency(b, topics, app_id, probe, rate)
+            any_out, eta_alert, worker_part, broker_part = await latency(b, topics, app_id, probe, rate)
         finally:
             stop_process(worker)
     return {
@@ -293,6 +300,10 @@ async def run(units: int, probe_units: int) -> dict:
         "p99_ms": pct(eta_alert, 0.99),
         "first_output_p50_ms": pct(any_out, 0.50),
         "first_output_p99_ms": pct(any_out, 0.99),
+        "worker_p50_ms": pct(worker_part, 0.50),
+        "worker_p99_ms": pct(worker_part, 0.99),
+        "read_p50_ms": pct(broker_part, 0.50),
+        "read_p99_ms": pct(broker_part, 0.99),
     }
 
 
@@ -308,6 +319,11 @@ def main(units: int = 20000, probe_units: int = 2000) -> None:
         f"update or alert it caused ({result['latency_samples']} samples): p50 {result['p50_ms']} ms, "
         f"p99 {result['p99_ms']} ms; to its first output: p50 {result['first_output_p50_ms']} ms, "
         f"p99 {result['first_output_p99_ms']} ms"
+    )
+    print(
+        f"  of which: send to the worker writing the ETA update or alert (its record timestamp) p50 "
+        f"{result['worker_p50_ms']} ms, p99 {result['worker_p99_ms']} ms; any output written to read here p50 "
+        f"{result['read_p50_ms']} ms, p99 {result['read_p99_ms']} ms"
     )
     print(f"run time {time.monotonic() - started:.0f} s")
     keys = ("limit_eps", "naive_faust_eps", "corridor_eps", "ratio", "p50_ms", "p99_ms")
