@@ -70,7 +70,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     # memory: 20,000 of them keep a worker well under 1 GB whatever the number of units it owns.
     engine = Engine(units, clock, topics, policy, write_behind=True, cached_units=20_000)  # type: ignore[arg-type]
     batcher = Batcher(engine, app.producer)
-    shipment_engine, ship_batcher = _add_shipments(app, topics, settings, outputs)
+    shipment_engine, ship_batcher = _add_shipments(app, topics, settings)
 
     def forget() -> None:
         for b in (batcher, ship_batcher):
@@ -130,8 +130,7 @@ def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs:
                 senders[rec.topic].send_soon(key=rec.key, value=rec.value)
 
 
-def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
-                   outputs: dict[str, faust.TopicT]) -> tuple[ShipmentEngine, Batcher]:  # fmt: skip
+def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tuple[ShipmentEngine, Batcher]:
     """The shipment job: its own agent and tables, keyed by shipment. It shares the clock topic with the
     unit job (both agents subscribe to it), so both see the same ticks."""
     from streams.core.shipments.policy import ShipmentPolicy

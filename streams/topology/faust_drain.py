@@ -21,8 +21,6 @@ from typing import Any, cast
 
 from faust.transport import consumer as faust_consumer
 
-_original = faust_consumer.Consumer._drain_messages
-
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - exercised by every worker
     callback = self.callback
@@ -90,6 +88,3 @@ def install() -> None:
     """Use the lean hand-over in every Faust consumer of this process (idempotent)."""
     faust_consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
 
-
-def uninstall() -> None:
-    faust_consumer.Consumer._drain_messages = _original  # type: ignore[method-assign]

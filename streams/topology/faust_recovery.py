@@ -25,7 +25,6 @@ logger = logging.getLogger(faust_recovery.__name__)
 
 BATCH = 10_000
 
-_original = faust_recovery.Recovery._slurp_changelogs
 
 
 async def _slurp_changelogs(self: Any) -> None:  # pragma: no cover - exercised by every worker start
@@ -140,6 +139,3 @@ def install() -> None:
     # A Service task, as the original: mode starts it with the Recovery service.
     faust_recovery.Recovery._slurp_changelogs = Service.task(_slurp_changelogs)  # type: ignore[method-assign]
 
-
-def uninstall() -> None:
-    faust_recovery.Recovery._slurp_changelogs = _original  # type: ignore[method-assign]
