@@ -151,17 +151,12 @@ class Engine:
 
     def _sweep(self, clock: PartitionClock, wm: datetime) -> list[OutRecord]:
         out: list[OutRecord] = []
-        later: list[tuple[str, datetime]] = []
-        for unit_id in clock.drain(wm):
+
+        def due_of(unit_id: str) -> datetime | None:
             state = self._units.get(unit_id.encode())
-            if state is None or state.next_due is None:
-                continue
-            if state.next_due > wm:
-                later.append((unit_id, state.next_due))
-                continue
-            out += self._step(unit_id, clock, lambda s: advance(s, wm, self.policy))
-        for unit_id, due in later:
-            clock.schedule(unit_id, due)
+            return None if state is None else state.next_due
+
+        clock.sweep(wm, due_of, lambda uid: out.extend(self._step(uid, clock, lambda s: advance(s, wm, self.policy))))
         return out
 
     def dead_letter(

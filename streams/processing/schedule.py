@@ -6,7 +6,7 @@ Units are indexed in hour buckets: advancing the watermark visits only the bucke
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 
 BUCKET_SECONDS = 3600
@@ -90,3 +90,18 @@ class PartitionClock:
         if int(low) <= last:
             self._store[self._k("low")] = str(last + 1).encode()
         return list(dict.fromkeys(ids))
+
+    def sweep(self, watermark: datetime, due_of: Callable[[str], datetime | None], step: Callable[[str], None]) -> None:
+        """Re-evaluate (`step`) every id drained up to the watermark whose current due time (`due_of`; None:
+        nothing is due) it has reached. Ids whose due time has since moved later go back into the index."""
+        later: list[tuple[str, datetime]] = []
+        for id_ in self.drain(watermark):
+            due = due_of(id_)
+            if due is None:
+                continue
+            if due > watermark:
+                later.append((id_, due))
+                continue
+            step(id_)
+        for id_, due in later:
+            self.schedule(id_, due)

@@ -116,18 +116,10 @@ class ShipmentEngine:
 
     def _sweep(self, clock: PartitionClock, wm: datetime) -> list[OutRecord]:
         out: list[OutRecord] = []
-        later: list[tuple[str, datetime]] = []
-        for sid in clock.drain(wm):
+
+        def due_of(sid: str) -> datetime | None:
             state = self._shipments.get(sid.encode())
-            if state is None or state.next_due is None or state.ref is None:
-                continue
-            if state.next_due > wm:
-                later.append((sid, state.next_due))
-                continue
-            out += self._step(sid, clock, lambda s: advance(s, wm, self.policy))
-        for sid, due in later:
-            clock.schedule(sid, due)
+            return None if state is None or state.ref is None else state.next_due
+
+        clock.sweep(wm, due_of, lambda sid: out.extend(self._step(sid, clock, lambda s: advance(s, wm, self.policy))))
         return out
-
-
-
