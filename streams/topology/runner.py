@@ -21,12 +21,15 @@ class Worker(faust.Worker):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.spinner = None
+        # Collect young objects less often: the engine and a table rebuild allocate many short-lived ones.
+        # Set before start-up: with the default thresholds a rebuild of 300,000 records spent 1.4 s in the
+        # collector (1,600 collections, 16 of them full), with these 0.3 s.
+        gc.set_threshold(50_000, 20, 100)
 
     async def on_started(self) -> None:
         # What start-up allocated (modules, app, topology) lives as long as the worker: keep it out of the
-        # collector's scans, and collect young objects less often (the engine allocates many short-lived ones).
+        # collector's scans.
         gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
         await super().on_started()
 
 
