@@ -13,7 +13,7 @@ from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
-from streams.topology import faust_drain, faust_recovery
+from streams.topology import faust_drain, faust_recovery, raw_table
 from streams.topology.batching import Batcher
 
 
@@ -68,8 +68,9 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     # State is read from memory and written to the tables once per batch; the caches are dropped whenever
     # partitions move (another worker may have written them meanwhile). A decoded unit state takes about 9 KB of
     # memory: 20,000 of them keep a worker well under 1 GB whatever the number of units it owns.
-    engine = Engine(units, clock, topics, policy, write_behind=True, cached_units=20_000)  # type: ignore[arg-type]
-    batcher = Batcher(engine, app.producer)
+    unit_tables = [raw_table.wrap(units, settings.store), raw_table.wrap(clock, settings.store)]
+    engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=20_000)
+    batcher = Batcher(engine, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives)
     shipment_engine, ship_batcher = _add_shipments(app, topics, settings)
 
     def forget() -> None:
@@ -138,9 +139,10 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
     shipments = _raw_table(app, "shipments", settings.partitions, "per-shipment state (plan, units, alerts)")
     clock = _raw_table(app, "shipment_clock", settings.partitions, "shipment job watermark and due index")
     policy = ShipmentPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
-    engine = ShipmentEngine(shipments, clock, topics, policy,  # type: ignore[arg-type]
-                            write_behind=True, cached_shipments=5_000)  # a shipment holds its units' timelines
-    batcher = Batcher(engine, app.producer)
+    tables = [raw_table.wrap(shipments, settings.store), raw_table.wrap(clock, settings.store)]
+    engine = ShipmentEngine(*tables, topics, policy, write_behind=True,
+                            cached_shipments=5_000)  # a shipment holds its units' timelines  # fmt: skip
+    batcher = Batcher(engine, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives)
     inputs = app.topic(*topics.shipment_inputs, **_raw())
 
     @app.agent(inputs, name="ship", concurrency=1)
@@ -148,6 +150,10 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
         await batcher.run(stream)
 
     return engine, batcher
+
+
+def _raw_tables(tables: list) -> list[raw_table.RawTable]:
+    return [t for t in tables if isinstance(t, raw_table.RawTable)]
 
 
 def _raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:

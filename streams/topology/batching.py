@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Protocol
 
 import faust
 from faust.streams import _current_event
-from faust.types import ProducerT
+from faust.types import TP, ProducerT
 
 from streams.processing.cache import Scope
 from streams.processing.engine import OutRecord
+from streams.topology.raw_table import RawTable
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,22 @@ class BatchEngine(Protocol):
 
 
 class Batcher:
-    def __init__(self, engine: BatchEngine, producer: ProducerT, max_records: int = 1000) -> None:
+    def __init__(
+        self,
+        engine: BatchEngine,
+        producer: ProducerT,
+        max_records: int = 1000,
+        *,
+        tables: Sequence[RawTable] = (),
+        actives: Callable[[], Collection[TP]] = frozenset,
+    ) -> None:
+        """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
+        partitions the worker owns now (the assignor's), for their changelog offsets."""
         self.engine = engine
         self.producer = producer
         self.max_records = max_records
+        self.tables = tables
+        self.actives = actives
         self._events: list[faust.EventT] = []
         self._out: list[OutRecord] = []
         self.batches = 0  # for tests and diagnostics
@@ -54,6 +68,8 @@ class Batcher:
     def drop(self) -> None:
         self._events = []
         self._out = []
+        for table in self.tables:
+            table.forget()
 
     async def run(self, stream: faust.StreamT) -> None:
         stream.enable_acks = False  # acknowledged below, once the batch is written
@@ -81,8 +97,17 @@ class Batcher:
             finally:
                 _current_event.reset(token)
 
+        if self.tables:
+            actives = self.actives()
+            for table in self.tables:  # changelog offsets acknowledged since the previous batch
+                table.persist(actives)
         self.engine.flush(as_record_of)
         send = self.producer.send
+        for table in self.tables:  # the state first, then what it caused
+            topic = table.changelog
+            for partition, key, value in table.take_outbox():
+                sent = await send(topic, key, value, partition, None, None)
+                sent.add_done_callback(functools.partial(table.on_sent, partition))  # type: ignore[attr-defined]
         for rec in out:
             # Straight to the Kafka client (awaiting only when its buffer is full), without Faust's per-message
             # bookkeeping. Faust flushes the producer before it commits input offsets, so nothing is committed
