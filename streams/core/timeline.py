@@ -22,6 +22,8 @@ from schemas import (
     TrackingEvent,
     UnitStatus,
 )
+from schemas.codec import dumps, dumps_fields
+from schemas.refs import is_normal_unit_id, is_output_locode
 from streams.core.eta import predict
 from streams.core.evidence import Evidence, collect, furthest_actual, history
 from streams.core.milestones import planned_milestones
@@ -45,6 +47,23 @@ class UnitView:
     @cached_property
     def timeline(self) -> Timeline:
         return Timeline.model_validate({**self.data, "as_of": self.as_of})
+
+    @cached_property
+    def timeline_json(self) -> bytes:
+        """`dumps(self.timeline)`, without building the model: the data comes from validated records, so only
+        the checks the model would make and that such data could fail are made here. If one fails, the model
+        is built, and raises as it would have."""
+        data = self.data
+        if not _valid_for_timeline(data):
+            return dumps(self.timeline)
+        return dumps_fields({
+            "record": "timeline", "unit": data["unit"], "plan_revision": data.get("plan_revision"),
+            "lane": data.get("lane"), "status": data["status"], "mode": data["mode"], "location": data["location"],
+            "last_milestone": data["last_milestone"], "destination": data.get("destination"),
+            "planned_arrival": data.get("planned_arrival"), "predicted_arrival": data.get("predicted_arrival"),
+            "minutes_late": data.get("minutes_late"), "milestones": data.get("milestones", []),
+            "events": data["events"], "as_of": self.as_of,
+        })  # fmt: skip
 
     @cached_property
     def digest(self) -> str:
@@ -169,6 +188,18 @@ def same_events(ordered: list) -> list[tuple[Any, list[str]]]:
         out.append((first, [x.event_id for x in g if x is not first]))
     out.sort(key=lambda pair: (pair[0].event_time, -CLASSIFIER_RANK[pair[0].classifier], pair[0].event_id))
     return out
+
+
+def _valid_for_timeline(data: dict[str, Any]) -> bool:
+    """The Timeline model's checks that data derived from validated records can fail: Locode fields (the input
+    check lets a trailing newline through) and the unit id (re-normalised by TrackedUnit)."""
+    unit = data["unit"]
+    if not is_normal_unit_id(unit["kind"], unit["id"]):
+        return False
+    locations = [data["location"], data.get("destination")]
+    locations += [m["location"] for m in data.get("milestones", ())]
+    locations += [e["location"] for e in data["events"]]
+    return all(loc is None or is_output_locode(loc) for loc in locations)
 
 
 def _final_arrival(evidence: list[Evidence]) -> int | None:

@@ -37,10 +37,17 @@ Output = Timeline | DelayAlert | EtaUpdate
 @dataclass(slots=True)
 class Outcome:
     state: UnitState
-    outputs: list[Output] = field(default_factory=list)
+    records: list[DelayAlert | EtaUpdate] = field(default_factory=list)  # outputs after the timeline
     changed: bool = False  # the state must be saved
     view: UnitView | None = None
     linked: list[str] = field(default_factory=list)  # shipment keys whose links to this unit changed
+    timeline: bool = False  # the view's timeline is the first output (kept in the view: built only if asked for)
+
+    @property
+    def outputs(self) -> list[Output]:
+        """Every output, in order, as models."""
+        head: list[Output] = [self.view.timeline] if self.timeline and self.view is not None else []
+        return [*head, *self.records]
 
 
 def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy: TrackingPolicy) -> Outcome:
@@ -137,7 +144,7 @@ def _evaluate(
     # evidences nothing.
     live = [e for e in state.events.values() if not e.retracted]
     view = derive(state.unit, state.plan, live, watermark, policy)
-    outputs: list[Output] = []
+    outputs: list[DelayAlert | EtaUpdate] = []
     new = replace(state)
 
     if state.plan is not None:
@@ -152,12 +159,12 @@ def _evaluate(
         if eta is not None:
             outputs.append(eta)
 
-    if view.digest != state.timeline_digest and (not quiet or outputs):
+    timeline = view.digest != state.timeline_digest and (not quiet or outputs != [])
+    if timeline:
         new.timeline_digest = view.digest
-        outputs.insert(0, view.timeline)
     new.next_due = _next_due(new, view, watermark, policy)
-    changed = outputs != [] or new.next_due != state.next_due or replanned
-    return Outcome(new, outputs, changed, view)
+    changed = timeline or outputs != [] or new.next_due != state.next_due or replanned
+    return Outcome(new, outputs, changed, view, timeline=timeline)
 
 
 def _eta_update(
