@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemas import CLASSIFIER_RANK, Classifier, TrackingEvent
-from streams.core.milestones import PRIMARY, PlannedMilestone, match
+from streams.core.milestones import PRIMARY, PlannedMilestone, matcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +53,9 @@ def collect(
     actual: dict[str, TrackingEvent] = {}
     estimate: dict[str, TrackingEvent] = {}
     matched: dict[str, str] = {}
+    match = matcher(milestones)
     for event in events:
-        ms = match(event, milestones)
+        ms = match(event)
         if ms is None:
             continue
         matched[event.event_id] = ms.key

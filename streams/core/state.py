@@ -52,6 +52,12 @@ class UnitState:
     # [event_id, stuffed (1) or stripped (0), event time (us), location, pieces, retracted], in arrival order.
     links: dict[str, list[list[Any]]] = field(default_factory=dict)
 
+    def copy(self) -> UnitState:
+        """A shallow copy, as `dataclasses.replace(self)` makes it but cheaper (it is made on every record).
+        Lists and dicts are shared: replace them, never change them in place."""
+        return UnitState(self.unit, self.plan, self.events, self.alerted, self.alert_floor, self.eta,
+                         self.eta_stops, self.eta_arrived, self.timeline_digest, self.next_due, self.links)  # fmt: skip
+
     def encode(self) -> bytes:
         unit = [self.unit.kind.value, self.unit.id] if self.unit else None
         return orjson.dumps([

@@ -168,12 +168,13 @@ SAME_EVENT_WINDOW = timedelta(hours=1)
 def same_events(ordered: list) -> list[tuple[Any, list[str]]]:
     """Collapse actual reports of the same milestone at the same place within SAME_EVENT_WINDOW, from
     different sources, into one entry: the first received, with the others' event ids."""
+    actual = Classifier.ACTUAL
     groups: list[list] = []
     for e in ordered:
-        if e.classifier is Classifier.ACTUAL:
+        if e.classifier is actual:
             for g in reversed(groups[-16:]):
                 head = g[0]
-                if (head.classifier is Classifier.ACTUAL and head.milestone is e.milestone
+                if (head.classifier is actual and head.milestone is e.milestone
                         and head.location == e.location and all(x.source != e.source for x in g)
                         and e.event_time - head.event_time <= SAME_EVENT_WINDOW):
                     g.append(e)
@@ -182,11 +183,19 @@ def same_events(ordered: list) -> list[tuple[Any, list[str]]]:
                 groups.append([e])
         else:
             groups.append([e])
-    out = []
+    out: list[tuple[Any, list[str]]] = []
+    regrouped = False
     for g in groups:
+        if len(g) == 1:  # most events are reported once
+            out.append((g[0], []))
+            continue
         first = min(g, key=lambda x: (x.received_time, x.event_id))
         out.append((first, [x.event_id for x in g if x is not first]))
-    out.sort(key=lambda pair: (pair[0].event_time, -CLASSIFIER_RANK[pair[0].classifier], pair[0].event_id))
+        regrouped = regrouped or first is not g[0]
+    # `ordered` is sorted by this key already: only a group whose first received report is not its first in
+    # event order can be out of place.
+    if regrouped:
+        out.sort(key=lambda pair: (pair[0].event_time, -CLASSIFIER_RANK[pair[0].classifier], pair[0].event_id))
     return out
 
 

@@ -6,7 +6,7 @@ so a re-delivered event changes nothing and out-of-order events land where their
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from schemas import (
@@ -55,7 +55,8 @@ def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy:
     record = PlanRecord.of(plan)
     if current is not None and (plan.revision < current.revision or record == current):
         return Outcome(state)  # stale or re-delivered plan
-    new = replace(state, unit=plan.unit, plan=record)
+    new = state.copy()
+    new.unit, new.plan = plan.unit, record
     if current is None or plan.revision != current.revision:
         new.eta_arrived = False  # a re-route after arrival gets ETAs again
         new.alert_floor = 0  # a new plan resets what counts as "more late than already alerted"
@@ -69,7 +70,8 @@ def apply_event(
     record = EventRecord.of(event)
     if old is not None and (old == record or event.received_time < old.received_time):
         return Outcome(state)  # duplicate delivery, or an older version of a corrected event
-    new = replace(state, events={**state.events, event.event_id: record})
+    new = state.copy()
+    new.events = {**state.events, event.event_id: record}
     if new.unit is None:
         new.unit = event.unit
     linked = _link(new, event)
@@ -145,7 +147,7 @@ def _evaluate(
     live = [e for e in state.events.values() if not e.retracted]
     view = derive(state.unit, state.plan, live, watermark, policy)
     outputs: list[DelayAlert | EtaUpdate] = []
-    new = replace(state)
+    new = state.copy()
 
     if state.plan is not None:
         alerts = new_alerts(
