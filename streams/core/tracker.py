@@ -186,21 +186,24 @@ def _eta_update(
     if predicted is None:
         return None
     arrived = view.evidence[fin].actual is not None
-    stops = [
-        StopEta.model_construct(
-            location=ev.milestone.location, leg_index=ev.milestone.leg_index, planned=ev.milestone.planned, predicted=p
-        )
+    remaining = [
+        (ev.milestone, p)
         for ev, p in zip(view.evidence[view.furthest + 1:], view.predicted[view.furthest + 1:], strict=True)
         if ev.milestone.kind is PlannedStopKind.ARRIVAL and p is not None
     ]
     shift = policy.eta_min_shift
     moved = state.eta is None or abs(predicted - state.eta) >= shift or any(
-        abs(s.predicted - state.eta_stops[f"{s.leg_index}"]) >= shift
-        for s in stops
-        if f"{s.leg_index}" in state.eta_stops
+        abs(p - state.eta_stops[f"{ms.leg_index}"]) >= shift
+        for ms, p in remaining
+        if f"{ms.leg_index}" in state.eta_stops
     )
     if not (moved or replanned or arrived):
         return None
+    # The stops' models are built only now: most re-derivations move no prediction.
+    stops = [
+        StopEta.model_construct(location=ms.location, leg_index=ms.leg_index, planned=ms.planned, predicted=p)
+        for ms, p in remaining
+    ]
     if arrived:
         reason = f"arrived at {plan.destination}"
     elif state.eta is None:
