@@ -148,17 +148,18 @@ def derive(
             "planned_arrival": fin.milestone.planned,
             "predicted_arrival": fin_pred,
             "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
-            "milestones": [
-                {"key": ev.milestone.key, "kind": ev.milestone.kind, "leg_index": ev.milestone.leg_index,
-                 "mode": ev.milestone.mode, "location": ev.milestone.location, "planned": ev.milestone.planned,
-                 "estimated": ev.estimated_time, "actual": ev.actual_time,
-                 "predicted": None if ev.actual else pred,
-                 "minutes_late": minutes(((ev.actual_time or pred) - ev.milestone.planned).total_seconds())
-                 if (ev.actual_time or pred) else None}
-                for ev, pred in zip(evidence, preds, strict=True)
-            ],
+            "milestones": [_milestone_data(ev, pred) for ev, pred in zip(evidence, preds, strict=True)],
         }
     return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest)
+
+
+def _milestone_data(ev: Evidence, pred: datetime | None) -> dict[str, Any]:
+    ms, actual = ev.milestone, ev.actual_time
+    shown = actual or pred
+    return {"key": ms.key, "kind": ms.kind, "leg_index": ms.leg_index, "mode": ms.mode, "location": ms.location,
+            "planned": ms.planned, "estimated": ev.estimated_time, "actual": actual,
+            "predicted": None if ev.actual else pred,
+            "minutes_late": minutes((shown - ms.planned).total_seconds()) if shown else None}  # fmt: skip
 
 
 # Two sources' reports of one physical event (a carrier's EDI and the terminal's DCSA feed) differ by minutes.
@@ -205,10 +206,10 @@ def _valid_for_timeline(data: dict[str, Any]) -> bool:
     unit = data["unit"]
     if not is_normal_unit_id(unit["kind"], unit["id"]):
         return False
-    locations = [data["location"], data.get("destination")]
-    locations += [m["location"] for m in data.get("milestones", ())]
-    locations += [e["location"] for e in data["events"]]
-    return all(loc is None or is_output_locode(loc) for loc in locations)
+    locations = {m["location"] for m in data.get("milestones", ())} | {e["location"] for e in data["events"]}
+    locations |= {data["location"], data.get("destination")}
+    locations.discard(None)
+    return all(map(is_output_locode, locations))
 
 
 def _final_arrival(evidence: list[Evidence]) -> int | None:
