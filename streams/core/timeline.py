@@ -104,8 +104,7 @@ def derive(
     policy: TrackingPolicy,
 ) -> UnitView:
     ordered = history(events)
-    actuals = [e for e in ordered if e.classifier is Classifier.ACTUAL]
-    last = actuals[-1] if actuals else None
+    last = next((e for e in reversed(ordered) if e.classifier is Classifier.ACTUAL), None)  # the latest actual
     milestones = planned_milestones(plan) if plan else []
     evidence, matched = collect(milestones, ordered)
     preds = predict(evidence, watermark, policy)
