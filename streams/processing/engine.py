@@ -115,7 +115,7 @@ class Engine:
         state = self._units.get(key) or UnitState()
         outcome: Outcome = step(state)
         out: list[OutRecord] = []
-        if outcome.timeline:
+        if outcome.timeline:  # encoded before anything is saved: a timeline its model refuses fails the whole record
             assert outcome.view is not None
             out.append(OutRecord(self._out_topic["timeline"], key, outcome.view.timeline_json))
         if outcome.changed:

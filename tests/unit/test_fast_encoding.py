@@ -14,6 +14,8 @@ from pydantic import ValidationError
 
 from schemas import Classifier, Leg, Milestone, Mode, Plan, TrackedUnit, TrackingEvent, UnitKind, decode, dumps
 from streams.core.timeline import derive
+from streams.processing.engine import Engine
+from streams.processing.topics import TopicNames
 
 LOCODES = ["CNSHA", "NLRTM", "DEDUI", "DEHAM", "GBFXT", "US2AB"]
 UNITS = [UNIT, TrackedUnit(kind=UnitKind.ULD, id="AKE12345CX"), TrackedUnit(kind=UnitKind.AWB, id="020-12345675"),
@@ -77,3 +79,17 @@ def test_a_location_the_timeline_model_refuses_fails_as_it_did() -> None:
     with pytest.raises(ValidationError) as model:
         dumps(derive(UNIT, corridor_plan(), [odd], None, POLICY).timeline)
     assert repr(fast.value) == repr(model.value)
+
+
+def test_the_engine_dead_letters_such_an_event_and_keeps_the_state_it_had() -> None:
+    topics = TopicNames()
+    units: dict[bytes, bytes] = {}
+    engine = Engine(units, {}, topics, POLICY)
+    key = UNIT.id.encode()
+    engine.process(topics.name("plan"), 0, 0, key, dumps(corridor_plan()))
+    before = dict(units)
+    raw = dumps(event("GATE_IN", "NLRTM", "2024-03-01 10:00")).replace(b'"NLRTM"', b'"NLRTM\\n"')
+    (out,) = engine.process(topics.name("event"), 0, 1, key, raw)
+    assert out.topic == topics.name("dead_letter")
+    assert b"processing failed: 2 validation errors for Timeline" in out.value
+    assert units == before
