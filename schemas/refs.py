@@ -51,6 +51,14 @@ UnLocode = Annotated[str, AfterValidator(_locode)]
 # validators): producing them is on the hot path of every worker.
 Locode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z2-9]{3}$")]
 Instant = AwareDatetime
+_OUTPUT_LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
+
+
+@lru_cache(maxsize=4096)
+def is_output_locode(value: str) -> bool:
+    """Whether an output's Locode field accepts `value`. pydantic-core's `$` is the end of the text, so this is
+    a full match: Python's `$` would also take a trailing newline (which `_locode` lets through)."""
+    return _OUTPUT_LOCODE.fullmatch(value) is not None
 
 
 class Mode(StrEnum):
@@ -107,6 +115,14 @@ def _normalise_unit(kind: UnitKind, value: str) -> str:
     if not _TRAILER.match(v):
         raise ValueError(f"not a trailer id (2-15 letters, digits, spaces, hyphens): {value!r}")
     return v
+
+
+def is_normal_unit_id(kind: UnitKind, value: str) -> bool:
+    """Whether validating a TrackedUnit of `kind` keeps `value` as it is."""
+    try:
+        return _normalise_unit(kind, value) == value
+    except Exception:  # whatever it is, validation fails the same way on the model
+        return False
 
 
 class TrackedUnit(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from schemas import AlertKind, DelayAlert, TrackedUnit
 from streams.core.evidence import Evidence
@@ -12,6 +13,7 @@ from streams.core.policy import TrackingPolicy
 from streams.core.timeline import UnitView, minutes
 
 
+@lru_cache(maxsize=65536)  # asked on every re-derivation (is the next milestone's overdue alert out?)
 def alert_id(unit_id: str, milestone_key: str, kind: AlertKind) -> str:
     digest = hashlib.blake2b(f"{unit_id}|{milestone_key}|{kind.value}".encode(), digest_size=10).hexdigest()
     return f"al-{digest}"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from schemas import CLASSIFIER_RANK, Classifier, TrackingEvent
-from streams.core.milestones import PRIMARY, PlannedMilestone, match
+from streams.core.milestones import PRIMARY, PlannedMilestone, matcher
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(NamedTuple):  # made for every milestone on every record: a tuple is the cheapest immutable record
     milestone: PlannedMilestone
     actual: TrackingEvent | None
     estimate: TrackingEvent | None
@@ -34,16 +33,16 @@ def _better_actual(new: TrackingEvent, old: TrackingEvent | None) -> bool:
     # Primary evidence (ARRIVED over DISCHARGED), then the first reported, then a stable tie-break.
     if old is None:
         return True
-    rank = lambda e: (e.milestone not in PRIMARY, e.received_time, e.event_id)  # noqa: E731
-    return rank(new) < rank(old)
+    return (new.milestone not in PRIMARY, new.received_time, new.event_id) < (
+        old.milestone not in PRIMARY, old.received_time, old.event_id)  # fmt: skip
 
 
 def _better_estimate(new: TrackingEvent, old: TrackingEvent | None) -> bool:
     # The latest word wins; an estimate outranks a carrier's plan received at the same time.
     if old is None:
         return True
-    rank = lambda e: (e.received_time, CLASSIFIER_RANK[e.classifier], e.event_id)  # noqa: E731
-    return rank(new) > rank(old)
+    return (new.received_time, CLASSIFIER_RANK[new.classifier], new.event_id) > (
+        old.received_time, CLASSIFIER_RANK[old.classifier], old.event_id)  # fmt: skip
 
 
 def collect(
@@ -53,8 +52,9 @@ def collect(
     actual: dict[str, TrackingEvent] = {}
     estimate: dict[str, TrackingEvent] = {}
     matched: dict[str, str] = {}
+    match = matcher(milestones)
     for event in events:
-        ms = match(event, milestones)
+        ms = match(event)
         if ms is None:
             continue
         matched[event.event_id] = ms.key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -36,8 +37,20 @@ KEY_PREFIX = {PlannedStopKind.DEPARTURE: "DEP", PlannedStopKind.ARRIVAL: "ARR", 
 def planned_milestones(plan: Plan | PlanRecord) -> list[PlannedMilestone]:
     """Departure and arrival of every leg, in itinerary order, then the promised delivery."""
     if isinstance(plan, PlanRecord):
-        return list(_planned_cached(plan))
+        # A unit's state keeps one PlanRecord object for all its records: find it by identity before hashing
+        # it (which hashes every leg). The memo holds the plan, so its id cannot be reused while it is there.
+        hit = _BY_IDENTITY.get(id(plan))
+        if hit is None or hit[0] is not plan:
+            hit = (plan, _planned_cached(plan))
+            if len(_BY_IDENTITY) >= _IDENTITY_SLOTS:
+                del _BY_IDENTITY[next(iter(_BY_IDENTITY))]  # the oldest
+            _BY_IDENTITY[id(plan)] = hit
+        return list(hit[1])
     return _planned(plan)
+
+
+_IDENTITY_SLOTS = 4096
+_BY_IDENTITY: dict[int, tuple[PlanRecord, tuple[PlannedMilestone, ...]]] = {}
 
 
 @lru_cache(maxsize=4096)  # one plan serves every record of its unit
@@ -66,13 +79,24 @@ def _planned(plan: Plan | PlanRecord) -> list[PlannedMilestone]:
 def match(event: TrackingEvent, milestones: list[PlannedMilestone]) -> PlannedMilestone | None:
     """The planned milestone this event evidences: same kind and place; on repeated calls at the same
     place, the one planned nearest the event time."""
-    kind = EVIDENCE.get(event.milestone)
-    if kind is None:
-        return None
-    best: PlannedMilestone | None = None
+    return matcher(milestones)(event)
+
+
+def matcher(milestones: list[PlannedMilestone]) -> Callable[[TrackingEvent], PlannedMilestone | None]:
+    """`match` against these milestones, for many events: the milestones are grouped by kind and place once."""
+    by_place: dict[tuple[PlannedStopKind, str], list[PlannedMilestone]] = {}
     for ms in milestones:
-        if ms.kind is kind and ms.location == event.location and (
-            best is None or abs(ms.planned - event.event_time) < abs(best.planned - event.event_time)
-        ):
-            best = ms
-    return best
+        by_place.setdefault((ms.kind, ms.location), []).append(ms)
+
+    def match_one(event: TrackingEvent) -> PlannedMilestone | None:
+        kind = EVIDENCE.get(event.milestone)
+        candidates = by_place.get((kind, event.location)) if kind is not None else None
+        if not candidates:
+            return None
+        best = candidates[0]
+        for ms in candidates[1:]:  # in plan order: the first of equally near ones wins
+            if abs(ms.planned - event.event_time) < abs(best.planned - event.event_time):
+                best = ms
+        return best
+
+    return match_one

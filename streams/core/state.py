@@ -27,6 +27,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
+@lru_cache(maxsize=1 << 17)  # and encoded on every save: equal instants give equal integers, whatever their zone
 def _t(dt: datetime | None) -> int | None:
     return None if dt is None else (dt - _EPOCH) // _US
 
@@ -51,16 +52,33 @@ class UnitState:
     # Shipments whose cargo went into or out of this unit: shipment id -> link events, each
     # [event_id, stuffed (1) or stripped (0), event time (us), location, pieces, retracted], in arrival order.
     links: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # Not state: each event's encoded row by event id, so that a unit's events are encoded once while it is in
+    # memory rather than on every save. Shared by copies; a row is used only for the very record it was made of.
+    _rows: dict[str, tuple[EventRecord, list[Any]]] = field(default_factory=dict, compare=False, repr=False)
+
+    def copy(self) -> UnitState:
+        """A shallow copy, as `dataclasses.replace(self)` makes it but cheaper (it is made on every record).
+        Lists and dicts are shared: replace them, never change them in place."""
+        return UnitState(self.unit, self.plan, self.events, self.alerted, self.alert_floor, self.eta,
+                         self.eta_stops, self.eta_arrived, self.timeline_digest, self.next_due, self.links,
+                         self._rows)  # fmt: skip
 
     def encode(self) -> bytes:
         unit = [self.unit.kind.value, self.unit.id] if self.unit else None
         return orjson.dumps([
-            VERSION, unit, _plan_out(self.plan),
-            [[e.event_id, e.source, _M[e.milestone], _C[e.classifier], _O[e.mode], e.location,
-              _t(e.event_time), _t(e.received_time), int(e.retracted), e.digest] for e in self.events.values()],
+            VERSION, unit, _plan_out(self.plan), self._event_rows(),
             self.alerted, self.alert_floor, _t(self.eta), {k: _t(v) for k, v in self.eta_stops.items()},
             int(self.eta_arrived), self.timeline_digest, _t(self.next_due), *([self.links] if self.links else []),
         ])
+
+    def _event_rows(self) -> list[list[Any]]:
+        rows, memo = [], self._rows
+        for e in self.events.values():
+            hit = memo.get(e.event_id)
+            if hit is None or hit[0] is not e:
+                hit = memo[e.event_id] = (e, _event_row(e))
+            rows.append(hit[1])
+        return rows
 
     @classmethod
     def decode(cls, data: bytes) -> UnitState:
@@ -85,6 +103,11 @@ class UnitState:
             next_due=_d(due),
             links=rest[0] if rest else {},
         )
+
+
+def _event_row(e: EventRecord) -> list[Any]:
+    return [e.event_id, e.source, _M[e.milestone], _C[e.classifier], _O[e.mode], e.location, _t(e.event_time),
+            _t(e.received_time), int(e.retracted), e.digest]  # fmt: skip
 
 
 def _plan_out(p: PlanRecord | None) -> list[Any] | None:

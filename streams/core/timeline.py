@@ -22,6 +22,8 @@ from schemas import (
     TrackingEvent,
     UnitStatus,
 )
+from schemas.codec import dumps, dumps_fields
+from schemas.refs import is_normal_unit_id, is_output_locode
 from streams.core.eta import predict
 from streams.core.evidence import Evidence, collect, furthest_actual, history
 from streams.core.milestones import planned_milestones
@@ -45,6 +47,23 @@ class UnitView:
     @cached_property
     def timeline(self) -> Timeline:
         return Timeline.model_validate({**self.data, "as_of": self.as_of})
+
+    @cached_property
+    def timeline_json(self) -> bytes:
+        """`dumps(self.timeline)`, without building the model: the data comes from validated records, so only
+        the checks the model would make and that such data could fail are made here. If one fails, the model
+        is built, and raises as it would have."""
+        data = self.data
+        if not _valid_for_timeline(data):
+            return dumps(self.timeline)
+        return dumps_fields({
+            "record": "timeline", "unit": data["unit"], "plan_revision": data.get("plan_revision"),
+            "lane": data.get("lane"), "status": data["status"], "mode": data["mode"], "location": data["location"],
+            "last_milestone": data["last_milestone"], "destination": data.get("destination"),
+            "planned_arrival": data.get("planned_arrival"), "predicted_arrival": data.get("predicted_arrival"),
+            "minutes_late": data.get("minutes_late"), "milestones": data.get("milestones", []),
+            "events": data["events"], "as_of": self.as_of,
+        })  # fmt: skip
 
     @cached_property
     def digest(self) -> str:
@@ -85,8 +104,7 @@ def derive(
     policy: TrackingPolicy,
 ) -> UnitView:
     ordered = history(events)
-    actuals = [e for e in ordered if e.classifier is Classifier.ACTUAL]
-    last = actuals[-1] if actuals else None
+    last = next((e for e in reversed(ordered) if e.classifier is Classifier.ACTUAL), None)  # the latest actual
     milestones = planned_milestones(plan) if plan else []
     evidence, matched = collect(milestones, ordered)
     preds = predict(evidence, watermark, policy)
@@ -129,17 +147,18 @@ def derive(
             "planned_arrival": fin.milestone.planned,
             "predicted_arrival": fin_pred,
             "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
-            "milestones": [
-                {"key": ev.milestone.key, "kind": ev.milestone.kind, "leg_index": ev.milestone.leg_index,
-                 "mode": ev.milestone.mode, "location": ev.milestone.location, "planned": ev.milestone.planned,
-                 "estimated": ev.estimated_time, "actual": ev.actual_time,
-                 "predicted": None if ev.actual else pred,
-                 "minutes_late": minutes(((ev.actual_time or pred) - ev.milestone.planned).total_seconds())
-                 if (ev.actual_time or pred) else None}
-                for ev, pred in zip(evidence, preds, strict=True)
-            ],
+            "milestones": [_milestone_data(ev, pred) for ev, pred in zip(evidence, preds, strict=True)],
         }
     return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest)
+
+
+def _milestone_data(ev: Evidence, pred: datetime | None) -> dict[str, Any]:
+    ms, actual = ev.milestone, ev.actual_time
+    shown = actual or pred
+    return {"key": ms.key, "kind": ms.kind, "leg_index": ms.leg_index, "mode": ms.mode, "location": ms.location,
+            "planned": ms.planned, "estimated": ev.estimated_time, "actual": actual,
+            "predicted": None if ev.actual else pred,
+            "minutes_late": minutes((shown - ms.planned).total_seconds()) if shown else None}  # fmt: skip
 
 
 # Two sources' reports of one physical event (a carrier's EDI and the terminal's DCSA feed) differ by minutes.
@@ -149,12 +168,13 @@ SAME_EVENT_WINDOW = timedelta(hours=1)
 def same_events(ordered: list) -> list[tuple[Any, list[str]]]:
     """Collapse actual reports of the same milestone at the same place within SAME_EVENT_WINDOW, from
     different sources, into one entry: the first received, with the others' event ids."""
+    actual = Classifier.ACTUAL
     groups: list[list] = []
     for e in ordered:
-        if e.classifier is Classifier.ACTUAL:
+        if e.classifier is actual:
             for g in reversed(groups[-16:]):
                 head = g[0]
-                if (head.classifier is Classifier.ACTUAL and head.milestone is e.milestone
+                if (head.classifier is actual and head.milestone is e.milestone
                         and head.location == e.location and all(x.source != e.source for x in g)
                         and e.event_time - head.event_time <= SAME_EVENT_WINDOW):
                     g.append(e)
@@ -163,12 +183,32 @@ def same_events(ordered: list) -> list[tuple[Any, list[str]]]:
                 groups.append([e])
         else:
             groups.append([e])
-    out = []
+    out: list[tuple[Any, list[str]]] = []
+    regrouped = False
     for g in groups:
+        if len(g) == 1:  # most events are reported once
+            out.append((g[0], []))
+            continue
         first = min(g, key=lambda x: (x.received_time, x.event_id))
         out.append((first, [x.event_id for x in g if x is not first]))
-    out.sort(key=lambda pair: (pair[0].event_time, -CLASSIFIER_RANK[pair[0].classifier], pair[0].event_id))
+        regrouped = regrouped or first is not g[0]
+    # `ordered` is sorted by this key already: only a group whose first received report is not its first in
+    # event order can be out of place.
+    if regrouped:
+        out.sort(key=lambda pair: (pair[0].event_time, -CLASSIFIER_RANK[pair[0].classifier], pair[0].event_id))
     return out
+
+
+def _valid_for_timeline(data: dict[str, Any]) -> bool:
+    """The Timeline model's checks that data derived from validated records can fail: Locode fields (the input
+    check lets a trailing newline through) and the unit id (re-normalised by TrackedUnit)."""
+    unit = data["unit"]
+    if not is_normal_unit_id(unit["kind"], unit["id"]):
+        return False
+    locations = {m["location"] for m in data.get("milestones", ())} | {e["location"] for e in data["events"]}
+    locations |= {data["location"], data.get("destination")}
+    locations.discard(None)
+    return all(map(is_output_locode, locations))
 
 
 def _final_arrival(evidence: list[Evidence]) -> int | None:

@@ -6,7 +6,7 @@ so a re-delivered event changes nothing and out-of-order events land where their
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from schemas import (
@@ -37,10 +37,17 @@ Output = Timeline | DelayAlert | EtaUpdate
 @dataclass(slots=True)
 class Outcome:
     state: UnitState
-    outputs: list[Output] = field(default_factory=list)
+    records: list[DelayAlert | EtaUpdate] = field(default_factory=list)  # outputs after the timeline
     changed: bool = False  # the state must be saved
     view: UnitView | None = None
     linked: list[str] = field(default_factory=list)  # shipment keys whose links to this unit changed
+    timeline: bool = False  # the view's timeline is the first output (kept in the view: built only if asked for)
+
+    @property
+    def outputs(self) -> list[Output]:
+        """Every output, in order, as models."""
+        head: list[Output] = [self.view.timeline] if self.timeline and self.view is not None else []
+        return [*head, *self.records]
 
 
 def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy: TrackingPolicy) -> Outcome:
@@ -48,7 +55,8 @@ def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy:
     record = PlanRecord.of(plan)
     if current is not None and (plan.revision < current.revision or record == current):
         return Outcome(state)  # stale or re-delivered plan
-    new = replace(state, unit=plan.unit, plan=record)
+    new = state.copy()
+    new.unit, new.plan = plan.unit, record
     if current is None or plan.revision != current.revision:
         new.eta_arrived = False  # a re-route after arrival gets ETAs again
         new.alert_floor = 0  # a new plan resets what counts as "more late than already alerted"
@@ -62,7 +70,8 @@ def apply_event(
     record = EventRecord.of(event)
     if old is not None and (old == record or event.received_time < old.received_time):
         return Outcome(state)  # duplicate delivery, or an older version of a corrected event
-    new = replace(state, events={**state.events, event.event_id: record})
+    new = state.copy()
+    new.events = {**state.events, event.event_id: record}
     if new.unit is None:
         new.unit = event.unit
     linked = _link(new, event)
@@ -137,8 +146,8 @@ def _evaluate(
     # evidences nothing.
     live = [e for e in state.events.values() if not e.retracted]
     view = derive(state.unit, state.plan, live, watermark, policy)
-    outputs: list[Output] = []
-    new = replace(state)
+    outputs: list[DelayAlert | EtaUpdate] = []
+    new = state.copy()
 
     if state.plan is not None:
         alerts = new_alerts(
@@ -152,12 +161,12 @@ def _evaluate(
         if eta is not None:
             outputs.append(eta)
 
-    if view.digest != state.timeline_digest and (not quiet or outputs):
+    timeline = view.digest != state.timeline_digest and (not quiet or outputs != [])
+    if timeline:
         new.timeline_digest = view.digest
-        outputs.insert(0, view.timeline)
     new.next_due = _next_due(new, view, watermark, policy)
-    changed = outputs != [] or new.next_due != state.next_due or replanned
-    return Outcome(new, outputs, changed, view)
+    changed = timeline or outputs != [] or new.next_due != state.next_due or replanned
+    return Outcome(new, outputs, changed, view, timeline=timeline)
 
 
 def _eta_update(
@@ -177,21 +186,24 @@ def _eta_update(
     if predicted is None:
         return None
     arrived = view.evidence[fin].actual is not None
-    stops = [
-        StopEta.model_construct(
-            location=ev.milestone.location, leg_index=ev.milestone.leg_index, planned=ev.milestone.planned, predicted=p
-        )
+    remaining = [
+        (ev.milestone, p)
         for ev, p in zip(view.evidence[view.furthest + 1:], view.predicted[view.furthest + 1:], strict=True)
         if ev.milestone.kind is PlannedStopKind.ARRIVAL and p is not None
     ]
     shift = policy.eta_min_shift
     moved = state.eta is None or abs(predicted - state.eta) >= shift or any(
-        abs(s.predicted - state.eta_stops[f"{s.leg_index}"]) >= shift
-        for s in stops
-        if f"{s.leg_index}" in state.eta_stops
+        abs(p - state.eta_stops[f"{ms.leg_index}"]) >= shift
+        for ms, p in remaining
+        if f"{ms.leg_index}" in state.eta_stops
     )
     if not (moved or replanned or arrived):
         return None
+    # The stops' models are built only now: most re-derivations move no prediction.
+    stops = [
+        StopEta.model_construct(location=ms.location, leg_index=ms.leg_index, planned=ms.planned, predicted=p)
+        for ms, p in remaining
+    ]
     if arrived:
         reason = f"arrived at {plan.destination}"
     elif state.eta is None:

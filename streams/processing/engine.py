@@ -114,11 +114,15 @@ class Engine:
         key = unit_id.encode()
         state = self._units.get(key) or UnitState()
         outcome: Outcome = step(state)
+        out: list[OutRecord] = []
+        if outcome.timeline:  # encoded before anything is saved: a timeline its model refuses fails the whole record
+            assert outcome.view is not None
+            out.append(OutRecord(self._out_topic["timeline"], key, outcome.view.timeline_json))
         if outcome.changed:
             self._units[key] = outcome.state
             if outcome.state.next_due is not None:
                 clock.schedule(unit_id, outcome.state.next_due, previous=state.next_due)
-        out = [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
+        out += [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.records]
         if outcome.state.links or (outcome.state.unit is not None and outcome.state.unit.kind is UnitKind.AWB):
             out += self._reports(outcome, out)
         return out
@@ -139,7 +143,7 @@ class Engine:
             return []
         if timeline is None:
             assert outcome.view is not None
-            timeline = dumps(outcome.view.timeline)
+            timeline = outcome.view.timeline_json
         reports = []
         for target in targets:
             kind, sid = target.split(":", 1)

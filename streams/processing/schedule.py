@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
+from functools import lru_cache
 
 BUCKET_SECONDS = 3600
 
 
 def _bucket(t: datetime) -> int:
     return int(t.timestamp()) // BUCKET_SECONDS
+
+
+@lru_cache(maxsize=256)  # the persisted watermark is read several times per record and changes hourly
+def _instant(raw: bytes) -> datetime:
+    return datetime.fromtimestamp(int(raw), UTC)
 
 
 class PartitionClock:
@@ -31,11 +37,14 @@ class PartitionClock:
 
     def _persisted(self) -> datetime | None:
         raw = self._store.get(self._k("wm"))
-        return datetime.fromtimestamp(int(raw), UTC) if raw else None
+        return _instant(raw) if raw else None
 
     @property
     def watermark(self) -> datetime | None:
-        persisted, fine = self._persisted(), self._fine.get(self._p)
+        return self._current(self._persisted())
+
+    def _current(self, persisted: datetime | None) -> datetime | None:
+        fine = self._fine.get(self._p)
         if persisted is None or (fine is not None and fine > persisted):
             return fine
         return persisted
@@ -43,7 +52,7 @@ class PartitionClock:
     def advance(self, candidate: datetime | None) -> tuple[datetime | None, bool]:
         """Move the watermark forward to `candidate` (never back). Returns (watermark, moved)."""
         persisted = self._persisted()
-        current = self.watermark
+        current = self._current(persisted)
         if candidate is None or (current is not None and candidate <= current):
             return current, False
         self._fine[self._p] = candidate
@@ -56,9 +65,10 @@ class PartitionClock:
         scheduling costs the same whatever the bucket already holds. Nothing is written when the unit's
         `previous` due time is in the same bucket, still ahead of the watermark (its entry is still there)."""
         b = _bucket(due)
-        wm = self.watermark
-        if previous is not None and _bucket(previous) == b and (wm is None or b > _bucket(wm)):
-            return
+        if previous is not None and _bucket(previous) == b:
+            wm = self.watermark
+            if wm is None or b > _bucket(wm):
+                return
         count_key = self._k(f"n:{b}")
         n = int(self._store.get(count_key) or 0) + 1
         self._store[count_key] = str(n).encode()

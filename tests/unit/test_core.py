@@ -5,6 +5,7 @@ Times refer to the reference plan in factories.py (sea CNSHA->NLRTM, rail NLRTM-
 from __future__ import annotations
 
 import random
+from dataclasses import fields, replace
 from datetime import datetime
 
 import pytest
@@ -704,6 +705,13 @@ def test_state_encoding_round_trips_and_stays_compact() -> None:
     encoded = state.encode()
     assert UnitState.decode(encoded) == state
     assert len(encoded) < 1500  # seven events and a three-leg plan
+
+
+def test_a_state_copy_shares_every_field_as_replace_does() -> None:
+    state = step_events(planned_state(), HISTORY)
+    copy = state.copy()
+    assert copy is not state and copy == replace(state)
+    assert all(getattr(copy, f.name) is getattr(state, f.name) for f in fields(UnitState))
 
 
 def test_one_physical_event_from_two_sources_is_one_timeline_entry() -> None:
