@@ -79,12 +79,11 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         engine.forget()
         shipment_engine.forget()
 
+    # Only on revocation (Faust revokes every partition at the start of each rebalance, after the records handed
+    # to agents are acknowledged): by the time partitions are assigned, flow may have resumed, and a batch in
+    # progress then is the new assignment's. Dropping it lost its records (never acknowledged, never re-read).
     @app.on_partitions_revoked.connect
     async def _forget_on_revoke(app: faust.App, revoked: object, **kwargs: object) -> None:
-        forget()
-
-    @app.on_partitions_assigned.connect
-    async def _forget_on_assign(app: faust.App, assigned: object, **kwargs: object) -> None:
         forget()
 
     # concurrency=1: with more, faust-streaming can commit offsets past in-flight records (issue #606).

@@ -7,8 +7,15 @@ batch's state is flushed to the tables (their changelog messages queued) and its
 A batch ends when the stream has nothing more waiting (so a lone record is handled at once: batching adds no
 latency at low load) or when it reaches `max_records`.
 
-If partitions move mid-batch, `drop()` forgets the batch: neither its state nor its outputs were written and
-its records were not acknowledged, so whichever worker owns them next reads them again."""
+A batch whose next record never comes is completed by a watcher after `linger` seconds. That happens when a
+rebalance starts while the agent waits for the next record: Faust clears the stream's queue, then waits for
+every record handed to an agent to be acknowledged before it lets the partitions go. Without the watcher the
+worker waited forever (its rebalance never finished, and its partitions were never taken over). The records
+were processed in the current generation, so completing the batch is right.
+
+`drop()` (called once the partitions are revoked, after that wait) forgets what is left: neither its state
+nor its outputs were written and its records were not acknowledged, so whichever worker owns them next reads
+them again."""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Protocol
@@ -52,6 +60,7 @@ class Batcher:
         *,
         tables: Sequence[RawTable] = (),
         actives: Callable[[], Collection[TP]] = frozenset,
+        linger: float = 0.05,
     ) -> None:
         """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
         partitions the worker owns now (the assignor's), for their changelog offsets."""
@@ -60,10 +69,14 @@ class Batcher:
         self.max_records = max_records
         self.tables = tables
         self.actives = actives
+        self.linger = linger
         self._events: list[faust.EventT] = []
         self._out: list[OutRecord] = []
+        self._appended_at = 0.0  # monotonic time of the latest record added to the batch
+        self._completing = asyncio.Lock()  # the agent and the watcher complete batches one at a time, in order
         self.batches = 0  # for tests and diagnostics
         self.records = 0
+        self.lingered = 0  # batches the watcher completed
 
     def drop(self) -> None:
         self._events = []
@@ -75,12 +88,31 @@ class Batcher:
         stream.enable_acks = False  # acknowledged below, once the batch is written
         queue = stream.channel.queue
         process = self.engine.process
-        async for event in stream.events():
-            msg = event.message
-            self._out += process(msg.topic, msg.partition, msg.offset, event.key, event.value)
-            self._events.append(event)
-            if len(self._events) >= self.max_records or queue.empty():
-                await self._complete(stream)
+        watcher = asyncio.ensure_future(self._watch(stream))
+        try:
+            async for event in stream.events():
+                msg = event.message
+                self._out += process(msg.topic, msg.partition, msg.offset, event.key, event.value)
+                self._events.append(event)
+                self._appended_at = time.monotonic()
+                if len(self._events) >= self.max_records or queue.empty():
+                    async with self._completing:
+                        if self._events:  # the watcher may have completed it meanwhile
+                            await self._complete(stream)
+        finally:
+            watcher.cancel()
+
+    async def _watch(self, stream: faust.StreamT) -> None:
+        while True:
+            await asyncio.sleep(self.linger)
+            if self._events and time.monotonic() - self._appended_at >= self.linger:
+                async with self._completing:
+                    if self._events:
+                        self.lingered += 1
+                        try:
+                            await self._complete(stream)
+                        except Exception:  # as in the agent: logged; its records stay un-acknowledged
+                            log.exception("a lingering batch could not be completed")
 
     async def _complete(self, stream: faust.StreamT) -> None:
         events, out = self._events, self._out
