@@ -123,7 +123,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                             if queue.full():
                                 await queue.put(event)
                             else:
-                                high, drop = pressure.get(tp) or _pressure_callbacks(self, tp, pressure)
+                                high, drop = _pressure_callbacks(self, tp, pressure)
                                 queue.put_nowait_enhanced(event, on_pressure_high=high, on_pressure_drop=drop)
                         elif suspended():
                             await self.wait_first(callback(message), self.suspend_flow.wait())
