@@ -139,8 +139,8 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
     clock = _raw_table(app, "shipment_clock", settings.partitions, "shipment job watermark and due index")
     policy = ShipmentPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
     tables = [raw_table.wrap(shipments, settings.store), raw_table.wrap(clock, settings.store)]
-    engine = ShipmentEngine(*tables, topics, policy, write_behind=True,
-                            cached_shipments=5_000)  # a shipment holds its units' timelines  # fmt: skip
+    # Fewer cached than units: a shipment's state holds its units' timelines.
+    engine = ShipmentEngine(*tables, topics, policy, write_behind=True, cached_shipments=5_000)
     batcher = Batcher(engine, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives)
     inputs = app.topic(*topics.shipment_inputs, **_raw())
 
