@@ -49,10 +49,11 @@ def patch_highwaters(consumer: object, bootstrap: str) -> None:
     consumer.highwaters = highwaters  # type: ignore[attr-defined]
 
 
-def shorten_fetch_waits(max_wait_ms: int = 20) -> None:
+def shorten_fetch_waits(max_wait_ms: int = 5) -> None:
     """Tansu holds every fetch for its full max wait even when records arrive meanwhile (seen here: 700 ms per
     hop with Faust's fixed 1,500 ms, 2 ms with 50 ms), where Kafka answers as soon as there is data. On the
-    embedded broker, consumers created after this call (Faust's included) poll with a short wait instead."""
+    embedded broker, consumers created after this call (Faust's included) poll with a short wait instead: a record
+    that arrives while a fetch waits is read up to that wait later, at every hop (20 ms before; 5 ms now)."""
     import aiokafka
 
     if getattr(aiokafka.AIOKafkaConsumer, "corridor_short_wait", False):

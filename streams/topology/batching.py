@@ -13,6 +13,10 @@ every record handed to an agent to be acknowledged before it lets the partitions
 worker waited forever (its rebalance never finished, and its partitions were never taken over). The records
 were processed in the current generation, so completing the batch is right.
 
+A stream hands over waiting records without yielding to the event loop, so a batch of a thousand records held
+the loop for seconds, and with it every other agent of the worker (a big batch of the shipment job stalled the
+tracking job's live records). A batch now lets the loop run every `time_slice` (5 ms) of work.
+
 `drop()` (called once the partitions are revoked, after that wait) forgets what is left: neither its state
 nor its outputs were written and its records were not acknowledged, so whichever worker owns them next reads
 them again."""
@@ -61,15 +65,18 @@ class Batcher:
         tables: Sequence[RawTable] = (),
         actives: Callable[[], Collection[TP]] = frozenset,
         linger: float = 0.05,
+        time_slice: float = 0.005,
     ) -> None:
         """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
-        partitions the worker owns now (the assignor's), for their changelog offsets."""
+        partitions the worker owns now (the assignor's), for their changelog offsets; `time_slice`: how long a
+        batch runs before it lets the event loop run the other agents (seconds)."""
         self.engine = engine
         self.producer = producer
         self.max_records = max_records
         self.tables = tables
         self.actives = actives
         self.linger = linger
+        self.time_slice = time_slice
         self._events: list[faust.EventT] = []
         self._out: list[OutRecord] = []
         self._appended_at = 0.0  # monotonic time of the latest record added to the batch
@@ -89,6 +96,8 @@ class Batcher:
         queue = stream.channel.queue
         process = self.engine.process
         watcher = asyncio.ensure_future(self._watch(stream))
+        perf_counter, time_slice = time.perf_counter, self.time_slice
+        slice_end = perf_counter() + time_slice
         try:
             async for event in stream.events():
                 msg = event.message
@@ -99,6 +108,12 @@ class Batcher:
                     async with self._completing:
                         if self._events:  # the watcher may have completed it meanwhile
                             await self._complete(stream)
+                    slice_end = perf_counter() + time_slice
+                elif perf_counter() > slice_end:
+                    # A stream hands over waiting records without yielding to the event loop: let the other
+                    # agents (and the fetcher) run, so a long batch here does not hold up their records.
+                    await asyncio.sleep(0)
+                    slice_end = perf_counter() + time_slice
         finally:
             watcher.cancel()
 
@@ -140,7 +155,12 @@ class Batcher:
             for partition, key, value in table.take_outbox():
                 sent = await send(topic, key, value, partition, None, None)
                 sent.add_done_callback(functools.partial(table.on_sent, partition))  # type: ignore[attr-defined]
+        perf_counter = time.perf_counter
+        slice_end = perf_counter() + self.time_slice
         for rec in out:
+            if perf_counter() > slice_end:  # a sweep can write thousands: let the other agents run meanwhile
+                await asyncio.sleep(0)
+                slice_end = perf_counter() + self.time_slice
             # Straight to the Kafka client (awaiting only when its buffer is full), without Faust's per-message
             # bookkeeping. Faust flushes the producer before it commits input offsets, so nothing is committed
             # before its outputs (and the tables' changelog messages) are written.

@@ -8,6 +8,7 @@ with exactly that behaviour: its queue says records are waiting, and after the f
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 from streams.processing.engine import OutRecord
@@ -106,3 +107,38 @@ async def test_a_full_batch_is_completed_by_the_agent_not_the_watcher() -> None:
     batcher = Batcher(engine, producer, max_records=5, linger=30.0)  # type: ignore[arg-type]
     await _run_until(batcher, stream, lambda: len(stream.acked) == 5)
     assert batcher.batches == 1 and batcher.lingered == 0
+
+
+class _SlowEngine(_Engine):
+    def process(self, topic, partition, offset, key, value) -> list[OutRecord]:  # type: ignore[no-untyped-def]
+        deadline = time.perf_counter() + 0.002  # 2 ms of work per record, without yielding (as the engine)
+        while time.perf_counter() < deadline:
+            pass
+        return super().process(topic, partition, offset, key, value)
+
+
+async def test_a_long_batch_lets_another_agent_run() -> None:
+    """Two agents in one worker: a 100-record batch of slow records (about 200 ms) must not hold up the other
+    agent's lone record until it is done."""
+    long_stream, lone_stream = _Stream([_Event(0, i) for i in range(100)]), _Stream([_Event(0, 0)])
+    long = Batcher(_SlowEngine(), _Producer(), max_records=100, linger=30.0)  # type: ignore[arg-type]
+    lone = Batcher(_Engine(), _Producer(), linger=0.001)  # type: ignore[arg-type]
+    acked_when: list[int] = []  # how many of the long batch's records were acknowledged when the lone one was
+
+    async def watch() -> None:
+        while not lone_stream.acked:
+            await asyncio.sleep(0)
+        acked_when.append(len(long_stream.acked))
+
+    tasks = [asyncio.ensure_future(b.run(s)) for b, s in ((long, long_stream), (lone, lone_stream))]  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(5):
+            await watch()
+            while len(long_stream.acked) < 100:
+                await asyncio.sleep(0.01)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert acked_when == [0]  # the lone record was done while the long batch was still being processed
+    assert long.batches == 1  # and yielding did not split the long batch
