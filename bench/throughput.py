@@ -7,7 +7,9 @@ broker and client library, on the embedded broker, in one run (ratios, because m
     shipment job's included (it runs in the same worker, fed by the tracking job);
 then the end-to-end latency of (c) at a fixed offered load of one fifth of its maximum, on a fresh broker and
 worker fed 2,000 other units' plans and then their events in arrival order (about 5 s of warm-up, then about 30 s
-measured); each event is matched to the outputs it caused by their content.
+measured); each event is matched to the outputs it caused by their content. Then the same events at the same
+rate through a plain aiokafka relay (`bench.relay`) on another fresh broker: the latency of the broker and client
+library alone, as (a) is their throughput.
 (b) and (c) run as separate worker processes, as in production; their throughput is input records divided by
 the span between their first and last output record (broker timestamps), so start-up is not counted."""
 
@@ -257,6 +259,60 @@ async def latency(
     return first_any, first_eta_alert, worker_part, broker_part
 
 
+async def relay_latency(bootstrap: str, probe: Workload, rate: float, workdir: Path) -> list[float]:
+    """The same probe at the same rate through `bench.relay` (the least a worker can do, two hops of the broker as
+    corridor's path has): seconds from producing each event to reading it back, the warm-up left out. This is
+    what the broker and client library alone cost at this load, the latency counterpart of (a)."""
+    source, dest = f"relay-{uuid.uuid4().hex[:6]}.in", f"relay-{uuid.uuid4().hex[:6]}.out"
+    await ensure_topics(bootstrap, [source, dest], PARTITIONS)
+    with open(workdir / "relay.log", "wb") as errors:
+        args = [sys.executable, "-m", "bench.relay", bootstrap, source, dest, "relay"]
+        proc = subprocess.Popen(args, preexec_fn=die_with_parent, stdout=subprocess.DEVNULL, stderr=errors)
+    reader = AIOKafkaConsumer(dest, bootstrap_servers=bootstrap, auto_offset_reset="latest", group_id=None,
+                              fetch_max_wait_ms=5)  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await reader.start()
+    await producer.start()
+    try:
+        await reader.getmany(timeout_ms=500)
+        while True:  # the relay has joined and passes records through
+            await producer.send_and_wait(source, key=b"ready", value=b'{"event_id": "ready"}')
+            if await reader.getmany(timeout_ms=2000):
+                break
+        warm_up = int(rate * 5)
+        order = probe_order(probe.events, warm_up + max(2000, int(rate * 30)), spacing=max(1, int(rate)))
+        sent: dict[str, float] = {}
+        took: list[float] = []
+
+        async def read() -> None:
+            while True:
+                batch = await reader.getmany(timeout_ms=100)
+                now = time.perf_counter()
+                for msgs in batch.values():
+                    for m in msgs:
+                        at = sent.pop(orjson.loads(m.value)["event_id"], None)
+                        if at is not None:
+                            took.append(now - at)
+
+        task = asyncio.create_task(read())
+        start = time.perf_counter()
+        for seq, (key, value) in enumerate(order):
+            delay = start + seq / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if seq >= warm_up:
+                sent[orjson.loads(value)["event_id"]] = time.perf_counter()
+            await producer.send(source, key=key, value=value)
+        await asyncio.sleep(3)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return took
+    finally:
+        stop_process(proc)
+        await producer.stop()
+        await reader.stop()
+
+
 def _event_ids(timeline: bytes) -> set[str]:
     """The events a timeline shows, those it merged as other sources' reports of the same event included."""
     entries = orjson.loads(timeline).get("events", ())
@@ -345,6 +401,9 @@ async def run(units: int, probe_units: int) -> dict:
             any_out, eta_alert, worker_part, broker_part = await latency(b, topics, app_id, probe, rate)
         finally:
             stop_process(worker)
+    log("the same through a plain aiokafka relay (fresh broker) ...")
+    with EmbeddedBroker(log_path=workdir / "broker-relay.log") as broker:
+        relay = await relay_latency(broker.bootstrap, probe, rate, workdir)
     return {
         "records": n,
         "units": workload.units,
@@ -362,6 +421,8 @@ async def run(units: int, probe_units: int) -> dict:
         "worker_p99_ms": pct(worker_part, 0.99),
         "read_p50_ms": pct(broker_part, 0.50),
         "read_p99_ms": pct(broker_part, 0.99),
+        "relay_p50_ms": pct(relay, 0.50),
+        "relay_p99_ms": pct(relay, 0.99),
     }
 
 
@@ -382,6 +443,11 @@ def main(units: int = 20000, probe_units: int = 2000) -> None:
         f"  of which: send to the worker writing the ETA update or alert (its record timestamp) p50 "
         f"{result['worker_p50_ms']} ms, p99 {result['worker_p99_ms']} ms; any output written to read here p50 "
         f"{result['read_p50_ms']} ms, p99 {result['read_p99_ms']} ms"
+    )
+    print(
+        f"the same events at the same rate through a plain aiokafka relay on a fresh broker (two hops of the broker, "
+        f"as corridor's path has; the broker's and client's share): p50 {result['relay_p50_ms']} ms, "
+        f"p99 {result['relay_p99_ms']} ms"
     )
     print(f"run time {time.monotonic() - started:.0f} s")
     keys = ("limit_eps", "naive_faust_eps", "corridor_eps", "ratio", "p50_ms", "p99_ms")

@@ -29,5 +29,11 @@ class Settings(BaseSettings):
         default=False,
         description="the broker is the embedded Tansu: apply its workarounds (set automatically)",
     )
+    embedded_fetch_wait_ms: int = Field(
+        default=5, ge=1, le=500,
+        description="on the embedded broker, how long a fetch waits (Tansu answers a fetch only after its whole wait): "
+        "shorter reads records sooner, longer polls less (an idle worker and broker used 20% and 46% of a core at "
+        "5 ms, 4% and 15% at 50 ms)",
+    )
     commit_interval: float = Field(default=2.8, gt=0, description="seconds between offset commits (Faust)")
     eta_min_shift_minutes: int = Field(default=30, ge=0, description="smallest ETA move that is published")

@@ -96,7 +96,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     if settings.embedded_broker:
         from streams.broker.tansu import patch_highwaters, shorten_fetch_waits
 
-        shorten_fetch_waits()
+        shorten_fetch_waits(settings.embedded_fetch_wait_ms)
         patch_highwaters(app.consumer, bootstrap)
     _add_ingest(app, topics, settings, outputs)
     topology = Topology(app, engine, shipment_engine, topics, outputs, {"track": batcher, "ship": ship_batcher})
