@@ -117,6 +117,7 @@ def _normalise_unit(kind: UnitKind, value: str) -> str:
     return v
 
 
+@lru_cache(maxsize=65536)  # asked for every timeline written; a unit's id is the same on all of them
 def is_normal_unit_id(kind: UnitKind, value: str) -> bool:
     """Whether validating a TrackedUnit of `kind` keeps `value` as it is."""
     try:

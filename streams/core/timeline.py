@@ -53,22 +53,28 @@ class UnitView:
         """`dumps(self.timeline)`, without building the model: the data comes from validated records, so only
         the checks the model would make and that such data could fail are made here. If one fails, the model
         is built, and raises as it would have."""
-        data = self.data
-        if not _valid_for_timeline(data):
+        if not _valid_for_timeline(self.data):
             return dumps(self.timeline)
+        # `as_of` is the model's last field: the body's closing brace makes way for it.
+        return self._body[:-1] + b',"as_of":' + orjson.dumps(self.as_of, option=orjson.OPT_UTC_Z) + b"}"
+
+    @cached_property
+    def _body(self) -> bytes:
+        """The timeline as `dumps` writes it, without `as_of`: one encoding serves the digest and the output."""
+        data = self.data
         return dumps_fields({
             "record": "timeline", "unit": data["unit"], "plan_revision": data.get("plan_revision"),
             "lane": data.get("lane"), "status": data["status"], "mode": data["mode"], "location": data["location"],
             "last_milestone": data["last_milestone"], "destination": data.get("destination"),
             "planned_arrival": data.get("planned_arrival"), "predicted_arrival": data.get("predicted_arrival"),
             "minutes_late": data.get("minutes_late"), "milestones": data.get("milestones", []),
-            "events": data["events"], "as_of": self.as_of,
+            "events": data["events"],
         })  # fmt: skip
 
     @cached_property
     def digest(self) -> str:
         """Changes when the timeline changes, whatever the watermark it was computed at."""
-        return hashlib.blake2b(orjson.dumps(self.data), digest_size=12).hexdigest()
+        return hashlib.blake2b(self._body, digest_size=12).hexdigest()
 
     @property
     def final_arrival(self) -> int | None:

@@ -161,7 +161,7 @@ def _evaluate(
         if eta is not None:
             outputs.append(eta)
 
-    timeline = view.digest != state.timeline_digest and (not quiet or outputs != [])
+    timeline = (not quiet or outputs != []) and view.digest != state.timeline_digest
     if timeline:
         new.timeline_digest = view.digest
     new.next_due = _next_due(new, view, watermark, policy)
