@@ -58,15 +58,16 @@ def shorten_fetch_waits(max_wait_ms: int = 5) -> None:
     (setting `embedded_fetch_wait_ms`)."""
     import aiokafka
 
-    if getattr(aiokafka.AIOKafkaConsumer, "corridor_short_wait", False):
+    current = aiokafka.AIOKafkaConsumer
+    if getattr(current, "corridor_short_wait", None) is not None:  # patched already: the latest call's wait holds
+        current.corridor_short_wait = max_wait_ms  # type: ignore[attr-defined]
         return
-    original = aiokafka.AIOKafkaConsumer
 
-    class ShortWaitConsumer(original):  # type: ignore[misc, valid-type]
-        corridor_short_wait = True
+    class ShortWaitConsumer(current):  # type: ignore[misc, valid-type]
+        corridor_short_wait = max_wait_ms
 
         def __init__(self, *topics: str, **kwargs: object) -> None:
-            kwargs["fetch_max_wait_ms"] = min(int(kwargs.get("fetch_max_wait_ms", 500)), max_wait_ms)  # type: ignore[call-overload]
-            super().__init__(*topics, **kwargs)
+            wait = min(int(kwargs.get("fetch_max_wait_ms", 500)), self.corridor_short_wait)  # type: ignore[call-overload]
+            super().__init__(*topics, **{**kwargs, "fetch_max_wait_ms": wait})
 
     aiokafka.AIOKafkaConsumer = ShortWaitConsumer  # type: ignore[misc]
