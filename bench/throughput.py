@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import orjson
@@ -183,10 +183,7 @@ async def latency(
     and time each to its first output, and to the first ETA update or alert it caused."""
     await produce(bootstrap, ((topics.name("plan"), k, v) for k, v in probe.plans))
     await wait_committed(bootstrap, group, [topics.name("plan")], timeout=120)
-    # About 5 s of warm-up, not measured (the first events of 2,000 fresh units start a storm of missed
-    # milestones), then about 30 s measured.
-    warm_up = int(rate * 5)
-    order = probe_order(probe.events, warm_up + max(2000, int(rate * 30)), spacing=max(1, int(rate)))
+    warm_up, order = probe_schedule(probe, rate)
     reader = AIOKafkaConsumer(
         topics.name("timeline"),
         topics.name("alert"),
@@ -230,12 +227,7 @@ async def latency(
 
     task = asyncio.create_task(read())
     try:
-        start = time.perf_counter()
-        for seq, (key, value) in enumerate(order):
-            due = start + seq / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        async for seq, key, value in paced(order, rate):
             events.append((orjson.loads(value)["event_id"], time.perf_counter(), time.time() * 1000))
             in_flight[key] = seq
             await producer.send(topics.name("event"), key=key, value=value)
@@ -279,8 +271,7 @@ async def relay_latency(bootstrap: str, probe: Workload, rate: float, workdir: P
             await producer.send_and_wait(source, key=b"ready", value=b'{"event_id": "ready"}')
             if await reader.getmany(timeout_ms=2000):
                 break
-        warm_up = int(rate * 5)
-        order = probe_order(probe.events, warm_up + max(2000, int(rate * 30)), spacing=max(1, int(rate)))
+        warm_up, order = probe_schedule(probe, rate)
         sent: dict[str, float] = {}
         took: list[float] = []
 
@@ -295,11 +286,7 @@ async def relay_latency(bootstrap: str, probe: Workload, rate: float, workdir: P
                             took.append(now - at)
 
         task = asyncio.create_task(read())
-        start = time.perf_counter()
-        for seq, (key, value) in enumerate(order):
-            delay = start + seq / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        async for seq, key, value in paced(order, rate):
             if seq >= warm_up:
                 sent[orjson.loads(value)["event_id"]] = time.perf_counter()
             await producer.send(source, key=key, value=value)
@@ -317,6 +304,23 @@ def _event_ids(timeline: bytes) -> set[str]:
     """The events a timeline shows, those it merged as other sources' reports of the same event included."""
     entries = orjson.loads(timeline).get("events", ())
     return {e["event_id"] for e in entries} | {i for e in entries for i in e.get("also_reported", ())}
+
+
+def probe_schedule(probe: Workload, rate: float) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """How many events are warm-up (about 5 s, not measured: the first events of 2,000 fresh units start a storm
+    of missed milestones), and the events to send: the warm-up, then about 30 s measured."""
+    warm_up = int(rate * 5)
+    return warm_up, probe_order(probe.events, warm_up + max(2000, int(rate * 30)), spacing=max(1, int(rate)))
+
+
+async def paced(order: list[tuple[bytes, bytes]], rate: float) -> AsyncIterator[tuple[int, bytes, bytes]]:
+    """(sequence, key, value) of each event when it is due: `rate` per second from now."""
+    start = time.perf_counter()
+    for seq, (key, value) in enumerate(order):
+        delay = start + seq / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield seq, key, value
 
 
 def probe_order(events: list[tuple[bytes, bytes]], count: int, spacing: int) -> list[tuple[bytes, bytes]]:
