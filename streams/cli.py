@@ -6,7 +6,6 @@ import asyncio
 import signal
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -148,7 +147,6 @@ def replay(
     partitions: Annotated[int | None, typer.Option(help="partitions to route by, as the live topics")] = None,
 ) -> None:
     """Run a recorded history through the tracking engine and write every output as JSON lines."""
-    from streams.core.policy import TrackingPolicy
     from streams.processing.replay import as_json_lines
     from streams.processing.replay import replay as run_replay
     from streams.processing.topics import TopicNames
@@ -156,10 +154,7 @@ def replay(
     settings = _settings(partitions=partitions)
     source = sys.stdin.buffer if str(history) == "-" else open(history, "rb")  # noqa: SIM115
     with source:
-        result = run_replay(
-            source, TopicNames(settings.topic_prefix),
-            TrackingPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes)), settings.partitions,
-        )
+        result = run_replay(source, TopicNames(settings.topic_prefix), settings.tracking_policy(), settings.partitions)
     sink = open(out, "wb") if out else sys.stdout.buffer  # noqa: SIM115
     try:
         for line in as_json_lines(result.outputs):
@@ -188,10 +183,9 @@ def shipment(
     key = ref.strip().upper()
     found: dict[str, list[dict]] = {"shipment_timeline": [], "shipment_alert": [], "shipment_eta": []}
     if history is not None:
-        from streams.core.policy import TrackingPolicy
         from streams.processing.replay import replay as run_replay
 
-        policy = TrackingPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
+        policy = settings.tracking_policy()
         with open(history, "rb") as f:
             result = run_replay(f, names, policy, settings.partitions)
         for o in result.outputs:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from streams.core.policy import TrackingPolicy
 
 
 class Settings(BaseSettings):
@@ -37,3 +42,14 @@ class Settings(BaseSettings):
     )
     commit_interval: float = Field(default=2.8, gt=0, description="seconds between offset commits (Faust)")
     eta_min_shift_minutes: int = Field(default=30, ge=0, description="smallest ETA move that is published")
+    max_events_per_unit: int = Field(
+        default=1000, ge=10,
+        description="events one unit keeps: further new events for it go to the dead-letter topic (a unit's "
+        "timeline is about 230 bytes per event and must fit in a Kafka message)",
+    )
+
+    def tracking_policy(self) -> TrackingPolicy:
+        from streams.core.policy import TrackingPolicy  # here: reading settings does not load the core
+
+        return TrackingPolicy(eta_min_shift=timedelta(minutes=self.eta_min_shift_minutes),
+                              max_events=self.max_events_per_unit)  # fmt: skip

@@ -30,6 +30,10 @@ class TrackingPolicy:
     # An ETA update is emitted only when a prediction moves at least this much: ETAs that jump around
     # many times a day are the first complaint about trackers.
     eta_min_shift: timedelta = timedelta(minutes=30)
+    # A unit's history is bounded: every event re-derives it whole, and its timeline (about 230 bytes per event)
+    # and its state must stay well inside one Kafka message (1 MB). Real units report tens of events; thousands
+    # mean a feed re-sending one event under fresh ids.
+    max_events: int = 1000
 
     def tolerance(self, mode: Mode) -> timedelta:
         return self.modes[mode].tolerance

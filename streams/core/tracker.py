@@ -63,6 +63,10 @@ def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy:
     return _evaluate(new, watermark, policy, f"plan revision {plan.revision}", plan.issued_time, replanned=True)
 
 
+class Refused(ValueError):
+    """A valid record the tracker will not apply; the message says why, for the dead-letter topic."""
+
+
 def apply_event(
     state: UnitState, event: TrackingEvent, watermark: datetime | None, policy: TrackingPolicy
 ) -> Outcome:
@@ -70,6 +74,12 @@ def apply_event(
     record = EventRecord.of(event)
     if old is not None and (old == record or event.received_time < old.received_time):
         return Outcome(state)  # duplicate delivery, or an older version of a corrected event
+    if old is None and len(state.events) >= policy.max_events:  # corrections of held events still apply
+        raise Refused(
+            f"unit {event.unit.id} already holds {len(state.events)} events, the most a unit keeps "
+            f"(CORRIDOR_MAX_EVENTS_PER_UNIT): event {event.event_id} refused. So many events for one unit "
+            "usually mean a feed re-sending one event under new ids"
+        )
     new = state.copy()
     new.events = {**state.events, event.event_id: record}
     if new.unit is None:

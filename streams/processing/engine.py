@@ -14,7 +14,7 @@ from schemas.events import Classifier
 from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState
 from streams.core.state import _t as _us
-from streams.core.tracker import Outcome, advance, apply_event, apply_plan
+from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
 from streams.processing.cache import Scope, StateCache
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
@@ -91,6 +91,8 @@ class Engine:
             return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
         try:
             return self._apply(record, partition)
+        except Refused as exc:
+            return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
             return [self.dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import faust
 
-from streams.core.policy import TrackingPolicy
 from streams.processing.engine import Engine
 from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
@@ -66,7 +65,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     outputs = {name: app.topic(name, **_raw()) for name in topics.outputs}
     units = _raw_table(app, "units", settings.partitions, "per-unit tracking state (plan, history, alerts)")
     clock = _raw_table(app, "clock", settings.partitions, "per-partition watermark and due-unit index")
-    policy = TrackingPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
+    policy = settings.tracking_policy()
     # State is read from memory and written to the tables once per batch; the caches are dropped whenever
     # partitions move (another worker may have written them meanwhile). A decoded unit state takes about 9 KB of
     # memory: 20,000 of them keep a worker well under 1 GB whatever the number of units it owns.

@@ -101,6 +101,40 @@ def test_a_failure_while_processing_becomes_a_dead_letter(caplog: pytest.LogCapt
     assert "failed to process corridor.plans[0]@7" in caplog.text
 
 
+def test_a_unit_keeps_at_most_max_events_and_refuses_more_as_dead_letters() -> None:
+    # A feed re-sending one event under fresh ids: the history (and the timeline, about 230 bytes per event)
+    # would grow until a message no longer fits in Kafka.
+    e = engine(TrackingPolicy(max_events=3))
+    e.process(PLANS, 0, 0, KEY, raw(corridor_plan()))
+    spam = [event("GATE_IN", "CNSHA", f"2024-02-28 0{i}:00", event_id=f"resent-{i}") for i in range(5)]
+    outs = [e.process(EVENTS, 0, i + 1, KEY, raw(x)) for i, x in enumerate(spam)]
+    assert [topics(o) for o in outs[3:]] == [[DEAD], [DEAD]]
+    letter = decode(outs[4][0].value, DeadLetter)
+    assert letter.reason.startswith("unit CSQU3054383 already holds 3 events, the most a unit keeps")
+    assert (letter.offset, letter.original) == (5, raw(spam[4]))
+    held = UnitState.decode(e.units[KEY]).events
+    assert sorted(held) == ["resent-0", "resent-1", "resent-2"]
+    # A held event's correction and a re-delivery still apply (no dead letter): the cap is on new ids only.
+    corrected = event("GATE_IN", "CNSHA", "2024-02-28 01:30", received="2024-02-28 02:00", event_id="resent-1")
+    assert DEAD not in topics(e.process(EVENTS, 0, 9, KEY, raw(corrected)))
+    assert DEAD not in topics(e.process(EVENTS, 0, 10, KEY, raw(spam[0])))
+    assert UnitState.decode(e.units[KEY]).events["resent-1"].event_time == t("2024-02-28 01:30")
+
+
+def test_the_default_cap_keeps_a_full_history_inside_one_kafka_message() -> None:
+    e = engine()
+    e.process(PLANS, 0, 0, KEY, raw(corridor_plan()))
+    base = event("GATE_IN", "CNSHA", "2024-02-28 00:00")
+    out: list[OutRecord] = []
+    for i in range(POLICY.max_events + 1):
+        x = base.model_copy(update={"event_id": f"resent-{i:04d}", "location": "CNSHA"})
+        out = e.process(EVENTS, 0, i + 1, KEY, raw(x))
+        if i == POLICY.max_events - 1:
+            (timeline,) = [o for o in out if o.topic == "corridor.timelines"]
+            assert len(timeline.value) < 500_000 and len(e.units[KEY]) < 500_000
+    assert topics(out) == [DEAD]
+
+
 # -- state, watermark and the due index --------------------------------------------------------------------
 
 
@@ -254,3 +288,13 @@ def test_a_newer_plan_revision_replaces_the_stored_plan() -> None:
     assert topics(e.process(PLANS, 0, 1, KEY, raw(rev2))) == ["corridor.timelines", "corridor.eta"]
     assert e.process(PLANS, 0, 2, KEY, raw(corridor_plan())) == []
     assert UnitState.decode(e.units[KEY]).plan.revision == 2
+
+
+def test_the_cap_and_the_eta_shift_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.settings import Settings
+
+    monkeypatch.setenv("CORRIDOR_MAX_EVENTS_PER_UNIT", "250")
+    monkeypatch.setenv("CORRIDOR_ETA_MIN_SHIFT_MINUTES", "45")
+    policy = Settings().tracking_policy()
+    assert (policy.max_events, policy.eta_min_shift) == (250, timedelta(minutes=45))
+    assert Settings(max_events_per_unit=1000, eta_min_shift_minutes=30).tracking_policy() == TrackingPolicy()
