@@ -31,8 +31,9 @@ class TrackingPolicy:
     # many times a day are the first complaint about trackers.
     eta_min_shift: timedelta = timedelta(minutes=30)
     # A unit's history is bounded: every event re-derives it whole, and its timeline (about 230 bytes per event)
-    # and its state must stay well inside one Kafka message (1 MB). Real units report tens of events; thousands
-    # mean a feed re-sending one event under fresh ids.
+    # and its state must stay well inside one Kafka message (1 MB). A trip reports tens of events; thousands
+    # mean a feed re-sending one event under fresh ids (or a container tracked for years: history is not
+    # split by trip yet).
     max_events: int = 1000
 
     def tolerance(self, mode: Mode) -> timedelta:
