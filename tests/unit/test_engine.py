@@ -127,7 +127,7 @@ def test_the_default_cap_keeps_a_full_history_inside_one_kafka_message() -> None
     base = event("GATE_IN", "CNSHA", "2024-02-28 00:00")
     out: list[OutRecord] = []
     for i in range(POLICY.max_events + 1):
-        x = base.model_copy(update={"event_id": f"resent-{i:04d}", "location": "CNSHA"})
+        x = base.model_copy(update={"event_id": f"resent-{i:04d}"})
         out = e.process(EVENTS, 0, i + 1, KEY, raw(x))
         if i == POLICY.max_events - 1:
             (timeline,) = [o for o in out if o.topic == "corridor.timelines"]
