@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import ClockTick, Plan, ShipmentPlan, TrackingEvent, dumps, loads
+from streams.processing.replay import known_at
 from streams.processing.topics import TopicNames
 
 
@@ -19,9 +20,13 @@ class Publisher:
     """Sends plans and events keyed by unit id (the default murmur2 partitioner, as Faust and Java clients
     use) and broadcasts clock ticks to every partition of the clock topic."""
 
-    def __init__(self, bootstrap: str, topics: TopicNames, partitions: int) -> None:
+    def __init__(self, bootstrap: str, topics: TopicNames, partitions: int, *, stamped: bool = False) -> None:
+        """`stamped`: each record's Kafka timestamp is when it became known (a plan's issue time, an event's
+        receipt, a tick's time) instead of when it is sent: publishing a recorded history, the worker then
+        takes it in the order it happened whatever order it is sent in."""
         self.topics = topics
         self.partitions = partitions
+        self.stamped = stamped
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
 
     async def __aenter__(self) -> Publisher:
@@ -33,16 +38,18 @@ class Publisher:
 
     async def send(self, record: Plan | TrackingEvent | ClockTick | ShipmentPlan) -> None:
         value = dumps(record)
+        stamp = int(known_at(record).timestamp() * 1000) if self.stamped else None
         if isinstance(record, ShipmentPlan):
-            await self._producer.send(self.topics.name("shipment_plan"), key=record.key.encode(), value=value)
+            await self._producer.send(self.topics.name("shipment_plan"), key=record.key.encode(), value=value,
+                                      timestamp_ms=stamp)  # fmt: skip
             return
         if isinstance(record, ClockTick):
             topic = self.topics.name("clock")
             for p in range(self.partitions):
-                await self._producer.send(topic, value=value, partition=p)
+                await self._producer.send(topic, value=value, partition=p, timestamp_ms=stamp)
             return
         role = "plan" if isinstance(record, Plan) else "event"
-        await self._producer.send(self.topics.name(role), key=record.unit.id.encode(), value=value)
+        await self._producer.send(self.topics.name(role), key=record.unit.id.encode(), value=value, timestamp_ms=stamp)
 
     async def send_raw(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
         await self._producer.send(topic, key=key, value=value)

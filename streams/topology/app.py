@@ -13,7 +13,7 @@ from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
 from streams.topology import faust_drain, faust_recovery, raw_table
-from streams.topology.batching import Batcher
+from streams.topology.batching import Batcher, caught_up_on
 
 
 # Bytes in and out: decoding is the engine's job, so a malformed record becomes a dead letter, not a crash.
@@ -71,7 +71,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     # memory: 20,000 of them keep a worker well under 1 GB whatever the number of units it owns.
     unit_tables = [raw_table.wrap(units, settings.store), raw_table.wrap(clock, settings.store)]
     engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=20_000)
-    batcher = Batcher(engine, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives)
+    batcher = Batcher(engine, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
+                      **_ordered(app, topics.inputs, settings), internal={topics.name("shipment_feed")})
     shipment_engine, ship_batcher = _add_shipments(app, topics, settings)
 
     def forget() -> None:
@@ -142,7 +143,8 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
     tables = [raw_table.wrap(shipments, settings.store), raw_table.wrap(clock, settings.store)]
     # Fewer cached than units: a shipment's state holds its units' timelines.
     engine = ShipmentEngine(*tables, topics, policy, write_behind=True, cached_shipments=5_000)
-    batcher = Batcher(engine, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives)
+    batcher = Batcher(engine, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives,
+                      **_ordered(app, topics.shipment_inputs, settings))
     inputs = app.topic(*topics.shipment_inputs, **_raw())
 
     @app.agent(inputs, name="ship", concurrency=1)
@@ -150,6 +152,11 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
         await batcher.run(stream)
 
     return engine, batcher
+
+
+def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
+    """A job takes its inputs in timestamp order (plans before events stamped the same millisecond)."""
+    return {"topics": inputs, "caught_up": caught_up_on(app.consumer), "max_idle": settings.input_sync_idle_ms / 1000}
 
 
 def _raw_tables(tables: list) -> list[raw_table.RawTable]:

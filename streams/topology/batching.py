@@ -17,6 +17,13 @@ A stream hands over waiting records without yielding to the event loop, so a bat
 the loop for seconds, and with it every other agent of the worker (a big batch of the shipment job stalled the
 tracking job's live records). A batch now lets the loop run every `time_slice` (5 ms) of work.
 
+Records are taken in timestamp order across the job's input topics, per partition number
+(`streams/processing/input_order.py`): a record may be held until the other topics of its partition number have
+caught up. The watcher releases what the consumer's newer high-water marks allow, and what waited too long.
+Outputs to `internal` topics (read by another job of corridor's, which orders its input the same way) carry the
+timestamp of the record that caused them, as Kafka Streams does it: a unit's report to its shipments is then
+ordered by when the event that caused it was stamped, not by when the worker got round to it.
+
 `drop()` (called once the partitions are revoked, after that wait) forgets what is left: neither its state
 nor its outputs were written and its records were not acknowledged, so whichever worker owns them next reads
 them again."""
@@ -29,6 +36,7 @@ import functools
 import logging
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Protocol
 
@@ -38,6 +46,7 @@ from faust.types import TP, ProducerT
 
 from streams.processing.cache import Scope
 from streams.processing.engine import OutRecord
+from streams.processing.input_order import CaughtUp, InputMerge
 from streams.topology.raw_table import RawTable
 
 log = logging.getLogger(__name__)
@@ -46,6 +55,33 @@ log = logging.getLogger(__name__)
 def _report_failure(sent: asyncio.Future) -> None:
     if not sent.cancelled() and sent.exception() is not None:
         log.error("an output record could not be written: %r", sent.exception())
+
+
+def caught_up_on(consumer: object) -> CaughtUp:
+    """Whether a Faust consumer has handed over everything it knows of a partition: the next offset to read
+    (the committed one if nothing was read since the assignment) has reached the partition's high-water mark,
+    which each fetch response carries (right on Tansu too, unlike its list-offsets answer)."""
+    tps: dict[tuple[str, int], TP] = {}
+    committed = consumer._committed_offset  # type: ignore[attr-defined]  # Faust's, set when it seeks and commits
+    highwater = consumer.highwater  # type: ignore[attr-defined]
+
+    def caught_up(topic: str, partition: int, next_offset: int | None) -> bool:
+        tp = tps.get((topic, partition))
+        if tp is None:
+            tp = tps[(topic, partition)] = TP(topic, partition)
+        try:
+            end = highwater(tp)
+        except Exception:  # not assigned (any more): nothing more will come from it
+            return True
+        if end is None:  # no fetch answered yet
+            return False
+        return (committed.get(tp) or 0 if next_offset is None else next_offset) >= end
+
+    return caught_up
+
+
+def _never_behind(topic: str, partition: int, next_offset: int | None) -> bool:
+    return True
 
 
 class BatchEngine(Protocol):
@@ -66,10 +102,16 @@ class Batcher:
         actives: Callable[[], Collection[TP]] = frozenset,
         linger: float = 0.05,
         time_slice: float = 0.005,
+        topics: Collection[str] = (),
+        caught_up: CaughtUp = _never_behind,
+        max_idle: float = 0.5,
+        internal: Collection[str] = (),
     ) -> None:
         """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
         partitions the worker owns now (the assignor's), for their changelog offsets; `time_slice`: how long a
-        batch runs before it lets the event loop run the other agents (seconds)."""
+        batch runs before it lets the event loop run the other agents (seconds); `topics`: the inputs, in
+        timestamp ties' order, `caught_up` and `max_idle` (seconds; 0: arrival order) for their ordering;
+        `internal`: output topics whose records take the timestamp of the record that caused them."""
         self.engine = engine
         self.producer = producer
         self.max_records = max_records
@@ -77,8 +119,12 @@ class Batcher:
         self.actives = actives
         self.linger = linger
         self.time_slice = time_slice
+        self.merge: InputMerge[faust.EventT] = InputMerge(list(topics), caught_up, max_idle=max_idle if topics else 0)
+        self.internal = frozenset(internal)
+        self._ready: deque[faust.EventT] = deque()  # released by the merge, not yet processed
+        self._slice_end = 0.0  # when the current time slice ends (perf_counter)
         self._events: list[faust.EventT] = []
-        self._out: list[OutRecord] = []
+        self._out: list[tuple[list[OutRecord], float | None]] = []  # each record's outputs, with its timestamp
         self._appended_at = 0.0  # monotonic time of the latest record added to the batch
         self._completing = asyncio.Lock()  # the agent and the watcher complete batches one at a time, in order
         self.batches = 0  # for tests and diagnostics
@@ -88,39 +134,66 @@ class Batcher:
     def drop(self) -> None:
         self._events = []
         self._out = []
+        self._ready.clear()
+        self.merge.clear()
         for table in self.tables:
             table.forget()
 
     async def run(self, stream: faust.StreamT) -> None:
         stream.enable_acks = False  # acknowledged below, once the batch is written
         queue = stream.channel.queue
-        process = self.engine.process
+        add, ready = self.merge.add, self._ready
         watcher = asyncio.ensure_future(self._watch(stream))
-        perf_counter, time_slice = time.perf_counter, self.time_slice
-        slice_end = perf_counter() + time_slice
         try:
             async for event in stream.events():
                 msg = event.message
-                self._out += process(msg.topic, msg.partition, msg.offset, event.key, event.value)
-                self._events.append(event)
-                self._appended_at = time.monotonic()
-                if len(self._events) >= self.max_records or queue.empty():
-                    async with self._completing:
-                        if self._events:  # the watcher may have completed it meanwhile
-                            await self._complete(stream)
-                    slice_end = perf_counter() + time_slice
-                elif perf_counter() > slice_end:
-                    # A stream hands over waiting records without yielding to the event loop: let the other
-                    # agents (and the fetcher) run, so a long batch here does not hold up their records.
-                    await asyncio.sleep(0)
-                    slice_end = perf_counter() + time_slice
+                ready += add(msg.topic, msg.partition, msg.offset, msg.timestamp, event)  # or held for now
+                await self._drain(stream)
+                if self._events and queue.empty():
+                    await self._complete_batch(stream)
         finally:
             watcher.cancel()
 
+    async def _drain(self, stream: faust.StreamT) -> None:
+        """Process the released records in their order; the agent and the watcher may both be in here, and
+        each takes the next one, so the order holds."""
+        ready, process = self._ready, self.engine.process
+        perf_counter = time.perf_counter
+        while ready:
+            event = ready.popleft()
+            msg = event.message
+            self._out.append((process(msg.topic, msg.partition, msg.offset, event.key, event.value), msg.timestamp))
+            self._events.append(event)
+            self._appended_at = time.monotonic()
+            if len(self._events) >= self.max_records:
+                await self._complete_batch(stream)
+            elif perf_counter() > self._slice_end:
+                # A stream hands over waiting records without yielding to the event loop: let the other agents
+                # (and the fetcher) run, so a long batch here does not hold up their records.
+                await asyncio.sleep(0)
+                self._slice_end = perf_counter() + self.time_slice
+
+    async def _complete_batch(self, stream: faust.StreamT) -> None:
+        async with self._completing:
+            if self._events:  # the other caller may have completed it meanwhile
+                await self._complete(stream)
+        self._slice_end = time.perf_counter() + self.time_slice
+
     async def _watch(self, stream: faust.StreamT) -> None:
+        tick = min(self.linger, 0.01)  # held records wait on the consumer's news: look often
+        queue = stream.channel.queue
         while True:
-            await asyncio.sleep(self.linger)
-            if self._events and time.monotonic() - self._appended_at >= self.linger:
+            await asyncio.sleep(tick if self.merge.held else self.linger)
+            released = self.merge.ready() if self.merge.held else []
+            if released:
+                self._ready += released
+                try:
+                    await self._drain(stream)
+                    if self._events and queue.empty():
+                        await self._complete_batch(stream)
+                except Exception:  # as in the agent: logged; its records stay un-acknowledged
+                    log.exception("released records could not be processed")
+            elif self._events and time.monotonic() - self._appended_at >= self.linger:
                 async with self._completing:
                     if self._events:
                         self.lingered += 1
@@ -157,15 +230,18 @@ class Batcher:
                 sent.add_done_callback(functools.partial(table.on_sent, partition))  # type: ignore[attr-defined]
         perf_counter = time.perf_counter
         slice_end = perf_counter() + self.time_slice
-        for rec in out:
+        internal = self.internal
+        for records, timestamp in out:
             if perf_counter() > slice_end:  # a sweep can write thousands: let the other agents run meanwhile
                 await asyncio.sleep(0)
                 slice_end = perf_counter() + self.time_slice
-            # Straight to the Kafka client (awaiting only when its buffer is full), without Faust's per-message
-            # bookkeeping. Faust flushes the producer before it commits input offsets, so nothing is committed
-            # before its outputs (and the tables' changelog messages) are written.
-            sent = await send(rec.topic, rec.key, rec.value, None, None, None)
-            sent.add_done_callback(_report_failure)  # type: ignore[attr-defined]
+            for rec in records:
+                # Straight to the Kafka client (awaiting only when its buffer is full), without Faust's
+                # per-message bookkeeping. Faust flushes the producer before it commits input offsets, so nothing
+                # is committed before its outputs (and the tables' changelog messages) are written.
+                sent = await send(rec.topic, rec.key, rec.value, None, timestamp if rec.topic in internal else None,
+                                  None)  # fmt: skip
+                sent.add_done_callback(_report_failure)  # type: ignore[attr-defined]
         for event in events:
             await stream.ack(event)
         self.batches += 1

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.io.kafka import Publisher
-from streams.processing.replay import partition_for
+from streams.processing.replay import canonical_order, partition_for
 from streams.sim.scenario import generate
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
@@ -78,3 +78,35 @@ async def test_batches_span_partitions_and_every_write_lands_on_its_own_partitio
     # The changelog offsets the broker acknowledged are recorded (a restart resumes its rebuild after them).
     for p in {p for p, _, _ in written}:
         assert persisted[p] is not None and persisted[p] >= 0, (p, persisted)
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["timestamp-order", "arrival-order"])
+async def test_a_backlog_is_taken_in_timestamp_order_whatever_order_it_was_sent_in(bootstrap, settings, topics,
+                                                                                    reader, sync):  # fmt: skip
+    """A recorded history published the wrong way round (every event, then the ticks, then the plans), each
+    record stamped with when it became known. The worker finds it all waiting and takes it in the order it
+    happened: its outputs are exactly `corridor replay`'s. Taken in arrival order (synchronisation off), events
+    are applied before their unit's plan and the outputs differ: the check has teeth."""
+    scenario = generate(seed=5, units_per_corridor=4, shipments=0)
+    history = canonical_order([r.record for r in scenario.records])
+    plans = [r for r in history if r.record == "plan"]
+    async with Publisher(bootstrap, topics, PARTITIONS, stamped=True) as pub:
+        await pub.send_all([r for r in history if r.record == "event"])
+        await pub.send_all([r for r in history if r.record == "clock"])
+        await pub.send_all(plans)
+    want = expected(history, topics, PARTITIONS)
+    async with running(settings.model_copy(update={"input_sync_idle_ms": 500 if sync else 0}), bootstrap) as topology:
+        await reader.wait_for(lambda r: len(r.of("timeline")) >= len(want[topics.name("timeline")]), timeout=60)
+        await reader.settle()
+        forced = topology.batchers["track"].merge.forced
+
+    same = all(
+        [r for r in reader.of(role) if r["unit"]["id"] == p.unit.id]
+        == [r for r in want[topics.name(role)] if r["unit"]["id"] == p.unit.id]
+        for role in ("timeline", "alert", "eta") for p in plans
+    )  # fmt: skip
+    if sync:
+        assert same and forced == 0
+        assert len(reader.of("alert")) == len(want[topics.name("alert")]) > 0
+    else:
+        assert not same

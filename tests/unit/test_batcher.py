@@ -20,6 +20,7 @@ class _Message:
     topic: str
     partition: int
     offset: int
+    timestamp: float = 0.0
 
 
 class _Event:  # weak-referenceable, as Faust's events are
@@ -142,3 +143,62 @@ async def test_a_long_batch_lets_another_agent_run() -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
     assert acked_when == [0]  # the lone record was done while the long batch was still being processed
     assert long.batches == 1  # and yielding did not split the long batch
+
+
+class _Queue2:
+    def empty(self) -> bool:
+        return True
+
+
+class _OrderEngine(_Engine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[tuple[str, int]] = []
+
+    def process(self, topic, partition, offset, key, value) -> list[OutRecord]:  # type: ignore[no-untyped-def]
+        self.order.append((topic, offset))
+        return [OutRecord("feed", key, value), OutRecord("out", key, value)]
+
+
+class _StampingProducer(_Producer):
+    async def send(self, topic, key, value, partition, timestamp, headers):  # type: ignore[no-untyped-def]
+        self.sent.append((topic, timestamp))
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+
+def _stamped(topic: str, offset: int, timestamp: float) -> _Event:
+    event = _Event(0, offset)
+    event.message = _Message(topic, 0, offset, timestamp)
+    return event
+
+
+async def test_a_record_is_held_until_the_other_topic_catches_up_and_internal_outputs_keep_its_timestamp() -> None:
+    """An event arrives before the plan stamped earlier: it waits while the plans partition is behind, the plan
+    goes first, and the events wait on (plans may bring another record) until the consumer reports the plans
+    partition caught up; then the watcher releases them."""
+    behind = {"plans": True}
+    stream = _Stream([_stamped("events", 0, 20.0), _stamped("plans", 0, 10.0), _stamped("events", 1, 30.0)])
+    stream.channel.queue = _Queue2()  # type: ignore[assignment]
+    engine, producer = _OrderEngine(), _StampingProducer()
+    caught_up = lambda topic, partition, next_offset: not behind.get(topic, False)  # noqa: E731
+    batcher = Batcher(engine, producer, linger=30.0, topics=["plans", "events"], caught_up=caught_up,  # type: ignore[arg-type]
+                      max_idle=60.0, internal={"feed"})  # fmt: skip
+    task = asyncio.ensure_future(batcher.run(stream))  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(2):
+            while len(stream.acked) < 1 or batcher.merge.held < 2:
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)  # the watcher looks every 10 ms: still held while plans is behind
+            assert engine.order == [("plans", 0)] and batcher.merge.held == 2
+            behind["plans"] = False  # a fetch answered: nothing more on plans
+            while len(stream.acked) < 3:
+                await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert engine.order == [("plans", 0), ("events", 0), ("events", 1)]
+    assert [s for s in producer.sent if s[0] == "feed"] == [("feed", 10.0), ("feed", 20.0), ("feed", 30.0)]
+    assert {s[1] for s in producer.sent if s[0] == "out"} == {None}  # public outputs: stamped when written
+    assert batcher.merge.forced == 0

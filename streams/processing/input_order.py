@@ -1,0 +1,121 @@
+"""Timestamp synchronisation of co-partitioned inputs: which record a job takes next.
+
+A job reads several topics (plans, events, clock ticks) that share partition numbers. Kafka orders records
+within one partition of one topic, not across topics, and a consumer returns the partitions' records in
+whatever order its fetches come back. When a backlog of plans and events was worked off at once, some events
+were therefore applied before their unit's plan, and two runs over the same topics gave different alerts.
+
+So, as Kafka Streams does it (KIP-353, KIP-695): the records of one partition number are held per topic, and
+the next one released is the head with the lowest record timestamp (ties: the topics' order, so a plan goes
+before an event stamped the same millisecond). A topic with nothing held may still bring an earlier record:
+the merge waits for it while it is known to have more (its next offset is below its high-water mark, or its
+high-water mark is not known yet), and goes on without it once it is caught up. The outputs then depend on the
+topics' contents, not on fetch timing.
+
+Waiting is bounded, as Kafka Streams' `max.task.idle.ms` bounds it: after `max_idle` seconds without progress,
+or with `max_held` records held on one partition number, the held records are released in timestamp order
+anyway, and `forced` counts them. A zero `max_idle` turns the synchronisation off: records go in arrival order.
+
+Pure logic, no Faust: `caught_up(topic, partition, next_offset)` is the consumer's answer."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+# (topic, partition, next offset to read or None if none read since the last reset) -> nothing more to read?
+CaughtUp = Callable[[str, int, "int | None"], bool]
+
+
+class InputMerge(Generic[T]):
+    def __init__(
+        self,
+        topics: Sequence[str],
+        caught_up: CaughtUp,
+        *,
+        max_idle: float = 0.5,
+        max_held: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`topics`: the job's inputs, in the order that breaks timestamp ties."""
+        self.topics = tuple(topics)
+        self._rank = {t: n for n, t in enumerate(self.topics)}
+        self.caught_up = caught_up
+        self.max_idle = max_idle
+        self.max_held = max_held
+        self.clock = clock
+        # partition -> one queue per topic (by rank) of (timestamp, offset, item)
+        self._queues: dict[int, list[deque[tuple[float, int, T]]]] = {}
+        self._held: dict[int, int] = {}  # partition -> records held
+        self._since: dict[int, float] = {}  # partition -> when it last made progress while holding
+        self._next: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset, from what was added
+        self.forced = 0  # records released out of the wait's order (idle too long, or too many held)
+
+    @property
+    def held(self) -> int:
+        return sum(self._held.values())
+
+    def add(self, topic: str, partition: int, offset: int, timestamp: float | None, item: T) -> list[T]:
+        """Hold a record; return what can go now, in order (possibly nothing, possibly more than this one)."""
+        self._next[(topic, partition)] = offset + 1
+        if self.max_idle <= 0:
+            return [item]
+        queues = self._queues.get(partition)
+        if queues is None:
+            queues = self._queues[partition] = [deque() for _ in self.topics]
+        queues[self._rank[topic]].append((timestamp or 0.0, offset, item))
+        held = self._held.get(partition, 0)
+        if not held:
+            self._since[partition] = self.clock()
+        self._held[partition] = held + 1
+        out = self._release(partition, force=False)
+        if self._held[partition] > self.max_held:
+            n = len(out)
+            out += self._release(partition, force=True, limit=self._held[partition] - self.max_held)
+            self.forced += len(out) - n
+        return out
+
+    def ready(self) -> list[T]:
+        """What can go now that the consumer may know more (a high-water mark came in), or because a
+        partition waited `max_idle` without progress; for a timer."""
+        out: list[T] = []
+        now = self.clock()
+        for partition in [p for p, n in self._held.items() if n]:
+            out += self._release(partition, force=False)
+            if self._held[partition] and now - self._since[partition] >= self.max_idle:
+                forced = self._release(partition, force=True)
+                self.forced += len(forced)
+                out += forced
+        return out
+
+    def clear(self) -> None:
+        """Forget everything (the partitions were revoked): held records were not processed or acknowledged."""
+        self._queues.clear()
+        self._held.clear()
+        self._since.clear()
+        self._next.clear()
+
+    def _release(self, partition: int, *, force: bool, limit: int | None = None) -> list[T]:
+        queues = self._queues[partition]
+        out: list[T] = []
+        while limit is None or len(out) < limit:
+            best = None
+            for rank, queue in enumerate(queues):
+                if queue:
+                    if best is None or queue[0][0] < queues[best][0][0]:  # ties: the lower rank, seen first
+                        best = rank
+                elif not force and not self.caught_up(self.topics[rank], partition,
+                                                      self._next.get((self.topics[rank], partition))):  # fmt: skip
+                    best = None  # it may still bring an earlier record
+                    break
+            if best is None:
+                break
+            out.append(queues[best].popleft()[2])
+        if out:
+            self._held[partition] -= len(out)
+            self._since[partition] = self.clock()
+        return out

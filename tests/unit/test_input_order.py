@@ -1,0 +1,170 @@
+"""Which record a job takes next across its co-partitioned inputs (streams/processing/input_order.py): the
+lowest timestamp, waiting while another topic of the same partition number may still bring an earlier one."""
+
+from __future__ import annotations
+
+import random
+
+from streams.processing.input_order import InputMerge
+
+TOPICS = ("plans", "events", "clock")
+
+
+class Consumer:
+    """Stands in for Faust's consumer: per (topic, partition), the high-water mark from the last fetch."""
+
+    def __init__(self, highwater: dict[tuple[str, int], int] | None = None) -> None:
+        self.highwater = highwater or {}
+
+    def caught_up(self, topic: str, partition: int, next_offset: int | None) -> bool:
+        end = self.highwater.get((topic, partition))
+        return end is not None and (next_offset or 0) >= end
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def merge(consumer: Consumer, **kwargs: object) -> InputMerge[str]:
+    return InputMerge(TOPICS, consumer.caught_up, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_record_goes_at_once_when_the_other_topics_are_caught_up() -> None:
+    m = merge(Consumer({("plans", 0): 0, ("events", 0): 1, ("clock", 0): 0}))
+    assert m.add("events", 0, 0, 10.0, "e0") == ["e0"]
+    assert m.held == 0
+
+
+def test_an_event_waits_for_a_plan_that_is_known_to_be_coming_and_earlier() -> None:
+    consumer = Consumer({("plans", 0): 1, ("events", 0): 2, ("clock", 0): 0})
+    m = merge(consumer)
+    assert m.add("events", 0, 0, 20.0, "e0") == []  # plans has a record not read yet
+    assert m.add("events", 0, 1, 30.0, "e1") == []
+    assert m.add("plans", 0, 0, 10.0, "p0") == ["p0", "e0", "e1"]  # the plan first: it is stamped earlier
+    assert m.held == 0
+
+
+def test_a_later_plan_goes_after_the_events_stamped_before_it() -> None:
+    consumer = Consumer({("plans", 0): 1, ("events", 0): 2, ("clock", 0): 0})
+    m = merge(consumer)
+    assert m.add("events", 0, 0, 20.0, "e0") == []
+    assert m.add("events", 0, 1, 40.0, "e1") == []
+    # e1 (40) must wait: plans is caught up now, but its head (30) is earlier; e0 (20) could go already.
+    assert m.add("plans", 0, 0, 30.0, "p0") == ["e0", "p0", "e1"]
+
+
+def test_the_topics_order_breaks_ties() -> None:
+    consumer = Consumer({("plans", 0): 1, ("events", 0): 1, ("clock", 0): 1})
+    m = merge(consumer)
+    assert m.add("clock", 0, 0, 5.0, "c0") == []
+    assert m.add("events", 0, 0, 5.0, "e0") == []
+    assert m.add("plans", 0, 0, 5.0, "p0") == ["p0", "e0", "c0"]
+
+
+def test_partitions_are_ordered_independently() -> None:
+    consumer = Consumer({("plans", 0): 1, ("events", 0): 1, ("plans", 1): 0, ("events", 1): 1, ("clock", 0): 0,
+                         ("clock", 1): 0})  # fmt: skip
+    m = merge(consumer)
+    assert m.add("events", 0, 0, 20.0, "e0@0") == []  # partition 0's plan is still to come
+    assert m.add("events", 1, 0, 30.0, "e0@1") == ["e0@1"]  # partition 1 has no plan waiting
+    assert m.add("plans", 0, 0, 10.0, "p0@0") == ["p0@0", "e0@0"]
+
+
+def test_an_unknown_high_water_mark_means_wait_and_news_releases_through_ready() -> None:
+    consumer = Consumer({("events", 0): 1})  # plans and clock not fetched yet
+    clock = Clock()
+    m = merge(consumer, clock=clock)
+    assert m.add("events", 0, 0, 20.0, "e0") == []
+    assert m.ready() == []
+    consumer.highwater.update({("plans", 0): 0, ("clock", 0): 0})  # a fetch came back: nothing there
+    assert m.ready() == ["e0"]
+    assert m.forced == 0
+
+
+def test_the_committed_position_counts_when_nothing_was_read() -> None:
+    """`caught_up` gets None for a partition with nothing read since the reset: the consumer answers from its
+    committed offset. Reading a record moves the position the merge reports."""
+    seen: list[tuple[str, int, int | None]] = []
+
+    def caught_up(topic: str, partition: int, next_offset: int | None) -> bool:
+        seen.append((topic, partition, next_offset))
+        return True
+
+    m: InputMerge[str] = InputMerge(TOPICS, caught_up)
+    assert m.add("events", 2, 41, 1.0, "e41") == ["e41"]
+    assert ("plans", 2, None) in seen
+    seen.clear()
+    m.add("plans", 2, 7, 2.0, "p7")
+    assert ("events", 2, 42) in seen
+    m.clear()
+    seen.clear()
+    m.add("plans", 2, 8, 3.0, "p8")
+    assert ("events", 2, None) in seen  # forgotten with the assignment
+
+
+def test_waiting_is_bounded_by_max_idle() -> None:
+    consumer = Consumer({("events", 0): 3, ("clock", 0): 0})  # plans: never answers
+    clock = Clock()
+    m = merge(consumer, clock=clock, max_idle=0.5)
+    m.add("events", 0, 0, 30.0, "e0")
+    m.add("events", 0, 1, 20.0, "e1")  # one topic's records go in offset order, whatever their timestamps
+    clock.now = 0.4
+    assert m.ready() == []
+    clock.now = 0.5
+    assert m.ready() == ["e0", "e1"]
+    assert m.forced == 2 and m.held == 0
+
+
+def test_progress_restarts_the_idle_time() -> None:
+    consumer = Consumer({("plans", 0): 1, ("events", 0): 3, ("clock", 0): 0})
+    clock = Clock()
+    m = merge(consumer, clock=clock, max_idle=0.5)
+    m.add("events", 0, 0, 20.0, "e0")
+    clock.now = 0.4
+    assert m.add("plans", 0, 0, 10.0, "p0") == ["p0", "e0"]
+    consumer.highwater[("plans", 0)] = 2  # another plan on its way
+    m.add("events", 0, 1, 30.0, "e1")
+    clock.now = 0.8  # 0.4 s since that record was held
+    assert m.ready() == []
+    clock.now = 0.9
+    assert m.ready() == ["e1"] and m.forced == 1
+
+
+def test_too_many_held_are_released_in_timestamp_order() -> None:
+    consumer = Consumer({("events", 0): 10, ("clock", 0): 0})  # plans: never answers
+    m = merge(consumer, max_held=3)
+    out = [x for n in range(5) for x in m.add("events", 0, n, float(n), f"e{n}")]
+    assert out == ["e0", "e1"] and m.held == 3 and m.forced == 2
+
+
+def test_zero_idle_means_arrival_order() -> None:
+    m = merge(Consumer(), max_idle=0)
+    assert m.add("events", 0, 0, 20.0, "e0") == ["e0"]
+    assert m.add("plans", 0, 0, 10.0, "p0") == ["p0"]
+
+
+def test_the_merged_order_is_the_same_whatever_the_fetch_order() -> None:
+    """Three topics of one partition, each in its own offset order, handed over in random interleavings (as
+    fetches return them). With the consumer's high-water marks known, every interleaving gives one order: by
+    timestamp, ties by topic."""
+    rng = random.Random(3)
+    logs = {t: sorted(rng.randrange(0, 50) for _ in range(rng.randrange(5, 30))) for t in TOPICS}
+    highwater = {(t, 0): len(records) for t, records in logs.items()}
+    want = [f"{t}{n}" for _, _, t, n in sorted((ts, TOPICS.index(t), t, n) for t, records in logs.items()
+                                               for n, ts in enumerate(records))]  # fmt: skip
+    for _ in range(200):
+        m = merge(Consumer(highwater))
+        cursors = dict.fromkeys(TOPICS, 0)
+        got: list[str] = []
+        while any(cursors[t] < len(logs[t]) for t in TOPICS):
+            t = rng.choice([t for t in TOPICS if cursors[t] < len(logs[t])])
+            for _ in range(rng.randrange(1, 6)):  # a fetch returns a few records of one partition
+                if cursors[t] < len(logs[t]):
+                    n = cursors[t]
+                    got += m.add(t, 0, n, float(logs[t][n]), f"{t}{n}")
+                    cursors[t] += 1
+        assert got == want and m.forced == 0
