@@ -184,7 +184,11 @@ class Batcher:
         queue = stream.channel.queue
         while True:
             await asyncio.sleep(tick if self.merge.held else self.linger)
+            forced = self.merge.forced
             released = self.merge.ready() if self.merge.held else []
+            if self.merge.forced > forced:  # an input partition said it had more, and did not deliver in time
+                log.warning("%d records taken out of timestamp order after waiting %.1f s for another input",
+                            self.merge.forced - forced, self.merge.max_idle)  # fmt: skip
             if released:
                 self._ready += released
                 try:

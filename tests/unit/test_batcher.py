@@ -202,3 +202,32 @@ async def test_a_record_is_held_until_the_other_topic_catches_up_and_internal_ou
     assert [s for s in producer.sent if s[0] == "feed"] == [("feed", 10.0), ("feed", 20.0), ("feed", 30.0)]
     assert {s[1] for s in producer.sent if s[0] == "out"} == {None}  # public outputs: stamped when written
     assert batcher.merge.forced == 0
+
+
+class _FaustConsumer:
+    """Faust's consumer as `caught_up_on` reads it: high-water marks from the fetches, committed offsets."""
+
+    def __init__(self) -> None:
+        self.ends: dict = {}
+        self._committed_offset: dict = {}
+
+    def highwater(self, tp):  # type: ignore[no-untyped-def]
+        if tp.topic == "gone":
+            raise AssertionError("not assigned")  # what aiokafka does for a partition it no longer has
+        return self.ends.get(tp)
+
+
+def test_caught_up_reads_the_fetched_high_water_mark_against_the_next_or_committed_offset() -> None:
+    from faust.types import TP
+
+    from streams.topology.batching import caught_up_on
+
+    consumer = _FaustConsumer()
+    caught_up = caught_up_on(consumer)
+    assert caught_up("plans", 0, 5) is False  # no fetch answered yet
+    consumer.ends[TP("plans", 0)] = 6
+    assert caught_up("plans", 0, 5) is False and caught_up("plans", 0, 6) is True
+    assert caught_up("plans", 0, None) is False  # nothing read, nothing committed: starts at 0
+    consumer._committed_offset[TP("plans", 0)] = 6
+    assert caught_up("plans", 0, None) is True
+    assert caught_up("gone", 0, None) is True  # revoked: nothing more will come from it
