@@ -142,12 +142,17 @@ class Batcher:
     async def run(self, stream: faust.StreamT) -> None:
         stream.enable_acks = False  # acknowledged below, once the batch is written
         queue = stream.channel.queue
-        add, ready = self.merge.add, self._ready
+        merge, ready = self.merge, self._ready
+        add, forced = merge.add, merge.forced_full
         watcher = asyncio.ensure_future(self._watch(stream))
         try:
             async for event in stream.events():
                 msg = event.message
                 ready += add(msg.topic, msg.partition, msg.offset, msg.timestamp, event)  # or held for now
+                if merge.forced_full != forced:  # too many held on one partition number
+                    log.warning("%d records taken out of timestamp order: %d held on partition %d",
+                                merge.forced_full - forced, merge.max_held, msg.partition)  # fmt: skip
+                    forced = merge.forced_full
                 await self._drain(stream)
                 if self._events and queue.empty():
                     await self._complete_batch(stream)
@@ -184,11 +189,13 @@ class Batcher:
         queue = stream.channel.queue
         while True:
             await asyncio.sleep(tick if self.merge.held else self.linger)
-            forced = self.merge.forced
-            released = self.merge.ready() if self.merge.held else []
-            if self.merge.forced > forced:  # an input partition said it had more, and did not deliver in time
-                log.warning("%d records taken out of timestamp order after waiting %.1f s for another input",
-                            self.merge.forced - forced, self.merge.max_idle)  # fmt: skip
+            forced = self.merge.forced_idle
+            released = self.merge.ready(more_waiting=not queue.empty()) if self.merge.held else []
+            if self.merge.forced_idle > forced:  # an input partition said it had more, and nothing came
+                log.warning("%d records taken out of timestamp order after waiting %.1f s for another input "
+                            "(last waited on: %s)",
+                            self.merge.forced_idle - forced, self.merge.max_idle,
+                            ", ".join(f"{t}[{p}]" for p, t in sorted(self.merge.waiting_on.items())))  # fmt: skip
             if released:
                 self._ready += released
                 try:

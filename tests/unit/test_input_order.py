@@ -119,19 +119,21 @@ def test_waiting_is_bounded_by_max_idle() -> None:
     assert m.forced == 2 and m.held == 0
 
 
-def test_progress_restarts_the_idle_time() -> None:
-    consumer = Consumer({("plans", 0): 1, ("events", 0): 3, ("clock", 0): 0})
+def test_idle_means_nothing_arrived_and_nothing_waits_to_be_handed_over() -> None:
+    """A partition making no progress is not idle while records keep arriving: the one it waits for is often
+    queued behind others. Nor while the consumer has records waiting to be handed over."""
+    consumer = Consumer({("plans", 0): 1, ("events", 0): 3, ("clock", 0): 0, ("events", 1): 9, ("clock", 1): 0,
+                         ("plans", 1): 0})  # fmt: skip
     clock = Clock()
     m = merge(consumer, clock=clock, max_idle=0.5)
-    m.add("events", 0, 0, 20.0, "e0")
-    clock.now = 0.4
-    assert m.add("plans", 0, 0, 10.0, "p0") == ["p0", "e0"]
-    consumer.highwater[("plans", 0)] = 2  # another plan on its way
-    m.add("events", 0, 1, 30.0, "e1")
-    clock.now = 0.8  # 0.4 s since that record was held
-    assert m.ready() == []
-    clock.now = 0.9
-    assert m.ready() == ["e1"] and m.forced == 1
+    m.add("events", 0, 0, 20.0, "e0")  # waits for plans[0]
+    for n in range(8):  # partition 1 keeps the stream busy
+        clock.now += 0.2
+        assert m.add("events", 1, n, 30.0 + n, f"f{n}") == [f"f{n}"]
+        assert m.ready() == []
+    clock.now += 0.6
+    assert m.ready(more_waiting=True) == []
+    assert m.ready() == ["e0"] and m.forced == 1
 
 
 def test_too_many_held_are_released_in_timestamp_order() -> None:
