@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     commit_interval: float = Field(default=2.8, gt=0, description="seconds between offset commits (Faust)")
     eta_min_shift_minutes: int = Field(default=30, ge=0, description="smallest ETA move that is published")
     input_sync_idle_ms: int = Field(
-        default=500, ge=0,
+        default=2000, ge=0,
         description="how long a job holds a record while another of its input topics may still bring an earlier "
         "one (records are taken in timestamp order across plans, events and ticks); 0: in arrival order",
     )

@@ -41,7 +41,7 @@ class InputMerge(Generic[T]):
         topics: Sequence[str],
         caught_up: CaughtUp,
         *,
-        max_idle: float = 0.5,
+        max_idle: float = 2.0,
         max_held: int = 20_000,  # per partition number: about 30 MB of waiting records
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -87,11 +87,13 @@ class InputMerge(Generic[T]):
             self.forced_full += len(out) - n
         return out
 
-    def ready(self, more_waiting: bool = False) -> list[T]:
+    def ready(self, more_waiting: bool = False, stopped: bool = False) -> list[T]:
         """What can go now that the consumer may know more (a high-water mark came in), or because nothing
-        arrived for `max_idle` and nothing is `more_waiting` to be handed over; for a timer."""
+        arrived for `max_idle` and nothing is `more_waiting` to be handed over, or because the consumer has
+        `stopped` handing records over (a rebalance: what is held must be done before it can go on); for a
+        timer."""
         out: list[T] = []
-        idle = not more_waiting and self.clock() - self._last_add >= self.max_idle
+        idle = stopped or (not more_waiting and self.clock() - self._last_add >= self.max_idle)
         for partition in [p for p, n in self._held.items() if n]:
             out += self._release(partition, force=False)
             if self._held[partition] and idle:

@@ -156,7 +156,8 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
 
 def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
     """A job takes its inputs in timestamp order (plans before events stamped the same millisecond)."""
-    return {"topics": inputs, "caught_up": caught_up_on(app.consumer), "max_idle": settings.input_sync_idle_ms / 1000}
+    return {"topics": inputs, "caught_up": caught_up_on(app.consumer), "max_idle": settings.input_sync_idle_ms / 1000,
+            "flowing": lambda: app.flow_control.is_active()}  # built when the worker runs: it needs the loop
 
 
 def _raw_tables(tables: list) -> list[raw_table.RawTable]:

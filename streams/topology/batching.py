@@ -104,14 +104,17 @@ class Batcher:
         time_slice: float = 0.005,
         topics: Collection[str] = (),
         caught_up: CaughtUp = _never_behind,
-        max_idle: float = 0.5,
+        max_idle: float = 2.0,
+        flowing: Callable[[], bool] = lambda: True,
         internal: Collection[str] = (),
     ) -> None:
         """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
         partitions the worker owns now (the assignor's), for their changelog offsets; `time_slice`: how long a
         batch runs before it lets the event loop run the other agents (seconds); `topics`: the inputs, in
-        timestamp ties' order, `caught_up` and `max_idle` (seconds; 0: arrival order) for their ordering;
-        `internal`: output topics whose records take the timestamp of the record that caused them."""
+        timestamp ties' order, `caught_up` and `max_idle` (seconds; 0: arrival order) for their ordering, and
+        `flowing` false while the consumer hands nothing over (a rebalance: Faust waits for what the agent
+        holds, so it is done at once); `internal`: output topics whose records take the timestamp of the record
+        that caused them."""
         self.engine = engine
         self.producer = producer
         self.max_records = max_records
@@ -120,6 +123,7 @@ class Batcher:
         self.linger = linger
         self.time_slice = time_slice
         self.merge: InputMerge[faust.EventT] = InputMerge(list(topics), caught_up, max_idle=max_idle if topics else 0)
+        self.flowing = flowing
         self.internal = frozenset(internal)
         self._ready: deque[faust.EventT] = deque()  # released by the merge, not yet processed
         self._slice_end = 0.0  # when the current time slice ends (perf_counter)
@@ -190,8 +194,9 @@ class Batcher:
         while True:
             await asyncio.sleep(tick if self.merge.held else self.linger)
             forced = self.merge.forced_idle
-            released = self.merge.ready(more_waiting=not queue.empty()) if self.merge.held else []
-            if self.merge.forced_idle > forced:  # an input partition said it had more, and nothing came
+            released = (self.merge.ready(more_waiting=not queue.empty(), stopped=not self.flowing())
+                        if self.merge.held else [])  # fmt: skip
+            if self.merge.forced_idle > forced and self.flowing():  # a partition said it had more: nothing came
                 log.warning("%d records taken out of timestamp order after waiting %.1f s for another input "
                             "(last waited on: %s)",
                             self.merge.forced_idle - forced, self.merge.max_idle,

@@ -231,3 +231,29 @@ def test_caught_up_reads_the_fetched_high_water_mark_against_the_next_or_committ
     consumer._committed_offset[TP("plans", 0)] = 6
     assert caught_up("plans", 0, None) is True
     assert caught_up("gone", 0, None) is True  # revoked: nothing more will come from it
+
+
+async def test_held_records_are_done_at_once_when_a_rebalance_stops_the_flow() -> None:
+    """Faust suspends the flow, clears the queues and waits for every record handed to the agent to be
+    acknowledged: a record held for a lagging input is processed and acknowledged, not kept waiting."""
+    flowing = {"on": True}
+    stream = _Stream([_stamped("events", 0, 20.0)])
+    stream.channel.queue = _Queue2()  # type: ignore[assignment]
+    engine = _OrderEngine()
+    batcher = Batcher(engine, _StampingProducer(), linger=30.0, topics=["plans", "events"],  # type: ignore[arg-type]
+                      caught_up=lambda topic, partition, next_offset: topic != "plans", max_idle=60.0,
+                      flowing=lambda: flowing["on"])  # fmt: skip
+    task = asyncio.ensure_future(batcher.run(stream))  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(2):
+            while batcher.merge.held < 1:
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)
+            assert stream.acked == []  # plans lags: the event waits
+            flowing["on"] = False
+            while not stream.acked:
+                await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert engine.order == [("events", 0)] and batcher.merge.forced_idle == 1

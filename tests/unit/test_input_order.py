@@ -170,3 +170,12 @@ def test_the_merged_order_is_the_same_whatever_the_fetch_order() -> None:
                     got += m.add(t, 0, n, float(logs[t][n]), f"{t}{n}")
                     cursors[t] += 1
         assert got == want and m.forced == 0
+
+
+def test_a_stopped_consumer_releases_at_once() -> None:
+    """A rebalance stops the flow and Faust waits for what the agent holds: waiting on would hold it up."""
+    consumer = Consumer({("events", 0): 1, ("clock", 0): 0})  # plans: never answers
+    m = merge(consumer, max_idle=60.0)
+    m.add("events", 0, 0, 20.0, "e0")
+    assert m.ready() == []
+    assert m.ready(stopped=True) == ["e0"] and m.forced_idle == 1
