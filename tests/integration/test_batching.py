@@ -80,13 +80,14 @@ async def test_batches_span_partitions_and_every_write_lands_on_its_own_partitio
         assert persisted[p] is not None and persisted[p] >= 0, (p, persisted)
 
 
-@pytest.mark.parametrize("sync", [True, False], ids=["timestamp-order", "arrival-order"])
 async def test_a_backlog_is_taken_in_timestamp_order_whatever_order_it_was_sent_in(bootstrap, settings, topics,
-                                                                                    reader, sync):  # fmt: skip
+                                                                                    reader):  # fmt: skip
     """A recorded history published the wrong way round (every event, then the ticks, then the plans), each
     record stamped with when it became known. The worker finds it all waiting and takes it in the order it
-    happened: its outputs are exactly `corridor replay`'s. Taken in arrival order (synchronisation off), events
-    are applied before their unit's plan and the outputs differ: the check has teeth."""
+    happened: its outputs are exactly `corridor replay`'s. (Taken in arrival order, with
+    CORRIDOR_INPUT_SYNC_IDLE_MS=0, events were applied before their unit's plan and the outputs differed in five
+    local runs of five; that variant is not kept as a test: how much differs depends on fetch timing, and on CI
+    it waited for a count of outputs it never reached.)"""
     scenario = generate(seed=5, units_per_corridor=4, shipments=0)
     history = canonical_order([r.record for r in scenario.records])
     plans = [r for r in history if r.record == "plan"]
@@ -95,18 +96,15 @@ async def test_a_backlog_is_taken_in_timestamp_order_whatever_order_it_was_sent_
         await pub.send_all([r for r in history if r.record == "clock"])
         await pub.send_all(plans)
     want = expected(history, topics, PARTITIONS)
-    async with running(settings.model_copy(update={"input_sync_idle_ms": 500 if sync else 0}), bootstrap) as topology:
+    async with running(settings, bootstrap) as topology:
         await reader.wait_for(lambda r: len(r.of("timeline")) >= len(want[topics.name("timeline")]), timeout=60)
         await reader.settle()
         forced = topology.batchers["track"].merge.forced
 
-    same = all(
-        [r for r in reader.of(role) if r["unit"]["id"] == p.unit.id]
-        == [r for r in want[topics.name(role)] if r["unit"]["id"] == p.unit.id]
-        for role in ("timeline", "alert", "eta") for p in plans
-    )  # fmt: skip
-    if sync:
-        assert same and forced == 0
-        assert len(reader.of("alert")) == len(want[topics.name("alert")]) > 0
-    else:
-        assert not same
+    for role in ("timeline", "alert", "eta"):
+        for p in plans:
+            unit = p.unit.id
+            assert [r for r in reader.of(role) if r["unit"]["id"] == unit] == [
+                r for r in want[topics.name(role)] if r["unit"]["id"] == unit], (role, unit)
+    assert len(reader.of("alert")) == len(want[topics.name("alert")]) > 0
+    assert forced == 0

@@ -80,7 +80,15 @@ async def test_two_workers_share_the_work_and_survive_losing_one(bootstrap, sett
             a.wait(10)
             await pub.send_all(events[half:])
             final_want = _final(want[topics.name("timeline")])
-            await reader.wait_for(lambda r: _final(r.of("timeline")) == final_want, timeout=120)
+            try:
+                await reader.wait_for(lambda r: _final(r.of("timeline")) == final_want, timeout=120)
+            except TimeoutError:
+                got = _final(reader.of("timeline"))
+                differ = {u: (got.get(u), w) for u, w in final_want.items() if got.get(u) != w}
+                notes = [line for line in (tmp_path / "b.log").read_text(errors="replace").splitlines()
+                         if "WARNING" in line or "ERROR" in line]  # fmt: skip
+                raise AssertionError(f"{len(differ)} units never reached their final timeline: {differ}; "
+                                     f"worker b said: {notes[-20:]}") from None
         assert _partitions_held(tmp_path / "b.log", events_topic) == set(range(PARTITIONS))  # b took over
     finally:
         for p in (a, b):
