@@ -155,9 +155,12 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
 
 
 def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
-    """A job takes its inputs in timestamp order (plans before events stamped the same millisecond)."""
+    """A job takes its inputs in timestamp order (plans before events stamped the same millisecond), and stops
+    the worker if it cannot write a batch."""
     return {"topics": inputs, "caught_up": caught_up_on(app.consumer), "max_idle": settings.input_sync_idle_ms / 1000,
-            "flowing": lambda: app.flow_control.is_active()}  # built when the worker runs: it needs the loop
+            "flowing": lambda: app.flow_control.is_active(),  # built when the worker runs: it needs the loop
+            # A batch that cannot be written stops the worker (a process exits non-zero): its input is read again.
+            "on_failure": app.crash}
 
 
 def _raw_tables(tables: list) -> list[raw_table.RawTable]:

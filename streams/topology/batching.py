@@ -2,8 +2,16 @@
 
 Faust acknowledges a record as soon as the agent body has handled it, and commits acknowledged offsets in
 the background after flushing the producer. The engines keep state changes in memory until `flush()` (one
-table write per changed key per batch, not one per record), so the agent acknowledges by hand: after the
-batch's state is flushed to the tables (their changelog messages queued) and its outputs queued for sending.
+table write per changed key per batch, not one per record), so the agent acknowledges by hand, once the batch
+is written, in this order:
+1. its outputs, delivered (acknowledged by the broker);
+2. then its state: each table's changelog records, delivered, then written to its local store;
+3. then its input records are acknowledged (Faust commits them later).
+Outputs before state: a worker that dies in between reads the batch again, finds its state not yet changed by
+it, and emits its outputs again (at least once: consumers see a repeat, never a gap). State first would lose them: the
+batch's events would look like duplicates. A write the broker refuses or does not acknowledge in time (the
+client retries until its request timeout) stops the worker (`on_failure`: the app crashes, the process exits
+non-zero for its supervisor to restart): its input is not acknowledged, so it is read again, not lost.
 A batch ends when the stream has nothing more waiting (so a lone record is handled at once: batching adds no
 latency at low load) or when it reaches `max_records`.
 
@@ -32,12 +40,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from typing import Protocol
 
 import faust
@@ -52,9 +59,13 @@ from streams.topology.raw_table import RawTable
 log = logging.getLogger(__name__)
 
 
-def _report_failure(sent: asyncio.Future) -> None:
-    if not sent.cancelled() and sent.exception() is not None:
-        log.error("an output record could not be written: %r", sent.exception())
+async def _delivered(sent: list) -> list:
+    """The results of sends, once all are acknowledged; the first failure raises."""
+    return [await future for future in sent]
+
+
+async def _no_failure_handler(exc: BaseException) -> None:
+    return None
 
 
 def caught_up_on(consumer: object) -> CaughtUp:
@@ -107,6 +118,7 @@ class Batcher:
         max_idle: float = 2.0,
         flowing: Callable[[], bool] = lambda: True,
         internal: Collection[str] = (),
+        on_failure: Callable[[BaseException], Awaitable[None]] = _no_failure_handler,
     ) -> None:
         """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
         partitions the worker owns now (the assignor's), for their changelog offsets; `time_slice`: how long a
@@ -114,7 +126,8 @@ class Batcher:
         timestamp ties' order, `caught_up` and `max_idle` (seconds; 0: arrival order) for their ordering, and
         `flowing` false while the consumer hands nothing over (a rebalance: Faust waits for what the agent
         holds, so it is done at once); `internal`: output topics whose records take the timestamp of the record
-        that caused them."""
+        that caused them; `on_failure`: called once if a batch cannot be written (the worker must stop: this
+        batcher acknowledges nothing after it)."""
         self.engine = engine
         self.producer = producer
         self.max_records = max_records
@@ -125,6 +138,8 @@ class Batcher:
         self.merge: InputMerge[faust.EventT] = InputMerge(list(topics), caught_up, max_idle=max_idle if topics else 0)
         self.flowing = flowing
         self.internal = frozenset(internal)
+        self.on_failure = on_failure
+        self.failure: BaseException | None = None  # what stopped this batcher: it writes nothing more
         self._ready: deque[faust.EventT] = deque()  # released by the merge, not yet processed
         self._slice_end = 0.0  # when the current time slice ends (perf_counter)
         self._events: list[faust.EventT] = []
@@ -144,6 +159,8 @@ class Batcher:
             table.forget()
 
     async def run(self, stream: faust.StreamT) -> None:
+        if self.failure is not None:  # Faust restarts a crashed agent: what this one holds in memory is unwritten
+            raise self.failure
         stream.enable_acks = False  # acknowledged below, once the batch is written
         queue = stream.channel.queue
         merge, ready = self.merge, self._ready
@@ -160,8 +177,19 @@ class Batcher:
                 await self._drain(stream)
                 if self._events and queue.empty():
                     await self._complete_batch(stream)
+        except Exception as exc:
+            await self._fail(exc)
+            raise
         finally:
             watcher.cancel()
+
+    async def _fail(self, exc: BaseException) -> None:
+        if self.failure is not None:
+            return
+        self.failure = exc
+        log.critical("a batch could not be written (%r): the worker stops. Its input records, and any after them, "
+                     "are not acknowledged: the next worker to own them reads them again", exc)  # fmt: skip
+        await self.on_failure(exc)
 
     async def _drain(self, stream: faust.StreamT) -> None:
         """Process the released records in their order; the agent and the watcher may both be in here, and
@@ -207,18 +235,22 @@ class Batcher:
                     await self._drain(stream)
                     if self._events and queue.empty():
                         await self._complete_batch(stream)
-                except Exception:  # as in the agent: logged; its records stay un-acknowledged
-                    log.exception("released records could not be processed")
+                except Exception as exc:
+                    await self._fail(exc)
+                    return
             elif self._events and time.monotonic() - self._appended_at >= self.linger:
                 async with self._completing:
                     if self._events:
                         self.lingered += 1
                         try:
                             await self._complete(stream)
-                        except Exception:  # as in the agent: logged; its records stay un-acknowledged
-                            log.exception("a lingering batch could not be completed")
+                        except Exception as exc:
+                            await self._fail(exc)
+                            return
 
     async def _complete(self, stream: faust.StreamT) -> None:
+        if self.failure is not None:
+            raise self.failure  # a batch before this one is unwritten: acknowledging this one would skip it
         events, out = self._events, self._out
         self._events, self._out = [], []
         by_partition = {event.message.partition: event for event in events}
@@ -233,31 +265,38 @@ class Batcher:
             finally:
                 _current_event.reset(token)
 
-        if self.tables:
-            actives = self.actives()
-            for table in self.tables:  # changelog offsets acknowledged since the previous batch
-                table.persist(actives)
-        self.engine.flush(as_record_of)
+        self.engine.flush(as_record_of)  # into the tables' outboxes (and, for a table not raw, written now)
+        writes = [(table, table.take_outbox()) for table in self.tables]
         send = self.producer.send
-        for table in self.tables:  # the state first, then what it caused
-            topic = table.changelog
-            for partition, key, value in table.take_outbox():
-                sent = await send(topic, key, value, partition, None, None)
-                sent.add_done_callback(functools.partial(table.on_sent, partition))  # type: ignore[attr-defined]
+        # 1. What the batch caused. Straight to the Kafka client (awaiting only when its buffer is full), without
+        # Faust's per-message bookkeeping; then awaited all at once.
         perf_counter = time.perf_counter
         slice_end = perf_counter() + self.time_slice
         internal = self.internal
+        sent = []
         for records, timestamp in out:
             if perf_counter() > slice_end:  # a sweep can write thousands: let the other agents run meanwhile
                 await asyncio.sleep(0)
                 slice_end = perf_counter() + self.time_slice
             for rec in records:
-                # Straight to the Kafka client (awaiting only when its buffer is full), without Faust's
-                # per-message bookkeeping. Faust flushes the producer before it commits input offsets, so nothing
-                # is committed before its outputs (and the tables' changelog messages) are written.
-                sent = await send(rec.topic, rec.key, rec.value, None, timestamp if rec.topic in internal else None,
-                                  None)  # fmt: skip
-                sent.add_done_callback(_report_failure)  # type: ignore[attr-defined]
+                sent.append(await send(rec.topic, rec.key, rec.value, None,
+                                       timestamp if rec.topic in internal else None, None))  # fmt: skip
+        await _delivered(sent)
+        # 2. The state that says it was caused, table by table in the order given (the watermark's last: a worker
+        # that reads the batch again with the watermark already moved would re-derive it at a later event time):
+        # changelog, then the local store.
+        actives = self.actives() if writes else ()
+        for table, outbox in writes:
+            if not outbox:
+                continue
+            results = await _delivered([await send(table.changelog, key, value, partition, None, None)
+                                        for partition, key, value in outbox])  # fmt: skip
+            offsets: dict[int, int] = {}
+            for (partition, _, _), result in zip(outbox, results, strict=True):
+                if result.offset > offsets.get(partition, -1):
+                    offsets[partition] = result.offset
+            table.apply(outbox, offsets, actives)
+        # 3. The input, which Faust commits later (it flushes the producer first).
         for event in events:
             await stream.ack(event)
         self.batches += 1

@@ -12,12 +12,13 @@ value and partition; the table still rebuilds, recovers and serves the API throu
 
 - reads: one lookup in the database of the current record's partition (what Faust's RocksDB store does
   while a stream record is current);
-- writes and deletes: into that partition's database, with the changelog record kept in `outbox` for the
-  batcher, which sends it with the batch's outputs (Faust flushes the producer before it commits input
-  offsets, so a committed input always has its changelog written);
-- changelog offsets: remembered as the records are acknowledged by the broker and written to the store once
-  per batch (`persist`), for the partitions this worker still owns. Recovery resumes after the persisted
-  offset; one that lags only makes it re-apply a few records, which is idempotent.
+- writes and deletes: kept as pending (reads see them) with the changelog record in `outbox` for the batcher,
+  which sends it once the batch's outputs are delivered, and writes it to the partition's database (`apply`)
+  only once the broker has acknowledged it. The local store is then never ahead of the changelog: a worker
+  that crashed mid-batch, restarted on the same disk, reads the batch again and finds its state as a rebuild
+  would (ahead, it would take the batch's events for duplicates and emit nothing for them);
+- changelog offsets: the acknowledged ones written with the batch (`apply`), for the partitions this worker
+  still owns. Recovery resumes after the persisted offset.
 
 Only for RocksDB stores; `wrap()` leaves other stores' tables (memory://) as they are."""
 
@@ -45,7 +46,7 @@ class RawTable(MutableMapping[bytes, bytes]):
     def __init__(self, table: faust.Table) -> None:
         self.table = table
         self.outbox: list[tuple[int, bytes, bytes | None]] = []  # changelog records to send: partition, key, value
-        self._sent: dict[int, int] = {}  # partition -> highest changelog offset the broker acknowledged
+        self._pending: dict[bytes, bytes | None] = {}  # written, not yet in the store (None: deleted)
 
     @property
     def store(self) -> Any:
@@ -57,18 +58,25 @@ class RawTable(MutableMapping[bytes, bytes]):
 
     # -- reads -----------------------------------------------------------------------------------------
 
+    def _read(self, key: bytes) -> bytes | None:
+        if self._pending:
+            value = self._pending.get(key, _NOT_PENDING)
+            if value is not _NOT_PENDING:
+                return value  # type: ignore[return-value]
+        return self.store._get(key)
+
     def get(self, key: bytes, default: bytes | None = None) -> bytes | None:  # type: ignore[override]
-        value = self.store._get(key)
+        value = self._read(key)
         return default if value is None else value
 
     def __getitem__(self, key: bytes) -> bytes:
-        value = self.store._get(key)
+        value = self._read(key)
         if value is None:
             raise KeyError(key)
         return value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, bytes) and self.store._get(key) is not None
+        return isinstance(key, bytes) and self._read(key) is not None
 
     def __iter__(self) -> Iterator[bytes]:  # diagnostics only: every partition this worker holds
         return iter(self.table.keys())
@@ -79,46 +87,47 @@ class RawTable(MutableMapping[bytes, bytes]):
     # -- writes ----------------------------------------------------------------------------------------
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        partition = _current_partition()
-        self.store._set(key, value)  # the current record's partition's database
-        self.outbox.append((partition, key, value))
+        self._pending[key] = value
+        self.outbox.append((_current_partition(), key, value))
 
     def __delitem__(self, key: bytes) -> None:
-        partition = _current_partition()
-        store = self.store
-        store._db_for_partition(partition).delete(key)
-        store._key_index.pop(key, None)
-        self.outbox.append((partition, key, None))
+        self._pending[key] = None
+        self.outbox.append((_current_partition(), key, None))
 
     def take_outbox(self) -> list[tuple[int, bytes, bytes | None]]:
         out, self.outbox = self.outbox, []
         return out
 
-    def on_sent(self, partition: int, sent: Any) -> None:
-        """Callback of a changelog record's send: remember the highest acknowledged offset."""
-        if sent.cancelled():
-            return
-        if sent.exception() is not None:
-            log.error("a changelog record of table %s could not be written: %r", self.table.name, sent.exception())
-            return
-        offset = sent.result().offset
-        if offset > self._sent.get(partition, -1):
-            self._sent[partition] = offset
-
-    def persist(self, actives: Collection[TP]) -> None:
-        """Write the acknowledged changelog offsets to the store, for the partitions this worker still owns
-        (`actives`: the assignor's active partitions; writing a revoked one would reopen its database)."""
-        sent, self._sent = self._sent, {}
-        topic = self.changelog
-        for partition, offset in sent.items():
-            tp = TP(topic, partition)
-            if tp in actives:
-                self.store.set_persisted_offset(tp, offset)
+    def apply(self, written: list[tuple[int, bytes, bytes | None]], offsets: dict[int, int],
+              actives: Collection[TP]) -> None:  # fmt: skip
+        """The broker acknowledged `written` (taken from the outbox) at `offsets` (partition -> highest): write
+        them to the store with the offsets, for the partitions this worker still owns (`actives`: the
+        assignor's; writing a revoked one would reopen its database, and its next owner rebuilds from the
+        changelog anyway)."""
+        store, pending, topic = self.store, self._pending, self.changelog
+        owned = {p for p in offsets if TP(topic, p) in actives}
+        for partition, key, value in written:
+            if pending.get(key, _NOT_PENDING) is value:  # not written again since (by a later batch)
+                del pending[key]
+            if partition not in owned:
+                continue
+            db = store._db_for_partition(partition)  # what Faust's `_set` does, for a record of that partition
+            if value is None:
+                db.delete(key)
+                store._key_index.pop(key, None)
+            else:
+                db.put(key, value)
+                store._key_index[key] = partition
+        for partition in owned:
+            store.set_persisted_offset(TP(topic, partition), offsets[partition])
 
     def forget(self) -> None:
-        """Partitions moved: drop what was not sent or persisted (the batch is re-read by the next owner)."""
+        """Partitions moved: drop what was not sent or written (the batch is re-read by the next owner)."""
         self.outbox = []
-        self._sent = {}
+        self._pending = {}
+
+
+_NOT_PENDING = object()
 
 
 def wrap(table: faust.Table, store_url: str) -> MutableMapping[bytes, bytes]:

@@ -11,6 +11,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+import pytest
+
 from streams.processing.engine import OutRecord
 from streams.topology.batching import Batcher
 
@@ -257,3 +259,112 @@ async def test_held_records_are_done_at_once_when_a_rebalance_stops_the_flow() -
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert engine.order == [("events", 0)] and batcher.merge.forced_idle == 1
+
+
+class _Delivery:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+class _SlowBroker(_Producer):
+    """Acknowledges each send a millisecond later (or reports it failed), and logs when."""
+
+    def __init__(self, log: list[str], fail: str | None = None) -> None:
+        super().__init__()
+        self.log, self.fail, self.offset = log, fail, 0
+
+    async def send(self, topic, key, value, partition, timestamp, headers):  # type: ignore[no-untyped-def]
+        self.log.append(f"send {topic}")
+        self.offset += 1
+        future = asyncio.get_running_loop().create_future()
+
+        def deliver(offset: int) -> None:
+            self.log.append(f"delivered {topic}")
+            if topic == self.fail:
+                future.set_exception(RuntimeError(f"{topic} not written"))
+            else:
+                future.set_result(_Delivery(offset))
+
+        asyncio.get_running_loop().call_later(0.001, deliver, self.offset)
+        return future
+
+
+class _Table:
+    """A RawTable as the batcher uses it: an outbox of changelog records, applied once delivered."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.changelog, self.log = name, log
+        self.outbox: list[tuple[int, bytes, bytes | None]] = []
+        self.applied: list[tuple[list, dict]] = []
+
+    def take_outbox(self) -> list[tuple[int, bytes, bytes | None]]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def apply(self, written, offsets, actives) -> None:  # type: ignore[no-untyped-def]
+        self.log.append(f"apply {self.changelog}")
+        self.applied.append((written, offsets))
+
+    def forget(self) -> None:
+        self.outbox = []
+
+
+class _StatefulEngine(_Engine):
+    def __init__(self, tables: list[_Table]) -> None:
+        super().__init__()
+        self.tables = tables
+
+    def flush(self, scope=None) -> int:  # type: ignore[no-untyped-def]
+        for table in self.tables:
+            table.outbox.append((0, b"k", b"state"))
+        return super().flush(scope)
+
+
+class _AckLog(_Stream):
+    def __init__(self, events: list[_Event], log: list[str]) -> None:
+        super().__init__(events)
+        self.channel.queue = _Queue2()  # type: ignore[assignment]
+        self.log = log
+
+    async def ack(self, event: _Event) -> bool:
+        self.log.append("ack")
+        return await super().ack(event)
+
+
+async def test_a_batch_is_written_outputs_first_then_each_table_then_acknowledged() -> None:
+    """Outputs delivered before any state is sent (a worker dying in between re-emits them, never loses them),
+    each table's changelog delivered before its local store is written and before the next table (the
+    watermark's, last) is sent, the input acknowledged last."""
+    log: list[str] = []
+    units, clock = _Table("units", log), _Table("clock", log)
+    stream = _AckLog([_Event(0, 1)], log)
+    batcher = Batcher(_StatefulEngine([units, clock]), _SlowBroker(log), tables=[units, clock],  # type: ignore[arg-type]
+                      linger=30.0)  # fmt: skip
+    await _run_until(batcher, stream, lambda: stream.acked)
+    assert log == ["send out", "delivered out", "send units", "delivered units", "apply units",
+                   "send clock", "delivered clock", "apply clock", "ack"]  # fmt: skip
+    assert units.applied == [([(0, b"k", b"state")], {0: 2})]  # with the offset the broker gave it
+
+
+@pytest.mark.parametrize("fail", ["out", "units", "clock"])
+async def test_a_batch_the_broker_does_not_take_is_not_acknowledged_and_stops_the_worker(fail: str) -> None:
+    log: list[str] = []
+    units, clock = _Table("units", log), _Table("clock", log)
+    stream = _AckLog([_Event(0, 1), _Event(0, 2)], log)
+    failures: list[BaseException] = []
+
+    async def on_failure(exc: BaseException) -> None:
+        failures.append(exc)
+
+    batcher = Batcher(_StatefulEngine([units, clock]), _SlowBroker(log, fail=fail), tables=[units, clock],  # type: ignore[arg-type]
+                      linger=30.0, on_failure=on_failure)  # fmt: skip
+    with pytest.raises(RuntimeError, match=f"{fail} not written"):
+        async with asyncio.timeout(2):
+            await batcher.run(stream)  # type: ignore[arg-type]
+    assert stream.acked == [] and "ack" not in log  # neither the failed batch nor the record after it
+    assert failures == [batcher.failure] and str(batcher.failure) == f"{fail} not written"
+    later = {"out": "send units", "units": "apply units", "clock": "apply clock"}[fail]
+    assert later not in log  # nothing of the batch written after the failure
+    with pytest.raises(RuntimeError):  # restarted by Faust's supervisor: it writes nothing more
+        await batcher.run(_AckLog([_Event(0, 3)], log))  # type: ignore[arg-type]
+    assert stream.acked == [] and len(failures) == 1

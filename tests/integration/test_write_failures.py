@@ -1,0 +1,124 @@
+"""A batch the broker will not take stops the worker, and its input is read again: nothing is lost.
+
+On the real broker and worker, one send of a batch (an output, or a state changelog record) fails as the client
+reports a broker that stayed unreachable past its request timeout. The worker must stop without acknowledging
+that batch, and a worker restarted on the same disk must emit every output an uninterrupted worker emits (some
+twice: at least once) and hold the same state, on the same disk or rebuilt from the changelog. Before, the
+failure was only logged and the batch was acknowledged and committed: a failed output was lost, and a failed
+changelog record left a rebuilt worker without the batch's state."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+
+from schemas import loads
+from streams.core.policy import DEFAULT_POLICY
+from streams.io.kafka import Publisher
+from streams.processing.engine import Engine
+from streams.processing.replay import canonical_order, partition_for
+from streams.processing.topics import TopicNames
+from streams.sim.scenario import generate
+from streams.topology.runner import running
+from tests.integration.conftest import PARTITIONS
+
+pytestmark = pytest.mark.integration
+
+
+class _FailingSend:
+    """The worker's producer, except that the `after`-th send to a topic `to` matches is reported failed."""
+
+    def __init__(self, producer: Any, to: str, after: int) -> None:
+        self.producer, self.to, self.left = producer, to, after
+        self.failed: list[tuple[str, bytes]] = []
+
+    async def send(self, topic, key, value, partition, timestamp, headers):  # type: ignore[no-untyped-def]
+        if self.to in topic and not self.failed:
+            self.left -= 1
+            if self.left == 0:
+                self.failed.append((topic, key))
+                future = asyncio.get_running_loop().create_future()
+                future.set_exception(KafkaTimeoutError())
+                return future
+        return await self.producer.send(topic, key, value, partition, timestamp, headers)
+
+
+def _replayed(records: list, topics: TopicNames) -> tuple[dict[str, list[dict]], dict[bytes, bytes]]:
+    """An uninterrupted engine's outputs (by topic) and final unit states."""
+    units: dict[bytes, bytes] = {}
+    engine = Engine(units, {}, topics, DEFAULT_POLICY)
+    out: dict[str, list[dict]] = {}
+    for r in records:
+        key = r.unit.id.encode()
+        for o in engine.process(topics.name(r.record), partition_for(key, PARTITIONS), None, key, dumps_model(r)):
+            out.setdefault(o.topic, []).append(loads(o.value))
+    return out, units
+
+
+def dumps_model(record: Any) -> bytes:
+    return record.model_dump_json().encode()
+
+
+def _is_subsequence(want: list, got: list) -> bool:
+    it = iter(got)
+    return all(any(w == g for g in it) for w in want)
+
+
+def _key(record: dict) -> bytes:
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+@pytest.mark.parametrize(("fails", "after", "rebuild"), [
+    ("eta", 40, False),  # restarted on the same disk: the local store must not be ahead of what was delivered
+    ("units-changelog", 8, True),  # restarted on a new disk: the state is rebuilt from the changelog
+    ("clock-changelog", 60, True),
+], ids=["output-same-disk", "unit-state-rebuilt", "watermark-rebuilt"])
+async def test_a_batch_that_cannot_be_written_stops_the_worker_and_its_input_is_read_again(
+    bootstrap, settings, topics, reader, fails, after, rebuild
+):
+    scenario = generate(seed=5, units_per_corridor=3, shipments=0)
+    history = canonical_order([r.record for r in scenario.records if r.record.record != "clock"])
+    plans = [r for r in history if r.record == "plan"]
+    events = [r for r in history if r.record == "event"]
+    want, states = _replayed([*plans, *events], topics)
+
+    async with Publisher(bootstrap, topics, PARTITIONS) as pub:
+        await pub.send_all(plans)
+    async with running(settings, bootstrap) as topology:
+        await reader.wait_for(lambda r: len({t["unit"]["id"] for t in r.of("timeline")}) == len(plans))
+        track = topology.batchers["track"]
+        failing = track.producer = _FailingSend(track.producer, fails, after)
+        async with Publisher(bootstrap, topics, PARTITIONS) as pub:
+            await pub.send_all(events)
+
+        async def stopped() -> None:
+            while track.failure is None or topology.app.crash_reason is None:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(stopped(), 30)
+        assert failing.failed and isinstance(track.failure, KafkaTimeoutError)
+        acknowledged = track.records
+    assert acknowledged < len(plans) + len(events)  # the failed batch (and what came after) was not
+
+    if rebuild:
+        shutil.rmtree(settings.data_dir)
+    async with running(settings, bootstrap) as topology:  # the same group
+        timelines = {_key(r) for r in want[topics.name("timeline")]}
+        await reader.wait_for(lambda r: timelines <= {_key(t) for t in r.of("timeline")}, timeout=60)
+        await reader.settle()
+        table = topology.app.tables["units"]
+        stored = {key: table.get(key) for key in states}
+
+    for role in ("timeline", "alert", "eta"):
+        exp, got = want[topics.name(role)], reader.of(role)
+        for unit in {p.unit.id for p in plans}:  # a unit's outputs keep their order (one partition)
+            mine = [r for r in got if r["unit"]["id"] == unit]
+            assert _is_subsequence([r for r in exp if r["unit"]["id"] == unit], mine), (role, unit)
+        assert {_key(r) for r in got} == {_key(r) for r in exp}, role  # repeats, and nothing else
+    assert reader.of("dead_letter") == []
+    assert stored == states  # the restarted worker's RocksDB holds what an uninterrupted engine holds
