@@ -56,13 +56,17 @@ async def run_demo(settings: Settings, bootstrap: str, seed: int, units_per_corr
     await ensure_topics(bootstrap, topics.all, run.partitions, run.replication)
     console.print(f"broker {bootstrap}; starting worker {run.app_id} (state in {run.data_dir}) ...")
     t0 = time.monotonic()
-    async with running(run, bootstrap) as _topology:
+    async with running(run, bootstrap) as topology:
         console.print(f"operations page: http://{run.web_host}:{run.web_port}/ (live while the demo runs)")
         console.print(f"worker ready in {time.monotonic() - t0:.1f} s; simulating {len(records)} records "
                       f"({span / 86400:.0f} days of event time in {seconds:.0f} s, seed {seed})")
         progress = Progress()
         async with Publisher(bootstrap, topics, run.partitions) as pub, OutputReader(bootstrap, topics) as reader:
             publishing = asyncio.create_task(publish_paced(pub, records, speed, progress))
+
+            def alive() -> None:  # a worker that could not write a batch stops: the demo says so, not hangs
+                if topology.app.crashed:
+                    raise RuntimeError(f"the worker stopped: {topology.app.crash_reason!r}")
 
             def header() -> str:
                 clock = progress.sim_time.strftime("%Y-%m-%d %H:%M UTC") if progress.sim_time else "-"
@@ -73,6 +77,7 @@ async def run_demo(settings: Settings, bootstrap: str, seed: int, units_per_corr
                 with Live(render(reader.records, names, header()), console=console, refresh_per_second=4) as live:
                     while not publishing.done():
                         await asyncio.sleep(0.25)
+                        alive()
                         live.update(render(reader.records, names, header()))
                     await reader.settle(quiet=2.0, timeout=20)
                     live.update(render(reader.records, names, header()))
@@ -80,6 +85,7 @@ async def run_demo(settings: Settings, bootstrap: str, seed: int, units_per_corr
                 last = 0.0
                 while not publishing.done():
                     await asyncio.sleep(0.25)
+                    alive()
                     if time.monotonic() - last >= 10:
                         last = time.monotonic()
                         timelines = len({t["unit"]["id"] for t in reader.records[names["timeline"]]})
