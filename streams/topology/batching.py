@@ -8,10 +8,10 @@ is written, in this order:
 2. then its state: each table's changelog records, delivered, then written to its local store;
 3. then its input records are acknowledged (Faust commits them later).
 Outputs before state: a worker that dies in between reads the batch again, finds its state not yet changed by
-it, and emits its outputs again (at least once: consumers see a repeat, never a gap). State first would lose them: the
-batch's events would look like duplicates. A write the broker refuses or does not acknowledge in time (the
-client retries until its request timeout) stops the worker (`on_failure`: the app crashes, the process exits
-non-zero for its supervisor to restart): its input is not acknowledged, so it is read again, not lost.
+it, and emits its outputs again (at least once: consumers see a repeat, never a gap). State first would lose
+them: the batch's events would look like duplicates. A write the broker refuses or does not acknowledge in time
+(the client retries until its request timeout) stops the worker (`on_failure`: the app crashes, the process
+exits non-zero for its supervisor to restart): its input is not acknowledged, so it is read again, not lost.
 A batch ends when the stream has nothing more waiting (so a lone record is handled at once: batching adds no
 latency at low load) or when it reaches `max_records`.
 
