@@ -24,15 +24,12 @@ Only for RocksDB stores; `wrap()` leaves other stores' tables (memory://) as the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Iterator, MutableMapping
 from typing import Any
 
 import faust
 from faust.streams import current_event
 from faust.types import TP
-
-log = logging.getLogger(__name__)
 
 
 def _current_partition() -> int:
