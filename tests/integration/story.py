@@ -63,10 +63,11 @@ def tick(at: datetime) -> ClockTick:
     return ClockTick(time=at)
 
 
-def expected(records: list[Plan | TrackingEvent | ClockTick], topics: TopicNames, partitions: int
-             ) -> dict[str, list[dict]]:
-    """What the engine emits for these records in this order (ticks broadcast to every partition)."""
-    engine = Engine({}, {}, topics, DEFAULT_POLICY)
+def expected(records: list[Plan | TrackingEvent | ClockTick], topics: TopicNames, partitions: int,
+             units: dict[bytes, bytes] | None = None) -> dict[str, list[dict]]:
+    """What the engine emits for these records in this order (ticks broadcast to every partition); `units`, if
+    given, receives its final unit states as stored."""
+    engine = Engine({} if units is None else units, {}, topics, DEFAULT_POLICY)
     out: dict[str, list[dict]] = {}
     for r in records:
         role = r.record if r.record != "clock" else "clock"

@@ -2,10 +2,10 @@
 
 On the real broker and worker, one send of a batch (an output, or a state changelog record) fails as the client
 reports a broker that stayed unreachable past its request timeout. The worker must stop without acknowledging
-that batch, and a worker restarted on the same disk must emit every output an uninterrupted worker emits (some
-twice: at least once) and hold the same state, on the same disk or rebuilt from the changelog. Before, the
-failure was only logged and the batch was acknowledged and committed: a failed output was lost, and a failed
-changelog record left a rebuilt worker without the batch's state."""
+that batch, and a restarted worker must emit every output an uninterrupted worker emits (some twice: at least
+once) and hold the same state, on the same disk or rebuilt from the changelog. Before, the failure was only
+logged and the batch was acknowledged and committed: a failed output was lost, and a failed changelog record
+left a rebuilt worker without the batch's state."""
 
 from __future__ import annotations
 
@@ -17,15 +17,12 @@ import orjson
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from schemas import loads
-from streams.core.policy import DEFAULT_POLICY
 from streams.io.kafka import Publisher
-from streams.processing.engine import Engine
-from streams.processing.replay import canonical_order, partition_for
-from streams.processing.topics import TopicNames
+from streams.processing.replay import canonical_order
 from streams.sim.scenario import generate
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
+from tests.integration.story import expected
 
 pytestmark = pytest.mark.integration
 
@@ -46,22 +43,6 @@ class _FailingSend:
                 future.set_exception(KafkaTimeoutError())
                 return future
         return await self.producer.send(topic, key, value, partition, timestamp, headers)
-
-
-def _replayed(records: list, topics: TopicNames) -> tuple[dict[str, list[dict]], dict[bytes, bytes]]:
-    """An uninterrupted engine's outputs (by topic) and final unit states."""
-    units: dict[bytes, bytes] = {}
-    engine = Engine(units, {}, topics, DEFAULT_POLICY)
-    out: dict[str, list[dict]] = {}
-    for r in records:
-        key = r.unit.id.encode()
-        for o in engine.process(topics.name(r.record), partition_for(key, PARTITIONS), None, key, dumps_model(r)):
-            out.setdefault(o.topic, []).append(loads(o.value))
-    return out, units
-
-
-def dumps_model(record: Any) -> bytes:
-    return record.model_dump_json().encode()
 
 
 def _is_subsequence(want: list, got: list) -> bool:
@@ -85,7 +66,8 @@ async def test_a_batch_that_cannot_be_written_stops_the_worker_and_its_input_is_
     history = canonical_order([r.record for r in scenario.records if r.record.record != "clock"])
     plans = [r for r in history if r.record == "plan"]
     events = [r for r in history if r.record == "event"]
-    want, states = _replayed([*plans, *events], topics)
+    states: dict[bytes, bytes] = {}
+    want = expected([*plans, *events], topics, PARTITIONS, states)
 
     async with Publisher(bootstrap, topics, PARTITIONS) as pub:
         await pub.send_all(plans)
