@@ -148,6 +148,11 @@ class DeadLetter(BaseModel):
     offset: int | None = None
     key: bytes | None = None
     reason: str
-    original: bytes = Field(description="the whole message as it was read")
+    original: bytes = Field(description="the whole message as it was read (see `original_size`)")
     fragment: bytes | None = Field(default=None, description="the rejected part, when the message holds several")
     index: int | None = Field(default=None, description="position of the rejected part in the message")
+    original_size: int | None = Field(
+        default=None,
+        description="set only when the letter was cut to fit in a record: the original's length in bytes; `original` "
+        "and `fragment` then hold only their first bytes (the whole message is at `offset` of `source_topic`)",
+    )

@@ -154,7 +154,8 @@ def replay(
     settings = _settings(partitions=partitions)
     source = sys.stdin.buffer if str(history) == "-" else open(history, "rb")  # noqa: SIM115
     with source:
-        result = run_replay(source, TopicNames(settings.topic_prefix), settings.tracking_policy(), settings.partitions)
+        result = run_replay(source, TopicNames(settings.topic_prefix), settings.tracking_policy(), settings.partitions,
+                            max_record_bytes=settings.max_record_bytes)  # fmt: skip
     sink = open(out, "wb") if out else sys.stdout.buffer  # noqa: SIM115
     try:
         for line in as_json_lines(result.outputs):
@@ -187,7 +188,7 @@ def shipment(
 
         policy = settings.tracking_policy()
         with open(history, "rb") as f:
-            result = run_replay(f, names, policy, settings.partitions)
+            result = run_replay(f, names, policy, settings.partitions, max_record_bytes=settings.max_record_bytes)
         for o in result.outputs:
             role = names.role_of(o.topic)
             if role in found and o.key is not None and o.key.decode() == key:

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         "timeline is about 230 bytes per event and must fit in a Kafka message)",
     )
 
+    max_record_bytes: int = Field(
+        default=1_000_000, ge=10_000,
+        description="largest record (key and value) the worker writes; it must be within the broker's "
+        "message.max.bytes. An input whose result would be bigger (a timeline, or a unit's or shipment's state) "
+        "goes to the dead-letter topic, state unchanged; a dead letter too big keeps the first bytes of its input",
+    )
+
     def tracking_policy(self) -> TrackingPolicy:
         from streams.core.policy import TrackingPolicy  # here: reading settings does not load the core
 

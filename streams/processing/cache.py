@@ -53,6 +53,8 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
         self._dirty: dict[bytes, int | None] = {}  # keys changed since the last flush -> their partition
         self.partition: int | None = None  # the input partition changes are made for now
         self._absent: set[bytes] = set()  # keys known not to be in the store (nothing to delete there)
+        self._encoded: dict[bytes, bytes] = {}  # dirty keys' values as already encoded by the caller
+        self._sizes: dict[bytes, int] = {}  # cached values' encoded sizes, or upper bounds of them (see `size`)
 
     def get(self, key: bytes, default: V | None = None) -> V | None:  # type: ignore[override]
         value = self._cache.get(key, _ABSENT)
@@ -63,6 +65,7 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
                 self._absent.add(key)
             else:
                 value = self._decode(raw)
+                self._sizes[key] = len(raw)
             self._cache[key] = value
         return default if value is None else value  # type: ignore[return-value]
 
@@ -73,14 +76,30 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
         return value
 
     def __setitem__(self, key: bytes, value: V) -> None:
+        self.put(key, value)
+
+    def put(self, key: bytes, value: V, encoded: bytes | None = None, size: int | None = None) -> None:
+        """Store `value`; `encoded`, when the caller has it already, is written as it is instead of encoding
+        the value again at the flush; otherwise `size`, if given, is an upper bound of its encoded size."""
         self._cache.pop(key, None)  # most recently written last: evicted last
         self._cache[key] = value
         self._dirty[key] = self.partition
+        if encoded is None:
+            self._encoded.pop(key, None)
+            if size is None:
+                self._sizes.pop(key, None)
+            else:
+                self._sizes[key] = size
+        else:
+            self._encoded[key] = encoded
+            self._sizes[key] = len(encoded)
         if not self.write_behind:
             self.flush()
 
     def __delitem__(self, key: bytes) -> None:
         self._cache[key] = None
+        self._encoded.pop(key, None)
+        self._sizes.pop(key, None)
         self._dirty[key] = self.partition
         if not self.write_behind:
             self.flush()
@@ -92,6 +111,14 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
     def __len__(self) -> int:
         self.flush()
         return len(self.backing)
+
+    def size(self, key: bytes) -> int | None:
+        """The encoded size of the key's current value as last known: exact when it was read from the store,
+        written, or put with its bytes; else the bound it was put with; 0 when known absent; None when not
+        known (not read since it was cached, or put without either)."""
+        if key in self._sizes:
+            return self._sizes[key]
+        return 0 if self._cache.get(key, _ABSENT) is None else None
 
     @property
     def pending(self) -> int:
@@ -116,6 +143,7 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
             for key in list(self._cache)[:excess]:
                 del self._cache[key]
                 self._absent.discard(key)
+                self._sizes.pop(key, None)
         return len(dirty)
 
     def _write(self, keys) -> None:  # type: ignore[no-untyped-def]
@@ -127,7 +155,11 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
                         del self.backing[key]
                     self._absent.add(key)
             else:
-                self.backing[key] = self._encode(value)  # type: ignore[arg-type]
+                raw = self._encoded.pop(key, None)
+                if raw is None:
+                    raw = self._encode(value)  # type: ignore[arg-type]
+                self.backing[key] = raw
+                self._sizes[key] = len(raw)
                 self._absent.discard(key)
 
     def clear(self) -> None:  # type: ignore[override]
@@ -137,5 +169,7 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
             log.info("dropping %d unwritten state changes (partitions moved; their inputs will be re-read)",
                      len(self._dirty))  # fmt: skip
         self._dirty.clear()
+        self._encoded.clear()
+        self._sizes.clear()
         self._cache.clear()
         self._absent.clear()

@@ -16,6 +16,7 @@ from streams.core.state import UnitState
 from streams.core.state import _t as _us
 from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
 from streams.processing.cache import Scope, StateCache
+from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, STEP_SLACK, TooLarge, check, dead_letter_bytes, save
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
 
@@ -34,7 +35,10 @@ class Engine:
     tables in a worker (changelogged, RocksDB-backed), dicts in replay and unit tests.
 
     With `write_behind`, state changes stay in memory until `flush()` (the worker flushes once per batch of
-    input records, before acknowledging them); without, every `process` call leaves the stores up to date."""
+    input records, before acknowledging them); without, every `process` call leaves the stores up to date.
+
+    An input whose outputs or new state would not fit in a record of `max_record_bytes` (key and value) is
+    refused to the dead-letter topic, its unit's state unchanged (`streams.processing.limits`)."""
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class Engine:
         *,
         write_behind: bool = False,
         cached_units: int = 100_000,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ) -> None:
         self.units, self.clock = units, clock  # the stores themselves (up to date after `flush`)
         self._units: StateCache[UnitState] = StateCache(units, UnitState.decode, UnitState.encode, cached_units,
@@ -52,6 +57,7 @@ class Engine:
         self._clock: StateCache[bytes] = StateCache(clock, max_items=4 * cached_units, write_behind=write_behind)
         self.topics = topics
         self.policy = policy
+        self.max_record_bytes = max_record_bytes
         self._out_topic = {
             "timeline": topics.name("timeline"),
             "alert": topics.name("alert"),
@@ -90,29 +96,34 @@ class Engine:
         except DecodeError as exc:
             return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
         try:
-            return self._apply(record, partition)
+            return self._apply(record, (topic, partition, offset), len(value or b""))
         except Refused as exc:
             return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
+        except TooLarge as exc:
+            return [self.dead_letter(topic, partition, offset, key, value, f"{exc}: refused, the unit is unchanged")]
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
             return [self.dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _apply(self, record: Plan | TrackingEvent | ClockTick, partition: int) -> list[OutRecord]:
+    def _apply(self, record: Plan | TrackingEvent | ClockTick, source: tuple[str, int, int | None],
+               size: int) -> list[OutRecord]:  # fmt: skip
+        partition = source[1]
         self._units.partition = self._clock.partition = partition  # this record's changes are its partition's
         clock = PartitionClock(self._clock, partition, self._fine_watermarks)
         wm, moved = clock.advance(_watermark_candidate(record))
         out: list[OutRecord] = []
         if isinstance(record, Plan):
-            out += self._step(record.unit.id, clock, lambda s: apply_plan(s, record, wm, self.policy))
+            out += self._step(record.unit.id, clock, lambda s: apply_plan(s, record, wm, self.policy), size)
         elif isinstance(record, TrackingEvent):
-            out += self._step(record.unit.id, clock, lambda s: apply_event(s, record, wm, self.policy))
+            out += self._step(record.unit.id, clock, lambda s: apply_event(s, record, wm, self.policy), size)
         if moved and wm is not None:
-            out += self._sweep(clock, wm)
+            out += self._sweep(clock, wm, source)
         return out
 
-    def _step(self, unit_id: str, clock: PartitionClock, step) -> list[OutRecord]:
+    def _step(self, unit_id: str, clock: PartitionClock, step, size: int = 0) -> list[OutRecord]:
+        """`size`: of the input the step applies (0: time passing), for the bound on the new state's size."""
         key = unit_id.encode()
         state = self._units.get(key) or UnitState()
         outcome: Outcome = step(state)
@@ -120,13 +131,16 @@ class Engine:
         if outcome.timeline:  # encoded before anything is saved: a timeline its model refuses fails the whole record
             assert outcome.view is not None
             out.append(OutRecord(self._out_topic["timeline"], key, outcome.view.timeline_json))
-        if outcome.changed:
-            self._units[key] = outcome.state
-            if outcome.state.next_due is not None:
-                clock.schedule(unit_id, outcome.state.next_due, previous=state.next_due)
         out += [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.records]
         if outcome.state.links or (outcome.state.unit is not None and outcome.state.unit.kind is UnitKind.AWB):
             out += self._reports(outcome, out)
+        limit = self.max_record_bytes
+        for rec in out:
+            check(f"{unit_id}'s record for {rec.topic}", rec.key, rec.value, limit)
+        if outcome.changed:
+            save(self._units, key, outcome.state, size + STEP_SLACK, limit, f"{unit_id}'s state")
+            if outcome.state.next_due is not None:
+                clock.schedule(unit_id, outcome.state.next_due, previous=state.next_due)
         return out
 
     def _reports(self, outcome: Outcome, out: list[OutRecord]) -> list[OutRecord]:
@@ -155,29 +169,38 @@ class Engine:
                                      _report(st.unit.id, "AIR_WAYBILL", [], True, timeline)))  # fmt: skip
         return reports
 
-    def _sweep(self, clock: PartitionClock, wm: datetime) -> list[OutRecord]:
+    def _sweep(self, clock: PartitionClock, wm: datetime, source: tuple[str, int, int | None]) -> list[OutRecord]:
         out: list[OutRecord] = []
 
         def due_of(unit_id: str) -> datetime | None:
             state = self._units.get(unit_id.encode())
             return None if state is None else state.next_due
 
-        clock.sweep(wm, due_of, lambda uid: out.extend(self._step(uid, clock, lambda s: advance(s, wm, self.policy))))
+        def step(unit_id: str) -> None:
+            try:
+                out.extend(self._step(unit_id, clock, lambda s: advance(s, wm, self.policy)))
+            except TooLarge as exc:  # that unit's, not the input's: the input's other effects stand
+                out.append(self.dead_letter(*source, unit_id.encode(), None,
+                                            f"{exc} when the watermark reached {wm.isoformat()}: the unit is "
+                                            "unchanged and not re-evaluated until its next record"))  # fmt: skip
+
+        clock.sweep(wm, due_of, step)
         return out
 
     def dead_letter(
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None, reason: str
     ) -> OutRecord:
-        return dead_letter(self._dead, topic, partition, offset, key, value, reason)
+        return dead_letter(self._dead, topic, partition, offset, key, value, reason, self.max_record_bytes)
 
 
 def dead_letter(dead_topic: str, topic: str, partition: int, offset: int | None, key: bytes | None,
-                value: bytes | None, reason: str) -> OutRecord:  # fmt: skip
-    """A rejected record, with why and its original bytes, for the dead-letter topic."""
+                value: bytes | None, reason: str, limit: int = DEFAULT_MAX_RECORD_BYTES) -> OutRecord:  # fmt: skip
+    """A rejected record, with why and its original bytes (cut if the letter would not fit in `limit`), for the
+    dead-letter topic."""
     letter = DeadLetter(
         source_topic=topic, partition=partition, offset=offset, key=key, reason=reason, original=value or b""
     )
-    return OutRecord(dead_topic, key, dumps(letter))
+    return OutRecord(dead_topic, key, dead_letter_bytes(letter, limit))
 
 
 _RECENT = 14 * 86_400 * 1_000_000  # microseconds

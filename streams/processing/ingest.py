@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 
 import orjson
 
-from schemas import DeadLetter, TrackedUnit, dumps
+from schemas import DeadLetter, TrackedUnit, TrackingEvent, dumps
 from streams.feeds import registry
 from streams.feeds.road import DEFAULT_FENCES, Fence, GeofenceState, Ping, parse_pings, step
 from streams.processing.engine import OutRecord
+from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, dead_letter_bytes
 from streams.processing.topics import TopicNames
 
 ROAD = "road-pings"
@@ -25,8 +26,12 @@ def _received(timestamp: float | None) -> datetime | None:
 
 
 class Ingestor:
-    def __init__(self, topics: TopicNames, fences: Sequence[Fence] = DEFAULT_FENCES) -> None:
+    def __init__(self, topics: TopicNames, fences: Sequence[Fence] = DEFAULT_FENCES,
+                 max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:  # fmt: skip
+        """`max_record_bytes`: a canonical event bigger than this is a dead letter, and a dead letter is cut to
+        fit (`streams.processing.limits`)."""
         self.topics = topics
+        self.max_record_bytes = max_record_bytes
         self.fences = tuple(fences)
         self._events = topics.name("event")
         self._dead = topics.name("dead_letter")
@@ -46,7 +51,7 @@ class Ingestor:
         if fmt == ROAD:
             return self._rekey_pings(topic, partition, offset, key, data, received)
         result = registry.parse(data, fmt, received)
-        out = [OutRecord(self._events, e.unit.id.encode(), dumps(e)) for e in result.events]
+        out = [self._event(e, topic, partition, offset, key, data) for e in result.events]
         out += [self._letter(topic, partition, offset, key, data, f"{fmt}: {r.reason}", r.fragment, r.index)
                 for r in result.rejections]
         return out
@@ -69,7 +74,16 @@ class Ingestor:
             return [self._letter(topic, partition, offset, key, value or b"", f"{ROAD}: {exc}")]
         if new != state:
             states[vkey] = orjson.dumps(new.to_dict())
-        return [OutRecord(self._events, e.unit.id.encode(), dumps(e)) for e in events]
+        return [self._event(e, topic, partition, offset, key, value or b"") for e in events]
+
+    def _event(self, event: TrackingEvent, topic: str, partition: int, offset: int | None, key: bytes | None,
+               original: bytes) -> OutRecord:  # fmt: skip
+        ukey, raw = event.unit.id.encode(), dumps(event)
+        if len(ukey) + len(raw) > self.max_record_bytes:
+            return self._letter(topic, partition, offset, key, original,
+                                f"the canonical event {event.event_id} would be {len(ukey) + len(raw):,} bytes, "
+                                f"over the {self.max_record_bytes:,} a record may hold")  # fmt: skip
+        return OutRecord(self._events, ukey, raw)
 
     def _rekey_pings(self, topic: str, partition: int, offset: int | None, key: bytes | None, data: bytes,
                      received: datetime) -> list[OutRecord]:  # fmt: skip
@@ -83,7 +97,7 @@ class Ingestor:
                 reason: str, fragment: bytes | None = None, index: int | None = None) -> OutRecord:  # fmt: skip
         letter = DeadLetter(source_topic=topic, partition=partition, offset=offset, key=key, reason=reason,
                             original=original, fragment=fragment, index=index)  # fmt: skip
-        return OutRecord(self._dead, key, dumps(letter))
+        return OutRecord(self._dead, key, dead_letter_bytes(letter, self.max_record_bytes))
 
 
 def _ping_out(p: Ping, received: datetime) -> bytes:

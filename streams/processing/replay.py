@@ -19,6 +19,7 @@ from schemas import ClockTick, DecodeError, Plan, ShipmentPlan, TrackingEvent, d
 from streams.core.policy import TrackingPolicy
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.processing.engine import Engine, OutRecord
+from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 
@@ -57,10 +58,11 @@ class ReplayResult:
 
 def replay(
     lines: Iterable[bytes | str], topics: TopicNames, policy: TrackingPolicy, partitions: int,
-    shipment_policy: ShipmentPolicy | None = None,
+    shipment_policy: ShipmentPolicy | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> ReplayResult:
-    engine = Engine({}, {}, topics, policy)
-    shipments = ShipmentEngine({}, {}, topics, shipment_policy or ShipmentPolicy(eta_min_shift=policy.eta_min_shift))
+    engine = Engine({}, {}, topics, policy, max_record_bytes=max_record_bytes)
+    shipments = ShipmentEngine({}, {}, topics, shipment_policy or ShipmentPolicy(eta_min_shift=policy.eta_min_shift),
+                               max_record_bytes=max_record_bytes)  # fmt: skip
     feed = topics.name("shipment_feed")
 
     def unit_job(topic: str, p: int, key: bytes | None, raw: bytes) -> list[OutRecord]:

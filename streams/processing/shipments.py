@@ -17,6 +17,7 @@ from streams.core.shipments.state import ShipmentState
 from streams.core.shipments.tracker import Outcome, advance, apply_plan, apply_report
 from streams.processing.cache import Scope, StateCache
 from streams.processing.engine import OutRecord, dead_letter
+from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, STEP_SLACK, TooLarge, check, save
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
 
@@ -28,14 +29,16 @@ Input = ShipmentPlan | dict[str, Any] | ClockTick
 class ShipmentEngine:
     def __init__(self, shipments: MutableMapping[bytes, bytes], clock: MutableMapping[bytes, bytes],
                  topics: TopicNames, policy: ShipmentPolicy, *, write_behind: bool = False,
-                 cached_shipments: int = 20_000) -> None:  # fmt: skip
-        """As the unit Engine: `write_behind` keeps changes in memory until `flush()`."""
+                 cached_shipments: int = 20_000, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:  # fmt: skip
+        """As the unit Engine: `write_behind` keeps changes in memory until `flush()`; an input whose outputs or
+        new state would not fit in a record of `max_record_bytes` is refused to the dead-letter topic."""
         self.shipments, self.clock = shipments, clock  # the stores themselves (up to date after `flush`)
         self._shipments: StateCache[ShipmentState] = StateCache(
             shipments, ShipmentState.decode, ShipmentState.encode, cached_shipments, write_behind)
         self._clock: StateCache[bytes] = StateCache(clock, max_items=4 * cached_shipments, write_behind=write_behind)
         self.topics = topics
         self.policy = policy
+        self.max_record_bytes = max_record_bytes
         self._out_topic = {
             "shipment_timeline": topics.name("shipment_timeline"),
             "shipment_alert": topics.name("shipment_alert"),
@@ -79,14 +82,21 @@ class ShipmentEngine:
             else:
                 raise DecodeError(f"topic {topic!r} is not an input of the shipment job")
         except DecodeError as exc:
-            return [dead_letter(self._dead, topic, partition, offset, key, value, str(exc))]
+            return [self._letter(topic, partition, offset, key, value, str(exc))]
         try:
-            return self._apply(record, data, partition)
+            return self._apply(record, data, (topic, partition, offset))
+        except TooLarge as exc:
+            return [self._letter(topic, partition, offset, key, value, f"{exc}: refused, the shipment is unchanged")]
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
-            return [dead_letter(self._dead, topic, partition, offset, key, value, f"processing failed: {exc!r}")]
+            return [self._letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
 
-    def _apply(self, record: Input, raw: bytes, partition: int) -> list[OutRecord]:
+    def _letter(self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None,
+                reason: str) -> OutRecord:  # fmt: skip
+        return dead_letter(self._dead, topic, partition, offset, key, value, reason, self.max_record_bytes)
+
+    def _apply(self, record: Input, raw: bytes, source: tuple[str, int, int | None]) -> list[OutRecord]:
+        partition = source[1]
         self._shipments.partition = self._clock.partition = partition  # this record's changes are its partition's
         clock = PartitionClock(self._clock, partition, self._fine)
         candidate: datetime | None = None
@@ -97,29 +107,44 @@ class ShipmentEngine:
         wm, moved = clock.advance(candidate)
         out: list[OutRecord] = []
         if isinstance(record, ShipmentPlan):
-            out += self._step(record.shipment.id, clock, lambda s: apply_plan(s, record, raw, wm, self.policy))
+            out += self._step(record.shipment.id, clock, lambda s: apply_plan(s, record, raw, wm, self.policy),
+                              len(raw))  # fmt: skip
         elif isinstance(record, dict):
-            out += self._step(record["shipment_id"], clock, lambda s: apply_report(s, record, wm, self.policy))
+            out += self._step(record["shipment_id"], clock, lambda s: apply_report(s, record, wm, self.policy),
+                              len(raw))  # fmt: skip
         if moved and wm is not None:
-            out += self._sweep(clock, wm)
+            out += self._sweep(clock, wm, source)
         return out
 
-    def _step(self, shipment_id: str, clock: PartitionClock, step) -> list[OutRecord]:
+    def _step(self, shipment_id: str, clock: PartitionClock, step, size: int = 0) -> list[OutRecord]:
+        """`size`: of the input the step applies (0: time passing), for the bound on the new state's size."""
         key = shipment_id.encode()
         state = self._shipments.get(key) or ShipmentState()
         outcome: Outcome = step(state)
+        out = [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
+        limit = self.max_record_bytes
+        for rec in out:
+            check(f"{shipment_id}'s record for {rec.topic}", key, rec.value, limit)
         if outcome.changed:
-            self._shipments[key] = outcome.state
+            save(self._shipments, key, outcome.state, size + STEP_SLACK, limit, f"{shipment_id}'s state")
             if outcome.state.next_due is not None:
                 clock.schedule(shipment_id, outcome.state.next_due, previous=state.next_due)
-        return [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.outputs]
+        return out
 
-    def _sweep(self, clock: PartitionClock, wm: datetime) -> list[OutRecord]:
+    def _sweep(self, clock: PartitionClock, wm: datetime, source: tuple[str, int, int | None]) -> list[OutRecord]:
         out: list[OutRecord] = []
 
         def due_of(sid: str) -> datetime | None:
             state = self._shipments.get(sid.encode())
             return None if state is None or state.ref is None else state.next_due
 
-        clock.sweep(wm, due_of, lambda sid: out.extend(self._step(sid, clock, lambda s: advance(s, wm, self.policy))))
+        def step(sid: str) -> None:
+            try:
+                out.extend(self._step(sid, clock, lambda s: advance(s, wm, self.policy)))
+            except TooLarge as exc:  # that shipment's, not the input's: the input's other effects stand
+                out.append(self._letter(*source, sid.encode(), None,
+                                        f"{exc} when the watermark reached {wm.isoformat()}: the shipment is "
+                                        "unchanged and not re-evaluated until its next record"))  # fmt: skip
+
+        clock.sweep(wm, due_of, step)
         return out

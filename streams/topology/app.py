@@ -58,6 +58,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         # big batches mean fewer produce round trips when a backlog is worked off.
         producer_linger_ms=0,
         producer_max_batch_size=512 * 1024,
+        # The engines keep every record within max_record_bytes (key and value); the client counts headers too.
+        producer_max_request_size=settings.max_record_bytes + 1024,
         broker_commit_interval=settings.commit_interval,
     )
     topics = TopicNames(settings.topic_prefix)
@@ -70,7 +72,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     # partitions move (another worker may have written them meanwhile). A decoded unit state takes about 9 KB of
     # memory: 20,000 of them keep a worker well under 1 GB whatever the number of units it owns.
     unit_tables = [raw_table.wrap(units, settings.store), raw_table.wrap(clock, settings.store)]
-    engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=20_000)
+    engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=20_000,
+                    max_record_bytes=settings.max_record_bytes)  # fmt: skip
     batcher = Batcher(engine, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
                       **_ordered(app, topics.inputs, settings), internal={topics.name("shipment_feed")})
     shipment_engine, ship_batcher = _add_shipments(app, topics, settings)
@@ -108,7 +111,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
 
 def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs: dict[str, faust.TopicT]) -> None:
     """Carrier formats in (one raw topic each), canonical events and dead letters out."""
-    ingestor = Ingestor(topics)
+    ingestor = Ingestor(topics, max_record_bytes=settings.max_record_bytes)
     senders = {**outputs, topics.name("event"): app.topic(topics.name("event"), **_raw()),
                topics.name("road_ping"): app.topic(topics.name("road_ping"), **_raw())}
     raw = app.topic(*topics.raw_topics, **_raw())
@@ -142,7 +145,8 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
     policy = ShipmentPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
     tables = [raw_table.wrap(shipments, settings.store), raw_table.wrap(clock, settings.store)]
     # Fewer cached than units: a shipment's state holds its units' timelines.
-    engine = ShipmentEngine(*tables, topics, policy, write_behind=True, cached_shipments=5_000)
+    engine = ShipmentEngine(*tables, topics, policy, write_behind=True, cached_shipments=5_000,
+                            max_record_bytes=settings.max_record_bytes)  # fmt: skip
     batcher = Batcher(engine, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives,
                       **_ordered(app, topics.shipment_inputs, settings))
     inputs = app.topic(*topics.shipment_inputs, **_raw())

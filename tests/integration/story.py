@@ -4,6 +4,7 @@ Duisburg by rail, and what its carriers report; plus the engine's expected outpu
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from schemas import ClockTick, Leg, Plan, TrackedUnit, TrackingEvent, loads
 from streams.core.policy import DEFAULT_POLICY
@@ -64,10 +65,10 @@ def tick(at: datetime) -> ClockTick:
 
 
 def expected(records: list[Plan | TrackingEvent | ClockTick], topics: TopicNames, partitions: int,
-             units: dict[bytes, bytes] | None = None) -> dict[str, list[dict]]:
+             units: dict[bytes, bytes] | None = None, **engine_options: Any) -> dict[str, list[dict]]:
     """What the engine emits for these records in this order (ticks broadcast to every partition); `units`, if
     given, receives its final unit states as stored."""
-    engine = Engine({} if units is None else units, {}, topics, DEFAULT_POLICY)
+    engine = Engine({} if units is None else units, {}, topics, DEFAULT_POLICY, **engine_options)
     out: dict[str, list[dict]] = {}
     for r in records:
         role = r.record if r.record != "clock" else "clock"

@@ -312,7 +312,8 @@ def test_dead_letter_carries_bytes_as_base64() -> None:
                         original=b"\xff\x00raw")
     data = dumps(letter)
     assert loads(data) == {"record": "dead_letter", "source_topic": "corridor.events", "partition": 2, "offset": 7,
-                           "key": "AGs=", "reason": "r", "original": "_wByYXc=", "fragment": None, "index": None}
+                           "key": "AGs=", "reason": "r", "original": "_wByYXc=", "fragment": None, "index": None,
+                           "original_size": None}
     assert decode(data, DeadLetter) == letter
 
 
