@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,11 +96,8 @@ class Engine:
         except DecodeError as exc:
             return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
         try:
-            return self._apply(record, (topic, partition, offset), len(value or b""))
-        except Refused as exc:
-            return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
-        except TooLarge as exc:
-            return [self.dead_letter(topic, partition, offset, key, value, f"{exc}: refused, the unit is unchanged")]
+            return self._apply(record, (topic, partition, offset), len(value or b""),
+                               lambda reason: self.dead_letter(topic, partition, offset, key, value, reason))
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
             return [self.dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
@@ -108,16 +105,21 @@ class Engine:
     # -- internals ---------------------------------------------------------------------------------
 
     def _apply(self, record: Plan | TrackingEvent | ClockTick, source: tuple[str, int, int | None],
-               size: int) -> list[OutRecord]:  # fmt: skip
+               size: int, refuse: Callable[[str], OutRecord]) -> list[OutRecord]:  # fmt: skip
         partition = source[1]
         self._units.partition = self._clock.partition = partition  # this record's changes are its partition's
         clock = PartitionClock(self._clock, partition, self._fine_watermarks)
         wm, moved = clock.advance(_watermark_candidate(record))
         out: list[OutRecord] = []
-        if isinstance(record, Plan):
-            out += self._step(record.unit.id, clock, lambda s: apply_plan(s, record, wm, self.policy), size)
-        elif isinstance(record, TrackingEvent):
-            out += self._step(record.unit.id, clock, lambda s: apply_event(s, record, wm, self.policy), size)
+        try:
+            if isinstance(record, Plan):
+                out += self._step(record.unit.id, clock, lambda s: apply_plan(s, record, wm, self.policy), size)
+            elif isinstance(record, TrackingEvent):
+                out += self._step(record.unit.id, clock, lambda s: apply_event(s, record, wm, self.policy), size)
+        except Refused as exc:  # the unit will not take it; the time it tells of has passed all the same
+            out.append(refuse(str(exc)))
+        except TooLarge as exc:
+            out.append(refuse(f"{exc}: refused, the unit is unchanged"))
         if moved and wm is not None:
             out += self._sweep(clock, wm, source)
         return out

@@ -7,7 +7,7 @@ with the same ticks."""
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -84,9 +84,8 @@ class ShipmentEngine:
         except DecodeError as exc:
             return [self._letter(topic, partition, offset, key, value, str(exc))]
         try:
-            return self._apply(record, data, (topic, partition, offset))
-        except TooLarge as exc:
-            return [self._letter(topic, partition, offset, key, value, f"{exc}: refused, the shipment is unchanged")]
+            return self._apply(record, data, (topic, partition, offset),
+                               lambda reason: self._letter(topic, partition, offset, key, value, reason))
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
             return [self._letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
@@ -95,7 +94,8 @@ class ShipmentEngine:
                 reason: str) -> OutRecord:  # fmt: skip
         return dead_letter(self._dead, topic, partition, offset, key, value, reason, self.max_record_bytes)
 
-    def _apply(self, record: Input, raw: bytes, source: tuple[str, int, int | None]) -> list[OutRecord]:
+    def _apply(self, record: Input, raw: bytes, source: tuple[str, int, int | None],
+               refuse: Callable[[str], OutRecord]) -> list[OutRecord]:  # fmt: skip
         partition = source[1]
         self._shipments.partition = self._clock.partition = partition  # this record's changes are its partition's
         clock = PartitionClock(self._clock, partition, self._fine)
@@ -106,12 +106,15 @@ class ShipmentEngine:
             candidate = datetime.fromisoformat(record["timeline"]["as_of"])
         wm, moved = clock.advance(candidate)
         out: list[OutRecord] = []
-        if isinstance(record, ShipmentPlan):
-            out += self._step(record.shipment.id, clock, lambda s: apply_plan(s, record, raw, wm, self.policy),
-                              len(raw))  # fmt: skip
-        elif isinstance(record, dict):
-            out += self._step(record["shipment_id"], clock, lambda s: apply_report(s, record, wm, self.policy),
-                              len(raw))  # fmt: skip
+        try:
+            if isinstance(record, ShipmentPlan):
+                out += self._step(record.shipment.id, clock, lambda s: apply_plan(s, record, raw, wm, self.policy),
+                                  len(raw))  # fmt: skip
+            elif isinstance(record, dict):
+                out += self._step(record["shipment_id"], clock, lambda s: apply_report(s, record, wm, self.policy),
+                                  len(raw))  # fmt: skip
+        except TooLarge as exc:  # the time the report tells of has passed all the same
+            out.append(refuse(f"{exc}: refused, the shipment is unchanged"))
         if moved and wm is not None:
             out += self._sweep(clock, wm, source)
         return out

@@ -298,3 +298,19 @@ def test_the_cap_and_the_eta_shift_come_from_the_settings(monkeypatch: pytest.Mo
     policy = Settings().tracking_policy()
     assert (policy.max_events, policy.eta_min_shift) == (250, timedelta(minutes=45))
     assert Settings(max_events_per_unit=1000, eta_min_shift_minutes=30).tracking_policy() == TrackingPolicy()
+
+
+def test_a_refused_event_still_moves_event_time_and_what_falls_due_is_swept_at_once() -> None:
+    """The refused event's time is evidence all the same: before, the sweep it called for waited for the next
+    move of the watermark, and the other unit's alert came late (and stamped later)."""
+    e = engine(TrackingPolicy(max_events=1))
+    other = corridor_plan(unit=OTHER)
+    e.process(PLANS, 0, 0, KEY, raw(corridor_plan()))
+    e.process(PLANS, 0, 1, OTHER.id.encode(), raw(other))
+    e.process(EVENTS, 0, 2, KEY, raw(event("GATE_IN", "CNSHA", "2024-02-28 00:00")))
+    late = event("DEPARTED", "CNSHA", "2024-04-20 00:00")  # OTHER is long overdue by then
+    out = e.process(EVENTS, 0, 3, KEY, raw(late))
+    assert out[0].topic == DEAD and "already holds 1 events" in decode(out[0].value, DeadLetter).reason
+    alerts = [decode(o.value, DelayAlert) for o in out if o.topic == TOPICS.name("alert")]
+    assert {a.unit.id for a in alerts} == {OTHER.id, CONTAINER}
+    assert all(a.detected_at == t("2024-04-20 00:00") for a in alerts)
