@@ -160,3 +160,49 @@ def test_states_round_trip_and_old_unit_state_is_still_read() -> None:
     assert ShipmentState.decode(state.encode()) == state
     v1 = orjson.dumps([1, ["ULD", "AKE10001RU"], None, [], [], 0, None, {}, 0, None, None])
     assert UnitState.decode(v1).links == {}
+
+
+def _without_uld_strips_with_rcf(reuse: bool) -> list:
+    """The split air waybill as IATA feeds report it: the FFM says which ULD the pieces were built up in
+    (STUFFED), nobody reports the breakdown, the air waybill's own FSU RCF ("received from flight",
+    DISCHARGED) says the pieces are out of the ULD. With `reuse`, ULD1 is built up again at Liège with other
+    cargo and flown to Madrid before the truck leaves."""
+    from schemas import Mode
+    from tests.unit.shipment_flows import ULD1, ULD2, unit_plan
+
+    awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
+    ref = {"air_waybill": AWB}
+    flow = [r for r in split_awb() if not (getattr(r, "milestone", None) is Milestone.STRIPPED
+                                          and r.unit in (ULD1, ULD2))]  # fmt: skip
+    flow += [event(awb, Milestone.DISCHARGED, "BELGG", 31, Mode.AIR, pieces=6, refs=ref),
+             event(awb, Milestone.DISCHARGED, "BELGG", 86, Mode.AIR, pieces=4, refs=ref)]  # fmt: skip
+    if reuse:
+        other = {"air_waybill": "580-99999995"}
+        flow += [unit_plan(ULD1, [(Mode.AIR, "BELGG", "ESMAD", 40, 44)]).model_copy(update={"revision": 2}),
+                 event(ULD1, Milestone.STUFFED, "BELGG", 36, Mode.AIR, pieces=3, refs=other),
+                 event(ULD1, Milestone.DEPARTED, "BELGG", 40, Mode.AIR),
+                 event(ULD1, Milestone.ARRIVED, "ESMAD", 44, Mode.AIR)]  # fmt: skip
+    return flow
+
+
+@pytest.mark.parametrize("reuse", [False, True], ids=["uld-idle", "uld-reused"])
+def test_an_air_waybill_received_from_the_flight_has_left_its_uld(reuse: bool) -> None:
+    """Its part in the ULD ends at the RCF where the ULD arrived, as a reported breakdown would end it: the ULD's
+    next flight is not the shipment's."""
+    timelines = run(_without_uld_strips_with_rcf(reuse))[AWB]["shipment_timeline"]
+    final = timelines[-1]
+    stripped = run(split_awb())[AWB]["shipment_timeline"][-1]
+    assert [(p["unit"]["id"], p["pieces"], p["leg_index"], p["loaded_location"], p["unloaded_location"])
+            for p in final["parts"]] == [
+        ("AKE10001RU", 6, 0, "HKHKG", "BELGG"), ("AKE10002RU", 4, 0, "HKHKG", "BELGG"),
+        ("LGG-MAD 7", 10, 1, "BELGG", "ESMAD"),
+    ]  # fmt: skip
+    assert [p["unloaded_at"] for p in final["parts"][:2]] == ["2026-03-03T07:00:00Z", "2026-03-05T14:00:00Z"]
+    assert [(g["units"], g["actual_arrival"]) for g in final["legs"]] == [
+        (g["units"], g["actual_arrival"]) for g in stripped["legs"]]
+    assert final["delivered_at"] == stripped["delivered_at"] and final["status"] == "DELIVERED"
+    # ULD1's next flight, with other cargo, is not the shipment's: before, its events were in the shipment's
+    # and the shipment was shown at Madrid from 03-03 20:00 while its pieces waited at Liège.
+    uld1 = [(e["milestone"], e["location"]) for e in final["events"] if (e["unit"] or {}).get("id") == "AKE10001RU"]
+    assert uld1 == [("STUFFED", "HKHKG"), ("DEPARTED", "HKHKG"), ("ARRIVED", "BELGG")]
+    assert all(t["location"] != "ESMAD" for t in timelines if t["as_of"] and t["as_of"] < "2026-03-07T01:00:00Z")

@@ -22,6 +22,7 @@ from schemas import (
     ShipmentStatus,
     ShipmentTimeline,
     TrackedUnit,
+    UnitKind,
 )
 from streams.core.records import trusted_unit
 from streams.core.shipments.policy import ShipmentPolicy
@@ -30,6 +31,8 @@ from streams.core.timeline import minutes
 _ARRIVALS = frozenset({"ARRIVED", "DISCHARGED", "DELIVERED"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR = datetime(9999, 1, 1, tzinfo=UTC)
+_DISCHARGED = Milestone.DISCHARGED.value
+_ARRIVED = frozenset({Milestone.ARRIVED.value})
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -175,8 +178,27 @@ def parts_of(rides: list[UnitRide], total: int) -> list[Part]:
                 open_ = None
             else:  # stripped with no stuffing reported: the cargo was in it from the start
                 parts.append(Part(ride, pieces or total, None, None, t, location, reported_pieces=pieces))
+        if open_ is not None and ride.unit.kind is UnitKind.ULD:
+            _received_from_flight(open_, rides)
     parts.sort(key=lambda p: (p.loaded or p.unloaded or _FAR, p.ride.unit.id))
     return parts
+
+
+def _received_from_flight(part: Part, rides: list[UnitRide]) -> None:
+    """End a ULD part nobody reported broken down at the air waybill's own "received from flight" (FSU RCF,
+    DISCHARGED) where the ULD had arrived: IATA feeds report the build-up (FFM) per ULD, the breakdown only as
+    the waybill's RCF. Left open, the part followed the ULD onto its next flight with other cargo."""
+    after = part.loaded
+    for ride in rides:
+        if not ride.own:
+            continue
+        for t, e in ride.actuals:
+            if e["milestone"] != _DISCHARGED or (after is not None and t < after):
+                continue
+            arrived = part.ride.first(_ARRIVED, e["location"], after)
+            if arrived is not None and arrived <= t:
+                part.unloaded, part.unloaded_at = t, e["location"]
+                return
 
 
 def _assign(parts: list[Part], plan: ShipmentPlan) -> None:
