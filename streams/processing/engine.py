@@ -16,7 +16,15 @@ from streams.core.state import UnitState
 from streams.core.state import _t as _us
 from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
 from streams.processing.cache import Scope, StateCache
-from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, STEP_SLACK, TooLarge, check, dead_letter_bytes, save
+from streams.processing.limits import (
+    DEFAULT_MAX_RECORD_BYTES,
+    STEP_SLACK,
+    TooLarge,
+    check,
+    dead_letter_bytes,
+    save,
+    swept,
+)
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
 
@@ -179,12 +187,8 @@ class Engine:
             return None if state is None else state.next_due
 
         def step(unit_id: str) -> None:
-            try:
-                out.extend(self._step(unit_id, clock, lambda s: advance(s, wm, self.policy)))
-            except TooLarge as exc:  # that unit's, not the input's: the input's other effects stand
-                out.append(self.dead_letter(*source, unit_id.encode(), None,
-                                            f"{exc} when the watermark reached {wm.isoformat()}: the unit is "
-                                            "unchanged and not re-evaluated until its next record"))  # fmt: skip
+            out.extend(swept(lambda: self._step(unit_id, clock, lambda s: advance(s, wm, self.policy)),
+                             lambda reason: self.dead_letter(*source, unit_id.encode(), None, reason), "unit", wm))
 
         clock.sweep(wm, due_of, step)
         return out

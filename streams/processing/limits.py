@@ -8,7 +8,9 @@ carries."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
 from schemas import DeadLetter, dumps
 from streams.processing.cache import StateCache
@@ -19,6 +21,9 @@ _REASON_CHARS = 2_000  # a reason quoting a huge exception is cut: the letter st
 # times; a step of time passing has no input): a few KB at most. Inputs' own content (ids, names, a replaced
 # plan or timeline) is counted by their size.
 STEP_SLACK = 64 * 1024
+
+
+R = TypeVar("R")
 
 
 class TooLarge(Exception):
@@ -66,3 +71,13 @@ def save(cache: StateCache[Any], key: bytes, state: Any, growth: int, limit: int
     encoded = state.encode()
     check(what, key, encoded, limit)
     cache.put(key, state, encoded)
+
+
+def swept(step: Callable[[], list[R]], letter: Callable[[str], R], what: str, watermark: datetime) -> list[R]:
+    """One unit's or shipment's step of time passing (a sweep); if its result would not fit in a record, a dead
+    letter about it instead: it is the swept one's, not the input's, whose other effects stand."""
+    try:
+        return step()
+    except TooLarge as exc:
+        return [letter(f"{exc} when the watermark reached {watermark.isoformat()}: the {what} is unchanged and not "
+                       "re-evaluated until its next record")]

@@ -17,7 +17,7 @@ from streams.core.shipments.state import ShipmentState
 from streams.core.shipments.tracker import Outcome, advance, apply_plan, apply_report
 from streams.processing.cache import Scope, StateCache
 from streams.processing.engine import OutRecord, dead_letter
-from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, STEP_SLACK, TooLarge, check, save
+from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, STEP_SLACK, TooLarge, check, save, swept
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
 
@@ -142,12 +142,8 @@ class ShipmentEngine:
             return None if state is None or state.ref is None else state.next_due
 
         def step(sid: str) -> None:
-            try:
-                out.extend(self._step(sid, clock, lambda s: advance(s, wm, self.policy)))
-            except TooLarge as exc:  # that shipment's, not the input's: the input's other effects stand
-                out.append(self._letter(*source, sid.encode(), None,
-                                        f"{exc} when the watermark reached {wm.isoformat()}: the shipment is "
-                                        "unchanged and not re-evaluated until its next record"))  # fmt: skip
+            out.extend(swept(lambda: self._step(sid, clock, lambda s: advance(s, wm, self.policy)),
+                             lambda reason: self._letter(*source, sid.encode(), None, reason), "shipment", wm))
 
         clock.sweep(wm, due_of, step)
         return out

@@ -260,32 +260,22 @@ def test_a_state_far_under_the_limit_is_encoded_once_at_the_flush_and_one_near_i
     assert cache.get(b"gone") is None and cache.size(b"gone") == 0
 
 
-class _BatchedUnits(Engine):
-    """The worker's way: changes stay in memory and are flushed every few records."""
+def _batched(engine: type, every: int) -> type:
+    class Batched(engine):  # type: ignore[misc, valid-type]
+        """The worker's way: changes stay in memory and are flushed every few records."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, write_behind=True, **kwargs)
-        self.n = 0
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, write_behind=True, **kwargs)
+            self.n = 0
 
-    def process(self, *args):  # type: ignore[no-untyped-def]
-        out = super().process(*args)
-        self.n += 1
-        if self.n % 7 == 0:
-            self.flush()
-        return out
+        def process(self, *args):  # type: ignore[no-untyped-def]
+            out = super().process(*args)
+            self.n += 1
+            if self.n % every == 0:
+                self.flush()
+            return out
 
-
-class _BatchedShipments(ShipmentEngine):
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, write_behind=True, **kwargs)
-        self.n = 0
-
-    def process(self, *args):  # type: ignore[no-untyped-def]
-        out = super().process(*args)
-        self.n += 1
-        if self.n % 5 == 0:
-            self.flush()
-        return out
+    return Batched
 
 
 def test_the_size_bound_is_never_below_what_the_state_encodes_to(monkeypatch) -> None:
@@ -307,8 +297,8 @@ def test_the_size_bound_is_never_below_what_the_state_encodes_to(monkeypatch) ->
                 checked.append(bounds[k] - len(self.backing[k]))
 
     monkeypatch.setattr(StateCache, "_write", checking)
-    monkeypatch.setattr(replay_module, "Engine", _BatchedUnits)
-    monkeypatch.setattr(replay_module, "ShipmentEngine", _BatchedShipments)
+    monkeypatch.setattr(replay_module, "Engine", _batched(Engine, 7))
+    monkeypatch.setattr(replay_module, "ShipmentEngine", _batched(ShipmentEngine, 5))
     scenario = generate(seed=3, units_per_corridor=8)
     replay([dumps(r.record) for r in scenario.records], TOPICS, DEFAULT_POLICY, 4)
     assert len(checked) > 400
