@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 
-from schemas import ClockTick, DeadLetter, DecodeError, Plan, TrackingEvent, UnitKind, decode_input, dumps
+from schemas import ClockTick, DeadLetter, DecodeError, Milestone, Plan, TrackingEvent, UnitKind, decode_input, dumps
 from schemas.events import Classifier
 from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState
@@ -163,7 +163,9 @@ class Engine:
         if timeline is not None:
             # Aboard, or left recently: a late report of something that happened during the ride still counts.
             newest = max((_us(e.event_time) for e in st.events.values()), default=0)
-            targets += [k for k, links in st.links.items() if k not in targets and _aboard(links, newest - _RECENT)]
+            landed = _landings(st) if st.unit.kind is UnitKind.ULD else ()
+            targets += [k for k, links in st.links.items()
+                        if k not in targets and _aboard(links, newest - _RECENT, landed)]  # fmt: skip
         own = st.unit.kind is UnitKind.AWB and timeline is not None
         if not targets and not own:
             return []
@@ -212,14 +214,25 @@ def dead_letter(dead_topic: str, topic: str, partition: int, offset: int | None,
 _RECENT = 14 * 86_400 * 1_000_000  # microseconds
 
 
-def _aboard(links: list[list], since: int) -> bool:
+def _aboard(links: list[list], since: int, landed: Sequence[int] = ()) -> bool:
     """The shipment's cargo is (partly) in the unit (its latest link, in event time, is a stuffing), or left
-    it after `since`."""
+    it after `since`. `landed`: for a ULD, its actual arrivals (ascending): the cargo left it at the first one
+    after it was built up. IATA feeds report no breakdown, so without this a ULD forwarded its timeline to
+    every shipment it ever carried; cargo that flies on in the same ULD is listed again on the next flight's
+    manifest (a new build-up link)."""
     live = [x for x in links if not x[5]]
     if not live:
         return False
     last = max(live, key=lambda x: (x[2], x[1]))
-    return last[1] == 1 or last[2] >= since
+    if last[1] != 1:
+        return last[2] >= since
+    left = next((t for t in landed if t > last[2]), None)
+    return left is None or left >= since
+
+
+def _landings(state: UnitState) -> list[int]:
+    return sorted(_us(e.event_time) for e in state.events.values()
+                  if e.milestone is Milestone.ARRIVED and e.classifier is Classifier.ACTUAL and not e.retracted)
 
 
 def _report(shipment_id: str, kind: str, links: list[list], own: bool, timeline: bytes) -> bytes:

@@ -314,3 +314,30 @@ def test_a_refused_event_still_moves_event_time_and_what_falls_due_is_swept_at_o
     alerts = [decode(o.value, DelayAlert) for o in out if o.topic == TOPICS.name("alert")]
     assert {a.unit.id for a in alerts} == {OTHER.id, CONTAINER}
     assert all(a.detected_at == t("2024-04-20 00:00") for a in alerts)
+
+
+def test_a_uld_forwards_its_timeline_only_to_the_shipments_it_still_carries_or_just_landed() -> None:
+    """IATA feeds report a ULD's build-up (FFM), never its breakdown: the cargo left at the ULD's first arrival
+    after it was built up. Before, a ULD forwarded every event to every shipment it had ever carried."""
+    from schemas import ShipmentRefs, UnitKind
+
+    uld = TrackedUnit(kind=UnitKind.ULD, id="AKE12345RU")
+    e = engine()
+    feed = TOPICS.name("shipment_feed")
+
+    def ev(milestone: str, where: str, when: str, awb: str | None = None) -> list[str]:
+        x = event(milestone, where, when, unit=uld, mode=Mode.AIR, event_id=f"{milestone}-{where}-{when}")
+        if awb:
+            x = x.model_copy(update={"shipment": ShipmentRefs(air_waybill=awb, pieces=2)})
+        out = e.process(EVENTS, 0, None, uld.id.encode(), raw(x))
+        return sorted({o.key.decode() for o in out if o.topic == feed and o.key})
+
+    ev("STUFFED", "CNSHA", "2024-03-01 02:00", "580-11111111")
+    assert ev("DEPARTED", "CNSHA", "2024-03-01 04:00") == ["580-11111111"]
+    assert ev("ARRIVED", "NLRTM", "2024-03-01 18:00") == ["580-11111111"]  # still forwarded: it just landed
+    ev("STUFFED", "NLRTM", "2024-03-02 09:00", "580-22222222")  # reused at once with other cargo
+    assert ev("DEPARTED", "NLRTM", "2024-03-02 11:00") == ["580-11111111", "580-22222222"]  # within 14 days
+    ev("ARRIVED", "CNSHA", "2024-03-03 02:00")
+    ev("STUFFED", "CNSHA", "2024-03-20 09:00", "580-33333333")
+    # Weeks later: only the cargo aboard now. Before, all three shipments got this report.
+    assert ev("DEPARTED", "CNSHA", "2024-03-20 11:00") == ["580-33333333"]
