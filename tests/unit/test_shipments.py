@@ -8,7 +8,7 @@ import random
 import orjson
 import pytest
 
-from schemas import Milestone, Mode, ShipmentRef, TrackedUnit, UnitKind, dumps
+from schemas import Milestone, Mode, ShipmentLeg, ShipmentPlan, ShipmentRef, TrackedUnit, UnitKind, dumps
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.shipments.policy import DEFAULT_SHIPMENT_POLICY
 from streams.core.shipments.state import ShipmentState
@@ -206,3 +206,35 @@ def test_an_air_waybill_received_from_the_flight_has_left_its_uld(reuse: bool) -
     uld1 = [(e["milestone"], e["location"]) for e in final["events"] if (e["unit"] or {}).get("id") == "AKE10001RU"]
     assert uld1 == [("STUFFED", "HKHKG"), ("DEPARTED", "HKHKG"), ("ARRIVED", "BELGG")]
     assert all(t["location"] != "ESMAD" for t in timelines if t["as_of"] and t["as_of"] < "2026-03-07T01:00:00Z")
+
+
+def test_a_through_uld_listed_again_on_the_connecting_flights_manifest_keeps_its_pieces() -> None:
+    """Hong Kong - Liège - Madrid in one ULD: the second flight's FFM lists the waybill in the ULD again at
+    Liège. That is the same cargo flying on, not more pieces going in: before, the part counted 20 of 10."""
+    from schemas import Mode
+    from tests.unit.shipment_flows import ULD1, at, ticks, unit_plan
+
+    ref = {"air_waybill": AWB}
+    plan = ShipmentPlan(
+        shipment=ShipmentRef(kind="AIR_WAYBILL", id=AWB), issued_time=at(-24), lane="HKHKG-ESMAD", pieces=10,
+        legs=[ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="HKHKG", destination="BELGG",
+                          planned_departure=at(15), planned_arrival=at(29)),
+              ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="BELGG", destination="ESMAD",
+                          planned_departure=at(33), planned_arrival=at(36))],
+        promised_delivery=at(48),
+    )  # fmt: skip
+    awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
+    flow = [plan, unit_plan(ULD1, [(Mode.AIR, "HKHKG", "BELGG", 15, 29), (Mode.AIR, "BELGG", "ESMAD", 33, 36)]),
+            event(ULD1, Milestone.STUFFED, "HKHKG", 10, Mode.AIR, pieces=10, refs=ref),
+            event(ULD1, Milestone.DEPARTED, "HKHKG", 15, Mode.AIR),
+            event(ULD1, Milestone.ARRIVED, "BELGG", 29, Mode.AIR),
+            event(ULD1, Milestone.STUFFED, "BELGG", 31, Mode.AIR, pieces=10, refs=ref),
+            event(ULD1, Milestone.DEPARTED, "BELGG", 33, Mode.AIR),
+            event(ULD1, Milestone.ARRIVED, "ESMAD", 36, Mode.AIR),
+            event(awb, Milestone.DISCHARGED, "ESMAD", 37, Mode.AIR, refs=ref),
+            *ticks(48, every=3)]  # fmt: skip
+    final = run(flow)[AWB]["shipment_timeline"][-1]
+    assert [(p["unit"]["id"], p["pieces"], p["loaded_location"], p["unloaded_location"]) for p in final["parts"]] == [
+        ("AKE10001RU", 10, "HKHKG", "ESMAD")]
+    assert [(g["units"], g["actual_arrival"]) for g in final["legs"]] == [
+        (["AKE10001RU"], "2026-03-03T05:00:00Z"), (["AKE10001RU"], "2026-03-03T12:00:00Z")]

@@ -167,8 +167,11 @@ def parts_of(rides: list[UnitRide], total: int) -> list[Part]:
         for _id, stuffed, us, location, pieces, _ in links:
             t = _EPOCH + timedelta(microseconds=us)
             if stuffed:
-                if open_ is not None:  # stuffed twice without a strip: more pieces went in
-                    open_.reported_pieces = (open_.reported_pieces or 0) + (pieces or 0) or None
+                if open_ is not None:  # stuffed twice without a strip
+                    if _flew_on(open_, location, t):  # listed again where it landed: the same cargo, a new count
+                        open_.reported_pieces = max(open_.reported_pieces or 0, pieces or 0) or None
+                    else:  # more pieces went in
+                        open_.reported_pieces = (open_.reported_pieces or 0) + (pieces or 0) or None
                     open_.pieces = open_.reported_pieces or total
                     continue
                 open_ = Part(ride, pieces or total, t, location, None, None, reported_pieces=pieces)
@@ -182,6 +185,15 @@ def parts_of(rides: list[UnitRide], total: int) -> list[Part]:
             _received_from_flight(open_, rides)
     parts.sort(key=lambda p: (p.loaded or p.unloaded or _FAR, p.ride.unit.id))
     return parts
+
+
+def _flew_on(part: Part, location: str, t: datetime) -> bool:
+    """A build-up at another place than the part's, where its unit had landed since: a through ULD listed
+    again on the connecting flight's manifest (FFM lists what a ULD holds, not what was added)."""
+    if location == part.loaded_at:
+        return False
+    landed = part.ride.first(_ARRIVED, location, part.loaded)
+    return landed is not None and landed <= t
 
 
 def _received_from_flight(part: Part, rides: list[UnitRide]) -> None:
