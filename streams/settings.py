@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     )
     max_events_per_unit: int = Field(
         default=1000, ge=10,
-        description="events one unit keeps: further new events for it go to the dead-letter topic (a unit's "
-        "timeline is about 230 bytes per event and must fit in a Kafka message)",
+        description="events one unit keeps: further new events for it go to the dead-letter topic unless older "
+        "ones can be forgotten (history_days; a unit's timeline is about 230 bytes per event and must fit in a "
+        "Kafka message)",
     )
 
     max_record_bytes: int = Field(
@@ -60,8 +61,15 @@ class Settings(BaseSettings):
         "goes to the dead-letter topic, state unchanged; a dead letter too big keeps the first bytes of its input",
     )
 
+    history_days: int = Field(
+        default=90, ge=1,
+        description="a unit at its event cap forgets events this many days older than its newest (event time) to "
+        "make room; with nothing that old, new events are refused",
+    )
+
     def tracking_policy(self) -> TrackingPolicy:
         from streams.core.policy import TrackingPolicy  # here: reading settings does not load the core
 
         return TrackingPolicy(eta_min_shift=timedelta(minutes=self.eta_min_shift_minutes),
-                              max_events=self.max_events_per_unit)  # fmt: skip
+                              max_events=self.max_events_per_unit,
+                              history=timedelta(days=self.history_days))  # fmt: skip

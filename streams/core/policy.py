@@ -32,9 +32,10 @@ class TrackingPolicy:
     eta_min_shift: timedelta = timedelta(minutes=30)
     # A unit's history is bounded: every event re-derives it whole, and its timeline (about 230 bytes per event)
     # and its state must stay well inside one Kafka message (1 MB). A trip reports tens of events; thousands
-    # mean a feed re-sending one event under fresh ids (or a container tracked for years: history is not
-    # split by trip yet).
+    # mean a feed re-sending one event under fresh ids, or a container or ULD tracked for months (see `history`).
     max_events: int = 1000
+    # What a unit at the cap may forget to make room: events this long before its newest (longer than any trip).
+    history: timedelta = timedelta(days=90)
 
     def tolerance(self, mode: Mode) -> timedelta:
         return self.modes[mode].tolerance

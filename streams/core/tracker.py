@@ -74,14 +74,12 @@ def apply_event(
     record = EventRecord.of(event)
     if old is not None and (old == record or event.received_time < old.received_time):
         return Outcome(state)  # duplicate delivery, or an older version of a corrected event
-    if old is None and len(state.events) >= policy.max_events:  # corrections of held events still apply
-        raise Refused(
-            f"unit {event.unit.id} already holds {len(state.events)} events, the most a unit keeps "
-            f"(CORRIDOR_MAX_EVENTS_PER_UNIT): event {event.event_id} refused. So many events for one unit "
-            "usually mean a feed re-sending one event under new ids"
-        )
+    events, links = state.events, state.links
+    if old is None and len(events) >= policy.max_events:  # corrections of held events still apply
+        events, links = _forget_old_trips(state, event, policy)
     new = state.copy()
-    new.events = {**state.events, event.event_id: record}
+    new.events = {**events, event.event_id: record}
+    new.links = links
     if new.unit is None:
         new.unit = event.unit
     linked = _link(new, event)
@@ -114,6 +112,26 @@ def shipment_keys(refs: ShipmentRefs) -> list[str]:
                 continue  # not a valid air waybill: nothing a shipment can be keyed by
         keys.append(f"{kind}:{value}")
     return keys
+
+
+def _forget_old_trips(state: UnitState, event: TrackingEvent,
+                      policy: TrackingPolicy) -> tuple[dict[str, EventRecord], dict[str, list[list]]]:  # fmt: skip
+    """A unit at its event cap makes room by forgetting what happened more than `policy.history` before its
+    newest event (in event time: a replay forgets the same), with the links to shipments of that time: a
+    container or ULD reused trip after trip reached the cap within months and then refused every new event.
+    Nothing that old: refused, as a feed re-sending one event under new ids would be."""
+    newest = max(max(e.event_time for e in state.events.values()), event.event_time)
+    horizon = newest - policy.history
+    kept = {k: e for k, e in state.events.items() if e.event_time >= horizon}
+    if len(kept) == len(state.events) or event.event_time < horizon:
+        raise Refused(
+            f"unit {event.unit.id} already holds {len(state.events)} events, the most a unit keeps "
+            f"(CORRIDOR_MAX_EVENTS_PER_UNIT), none older than the {policy.history.days} days of history kept "
+            f"before its newest: event {event.event_id} refused. So many events for one unit usually mean a feed "
+            "re-sending one event under new ids"
+        )
+    cut = _us(horizon)
+    return kept, {k: v for k, v in state.links.items() if max((x[2] for x in v), default=0) >= cut}
 
 
 def _link(state: UnitState, event: TrackingEvent) -> list[str]:

@@ -341,3 +341,33 @@ def test_a_uld_forwards_its_timeline_only_to_the_shipments_it_still_carries_or_j
     ev("STUFFED", "CNSHA", "2024-03-20 09:00", "580-33333333")
     # Weeks later: only the cargo aboard now. Before, all three shipments got this report.
     assert ev("DEPARTED", "CNSHA", "2024-03-20 11:00") == ["580-33333333"]
+
+
+def test_a_unit_at_its_cap_forgets_trips_older_than_the_history_kept_instead_of_refusing() -> None:
+    """A container or ULD reused trip after trip reached the cap within months, and then every new event was
+    refused. Now events (and shipment links) more than `history` before the newest make room; a late report
+    from before that, or a unit with nothing that old, is still refused."""
+    from schemas import ShipmentRefs
+
+    e = engine(TrackingPolicy(max_events=3, history=timedelta(days=90)))
+    old_trip = [event("STUFFED", "CNSHA", "2024-01-05 08:00", event_id="jan-stuffed"),
+                event("DEPARTED", "CNSHA", "2024-01-06 08:00", event_id="jan-departed"),
+                event("ARRIVED", "NLRTM", "2024-02-20 08:00", event_id="feb-arrived")]  # fmt: skip
+    old_trip[0] = old_trip[0].model_copy(update={"shipment": ShipmentRefs(booking="BKG-JANUARY")})
+    for i, x in enumerate(old_trip):
+        e.process(EVENTS, 0, i, KEY, raw(x))
+    assert set(UnitState.decode(e.units[KEY]).links) == {"BOOKING:BKG-JANUARY"}
+
+    may = event("GATE_IN", "CNSHA", "2024-05-10 08:00", event_id="may-gate-in")  # 90 days after 2024-02-10
+    out = e.process(EVENTS, 0, 3, KEY, raw(may))
+    assert DEAD not in topics(out)
+    state = UnitState.decode(e.units[KEY])
+    assert sorted(state.events) == ["feb-arrived", "may-gate-in"]  # January is more than 90 days before May
+    assert state.links == {}  # the January shipment's link went with its events
+
+    e.process(EVENTS, 0, 4, KEY, raw(event("GATE_OUT", "CNSHA", "2024-05-11 08:00", event_id="may-gate-out")))
+    late = e.process(EVENTS, 0, 5, KEY, raw(event("GATE_IN", "CNSHA", "2024-01-02 08:00", event_id="jan-late")))
+    assert topics(late) == [DEAD]  # from before the history kept: it would be forgotten at once
+    assert "none older than the 90 days of history kept" in decode(late[0].value, DeadLetter).reason
+    spam = e.process(EVENTS, 0, 6, KEY, raw(event("GATE_IN", "CNSHA", "2024-05-12 08:00", event_id="again")))
+    assert topics(spam) == [DEAD]  # at the cap with nothing old enough: refused as before
