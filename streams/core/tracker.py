@@ -122,14 +122,16 @@ def _forget_old_trips(state: UnitState, event: TrackingEvent,
     Nothing that old: refused, as a feed re-sending one event under new ids would be."""
     newest = max(max(e.event_time for e in state.events.values()), event.event_time)
     horizon = newest - policy.history
+    full = (f"unit {event.unit.id} already holds {len(state.events)} events, the most a unit keeps "
+            f"(CORRIDOR_MAX_EVENTS_PER_UNIT)")  # fmt: skip
+    if event.event_time < horizon:
+        raise Refused(f"{full}, and event {event.event_id} is from before the {policy.history.days} days of history "
+                      f"it keeps (CORRIDOR_HISTORY_DAYS): refused")  # fmt: skip
     kept = {k: e for k, e in state.events.items() if e.event_time >= horizon}
-    if len(kept) == len(state.events) or event.event_time < horizon:
-        raise Refused(
-            f"unit {event.unit.id} already holds {len(state.events)} events, the most a unit keeps "
-            f"(CORRIDOR_MAX_EVENTS_PER_UNIT), none older than the {policy.history.days} days of history kept "
-            f"before its newest: event {event.event_id} refused. So many events for one unit usually mean a feed "
-            "re-sending one event under new ids"
-        )
+    if len(kept) == len(state.events):
+        raise Refused(f"{full}, none older than the {policy.history.days} days of history it keeps: event "
+                      f"{event.event_id} refused. So many events for one unit usually mean a feed re-sending one "
+                      "event under new ids")  # fmt: skip
     cut = _us(horizon)
     return kept, {k: v for k, v in state.links.items() if max((x[2] for x in v), default=0) >= cut}
 

@@ -368,6 +368,7 @@ def test_a_unit_at_its_cap_forgets_trips_older_than_the_history_kept_instead_of_
     e.process(EVENTS, 0, 4, KEY, raw(event("GATE_OUT", "CNSHA", "2024-05-11 08:00", event_id="may-gate-out")))
     late = e.process(EVENTS, 0, 5, KEY, raw(event("GATE_IN", "CNSHA", "2024-01-02 08:00", event_id="jan-late")))
     assert topics(late) == [DEAD]  # from before the history kept: it would be forgotten at once
-    assert "none older than the 90 days of history kept" in decode(late[0].value, DeadLetter).reason
+    assert "event jan-late is from before the 90 days of history it keeps" in decode(late[0].value, DeadLetter).reason
     spam = e.process(EVENTS, 0, 6, KEY, raw(event("GATE_IN", "CNSHA", "2024-05-12 08:00", event_id="again")))
     assert topics(spam) == [DEAD]  # at the cap with nothing old enough: refused as before
+    assert "none older than the 90 days of history it keeps" in decode(spam[0].value, DeadLetter).reason
