@@ -150,10 +150,12 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
         for key in keys:
             value = self._cache[key]
             if value is None:
-                if key not in self._absent:  # created and deleted since the last flush: nothing stored
+                # Nothing to delete if the store never had it (created and deleted since the last flush: a
+                # delete is a changelog record too).
+                if key not in self._absent and key in self.backing:
                     with contextlib.suppress(KeyError):
                         del self.backing[key]
-                    self._absent.add(key)
+                self._absent.add(key)
             else:
                 raw = self._encoded.pop(key, None)
                 if raw is None:

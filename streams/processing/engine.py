@@ -74,17 +74,19 @@ class Engine:
         self._feed = topics.name("shipment_feed")
         self._dead = topics.name("dead_letter")
         self._fine_watermarks: dict[int, datetime] = {}
+        self._due_earliest: dict[tuple[int, int], int] = {}  # see PartitionClock
 
     def flush(self, scope: Scope | None = None) -> int:
         """Write the state changed since the last flush to the stores; returns how many keys were written."""
         return self._units.flush(scope) + self._clock.flush(scope)
 
     def forget(self) -> None:
-        """Drop what is held in memory (partitions were reassigned): caches, unwritten changes and sub-hour
-        watermarks."""
+        """Drop what is held in memory (partitions were reassigned): caches, unwritten changes, sub-hour
+        watermarks and what the due index was last seen to hold."""
         self._units.clear()
         self._clock.clear()
         self._fine_watermarks.clear()
+        self._due_earliest.clear()
 
     def process(
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None
@@ -116,7 +118,7 @@ class Engine:
                size: int, refuse: Callable[[str], OutRecord]) -> list[OutRecord]:  # fmt: skip
         partition = source[1]
         self._units.partition = self._clock.partition = partition  # this record's changes are its partition's
-        clock = PartitionClock(self._clock, partition, self._fine_watermarks)
+        clock = PartitionClock(self._clock, partition, self._fine_watermarks, self._due_earliest)
         wm, moved = clock.advance(_watermark_candidate(record))
         out: list[OutRecord] = []
         try:

@@ -2,10 +2,14 @@
 
 Stored in a key-value table (a Faust table in a worker, a dict in replay) under keys that carry the
 partition, so each partition's clock lives in that partition's changelog and moves with it on rebalance.
-Units are indexed in hour buckets: advancing the watermark visits only the buckets it passes."""
+Units are indexed in hour buckets: advancing the watermark visits only the buckets it passes. Each entry holds
+the unit's due time (whole seconds, rounded down), so a move within the hour takes only the entries it has
+reached: taking the whole hour's bucket and putting back what was not due wrote two changelog records per unit
+and move (most of a worker's writes)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -22,15 +26,33 @@ def _instant(raw: bytes) -> datetime:
     return datetime.fromtimestamp(int(raw), UTC)
 
 
+def _seconds(t: datetime) -> int:
+    return math.floor(t.timestamp())
+
+
+def _entry(unit_id: str, due: datetime) -> bytes:
+    return f"{unit_id}\0{_seconds(due)}".encode()
+
+
+def _parse(raw: bytes) -> tuple[str, int | None]:
+    """(unit id, due seconds) of an entry; None for one written before entries held their due time."""
+    head, sep, tail = raw.decode().rpartition("\0")
+    return (head, int(tail)) if sep else (tail, None)
+
+
 class PartitionClock:
     def __init__(self, store: MutableMapping[bytes, bytes], partition: int,
-                 fine: dict[int, datetime] | None = None) -> None:  # fmt: skip
+                 fine: dict[int, datetime] | None = None,
+                 earliest: dict[tuple[int, int], int] | None = None) -> None:  # fmt: skip
         self._store = store
         self._p = partition
         # The watermark is persisted when it enters a new hour bucket, not on every record (each write is a
         # changelog message); within the hour it advances in `fine`, the engine's memory. After a restart it may
         # be up to an hour behind until the next record moves it: decisions are re-made, never lost.
         self._fine = fine if fine is not None else {}
+        # The earliest due time (seconds) of the entries left in a bucket, by (partition, bucket), as last seen
+        # (the engine's memory, dropped with its caches): a move within the hour before that time reads nothing.
+        self._earliest = earliest if earliest is not None else {}
 
     def _k(self, name: str) -> bytes:
         return f"{name}:{self._p}".encode()
@@ -61,57 +83,79 @@ class PartitionClock:
         return candidate, True
 
     def schedule(self, unit_id: str, due: datetime, previous: datetime | None = None) -> None:
-        """Index `unit_id` in `due`'s hour bucket: one small key per entry and a counter per bucket, so
-        scheduling costs the same whatever the bucket already holds. Nothing is written when the unit's
-        `previous` due time is in the same bucket, still ahead of the watermark (its entry is still there)."""
+        """Index `unit_id` at `due`, in its hour bucket: one small key per entry and a counter per bucket, so
+        scheduling costs the same whatever the bucket already holds. `previous`: the unit's due time before this
+        change, whose entry stays and is dropped when reached (the sweep finds the unit due later)."""
+        if previous is not None and _seconds(previous) == _seconds(due):
+            return  # its entry is there
         b = _bucket(due)
-        if previous is not None and _bucket(previous) == b:
-            wm = self.watermark
-            if wm is None or b > _bucket(wm):
-                return
         count_key = self._k(f"n:{b}")
         n = int(self._store.get(count_key) or 0) + 1
         self._store[count_key] = str(n).encode()
-        self._store[self._k(f"due:{b}:{n}")] = unit_id.encode()
+        self._store[self._k(f"due:{b}:{n}")] = _entry(unit_id, due)
         low = self._store.get(self._k("low"))
         if low is None or b < int(low):
             self._store[self._k("low")] = str(b).encode()
+        known = self._earliest.get((self._p, b))
+        if known is not None and _seconds(due) < known:
+            self._earliest[(self._p, b)] = _seconds(due)
 
-    def drain(self, watermark: datetime) -> list[str]:
-        """Take every unit id indexed in buckets up to the watermark's. Callers re-schedule what is not
-        yet due; stale entries (a unit since re-scheduled for later) are harmless."""
+    def drain(self, watermark: datetime) -> list[tuple[str, int | None]]:
+        """Take every entry indexed at or before the watermark (in whole seconds): (unit id, due seconds it was
+        indexed for, None for an entry from before entries held it)."""
         low = self._store.get(self._k("low"))
         if low is None:
             return []
-        last = _bucket(watermark)
-        ids: list[str] = []
-        for b in range(int(low), last + 1):
+        last, now = _bucket(watermark), _seconds(watermark)
+        taken: list[tuple[str, int | None]] = []
+        first = int(low)
+        for b in range(first, last + 1):
             count_key = self._k(f"n:{b}")
             raw = self._store.get(count_key)
             if raw is None:
                 continue
+            if b == last and self._earliest.get((self._p, b), now) > now:  # nothing due yet in the watermark's
+                last -= 1
+                break
+            left: int | None = None  # earliest due time of the entries left in the bucket
             for i in range(1, int(raw) + 1):
                 key = self._k(f"due:{b}:{i}")
-                unit = self._store.get(key)
-                if unit is not None:
-                    ids.append(unit.decode())
+                entry = self._store.get(key)
+                if entry is None:
+                    continue
+                unit, due = _parse(entry)
+                if due is None or due <= now:
+                    taken.append((unit, due))
                     del self._store[key]
-            del self._store[count_key]
-        if int(low) <= last:
+                elif left is None or due < left:
+                    left = due
+            if left is None:
+                del self._store[count_key]
+                self._earliest.pop((self._p, b), None)
+            else:  # only the watermark's own bucket can keep entries
+                self._earliest[(self._p, b)] = left
+                last -= 1
+        if first <= last:
             self._store[self._k("low")] = str(last + 1).encode()
-        return list(dict.fromkeys(ids))
+        return taken
 
     def sweep(self, watermark: datetime, due_of: Callable[[str], datetime | None], step: Callable[[str], None]) -> None:
-        """Re-evaluate (`step`) every id drained up to the watermark whose current due time (`due_of`; None:
-        nothing is due) it has reached. Ids whose due time has since moved later go back into the index."""
-        later: list[tuple[str, datetime]] = []
-        for id_ in self.drain(watermark):
+        """Re-evaluate (`step`) every unit whose entry the watermark reached, and whose current due time (`due_of`;
+        None: nothing is due) it has reached too. A unit due later has an entry for that time already (every
+        change of due time writes one), unless the entry taken was for that very second or from before entries
+        held their time: those go back into the index."""
+        stepped: set[str] = set()
+        later: dict[str, datetime] = {}
+        for id_, indexed in self.drain(watermark):
+            if id_ in stepped:
+                continue
             due = due_of(id_)
             if due is None:
                 continue
-            if due > watermark:
-                later.append((id_, due))
-                continue
-            step(id_)
-        for id_, due in later:
+            if due <= watermark:
+                stepped.add(id_)
+                step(id_)
+            elif indexed is None or indexed == _seconds(due):
+                later[id_] = due
+        for id_, due in later.items():
             self.schedule(id_, due)

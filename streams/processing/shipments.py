@@ -46,6 +46,7 @@ class ShipmentEngine:
         }
         self._dead = topics.name("dead_letter")
         self._fine: dict[int, datetime] = {}
+        self._due_earliest: dict[tuple[int, int], int] = {}  # see PartitionClock
 
     def flush(self, scope: Scope | None = None) -> int:
         """Write the state changed since the last flush to the stores, each input partition's inside
@@ -56,6 +57,7 @@ class ShipmentEngine:
         self._shipments.clear()
         self._clock.clear()
         self._fine.clear()
+        self._due_earliest.clear()
 
     def process(self, topic: str, partition: int, offset: int | None, key: bytes | None,
                 value: bytes | None) -> list[OutRecord]:  # fmt: skip
@@ -98,7 +100,7 @@ class ShipmentEngine:
                refuse: Callable[[str], OutRecord]) -> list[OutRecord]:  # fmt: skip
         partition = source[1]
         self._shipments.partition = self._clock.partition = partition  # this record's changes are its partition's
-        clock = PartitionClock(self._clock, partition, self._fine)
+        clock = PartitionClock(self._clock, partition, self._fine, self._due_earliest)
         candidate: datetime | None = None
         if isinstance(record, ClockTick):
             candidate = record.time
