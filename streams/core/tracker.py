@@ -80,6 +80,8 @@ def apply_event(
     new = state.copy()
     new.events = {**events, event.event_id: record}
     new.links = links
+    if events is not state.events:  # old trips forgotten: so are their encoded rows (memory only)
+        new._rows = {k: row for k, row in state._rows.items() if k in events}
     if new.unit is None:
         new.unit = event.unit
     linked = _link(new, event)

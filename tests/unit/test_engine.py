@@ -364,6 +364,7 @@ def test_a_unit_at_its_cap_forgets_trips_older_than_the_history_kept_instead_of_
     state = UnitState.decode(e.units[KEY])
     assert sorted(state.events) == ["feb-arrived", "may-gate-in"]  # January is more than 90 days before May
     assert state.links == {}  # the January shipment's link went with its events
+    assert set(e._units.get(KEY)._rows) == {"feb-arrived", "may-gate-in"}  # and their memoised rows
 
     e.process(EVENTS, 0, 4, KEY, raw(event("GATE_OUT", "CNSHA", "2024-05-11 08:00", event_id="may-gate-out")))
     late = e.process(EVENTS, 0, 5, KEY, raw(event("GATE_IN", "CNSHA", "2024-01-02 08:00", event_id="jan-late")))
