@@ -16,9 +16,11 @@ from schemas import (
     Plan,
     Severity,
     ShipmentAlert,
+    ShipmentAlertKind,
     ShipmentEta,
     ShipmentPlan,
     ShipmentRef,
+    ShipmentStatus,
     ShipmentTimeline,
     Timeline,
     TrackedUnit,
@@ -156,6 +158,32 @@ class DelayedUnits(_Model):
     model_config = ConfigDict(title="DelayedUnits")
     items: list[UnitSummary] = Field(description="overdue first, then by severity and minutes late")
     total: int = Field(description="delayed and overdue units before `limit`")
+    coverage: Coverage
+
+
+class ShipmentSummary(_Model):
+    model_config = ConfigDict(title="ShipmentSummary")
+    shipment: ShipmentRef
+    status: ShipmentStatus
+    lane: str | None = None
+    customer: str | None = None
+    location: Locode | None = Field(default=None, description="last actual location of the cargo")
+    destination: Locode | None = None
+    planned_delivery: Instant | None = None
+    promised_delivery: Instant | None = None
+    predicted_delivery: Instant | None = None
+    minutes_late: int | None = Field(default=None, description="predicted (or actual) minus planned delivery")
+    kinds: list[ShipmentAlertKind] = Field(description="the kinds of its open alerts")
+    open_alerts: int
+    worst_severity: Severity | None = None
+    latest_alert: ShipmentAlert | None = None
+
+
+class DelayedShipments(_Model):
+    model_config = ConfigDict(title="DelayedShipments")
+    items: list[ShipmentSummary] = Field(
+        description="cargo that has not left (OVERDUE) first, then by severity and minutes late")
+    total: int = Field(description="shipments with open alerts before `limit`")
     coverage: Coverage
 
 

@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from streams.api.models import (
     AlertPage,
     ApiError,
+    DelayedShipments,
     DelayedUnits,
     Health,
     HubList,
@@ -27,8 +28,8 @@ from streams.api.models import (
 )
 
 PATH = Path(__file__).with_name("openapi.json")
-_MODELS: list[type[BaseModel]] = [UnitDetail, ShipmentDetail, AlertPage, DelayedUnits, HubList, HubUnits, Health,
-                                  Readiness, ApiError]
+_MODELS: list[type[BaseModel]] = [UnitDetail, ShipmentDetail, AlertPage, DelayedUnits, DelayedShipments, HubList,
+                                  HubUnits, Health, Readiness, ApiError]
 
 DESCRIPTION = """\
 Query corridor's tracking state. Every worker serves this API for the whole cluster: a unit's (or a \
@@ -109,6 +110,13 @@ PATHS: dict[str, Any] = {
         "parameters": [_param("limit", "query", "at most this many",
                               {"type": "integer", "minimum": 1, "maximum": 500, "default": 500})],
         "responses": {"200": _json("DelayedUnits", "delayed and overdue units"), **_errors(400)},
+    }},
+    "/api/delayed/shipments": {"get": {
+        "operationId": "listDelayedShipments",
+        "summary": "Shipments with open alerts: cargo that has not left first, then by severity and minutes late",
+        "parameters": [_param("limit", "query", "at most this many",
+                              {"type": "integer", "minimum": 1, "maximum": 500, "default": 500})],
+        "responses": {"200": _json("DelayedShipments", "shipments with open alerts"), **_errors(400)},
     }},
     "/api/hubs": {"get": {
         "operationId": "listHubs",

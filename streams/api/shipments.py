@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from schemas import ShipmentAlertKind, ShipmentPlan, ShipmentStatus, ShipmentTimeline
-from streams.api.units import alert_order
+from streams.api.units import SEVERITY_RANK, alert_order
 from streams.core.shipments.policy import ShipmentPolicy
 
 
@@ -82,6 +82,42 @@ def split_alerts(alerts: list[Mapping[str, Any]], timeline: ShipmentTimeline, po
         else:
             closed.append((a, reason))
     return opened, closed
+
+
+# -- the delayed-shipments list ---------------------------------------------------------------------------
+
+
+def summary(timeline: ShipmentTimeline, open_alerts: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One row of the delayed-shipments list (the ShipmentSummary schema, as plain data)."""
+    worst = max(open_alerts, key=lambda a: (SEVERITY_RANK[a["severity"]], alert_order(a)), default=None)
+    return {
+        "shipment": timeline.shipment,
+        "status": timeline.status.value,
+        "lane": timeline.lane,
+        "customer": timeline.customer,
+        "location": timeline.location,
+        "destination": timeline.destination,
+        "planned_delivery": timeline.planned_delivery,
+        "promised_delivery": timeline.promised_delivery,
+        "predicted_delivery": timeline.predicted_delivery,
+        "minutes_late": timeline.minutes_late,
+        "kinds": sorted({a["kind"] for a in open_alerts}),
+        "open_alerts": len(open_alerts),
+        "worst_severity": worst["severity"] if worst else None,
+        "latest_alert": open_alerts[0] if open_alerts else None,
+    }
+
+
+def delayed_order(row: Mapping[str, Any]) -> tuple:
+    """Most urgent first, as for units: cargo that has not left (OVERDUE) first, then severity, then how late
+    the delivery is, then the reference."""
+    shipment = row["shipment"]
+    return (
+        ShipmentAlertKind.OVERDUE.value not in row["kinds"],
+        -SEVERITY_RANK.get(row["worst_severity"] or "", 0),
+        -(row["minutes_late"] or 0),
+        shipment["id"] if isinstance(shipment, Mapping) else shipment.id,
+    )
 
 
 # -- where each part went ---------------------------------------------------------------------------------

@@ -285,22 +285,31 @@ class LocalStore:
         self.ship.views[key] = (raw, timeline)
         return timeline
 
-    def shipment_alerts_list(self, open_: bool, severities: frozenset[str] | None) -> list[dict[str, Any]]:
+    def _shipments_with_alerts(self) -> Iterator[tuple[ShipmentTimeline, list, list]]:
+        """Every local shipment that has alerts: its timeline now, its open alerts and its closed ones with why
+        (`streams.api.shipments.split_alerts`)."""
         if self.ship is None:
-            return []
-        out: list[dict[str, Any]] = []
-        local = self.shipment_partitions()
+            return
+        local, policy = self.shipment_partitions(), self.ship.policy
         for key, raw_alerts in self.ship.alerts.items():
             if not raw_alerts or partition_for(key, self.partitions) not in local:
                 continue
             raw = self.ship.shipments.get(key)
             timeline = self.shipment_timeline(key, raw) if raw else None
-            if timeline is None:
-                continue
-            opened, closed = shipment_rules.split_alerts(orjson.loads(raw_alerts), timeline, self.ship.policy)
+            if timeline is not None:
+                yield timeline, *shipment_rules.split_alerts(orjson.loads(raw_alerts), timeline, policy)
+
+    def shipment_alerts_list(self, open_: bool, severities: frozenset[str] | None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for _, opened, closed in self._shipments_with_alerts():
             chosen = opened if open_ else [a for a, _ in closed]
             out += [a for a in chosen if severities is None or a["severity"] in severities]
         return out
+
+    def delayed_shipments(self) -> list[dict[str, Any]]:
+        """Local shipments with open alerts, as rows of the delayed-shipments list."""
+        return [shipment_rules.summary(timeline, opened) for timeline, opened, _ in self._shipments_with_alerts()
+                if opened]  # fmt: skip
 
     # -- lists -----------------------------------------------------------------------------------------
 

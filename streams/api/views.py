@@ -17,6 +17,7 @@ from streams.api import paging
 from streams.api.models import (
     AlertPage,
     ApiError,
+    DelayedShipments,
     DelayedUnits,
     Health,
     HubList,
@@ -29,6 +30,7 @@ from streams.api.openapi import document
 from streams.api.places import LocationError, hub_place, landmarks
 from streams.api.refs import RefError, parse_locode, parse_shipment_ref, parse_unit_ref
 from streams.api.routing import HOP_HEADER, WORKER_HEADER, Cluster, Unavailable
+from streams.api.shipments import delayed_order as shipment_delayed_order
 from streams.api.store import LocalStore, NotFound
 from streams.api.units import delayed_order, hub_order
 
@@ -143,6 +145,19 @@ class Api:
         return self.json(view, DelayedUnits.model_validate({
             "items": rows[:limit], "total": len(rows), "coverage": self.coverage(parts)}))
 
+    async def delayed_shipments(self, view: View, request: Request) -> Response:
+        limit = paging.parse_limit(request.query.get("limit") or str(paging.MAX_LIMIT))
+        rows = self.store.delayed_shipments()
+        local = DelayedShipments.model_validate({"items": rows, "total": len(rows),
+                                                 "coverage": self.coverage(self.store.shipment_partitions())})
+        if self.forwarded(request):
+            return self.json(view, local)
+        answers = await self.fan_out(request, local.model_dump(mode="json"))
+        rows = sorted((r for a in answers for r in a["items"]), key=shipment_delayed_order)
+        parts = {p for a in answers for p in a["coverage"]["partitions"]}
+        return self.json(view, DelayedShipments.model_validate({
+            "items": rows[:limit], "total": len(rows), "coverage": self.coverage(parts)}))
+
     async def hubs(self, view: View, request: Request) -> Response:
         return self.json(view, HubList.model_validate({"items": landmarks()}))
 
@@ -224,6 +239,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/units/{ref}", "unit"),
     ("/api/alerts", "alerts"),
     ("/api/delayed", "delayed"),
+    ("/api/delayed/shipments", "delayed_shipments"),
     ("/api/hubs", "hubs"),
     ("/api/hubs/{locode}/units", "hub_units"),
     ("/api/shipments/{ref}", "shipment"),

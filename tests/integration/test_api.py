@@ -17,7 +17,15 @@ import pytest
 
 from schemas import dumps
 from streams.api import register
-from streams.api.models import AlertPage, DelayedUnits, HubUnits, Readiness, ShipmentDetail, UnitDetail
+from streams.api.models import (
+    AlertPage,
+    DelayedShipments,
+    DelayedUnits,
+    HubUnits,
+    Readiness,
+    ShipmentDetail,
+    UnitDetail,
+)
 from streams.api.openapi import PATH as OPENAPI_PATH
 from streams.api.openapi import document
 from streams.api.routing import HOP_HEADER, WORKER_HEADER
@@ -340,6 +348,14 @@ async def test_shipment_on_two_workers_loaded_then_delivered(bootstrap, tmp_path
         assert {x["record"] for x in page["items"]} == {"shipment_alert"} and page["coverage"]["complete"]
         _, units_only, _ = await get(http, f"{b}/api/alerts?about=unit")
         assert units_only["items"] == []
+        # The delayed-shipments list, from either worker (each asks the other for its partitions).
+        for base in (a, b):
+            _, delayed, _ = await get(http, f"{base}/api/delayed/shipments")
+            assert DelayedShipments.model_validate(delayed).coverage.complete
+            assert [(r["shipment"]["id"], r["status"], r["location"], r["minutes_late"], r["kinds"], r["open_alerts"],
+                     r["worst_severity"]) for r in delayed["items"]] == [
+                (AWB, "AT_HUB", "BELGG", 42 * 60, ["DWELL", "LATE", "OVERDUE"], 3, "CRITICAL")]  # fmt: skip
+            assert delayed["items"][0]["latest_alert"] == body["open_alerts"][0]
 
         # Errors say what was wrong.
         for path, status, says in [
@@ -366,3 +382,5 @@ async def test_shipment_on_two_workers_loaded_then_delivered(bootstrap, tmp_path
             sorted(reader.of("shipment_alert"), key=lambda x: (x["detected_at"], x["alert_id"]), reverse=True))
         page = await until(http, f"{b}/api/alerts?about=shipment&open=false", lambda s, body: len(body["items"]) > 3)
         assert len(page["items"]) == len(reader.of("shipment_alert"))
+        _, delayed, _ = await get(http, f"{b}/api/delayed/shipments")
+        assert delayed["items"] == [] and delayed["total"] == 0

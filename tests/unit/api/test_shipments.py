@@ -10,8 +10,9 @@ import orjson
 import pytest
 
 from schemas import ClockTick, Plan, ShipmentPlan, TrackingEvent, dumps
-from streams.api.models import AlertPage, ShipmentDetail
+from streams.api.models import AlertPage, DelayedShipments, ShipmentDetail
 from streams.api.refs import RefError, parse_shipment_ref
+from streams.api.shipments import delayed_order
 from streams.api.store import LocalStore, NotFound, ShipmentTables, add_alert, add_eta
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.shipments.policy import ShipmentPolicy
@@ -157,6 +158,32 @@ def test_alert_list_holds_unit_and_shipment_alerts(loaded):
     records = {type(i).__name__ for i in page.items}
     assert records == {"DelayAlert", "ShipmentAlert"}
     assert [a["kind"] for a in loaded.store.shipment_alerts_list(True, frozenset({"MINOR"}))] == ["DWELL"]
+
+
+def test_delayed_shipments_list_the_shipment_until_it_is_delivered(loaded):
+    rows = loaded.store.delayed_shipments()
+    listed = DelayedShipments.model_validate({"items": rows, "total": len(rows), "coverage": {
+        "partitions": [0, 1, 2, 3], "missing": [], "complete": True}}).model_dump(mode="json")["items"]
+    open_alerts = loaded.detail()["open_alerts"]
+    assert listed == [{
+        "shipment": {"kind": "AIR_WAYBILL", "id": AWB}, "status": "AT_HUB", "lane": "HKHKG-ESMAD",
+        "customer": "e-shop", "location": "BELGG", "destination": "ESMAD",
+        "planned_delivery": "2026-03-05T07:00:00Z", "promised_delivery": "2026-03-06T07:00:00Z",
+        "predicted_delivery": "2026-03-07T01:00:00Z", "minutes_late": 42 * 60, "kinds": ["DWELL", "LATE", "OVERDUE"],
+        "open_alerts": 3, "worst_severity": "CRITICAL", "latest_alert": open_alerts[0]}]
+    loaded.feed(RECORDS[LOADED:])  # delivered: every alert closed
+    assert loaded.store.delayed_shipments() == []
+
+
+def test_delayed_shipments_order_cargo_not_left_first_then_severity_then_lateness():
+    def row(id_: str, kinds: list[str], severity: str, late: int | None) -> dict:
+        return {"shipment": {"kind": "BOOKING", "id": id_}, "kinds": kinds, "worst_severity": severity,
+                "minutes_late": late}
+
+    rows = [row("A", ["LATE"], "MAJOR", 600), row("B", ["DWELL"], "MINOR", None), row("C", ["LATE", "OVERDUE"],
+            "MINOR", 30), row("D", ["LATE"], "CRITICAL", 90), row("E", ["LATE"], "MAJOR", 900),
+            row("F", ["CUSTOMS_HOLD"], "MAJOR", 900)]  # fmt: skip
+    assert [r["shipment"]["id"] for r in sorted(rows, key=delayed_order)] == ["C", "D", "E", "F", "A", "B"]
 
 
 def test_unknown_and_mistyped_shipments(loaded):
