@@ -77,6 +77,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     batcher = Batcher(engine, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
                       **_ordered(app, topics.inputs, settings), internal={topics.name("shipment_feed")})
     shipment_engine, ship_batcher = _add_shipments(app, topics, settings)
+    # Both jobs write through the Kafka client (the batchers), not Faust's producer buffer.
+    faust_drain.route_direct(app, [*topics.inputs, *topics.shipment_inputs])
 
     def forget() -> None:
         for b in (batcher, ship_batcher):

@@ -17,12 +17,14 @@ through the schema and `faust.Event` took about a third of a rebuild's main thre
 table manager's changelog queue, with the conductor's back-pressure (a full queue pauses the partition's
 fetching, a drained one resumes it).
 
-Records of a topic that one agent alone reads as raw bytes (the jobs' inputs) skip the conductor in the same way
-while flow runs: the event is the one the conductor would make (the record's own key, value and headers, the
-message referenced once), put on the agent's channel queue with the same back-pressure. In a worker whose job did
-nothing with its records, the conductor's per-record flow-control and producer-buffer waits and its decode
-through the schema were about a third of the time from fetch to agent. Topics read by two agents (the clock
-ticks, which both jobs read) still go through the conductor.
+Records of the tracking and shipment jobs' inputs (`route_direct`) skip the conductor in the same way while flow
+runs, when one agent alone reads the topic as raw bytes: the event is the one the conductor would make (the
+record's own key, value and headers, the message referenced once), put on the agent's channel queue with the same
+back-pressure. In a worker whose job did nothing with its records, the conductor's per-record flow-control and
+producer-buffer waits and its decode through the schema were about a third of the time from fetch to agent.
+Those jobs write through the Kafka client, not Faust's producer buffer, so they need no wait for that buffer to
+ebb; agents that `send_soon` (ingest) keep the conductor and its wait. Topics read by two agents (the clock
+ticks, which both jobs read) go through the conductor too.
 
 Everything else is Faust's code (BSD-3-Clause), unchanged: gaps for acks, commit-every, read offsets,
 stop and error handling."""
@@ -30,6 +32,7 @@ stop and error handling."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any, cast
 
 from faust.transport import consumer as faust_consumer
@@ -64,15 +67,22 @@ def _raw_changelogs(app: Any) -> frozenset[str]:
     )  # fmt: skip
 
 
-def _raw_inputs(app: Any, changelogs: frozenset[str]) -> dict[str, Any]:
-    """Topic -> the one channel that reads it, for topics read by a single channel whose key and value are
-    raw bytes (the records as they are), changelogs aside."""
+def route_direct(app: Any, topics: Iterable[str]) -> None:
+    """Hand `topics`' records straight to the agent that reads them (see the module docstring): for agents that
+    write through the Kafka client and so need no wait for Faust's producer buffer."""
+    app.corridor_direct_topics = frozenset(getattr(app, "corridor_direct_topics", ())) | frozenset(topics)
+
+
+def _raw_inputs(app: Any) -> dict[str, Any]:
+    """Topic -> the one channel that reads it, for the topics routed direct that a single channel reads as raw
+    bytes (the records as they are)."""
     topics = getattr(app, "topics", None)
-    if topics is None:
+    direct = getattr(app, "corridor_direct_topics", frozenset())
+    if topics is None or not direct:
         return {}
     out = {}
     for topic, channels in topics._topic_name_index.items():
-        if topic in changelogs or len(channels) != 1:
+        if topic not in direct or len(channels) != 1:
             continue
         (channel,) = channels
         schema = getattr(channel, "schema", None)
@@ -131,7 +141,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
             ait = cast(Any, getmany(timeout=1.0))
             await self.sleep(0)
             raw_changelogs = _raw_changelogs(app)  # tables register after the consumer starts
-            raw_inputs = _raw_inputs(app, raw_changelogs)
+            raw_inputs = _raw_inputs(app)
             if not self.should_stop:
                 async for tp, message in ait:
                     num_since_yield += 1
