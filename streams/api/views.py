@@ -133,29 +133,24 @@ class Api:
                                                          "coverage": self.coverage(parts)}))
 
     async def delayed(self, view: View, request: Request) -> Response:
-        limit = paging.parse_limit(request.query.get("limit") or str(paging.MAX_LIMIT))
-        rows = self.store.delayed()
-        local = DelayedUnits.model_validate({"items": rows, "total": len(rows),
-                                             "coverage": self.coverage(self.store.local_partitions())})
-        if self.forwarded(request):
-            return self.json(view, local)
-        answers = await self.fan_out(request, local.model_dump(mode="json"))
-        rows = sorted((r for a in answers for r in a["items"]), key=delayed_order)
-        parts = {p for a in answers for p in a["coverage"]["partitions"]}
-        return self.json(view, DelayedUnits.model_validate({
-            "items": rows[:limit], "total": len(rows), "coverage": self.coverage(parts)}))
+        return await self._urgent_list(view, request, DelayedUnits, self.store.delayed(),
+                                       self.store.local_partitions(), delayed_order)  # fmt: skip
 
     async def delayed_shipments(self, view: View, request: Request) -> Response:
+        return await self._urgent_list(view, request, DelayedShipments, self.store.delayed_shipments(),
+                                       self.store.shipment_partitions(), shipment_delayed_order)  # fmt: skip
+
+    async def _urgent_list(self, view: View, request: Request, model: type[BaseModel], rows: list[dict[str, Any]],
+                           local_parts: set[int], order: Callable[[Any], Any]) -> Response:  # fmt: skip
+        """A list of every worker's rows, most urgent first (`order`), cut at `limit`, with its total."""
         limit = paging.parse_limit(request.query.get("limit") or str(paging.MAX_LIMIT))
-        rows = self.store.delayed_shipments()
-        local = DelayedShipments.model_validate({"items": rows, "total": len(rows),
-                                                 "coverage": self.coverage(self.store.shipment_partitions())})
+        local = model.model_validate({"items": rows, "total": len(rows), "coverage": self.coverage(local_parts)})
         if self.forwarded(request):
             return self.json(view, local)
         answers = await self.fan_out(request, local.model_dump(mode="json"))
-        rows = sorted((r for a in answers for r in a["items"]), key=shipment_delayed_order)
+        rows = sorted((r for a in answers for r in a["items"]), key=order)
         parts = {p for a in answers for p in a["coverage"]["partitions"]}
-        return self.json(view, DelayedShipments.model_validate({
+        return self.json(view, model.model_validate({
             "items": rows[:limit], "total": len(rows), "coverage": self.coverage(parts)}))
 
     async def hubs(self, view: View, request: Request) -> Response:
