@@ -111,12 +111,11 @@ def summary(timeline: ShipmentTimeline, open_alerts: list[Mapping[str, Any]]) ->
 def delayed_order(row: Mapping[str, Any]) -> tuple:
     """Most urgent first, as for units: cargo that has not left (OVERDUE) first, then severity, then how late
     the delivery is, then the reference."""
-    shipment = row["shipment"]
     return (
         ShipmentAlertKind.OVERDUE.value not in row["kinds"],
         -SEVERITY_RANK.get(row["worst_severity"] or "", 0),
         -(row["minutes_late"] or 0),
-        shipment["id"] if isinstance(shipment, Mapping) else shipment.id,
+        row["shipment"]["id"],
     )
 
 
