@@ -158,6 +158,8 @@ async def test_live_list_updates_without_a_reload_and_opens_a_unit(site, page):
     await board.locator(f"li[data-unit='{OTHER.id}']").wait_for()
     units = await board.locator("li[data-unit]").evaluate_all("els => els.map(e => e.dataset.unit)")
     assert units == [OTHER.id, UNIT.id]  # overdue first
+    assert "No shipment at risk" in await page.inner_text("[data-testid=delayed-shipments-list]")
+    assert await page.inner_text("[data-testid=delayed-shipments-count]") == "0"
     assert "OVERDUE" in await board.locator(f"li[data-unit='{OTHER.id}']").inner_text()
     await page.evaluate("window.__same_page = true")
 
@@ -213,6 +215,26 @@ async def test_search_shows_a_shipment_its_parts_late_delivery_and_alerts(ship_s
     # A part's unit opens the unit's own page.
     await page.click("[data-testid=parts] a[data-unit-link='AKE10002RU']")
     await page.locator("[data-testid=unit-id]", has_text="AKE10002RU").wait_for()
+
+
+async def test_live_shipment_list_shows_the_late_air_waybill_and_opens_it(ship_site, ship_page):
+    page = ship_page
+    await page.goto(ship_site["base"] + "/?refresh=500")
+    board = page.locator("[data-testid=delayed-shipments-list]")
+    row = board.locator(f"li[data-shipment='{AWB}']")
+    await row.wait_for()
+    assert await board.locator("li[data-shipment]").count() == 1
+    assert await page.inner_text("[data-testid=delayed-shipments-count]") == "1"
+    assert await row.get_attribute("class") == "OVERDUE"  # its cargo at Liège has not left
+    text = await row.inner_text()
+    for says in ("AT HUB", "CRITICAL", "dwell · late · overdue", "+1 d 18 h", "BELGG → ESMAD",
+                 "delivery 7 Mar 01:00 (planned 5 Mar 07:00, promised 6 Mar 07:00)"):
+        assert says in text, (says, text)
+    await row.locator("button").click()
+    await page.locator("[data-testid=shipment-id]", has_text=AWB).wait_for()
+    assert await page.evaluate("location.hash") == f"#/shipments/{AWB}?kind=AIR_WAYBILL"
+    await page.locator(f"[data-testid=delayed-shipments-list] li.selected[data-shipment='{AWB}']").wait_for()
+    await shot(ship_site, page, "shipment-list")
 
 
 async def test_a_malformed_air_waybill_says_so(ship_site, ship_page):

@@ -7,7 +7,7 @@ const MODE_COLOR = { RAIL: "#7b4ea3", SEA: "#1f6fb2", AIR: "#d9822b", ROAD: "#2f
 const TOLERANCE_MIN = { SEA: 720, BARGE: 720, RAIL: 360, AIR: 180, ROAD: 120 };
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (sel) => document.querySelector(sel);
-const view = { what: "units", ref: null, kind: "", body: null, land: null, hubs: [], boardKeys: new Set(), closedOpen: false };
+const view = { what: "units", ref: null, kind: "", body: null, land: null, hubs: [], boardKeys: new Set(), shipBoardKeys: new Set(), closedOpen: false };
 const SHIPMENT_KINDS = new Set(["BOOKING", "BILL_OF_LADING", "AIR_WAYBILL", "CONSIGNMENT"]);
 const AWB_SHAPE = /^\d{3}[- ]?\d{8}$/; // the API reads a shipment reference of this shape as an air waybill
 
@@ -514,36 +514,72 @@ function drawEta(box, d) {
   h.forEach((e) => el("circle", { cx: x(+new Date(e.as_of)), cy: y(+new Date(e.predicted_arrival)), r: 3.5, fill: "#c0392b" }, svg));
 }
 
-// ---------------------------------------------------------------- live list of delayed and overdue units
+// ---------------------------------------------------------------- live lists of delayed and overdue units and shipments
 
-async function refreshBoard() {
-  const res = await api("/api/delayed?limit=200");
-  const live = $("#live");
-  if (!res.ok) {
-    live.className = "live down";
-    live.textContent = `list not updated: ${res.body?.message ?? `HTTP ${res.status}`}`;
-    return;
-  }
-  const now = new Date();
-  live.className = "live ok";
-  live.textContent = `live · updated ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
-  const { items, total, coverage } = res.body;
-  $("#board-count").textContent = total;
-  $("#board-meta").textContent = coverage.complete
-    ? `Units with open alerts, most urgent first. Refreshes every ${REFRESH_MS / 1000} s.`
+function boardMeta(coverage, what) {
+  return coverage.complete
+    ? `${what} with open alerts, most urgent first. Refreshes every ${REFRESH_MS / 1000} s.`
     : `Partial: partitions ${coverage.missing.join(", ")} did not answer (rebalancing?).`;
-  const list = $("#delayed");
-  const before = view.boardKeys;
-  view.boardKeys = new Set(items.map((r) => r.unit.id + "|" + (r.latest_alert?.alert_id ?? "")));
-  list.innerHTML = items.length ? items.map((r) => {
-    const key = r.unit.id + "|" + (r.latest_alert?.alert_id ?? "");
-    const fresh = before.size && !before.has(key) ? " fresh" : "";
-    return `<li class="${esc(r.attention)}${fresh}" data-unit="${esc(r.unit.id)}" data-kind="${esc(r.unit.kind)}" tabindex="0">
+}
+
+function unitItem(r, before) {
+  const key = r.unit.id + "|" + (r.latest_alert?.alert_id ?? "");
+  const fresh = before.size && !before.has(key) ? " fresh" : "";
+  return `<li class="${esc(r.attention)}${fresh}" data-unit="${esc(r.unit.id)}" data-kind="${esc(r.unit.kind)}" tabindex="0">
       <button class="uid" type="button">${esc(r.unit.id)}</button> ${badge(r.attention)} ${badge(r.worst_severity)} ${modeTag(r.mode)}
       <div class="line"><span class="delay ${r.minutes_late > 0 ? "late" : ""}">${r.minutes_late === null ? "" : fmtDelay(r.minutes_late)}</span>
         · ${esc(r.location ?? "not departed")} → ${esc(r.destination ?? "?")} · ETA ${fmtTime(r.predicted_arrival)}</div>
       <div class="msg">${esc(r.latest_alert?.message ?? "")}</div></li>`;
-  }).join("") : `<li class="none" style="border-left-color:var(--ok);cursor:default">No delayed or overdue unit.</li>`;
+}
+
+// A shipment's row: the cargo that has not left is OVERDUE (as on the unit list); its status, where its cargo
+// last was, and predicted against promised (or planned) delivery.
+function shipmentItem(r, before) {
+  const key = r.shipment.id + "|" + (r.latest_alert?.alert_id ?? "");
+  const fresh = before.size && !before.has(key) ? " fresh" : "";
+  const overdue = r.kinds.includes("OVERDUE") ? "OVERDUE" : "";
+  // The delay is against the planned delivery; a promise to the customer, when there is one, is shown beside it.
+  const due = [r.planned_delivery && `planned ${fmtTime(r.planned_delivery)}`,
+    r.promised_delivery && r.promised_delivery !== r.planned_delivery && `promised ${fmtTime(r.promised_delivery)}`]
+    .filter(Boolean).join(", ");
+  return `<li class="${overdue}${fresh}" data-shipment="${esc(r.shipment.id)}" data-kind="${esc(r.shipment.kind)}" tabindex="0">
+      <button class="uid" type="button">${esc(r.shipment.id)}</button> ${badge(r.status)} ${badge(r.worst_severity)}
+      <span class="kinds">${r.kinds.map((k) => esc(k.toLowerCase())).join(" · ")}</span>
+      <div class="line"><span class="delay ${r.minutes_late > 0 ? "late" : ""}">${r.minutes_late === null ? "" : fmtDelay(r.minutes_late)}</span>
+        · ${esc(r.location ?? "not departed")} → ${esc(r.destination ?? "?")} · delivery ${fmtTime(r.predicted_delivery)}
+        ${due ? `(${due})` : ""}${r.customer ? ` · ${esc(r.customer)}` : ""}</div>
+      <div class="msg">${esc(r.latest_alert?.message ?? "")}</div></li>`;
+}
+
+function fillBoard(list, items, render, keyOf, beforeKey, none) {
+  const before = view[beforeKey];
+  view[beforeKey] = new Set(items.map(keyOf));
+  list.innerHTML = items.length ? items.map((r) => render(r, before)).join("")
+    : `<li class="none" style="border-left-color:var(--ok);cursor:default">${none}</li>`;
+}
+
+async function refreshBoard() {
+  const [units, shipments] = await Promise.all([api("/api/delayed?limit=200"), api("/api/delayed/shipments?limit=200")]);
+  const live = $("#live");
+  const failed = [units, shipments].find((res) => !res.ok);
+  const now = new Date();
+  live.className = failed ? "live down" : "live ok";
+  live.textContent = failed ? `list not updated: ${failed.body?.message ?? `HTTP ${failed.status}`}`
+    : `live · updated ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+  if (units.ok) {
+    const { items, total, coverage } = units.body;
+    $("#board-count").textContent = total;
+    $("#board-meta").textContent = boardMeta(coverage, "Units");
+    fillBoard($("#delayed"), items, unitItem, (r) => r.unit.id + "|" + (r.latest_alert?.alert_id ?? ""),
+      "boardKeys", "No delayed or overdue unit.");
+  }
+  if (shipments.ok) {
+    const { items, total, coverage } = shipments.body;
+    $("#ship-board-count").textContent = total;
+    $("#ship-board-meta").textContent = boardMeta(coverage, "Shipments");
+    fillBoard($("#delayed-shipments"), items, shipmentItem,
+      (r) => r.shipment.id + "|" + (r.latest_alert?.alert_id ?? ""), "shipBoardKeys", "No shipment at risk.");
+  }
   markSelected();
   if (view.ref && view.body) load(false); // the open unit or shipment follows the same rhythm
 }
@@ -552,16 +588,23 @@ function markSelected() {
   for (const li of document.querySelectorAll("#delayed li[data-unit]")) {
     li.classList.toggle("selected", !!view.body?.unit && li.dataset.unit === view.body.unit.id);
   }
+  const shown = view.what === "shipments" ? view.body?.shipment?.id : null;
+  for (const li of document.querySelectorAll("#delayed-shipments li[data-shipment]")) {
+    li.classList.toggle("selected", !!shown && li.dataset.shipment === shown);
+  }
 }
 
-$("#delayed").addEventListener("click", (ev) => {
-  const li = ev.target.closest("li[data-unit]");
-  if (li) location.hash = unitHash(li.dataset.unit, li.dataset.kind === "CONTAINER" ? "" : li.dataset.kind);
-});
-$("#delayed").addEventListener("keydown", (ev) => {
-  const li = ev.target.closest("li[data-unit]");
-  if (li && ev.key === "Enter") location.hash = unitHash(li.dataset.unit, li.dataset.kind === "CONTAINER" ? "" : li.dataset.kind);
-});
+function openFromBoard(ev) {
+  if (ev.type === "keydown" && ev.key !== "Enter") return;
+  const unit = ev.target.closest("li[data-unit]");
+  if (unit) { location.hash = unitHash(unit.dataset.unit, unit.dataset.kind === "CONTAINER" ? "" : unit.dataset.kind); return; }
+  const shipment = ev.target.closest("li[data-shipment]");
+  if (shipment) location.hash = shipmentHash(shipment.dataset.shipment, shipment.dataset.kind);
+}
+for (const list of [$("#delayed"), $("#delayed-shipments")]) {
+  list.addEventListener("click", openFromBoard);
+  list.addEventListener("keydown", openFromBoard);
+}
 
 async function tick() {
   await refreshBoard();
