@@ -238,3 +238,120 @@ def test_a_through_uld_listed_again_on_the_connecting_flights_manifest_keeps_its
         ("AKE10001RU", 10, "HKHKG", "ESMAD")]
     assert [(g["units"], g["actual_arrival"]) for g in final["legs"]] == [
         (["AKE10001RU"], "2026-03-03T05:00:00Z"), (["AKE10001RU"], "2026-03-03T12:00:00Z")]
+
+
+def _iata_only(flow: list, keep: tuple[Milestone, ...] = ()) -> list:
+    """What FFM and FSU alone report: a ULD's build-up, never its arrival (nor its departure unless `keep`)."""
+    from tests.unit.shipment_flows import ULD1, ULD2
+
+    return [r for r in flow if not (getattr(r, "unit", None) in (ULD1, ULD2) and getattr(r, "milestone", None)
+                                    in {Milestone.ARRIVED, Milestone.DEPARTED} - set(keep))]  # fmt: skip
+
+
+def _parts(final: dict) -> list[tuple]:
+    return [(p["unit"]["id"], p["pieces"], p["loaded_location"], p["unloaded_location"], p["unloaded_at"])
+            for p in final["parts"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("fsu_dep", [False, True], ids=["no-dep", "fsu-dep"])
+@pytest.mark.parametrize("reuse", [False, True], ids=["uld-idle", "uld-reused"])
+def test_an_rcf_ends_the_uld_part_when_no_uld_arrival_is_reported(reuse: bool, fsu_dep: bool) -> None:
+    """FFM and FSU report where each ULD was built up and when the waybill was received from a flight, never
+    the ULD's arrival. Each RCF where the ULD went ends its part: before, both parts stayed aboard their ULDs,
+    and with ULD1 flown on to Madrid with other cargo the shipment followed it. The leg counts as left once its
+    pieces arrived, at the waybill's own FSU DEP times when there are some; the alerts are those of the fully
+    reported flow."""
+    from schemas import Mode
+
+    flow = _iata_only(_without_uld_strips_with_rcf(reuse))
+    if fsu_dep:
+        awb, ref = TrackedUnit(kind=UnitKind.AWB, id=AWB), {"air_waybill": AWB}
+        flow += [event(awb, Milestone.DEPARTED, "HKHKG", h, Mode.AIR, refs=ref) for h in (15.3, 71)]
+    out = run(flow)[AWB]
+    final = out["shipment_timeline"][-1]
+    assert _parts(final) == [
+        ("AKE10001RU", 6, "HKHKG", "BELGG", "2026-03-03T07:00:00Z"),
+        ("AKE10002RU", 4, "HKHKG", "BELGG", "2026-03-05T14:00:00Z"),
+        ("LGG-MAD 7", 10, "BELGG", "ESMAD", "2026-03-07T02:00:00Z"),
+    ]  # fmt: skip
+    assert final["status"] == "DELIVERED" and final["location"] == "ESMAD"
+    assert [(g["units"], g["pieces_departed"], g["pieces_arrived"], g["actual_departure"], g["actual_arrival"])
+            for g in final["legs"]] == [
+        (["AKE10001RU", "AKE10002RU"], 10, 10, "2026-03-04T23:00:00Z" if fsu_dep else None, "2026-03-05T14:00:00Z"),
+        (["LGG-MAD 7"], 10, 10, "2026-03-05T19:00:00Z", "2026-03-07T01:00:00Z"),
+    ]  # fmt: skip
+    reported = run(split_awb())[AWB]["shipment_alert"]
+    assert sorted(kinds(out["shipment_alert"])) == sorted(kinds(reported))
+
+
+def test_an_rcf_before_the_uld_left_is_not_its_own() -> None:
+    """ULD2 is built up for the first flight with ULD1 but left behind; it leaves 56 h later. The waybill's
+    first RCF at Liège (ULD1's pieces) came while ULD2 was still at Hong Kong: ULD2's part ends at the second."""
+    from schemas import Mode
+    from tests.unit.shipment_flows import ULD2
+
+    flow = [r for r in _iata_only(_without_uld_strips_with_rcf(False), keep=(Milestone.DEPARTED,))
+            if not (getattr(r, "unit", None) == ULD2 and getattr(r, "milestone", None) is Milestone.STUFFED)]
+    flow.append(event(ULD2, Milestone.STUFFED, "HKHKG", 10, Mode.AIR, pieces=4, refs={"air_waybill": AWB}))
+    final = run(flow)[AWB]["shipment_timeline"][-1]
+    assert _parts(final)[:2] == [
+        ("AKE10001RU", 6, "HKHKG", "BELGG", "2026-03-03T07:00:00Z"),
+        ("AKE10002RU", 4, "HKHKG", "BELGG", "2026-03-05T14:00:00Z"),
+    ]  # fmt: skip
+
+
+def test_a_uld_built_up_again_with_the_waybill_after_its_rcf_does_not_sum_the_pieces() -> None:
+    """ULD1 brings the 10 pieces to Liège; nobody reports its breakdown or arrival, the waybill's RCF says the
+    pieces were received, and ULD1 is built up again with them for the Madrid flight. Before, the second
+    build-up was read as more pieces going in: 20 of 10."""
+    from schemas import Mode
+    from tests.unit.shipment_flows import ULD1, at, ticks
+
+    ref = {"air_waybill": AWB}
+    plan = ShipmentPlan(
+        shipment=ShipmentRef(kind="AIR_WAYBILL", id=AWB), issued_time=at(-24), lane="HKHKG-ESMAD", pieces=10,
+        legs=[ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="HKHKG", destination="BELGG",
+                          planned_departure=at(15), planned_arrival=at(29)),
+              ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="BELGG", destination="ESMAD",
+                          planned_departure=at(40), planned_arrival=at(44))],
+        promised_delivery=at(60),
+    )  # fmt: skip
+    awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
+    flow = [plan, event(ULD1, Milestone.STUFFED, "HKHKG", 10, Mode.AIR, pieces=10, refs=ref),
+            event(awb, Milestone.DISCHARGED, "BELGG", 31, Mode.AIR, refs=ref),
+            event(ULD1, Milestone.STUFFED, "BELGG", 36, Mode.AIR, pieces=10, refs=ref),
+            event(awb, Milestone.DISCHARGED, "ESMAD", 45, Mode.AIR, refs=ref),
+            *ticks(60, every=3)]  # fmt: skip
+    final = run(flow)[AWB]["shipment_timeline"][-1]
+    assert _parts(final) == [
+        ("AKE10001RU", 10, "HKHKG", "BELGG", "2026-03-03T07:00:00Z"),
+        ("AKE10001RU", 10, "BELGG", "ESMAD", "2026-03-03T21:00:00Z"),
+    ]  # fmt: skip
+    assert (final["status"], final["location"]) == ("AT_HUB", "ESMAD")  # received at Madrid, not delivered yet
+    assert [(g["pieces_departed"], g["pieces_arrived"]) for g in final["legs"]] == [(10, 10), (10, 10)]
+
+
+def test_a_through_uld_listed_again_keeps_its_pieces_when_no_arrival_is_reported() -> None:
+    """The through ULD of the test above, as FFM alone reports it: two manifests, no arrival, one RCF at
+    Madrid. Before, the second listing was read as more pieces going in: 20 of 10."""
+    from schemas import Mode
+    from tests.unit.shipment_flows import ULD1, at, ticks
+
+    ref = {"air_waybill": AWB}
+    plan = ShipmentPlan(
+        shipment=ShipmentRef(kind="AIR_WAYBILL", id=AWB), issued_time=at(-24), lane="HKHKG-ESMAD", pieces=10,
+        legs=[ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="HKHKG", destination="BELGG",
+                          planned_departure=at(15), planned_arrival=at(29)),
+              ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="BELGG", destination="ESMAD",
+                          planned_departure=at(33), planned_arrival=at(36))],
+        promised_delivery=at(48),
+    )  # fmt: skip
+    awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
+    flow = [plan, event(ULD1, Milestone.STUFFED, "HKHKG", 10, Mode.AIR, pieces=10, refs=ref),
+            event(ULD1, Milestone.STUFFED, "BELGG", 31, Mode.AIR, pieces=10, refs=ref),
+            event(awb, Milestone.DISCHARGED, "ESMAD", 37, Mode.AIR, refs=ref),
+            *ticks(48, every=3)]  # fmt: skip
+    final = run(flow)[AWB]["shipment_timeline"][-1]
+    assert _parts(final) == [("AKE10001RU", 10, "HKHKG", "ESMAD", "2026-03-03T13:00:00Z")]
+    assert (final["status"], final["location"]) == ("AT_HUB", "ESMAD")
+    assert [(g["pieces_departed"], g["pieces_arrived"]) for g in final["legs"]] == [(10, 10), (10, 10)]

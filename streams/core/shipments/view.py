@@ -33,6 +33,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR = datetime(9999, 1, 1, tzinfo=UTC)
 _DISCHARGED = Milestone.DISCHARGED.value
 _ARRIVED = frozenset({Milestone.ARRIVED.value})
+_DEPARTED = Milestone.DEPARTED.value
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -148,9 +149,11 @@ class ShipmentView:
 
     @property
     def next_leg(self) -> int | None:
-        """The leg whose departure is expected next: its cargo has arrived at its origin, not all left."""
+        """The leg whose departure is expected next: its cargo has arrived at its origin, not all left (a leg
+        whose pieces all arrived further on has left, even when nobody reported when)."""
+        total = self.plan.pieces if self.plan is not None else 1
         for leg in self.legs:
-            if leg.actual_departure is None:
+            if leg.actual_departure is None and leg.departed < total:
                 prev = self.legs[leg.index - 1] if leg.index else None
                 return leg.index if prev is None or prev.actual_arrival is not None else None
         return None
@@ -167,8 +170,10 @@ def parts_of(rides: list[UnitRide], total: int) -> list[Part]:
         for _id, stuffed, us, location, pieces, _ in links:
             t = _EPOCH + timedelta(microseconds=us)
             if stuffed:
+                if open_ is not None and ride.unit.kind is UnitKind.ULD and _received_from_flight(open_, rides, t):
+                    open_ = None  # the waybill was received from the flight in between: these pieces went in anew
                 if open_ is not None:  # stuffed twice without a strip
-                    if _flew_on(open_, location, t):  # listed again where it landed: the same cargo, a new count
+                    if _flew_on(open_, location, t):  # listed again where it went: the same cargo, a new count
                         open_.reported_pieces = max(open_.reported_pieces or 0, pieces or 0) or None
                     else:  # more pieces went in
                         open_.reported_pieces = (open_.reported_pieces or 0) + (pieces or 0) or None
@@ -188,29 +193,57 @@ def parts_of(rides: list[UnitRide], total: int) -> list[Part]:
 
 
 def _flew_on(part: Part, location: str, t: datetime) -> bool:
-    """A build-up at another place than the part's, where its unit had landed since: a through ULD listed
-    again on the connecting flight's manifest (FFM lists what a ULD holds, not what was added)."""
-    if location == part.loaded_at:
-        return False
-    landed = part.ride.first(_ARRIVED, location, part.loaded)
-    return landed is not None and landed <= t
+    """A build-up at another place than the part's, with nothing taken out in between: a through ULD listed
+    again on the connecting flight's manifest (FFM lists what a ULD holds, not what was added). The unit moved
+    there whether or not its arrival was reported: IATA feeds often report none for a ULD."""
+    return part.loaded_at is not None and location != part.loaded_at
 
 
-def _received_from_flight(part: Part, rides: list[UnitRide]) -> None:
+def _received_from_flight(part: Part, rides: list[UnitRide], before: datetime | None = None) -> bool:
     """End a ULD part nobody reported broken down at the air waybill's own "received from flight" (FSU RCF,
-    DISCHARGED) where the ULD had arrived: IATA feeds report the build-up (FFM) per ULD, the breakdown only as
-    the waybill's RCF. Left open, the part followed the ULD onto its next flight with other cargo."""
-    after = part.loaded
+    DISCHARGED), at or `before` a given time: IATA feeds report the build-up (FFM) per ULD, the breakdown only as
+    the waybill's RCF. Left open, the part followed the ULD onto its next flight with other cargo, and a new
+    build-up of the same waybill in it counted the pieces twice.
+
+    The RCF must be where the ULD went: where it arrived if its arrival was reported, and otherwise anywhere but
+    where it was built up, as long as the ULD was not seen there again after the RCF (it had not left yet: the
+    RCF was for pieces on another flight). IATA feeds (FFM and FSU) report no ULD arrival at all."""
+    after, origin = part.loaded, part.loaded_at
     for ride in rides:
         if not ride.own:
             continue
         for t, e in ride.actuals:
             if e["milestone"] != _DISCHARGED or (after is not None and t < after):
                 continue
-            arrived = part.ride.first(_ARRIVED, e["location"], after)
-            if arrived is not None and arrived <= t:
-                part.unloaded, part.unloaded_at = t, e["location"]
-                return
+            if before is not None and t > before:
+                break
+            where = e["location"]
+            arrived = part.ride.first(_ARRIVED, where, after)
+            if arrived is not None:
+                if arrived > t:
+                    continue
+            elif where == origin or _still_at(part.ride, origin, after, t):
+                continue
+            part.unloaded, part.unloaded_at = t, where
+            return True
+    return False
+
+
+def _still_at(ride: UnitRide, origin: str | None, loaded: datetime | None, t: datetime) -> bool:
+    """Whether the unit loaded at `origin` had not left it by `t`: its first departure from there came later,
+    or, with no departure reported, it was seen there after `t` before being seen anywhere else."""
+    if origin is None:
+        return False
+    for when, e in ride.actuals:
+        if loaded is not None and when < loaded:
+            continue
+        if e["location"] != origin:
+            return False
+        if e["milestone"] == _DEPARTED:
+            return when > t
+        if when > t:
+            return True
+    return False
 
 
 def _assign(parts: list[Part], plan: ShipmentPlan) -> None:
@@ -261,7 +294,7 @@ def derive(
     entries = _entries(parts, own)
     view = ShipmentView(ref, plan, {}, watermark)
     if plan is not None:
-        _legs(view, plan, parts, watermark, policy)
+        _legs(view, plan, parts, own, watermark, policy)
         _stays(view, plan, policy)
     view.holds = _holds(entries)
     _delivery(view, plan, parts, own, total)
@@ -298,7 +331,7 @@ def _entries(parts: list[Part], own: list[UnitRide]) -> list[dict[str, Any]]:
     return [e for _, _, e in out]
 
 
-def _legs(view: ShipmentView, plan: ShipmentPlan, parts: list[Part], wm: datetime | None,
+def _legs(view: ShipmentView, plan: ShipmentPlan, parts: list[Part], own: list[UnitRide], wm: datetime | None,
           policy: ShipmentPolicy) -> None:  # fmt: skip
     total = plan.pieces
     ready: datetime | None = None
@@ -321,9 +354,13 @@ def _legs(view: ShipmentView, plan: ShipmentPlan, parts: list[Part], wm: datetim
                 arr = p.ride.first(_ARRIVALS, leg.destination, dep or p.loaded)
                 if arr is None and p.unloaded is not None and p.unloaded_at == leg.destination:
                     arr = p.unloaded
+                if (dep is None or arr is None) and p.ride.unit.kind is UnitKind.ULD:
+                    dep, arr = _flown(p, leg.origin, leg.destination, own, dep, arr)
             if dep is not None:
                 departed += p.pieces
                 deps.append(dep)
+            elif arr is not None:  # it got there, so it left; when is not known
+                departed += p.pieces
             if arr is not None:
                 arrived += p.pieces
                 arrs.append(arr)
@@ -360,15 +397,36 @@ def _legs(view: ShipmentView, plan: ShipmentPlan, parts: list[Part], wm: datetim
         view.cause = (best[1], best[2])
 
 
+def _flown(p: Part, origin: str, destination: str, own: list[UnitRide], dep: datetime | None,
+           arr: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """A ULD's leg as IATA feeds report it: FFM says where the ULD was built up, FSU reports the waybill's own
+    departure and arrival (DEP, ARR, RCF), nobody the ULD's. The waybill's statuses count for the ULD while they
+    can be its own: not while the ULD was still where it was built up (another part's flight). A ULD seen at
+    the leg's destination (built up again there for the next flight) had arrived by then."""
+    for r in own:
+        for t, e in r.actuals:
+            if (p.loaded is not None and t < p.loaded) or _still_at(p.ride, p.loaded_at, p.loaded, t):
+                continue
+            if dep is None and e["milestone"] == "DEPARTED" and e["location"] == origin:
+                dep = t
+            elif arr is None and e["milestone"] in _ARRIVALS and e["location"] == destination:
+                arr = t
+    if arr is None:
+        arr = next((t for t, e in p.ride.actuals if e["location"] == destination
+                    and t >= (dep or p.loaded or _EPOCH)), None)  # fmt: skip
+    return dep, arr
+
+
 def _stays(view: ShipmentView, plan: ShipmentPlan, policy: ShipmentPolicy) -> None:
     for i in range(1, len(plan.legs)):
         before, after = view.legs[i - 1], view.legs[i]
         loc = plan.legs[i].origin
         planned = plan.legs[i].planned_departure - plan.legs[i - 1].planned_arrival
         first_in = before.parts[0].ride.unit if before.parts else None
-        view.stays.append(
-            Stay(loc, i - 1, before.first_arrival, after.actual_departure, policy.normal_dwell(loc, planned), first_in)
-        )
+        left = after.actual_departure
+        if left is None and after.departed >= plan.pieces:  # left, at a time nobody reported: by its arrival
+            left = after.actual_arrival or after.first_arrival
+        view.stays.append(Stay(loc, i - 1, before.first_arrival, left, policy.normal_dwell(loc, planned), first_in))
 
 
 def _holds(entries: list[dict[str, Any]]) -> list[Hold]:
