@@ -165,9 +165,10 @@ class Engine:
         if timeline is not None:
             # Aboard, or left recently: a late report of something that happened during the ride still counts.
             newest = max((_us(e.event_time) for e in st.events.values()), default=0)
-            landed = _landings(st) if st.unit.kind is UnitKind.ULD else ()
+            uld = st.unit.kind is UnitKind.ULD
+            landed, builds = (_landings(st), _builds(st)) if uld else ((), ())
             targets += [k for k, links in st.links.items()
-                        if k not in targets and _aboard(links, newest - _RECENT, landed)]  # fmt: skip
+                        if k not in targets and _aboard(links, newest - _RECENT, landed, builds)]  # fmt: skip
         own = st.unit.kind is UnitKind.AWB and timeline is not None
         if not targets and not own:
             return []
@@ -216,12 +217,15 @@ def dead_letter(dead_topic: str, topic: str, partition: int, offset: int | None,
 _RECENT = 14 * 86_400 * 1_000_000  # microseconds
 
 
-def _aboard(links: list[list], since: int, landed: Sequence[int] = ()) -> bool:
+def _aboard(links: list[list], since: int, landed: Sequence[int] = (),
+            builds: Sequence[tuple[int, str]] = ()) -> bool:  # fmt: skip
     """The shipment's cargo is (partly) in the unit (its latest link, in event time, is a stuffing), or left
-    it after `since`. `landed`: for a ULD, its actual arrivals (ascending): the cargo left it at the first one
-    after it was built up. IATA feeds report no breakdown, so without this a ULD forwarded its timeline to
-    every shipment it ever carried; cargo that flies on in the same ULD is listed again on the next flight's
-    manifest (a new build-up link)."""
+    it after `since`. For a ULD, IATA feeds report no breakdown, so without the rest a ULD forwarded its
+    timeline to every shipment it ever carried. `landed`: its actual arrivals (ascending): the cargo left it at
+    the first one after it was built up. `builds`: its build-ups (time, place; ascending, any shipment's), for
+    feeds that report no ULD arrival either (FFM and FSU alone): a build-up somewhere else lists what the ULD
+    holds on its next flight, so cargo it does not list had left by then. Cargo that flies on in the same ULD
+    is listed again (a new build-up link of its own)."""
     live = [x for x in links if not x[5]]
     if not live:
         return False
@@ -229,12 +233,19 @@ def _aboard(links: list[list], since: int, landed: Sequence[int] = ()) -> bool:
     if last[1] != 1:
         return last[2] >= since
     left = next((t for t in landed if t > last[2]), None)
+    moved = next((t for t, where in builds if t > last[2] and where != last[3]), None)
+    if moved is not None and (left is None or moved < left):
+        left = moved
     return left is None or left >= since
 
 
 def _landings(state: UnitState) -> list[int]:
     return sorted(_us(e.event_time) for e in state.events.values()
                   if e.milestone is Milestone.ARRIVED and e.classifier is Classifier.ACTUAL and not e.retracted)
+
+
+def _builds(state: UnitState) -> list[tuple[int, str]]:
+    return sorted({(x[2], x[3]) for links in state.links.values() for x in links if x[1] == 1 and not x[5]})
 
 
 def _report(shipment_id: str, kind: str, links: list[list], own: bool, timeline: bytes) -> bytes:

@@ -343,6 +343,37 @@ def test_a_uld_forwards_its_timeline_only_to_the_shipments_it_still_carries_or_j
     assert ev("DEPARTED", "CNSHA", "2024-03-20 11:00") == ["580-33333333"]
 
 
+def test_a_uld_reported_only_by_its_manifests_forwards_to_the_cargo_its_latest_manifest_lists() -> None:
+    """FFM and FSU alone: a ULD's build-ups, never its arrival or breakdown. A manifest at another airport
+    lists what the ULD holds on its next flight, so cargo it does not list had left by then; cargo listed again
+    flies on. Before, with no arrival to end them, the ULD forwarded every later timeline to every shipment
+    it ever carried."""
+    from schemas import ShipmentRefs, UnitKind
+
+    uld = TrackedUnit(kind=UnitKind.ULD, id="AKE12345RU")
+    e = engine()
+    feed = TOPICS.name("shipment_feed")
+
+    def built(where: str, when: str, *awbs: str) -> list[str]:
+        keys: set[str] = set()
+        for awb in awbs:
+            x = event("STUFFED", where, when, unit=uld, mode=Mode.AIR, event_id=f"FFM-{where}-{when}-{awb}")
+            x = x.model_copy(update={"shipment": ShipmentRefs(air_waybill=awb, pieces=2)})
+            out = e.process(EVENTS, 0, None, uld.id.encode(), raw(x))
+            keys |= {o.key.decode() for o in out if o.topic == feed and o.key}
+        return sorted(keys)
+
+    built("CNSHA", "2024-03-01 02:00", "580-11111111", "580-22222222")
+    # At Rotterdam the ULD goes on with 580-22222222 and new cargo: 580-11111111 left it there.
+    assert built("NLRTM", "2024-03-02 09:00", "580-22222222", "580-33333333") == [
+        "580-11111111", "580-22222222", "580-33333333"]  # 580-11111111 within 14 days of leaving
+    assert built("NLRTM", "2024-03-02 09:30", "580-44444444") == [
+        "580-11111111", "580-22222222", "580-33333333", "580-44444444"]  # same place: more cargo, nothing left
+    # Weeks later, at Chongqing, with new cargo only: what it carried before left at Madrid.
+    built("ESMAD", "2024-03-03 09:00", "580-55555555")
+    assert built("CNCKG", "2024-03-25 09:00", "580-66666666") == ["580-55555555", "580-66666666"]
+
+
 def test_a_unit_at_its_cap_forgets_trips_older_than_the_history_kept_instead_of_refusing() -> None:
     """A container or ULD reused trip after trip reached the cap within months, and then every new event was
     refused. Now events (and shipment links) more than `history` before the newest make room; a late report
