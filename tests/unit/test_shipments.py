@@ -130,7 +130,6 @@ def test_a_retracted_stuffing_takes_the_part_away() -> None:
 
 
 def test_an_air_waybill_reported_only_by_its_own_statuses_is_a_shipment_without_a_plan() -> None:
-    from schemas import Mode
 
     awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
     out = run([event(awb, Milestone.GATE_IN, "HKHKG", 1, Mode.AIR, refs={"air_waybill": AWB}),
@@ -167,7 +166,6 @@ def _without_uld_strips_with_rcf(reuse: bool) -> list:
     (STUFFED), nobody reports the breakdown, the air waybill's own FSU RCF ("received from flight",
     DISCHARGED) says the pieces are out of the ULD. With `reuse`, ULD1 is built up again at Liège with other
     cargo and flown to Madrid before the truck leaves."""
-    from schemas import Mode
     from tests.unit.shipment_flows import ULD1, ULD2, unit_plan
 
     awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
@@ -208,21 +206,27 @@ def test_an_air_waybill_received_from_the_flight_has_left_its_uld(reuse: bool) -
     assert all(t["location"] != "ESMAD" for t in timelines if t["as_of"] and t["as_of"] < "2026-03-07T01:00:00Z")
 
 
-def test_a_through_uld_listed_again_on_the_connecting_flights_manifest_keeps_its_pieces() -> None:
-    """Hong Kong - Liège - Madrid in one ULD: the second flight's FFM lists the waybill in the ULD again at
-    Liège. That is the same cargo flying on, not more pieces going in: before, the part counted 20 of 10."""
-    from schemas import Mode
-    from tests.unit.shipment_flows import ULD1, at, ticks, unit_plan
+def _hong_kong_liege_madrid_by_air(second_departs: float, second_arrives: float, promised: float) -> ShipmentPlan:
+    """10 pieces flown Hong Kong - Liège (hours 15-29), then Liège - Madrid (times in hours from T0)."""
+    from tests.unit.shipment_flows import at
 
-    ref = {"air_waybill": AWB}
-    plan = ShipmentPlan(
+    return ShipmentPlan(
         shipment=ShipmentRef(kind="AIR_WAYBILL", id=AWB), issued_time=at(-24), lane="HKHKG-ESMAD", pieces=10,
         legs=[ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="HKHKG", destination="BELGG",
                           planned_departure=at(15), planned_arrival=at(29)),
               ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="BELGG", destination="ESMAD",
-                          planned_departure=at(33), planned_arrival=at(36))],
-        promised_delivery=at(48),
+                          planned_departure=at(second_departs), planned_arrival=at(second_arrives))],
+        promised_delivery=at(promised),
     )  # fmt: skip
+
+
+def test_a_through_uld_listed_again_on_the_connecting_flights_manifest_keeps_its_pieces() -> None:
+    """Hong Kong - Liège - Madrid in one ULD: the second flight's FFM lists the waybill in the ULD again at
+    Liège. That is the same cargo flying on, not more pieces going in: before, the part counted 20 of 10."""
+    from tests.unit.shipment_flows import ULD1, ticks, unit_plan
+
+    ref = {"air_waybill": AWB}
+    plan = _hong_kong_liege_madrid_by_air(33, 36, 48)
     awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
     flow = [plan, unit_plan(ULD1, [(Mode.AIR, "HKHKG", "BELGG", 15, 29), (Mode.AIR, "BELGG", "ESMAD", 33, 36)]),
             event(ULD1, Milestone.STUFFED, "HKHKG", 10, Mode.AIR, pieces=10, refs=ref),
@@ -261,7 +265,6 @@ def test_an_rcf_ends_the_uld_part_when_no_uld_arrival_is_reported(reuse: bool, f
     and with ULD1 flown on to Madrid with other cargo the shipment followed it. The leg counts as left once its
     pieces arrived, at the waybill's own FSU DEP times when there are some; the alerts are those of the fully
     reported flow."""
-    from schemas import Mode
 
     flow = _iata_only(_without_uld_strips_with_rcf(reuse))
     if fsu_dep:
@@ -287,7 +290,6 @@ def test_an_rcf_ends_the_uld_part_when_no_uld_arrival_is_reported(reuse: bool, f
 def test_an_rcf_before_the_uld_left_is_not_its_own() -> None:
     """ULD2 is built up for the first flight with ULD1 but left behind; it leaves 56 h later. The waybill's
     first RCF at Liège (ULD1's pieces) came while ULD2 was still at Hong Kong: ULD2's part ends at the second."""
-    from schemas import Mode
     from tests.unit.shipment_flows import ULD2
 
     flow = [r for r in _iata_only(_without_uld_strips_with_rcf(False), keep=(Milestone.DEPARTED,))
@@ -304,18 +306,10 @@ def test_a_uld_built_up_again_with_the_waybill_after_its_rcf_does_not_sum_the_pi
     """ULD1 brings the 10 pieces to Liège; nobody reports its breakdown or arrival, the waybill's RCF says the
     pieces were received, and ULD1 is built up again with them for the Madrid flight. Before, the second
     build-up was read as more pieces going in: 20 of 10."""
-    from schemas import Mode
-    from tests.unit.shipment_flows import ULD1, at, ticks
+    from tests.unit.shipment_flows import ULD1, ticks
 
     ref = {"air_waybill": AWB}
-    plan = ShipmentPlan(
-        shipment=ShipmentRef(kind="AIR_WAYBILL", id=AWB), issued_time=at(-24), lane="HKHKG-ESMAD", pieces=10,
-        legs=[ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="HKHKG", destination="BELGG",
-                          planned_departure=at(15), planned_arrival=at(29)),
-              ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="BELGG", destination="ESMAD",
-                          planned_departure=at(40), planned_arrival=at(44))],
-        promised_delivery=at(60),
-    )  # fmt: skip
+    plan = _hong_kong_liege_madrid_by_air(40, 44, 60)
     awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
     flow = [plan, event(ULD1, Milestone.STUFFED, "HKHKG", 10, Mode.AIR, pieces=10, refs=ref),
             event(awb, Milestone.DISCHARGED, "BELGG", 31, Mode.AIR, refs=ref),
@@ -334,18 +328,10 @@ def test_a_uld_built_up_again_with_the_waybill_after_its_rcf_does_not_sum_the_pi
 def test_a_through_uld_listed_again_keeps_its_pieces_when_no_arrival_is_reported() -> None:
     """The through ULD of the test above, as FFM alone reports it: two manifests, no arrival, one RCF at
     Madrid. Before, the second listing was read as more pieces going in: 20 of 10."""
-    from schemas import Mode
-    from tests.unit.shipment_flows import ULD1, at, ticks
+    from tests.unit.shipment_flows import ULD1, ticks
 
     ref = {"air_waybill": AWB}
-    plan = ShipmentPlan(
-        shipment=ShipmentRef(kind="AIR_WAYBILL", id=AWB), issued_time=at(-24), lane="HKHKG-ESMAD", pieces=10,
-        legs=[ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="HKHKG", destination="BELGG",
-                          planned_departure=at(15), planned_arrival=at(29)),
-              ShipmentLeg(mode=Mode.AIR, carrier="RU", origin="BELGG", destination="ESMAD",
-                          planned_departure=at(33), planned_arrival=at(36))],
-        promised_delivery=at(48),
-    )  # fmt: skip
+    plan = _hong_kong_liege_madrid_by_air(33, 36, 48)
     awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
     flow = [plan, event(ULD1, Milestone.STUFFED, "HKHKG", 10, Mode.AIR, pieces=10, refs=ref),
             event(ULD1, Milestone.STUFFED, "BELGG", 31, Mode.AIR, pieces=10, refs=ref),
