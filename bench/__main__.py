@@ -1,4 +1,4 @@
-"""python -m bench [--units N] | python -m bench state [--units N]"""
+"""python -m bench [--units N] | python -m bench state [--units N] | python -m bench engine [--units N]"""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def main() -> None:
     else:
         from bench.engine import main as run
 
-        run([])
+        run(["--units", str(args.units)] if args.units else [])
 
 
 if __name__ == "__main__":

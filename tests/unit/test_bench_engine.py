@@ -1,0 +1,34 @@
+"""`python -m bench engine --units N`: the throughput benchmark's input through the engine, in the worker's
+batches. The same input written through gives the same outputs."""
+
+from __future__ import annotations
+
+import orjson
+
+from bench.engine import _workload_inputs, engine, main
+from streams.processing.topics import TopicNames
+
+
+def test_the_workload_input_is_the_plans_then_the_events_on_their_units_partitions():
+    topics = TopicNames()
+    inputs = _workload_inputs(40)
+    roles = [topics.role_of(topic) for topic, _, _, _ in inputs]
+    assert roles == sorted(roles, key=["plan", "event"].index) and roles[0] == "plan" and roles[-1] == "event"
+    assert len({key for _, _, key, _ in inputs}) == 40
+    by_key: dict[bytes, set[int]] = {}
+    for _, partition, key, _ in inputs:
+        by_key.setdefault(key, set()).add(partition)
+    assert all(len(parts) == 1 for parts in by_key.values())
+
+
+def test_batches_flushed_give_the_outputs_written_through():
+    inputs = _workload_inputs(40)
+    assert engine(inputs, 7)[1] == engine(inputs, 0)[1] > len(inputs)
+
+
+def test_the_last_line_is_json(capsys):
+    main(["--units", "40", "--rounds", "1"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "flushed every 1000" in lines[0]
+    report = orjson.loads(lines[-1])
+    assert report["records"] == len(_workload_inputs(40)) and report["engine_rps"] > 0
