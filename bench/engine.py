@@ -41,12 +41,11 @@ def _inputs(units_per_corridor: int) -> list[tuple[str, int, bytes | None, bytes
 
 
 def _workload_inputs(units: int) -> list[tuple[str, int, bytes | None, bytes]]:
+    from bench.throughput import _inputs as throughput_inputs  # the same records, in the same order
     from bench.workload import build
 
-    topics, w = TopicNames(), build(units)
-    roles = [("plan", w.plans), ("event", w.events)]
-    return [(topics.name(role), partition_for(key, PARTITIONS), key, value)
-            for role, records in roles for key, value in records]  # fmt: skip
+    return [(topic, partition_for(key, PARTITIONS), key, value)
+            for topic, key, value in throughput_inputs(build(units), TopicNames())]  # fmt: skip
 
 
 def baseline(inputs) -> float:
