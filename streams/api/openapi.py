@@ -78,6 +78,10 @@ def _param(name: str, where: str, description: str, schema: dict[str, Any], requ
 UNIT_REF = _param("ref", "path", "container number (ISO 6346, check digit verified), air waybill (NNN-NNNNNNNN), "
                   "ULD (e.g. AKE12345CX) or trailer id; spaces and hyphens are ignored in container numbers",
                   {"type": "string", "maxLength": 40})
+# Both delayed lists (units, shipments) take the same cap.
+_DELAYED_LIMIT = _param("limit", "query", "at most this many",
+                        {"type": "integer", "minimum": 1, "maximum": 500, "default": 500})
+
 PATHS: dict[str, Any] = {
     "/api/units/{ref}": {"get": {
         "operationId": "getUnit",
@@ -107,15 +111,13 @@ PATHS: dict[str, Any] = {
     "/api/delayed": {"get": {
         "operationId": "listDelayedUnits",
         "summary": "Units with open alerts: overdue first, then by severity and minutes late",
-        "parameters": [_param("limit", "query", "at most this many",
-                              {"type": "integer", "minimum": 1, "maximum": 500, "default": 500})],
+        "parameters": [_DELAYED_LIMIT],
         "responses": {"200": _json("DelayedUnits", "delayed and overdue units"), **_errors(400)},
     }},
     "/api/delayed/shipments": {"get": {
         "operationId": "listDelayedShipments",
         "summary": "Shipments with open alerts: cargo that has not left first, then by severity and minutes late",
-        "parameters": [_param("limit", "query", "at most this many",
-                              {"type": "integer", "minimum": 1, "maximum": 500, "default": 500})],
+        "parameters": [_DELAYED_LIMIT],
         "responses": {"200": _json("DelayedShipments", "shipments with open alerts"), **_errors(400)},
     }},
     "/api/hubs": {"get": {
