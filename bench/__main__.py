@@ -1,4 +1,5 @@
-"""python -m bench [--units N] | python -m bench state [--units N] | python -m bench engine [--units N]"""
+"""python -m bench [--units N] | python -m bench state [--units N] | python -m bench engine [--units N] |
+python -m bench chaos [--runs N] ..."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import argparse
 
 
 def main() -> None:
+    import sys
+
+    if sys.argv[1:2] == ["chaos"]:
+        from bench.chaos import main as chaos
+
+        chaos(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("what", nargs="?", default="throughput", choices=["throughput", "state", "engine"])
     parser.add_argument("--units", type=int, default=None)

@@ -12,7 +12,7 @@ from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
-from streams.topology import faust_drain, faust_recovery, raw_table
+from streams.topology import ack_guard, faust_drain, faust_recovery, raw_table
 from streams.topology.batching import Batcher, caught_up_on
 
 
@@ -63,6 +63,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         broker_commit_interval=settings.commit_interval,
     )
     topics = TopicNames(settings.topic_prefix)
+    # Only what an agent handled is acknowledged: Faust acknowledges records its streams skip (ack_guard).
+    guard = ack_guard.install(app)
     inputs = app.topic(*topics.inputs, **_raw())
     outputs = {name: app.topic(name, **_raw()) for name in topics.outputs}
     units = _raw_table(app, "units", settings.partitions, "per-unit tracking state (plan, history, alerts)")
@@ -76,11 +78,13 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
                     max_record_bytes=settings.max_record_bytes)  # fmt: skip
     batcher = Batcher(engine, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
                       **_ordered(app, topics.inputs, settings), internal={topics.name("shipment_feed")})
+    guard.reads(topics.inputs)
     shipment_engine, ship_batcher = _add_shipments(app, topics, settings)
     # Both jobs write through the Kafka client (the batchers), not Faust's producer buffer.
     faust_drain.route_direct(app, [*topics.inputs, *topics.shipment_inputs])
 
     def forget() -> None:
+        guard.forget()
         for b in (batcher, ship_batcher):
             b.drop()
         engine.forget()
@@ -112,13 +116,16 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
 
 
 def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs: dict[str, faust.TopicT]) -> None:
-    """Carrier formats in (one raw topic each), canonical events and dead letters out."""
+    """Carrier formats in (one raw topic each), canonical events and dead letters out. A record is acknowledged
+    once its outputs are in the producer's buffer, which Faust flushes before it commits."""
     ingestor = Ingestor(topics, max_record_bytes=settings.max_record_bytes)
     senders = {**outputs, topics.name("event"): app.topic(topics.name("event"), **_raw()),
                topics.name("road_ping"): app.topic(topics.name("road_ping"), **_raw())}
     raw = app.topic(*topics.raw_topics, **_raw())
     pings = app.topic(topics.name("road_ping"), **_raw())
     geofences = _raw_table(app, "geofences", settings.partitions, "per-vehicle geofence state (road pings)")
+    guard = ack_guard.install(app)
+    guard.reads([*topics.raw_topics, topics.name("road_ping")])
 
     @app.agent(raw, name="ingest", concurrency=1)
     async def ingest(stream: faust.StreamT) -> None:
@@ -127,6 +134,7 @@ def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs:
             for rec in ingestor.process_raw(msg.topic, msg.partition, msg.offset, event.key, event.value,
                                             msg.timestamp):  # fmt: skip
                 senders[rec.topic].send_soon(key=rec.key, value=rec.value)
+            guard.handled(msg)
 
     @app.agent(pings, name="geofence", concurrency=1)
     async def geofence(stream: faust.StreamT) -> None:
@@ -135,6 +143,7 @@ def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs:
             for rec in ingestor.process_ping(geofences, msg.topic, msg.partition, msg.offset, event.key,  # type: ignore[arg-type]
                                              event.value):  # fmt: skip
                 senders[rec.topic].send_soon(key=rec.key, value=rec.value)
+            guard.handled(msg)
 
 
 def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tuple[ShipmentEngine, Batcher]:
@@ -152,6 +161,7 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
     batcher = Batcher(engine, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives,
                       **_ordered(app, topics.shipment_inputs, settings))
     inputs = app.topic(*topics.shipment_inputs, **_raw())
+    ack_guard.install(app).reads(topics.shipment_inputs)
 
     @app.agent(inputs, name="ship", concurrency=1)
     async def ship(stream: faust.StreamT) -> None:
@@ -166,7 +176,7 @@ def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
     return {"topics": inputs, "caught_up": caught_up_on(app.consumer), "max_idle": settings.input_sync_idle_ms / 1000,
             "flowing": lambda: app.flow_control.is_active(),  # built when the worker runs: it needs the loop
             # A batch that cannot be written stops the worker (a process exits non-zero): its input is read again.
-            "on_failure": app.crash}
+            "on_failure": app.crash, "handled": ack_guard.install(app).handled}
 
 
 def _raw_tables(tables: list) -> list[raw_table.RawTable]:

@@ -54,6 +54,7 @@ from faust.types import TP, ProducerT
 from streams.processing.cache import Scope
 from streams.processing.engine import OutRecord
 from streams.processing.input_order import CaughtUp, InputMerge
+from streams.topology import faults
 from streams.topology.raw_table import RawTable
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class Batcher:
         flowing: Callable[[], bool] = lambda: True,
         internal: Collection[str] = (),
         on_failure: Callable[[BaseException], Awaitable[None]] = _no_failure_handler,
+        handled: Callable[[object], None] = lambda message: None,
     ) -> None:
         """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
         partitions the worker owns now (the assignor's), for their changelog offsets; `time_slice`: how long a
@@ -127,7 +129,8 @@ class Batcher:
         `flowing` false while the consumer hands nothing over (a rebalance: Faust waits for what the agent
         holds, so it is done at once); `internal`: output topics whose records take the timestamp of the record
         that caused them; `on_failure`: called once if a batch cannot be written (the worker must stop: this
-        batcher acknowledges nothing after it)."""
+        batcher acknowledges nothing after it); `handled`: told of each input record once its batch is written,
+        just before it is acknowledged (the worker's `AckGuard`: nothing else may acknowledge it)."""
         self.engine = engine
         self.producer = producer
         self.max_records = max_records
@@ -139,6 +142,7 @@ class Batcher:
         self.flowing = flowing
         self.internal = frozenset(internal)
         self.on_failure = on_failure
+        self.handled = handled
         self.failure: BaseException | None = None  # what stopped this batcher: it writes nothing more
         self._ready: deque[faust.EventT] = deque()  # released by the merge, not yet processed
         self._slice_end = 0.0  # when the current time slice ends (perf_counter)
@@ -297,7 +301,10 @@ class Batcher:
                     offsets[partition] = result.offset
             table.apply(outbox, offsets, actives)
         # 3. The input, which Faust commits later (it flushes the producer first).
+        await faults.hold("batch_written")
+        handled = self.handled
         for event in events:
+            handled(event.message)
             await stream.ack(event)
         self.batches += 1
         self.records += len(events)

@@ -32,11 +32,14 @@ stop and error handling."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from typing import Any, cast
 
 from faust.transport import consumer as faust_consumer
 from faust.types import TP
+
+log = logging.getLogger(__name__)
 
 
 class ChangelogEvent:
@@ -131,6 +134,11 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
     flow_active = app.flow_control.is_active
     pressure: dict = {}
 
+    guard = getattr(app, "corridor_ack_guard", None)
+    guarded = guard.readers if guard is not None else {}
+    start_check: dict = {}  # tp -> the read offset this loop last set (another value: a seek happened)
+    verified: dict = {}  # tp -> (committed, first offset) already sought back once
+
     yield_every = 100
     num_since_yield = 0
     sleep = asyncio.sleep
@@ -143,6 +151,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
             raw_changelogs = _raw_changelogs(app)  # tables register after the consumer starts
             raw_inputs = _raw_inputs(app)
             if not self.should_stop:
+                sought_back: set = set()
                 async for tp, message in ait:
                     num_since_yield += 1
                     if num_since_yield > yield_every:
@@ -150,6 +159,14 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                         num_since_yield = 0
                     offset = message.offset
                     r_offset = get_read_offset(tp)
+                    if tp in sought_back:
+                        continue  # the rest of a fetch that started past the committed offset
+                    # The first record of an input since a seek (an assignment's seek to the committed offset):
+                    if (r_offset != start_check.get(tp, _UNSET) and message.topic in guarded
+                            and not await _check_start(self, tp, message.topic, offset, r_offset, verified)):
+                        start_check.pop(tp, None)
+                        sought_back.add(tp)
+                        continue
                     if r_offset is None or offset >= r_offset:
                         gap = offset - (r_offset or 0)
                         if gap > 1 and r_offset and acks_enabled_for(message.topic):
@@ -181,6 +198,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                         else:
                             await callback(message)
                         set_read_offset(tp, offset)
+                        start_check[tp] = offset
                 unset_flag(flag_consumer_fetching)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
@@ -197,6 +215,57 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
         raise
     finally:
         unset_flag(flag_consumer_fetching)
+
+
+_UNSET = object()
+
+
+async def _committed(consumer: Any, tp: Any, tries: int = 3) -> int | None:
+    """The group's committed offset for `tp`, asked again: Tansu has been seen to answer a fetch of committed
+    offsets without the partition just after a rebalance, where a second fetch finds it."""
+    client = consumer._thread._ensure_consumer()
+    for n in range(tries):
+        offset = await consumer._thread.call_thread(client.committed, tp)
+        if offset is not None:
+            return offset
+        if n + 1 < tries:
+            await asyncio.sleep(0.2)
+    return None
+
+
+async def _check_start(consumer: Any, tp: Any, topic: str, offset: int, committed: int | None,
+                       verified: dict) -> bool:  # fmt: skip
+    """Whether reading may start at `offset` after a seek to `committed`; logs the start next to the committed
+    offset. A start past it would skip records nobody handled (the data-loss issue): it is an error, and the
+    consumer is sought back. Unless the partition really holds nothing in between (compaction, transaction
+    markers), which a second read from the committed offset shows. Where the seek found no committed offset the
+    group's is asked again; if there is none, the log start is where reading begins (corridor's consumers reset
+    to the earliest offset), and what was handled already comes again as duplicates."""
+    where = f"input {topic}[{tp.partition}]"
+    if committed is None:
+        earliest = (await consumer.earliest_offsets(tp)).get(tp) or 0
+        committed = earliest if offset <= earliest else await _committed(consumer, tp)
+        if committed is None:
+            committed = earliest
+            if verified.get(tp) != (committed, offset):
+                log.error("%s: the group has no committed offset for it, yet the consumer started at offset %d, "
+                          "past the log start %d", where, offset, committed)  # fmt: skip
+        elif committed != earliest:
+            consumer._committed_offset[tp] = committed
+    if offset <= committed:
+        if verified.get(tp) != ("started", committed):
+            verified[tp] = ("started", committed)
+            log.info("%s starts at offset %d (committed: %d)", where, offset, committed)
+        return True
+    if verified.get(tp) == (committed, offset):
+        log.warning("%s: offsets %d to %d hold no records (compacted, or transaction markers); starting at %d",
+                    where, committed, offset - 1, offset)  # fmt: skip
+        return True
+    verified[tp] = (committed, offset)
+    log.error("%s: the consumer started at offset %d, past the committed offset %d: refusing to skip %d records; "
+              "seeking back to %d", where, offset, committed, offset - committed, committed)  # fmt: skip
+    await consumer.seek(tp, committed)
+    return False
 
 
 def install() -> None:

@@ -137,8 +137,64 @@ async def _slurp_changelogs(self: Any) -> None:  # pragma: no cover - exercised 
             logger.warning(f"Error in recovery {ex}")
 
 
+_original_on_rebalance = faust_recovery.Recovery.on_rebalance
+
+
+async def _on_rebalance(self: Any, assigned: Any, revoked: Any, newly_assigned: Any, generation_id: int = 0) -> None:
+    # Which rebalance this assignment ends: a later one (its revocation counts) makes this generation's recovery
+    # stale even though the new generation id is not known yet.
+    self.corridor_rebalance = self.app.rebalancing_count
+    await _original_on_rebalance(self, assigned, revoked, newly_assigned, generation_id)
+
+
+async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:  # pragma: no cover - every start-up
+    """Faust's, and it does not resume streams for a generation that a newer rebalance has already revoked.
+
+    Faust checks only the generation id, which changes when the next assignment arrives, not when the next
+    rebalance begins. Recovery that completed in between (Tansu takes about 3 s from revocation to assignment)
+    resumed the streams, re-seeked them to the committed offsets and fetched while the group was rebalancing;
+    what it handed over then belonged to a revoked generation, and Faust's streams skip and acknowledge such
+    records (see `ack_guard`). Now the streams stay paused, and the next assignment's recovery resumes them."""
+    from streams.topology import faults
+
+    await faults.hold("recovery_completed")
+    app = self.app
+    consumer = app.consumer
+    self.log.info("Restore complete!")
+    await app.on_rebalance_complete.send()
+    self._set_recovery_ended()
+    callbacks = [asyncio.ensure_future(table.on_recovery_completed(self.actives_for_table[table],
+                                                                   self.standbys_for_table[table]))
+                 for table in self.tables.values()]  # fmt: skip
+    if callbacks:
+        await asyncio.wait(callbacks)
+    assignment = consumer.assignment()
+    if app.consumer_generation_id != generation_id:
+        self.log.warning(f"Recovery rebalancing again app id {app.consumer_generation_id} param {generation_id}")
+        return
+    if app.rebalancing_count != getattr(self, "corridor_rebalance", app.rebalancing_count):
+        self.log.warning("recovery of generation %d completed after the next rebalance began: its streams stay "
+                         "paused until that rebalance assigns partitions", generation_id)  # fmt: skip
+        return
+    consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
+    if assignment:
+        self.log.info("Seek stream partitions to committed offsets.")
+        await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
+    self.completed.set()
+    app.flow_control.resume()
+    consumer.resume_flow()
+    await app._fetcher.maybe_start()
+    self.tables.on_actives_ready()
+    if not app.assignor.assigned_standbys():
+        self.tables.on_standbys_ready()
+    app.on_rebalance_end()
+    self.log.info("Worker ready")
+
+
 def install() -> None:
     """Use the lean rebuild loop in every Faust app of this process (idempotent)."""
+    faust_recovery.Recovery.on_rebalance = _on_rebalance  # type: ignore[method-assign]
+    faust_recovery.Recovery.on_recovery_completed = _on_recovery_completed  # type: ignore[method-assign]
     # A Service task, as the original: mode starts it with the Recovery service.
     faust_recovery.Recovery._slurp_changelogs = Service.task(_slurp_changelogs)  # type: ignore[method-assign]
 
