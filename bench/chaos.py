@@ -25,10 +25,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import ClockTick, Plan, TrackingEvent, loads
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
+from streams.broker.tansu import true_end_offsets
 from streams.core.policy import DEFAULT_POLICY
 from streams.io.kafka import OutputReader, Publisher
 from streams.processing.replay import canonical_order, replay
@@ -103,6 +105,27 @@ async def _publish(bootstrap: str, topics: TopicNames, records: list, seconds: f
                 await asyncio.sleep(pause * 20)
 
 
+async def caught_up(bootstrap: str, group: str, topics: TopicNames, timeout: float = 300) -> None:
+    """Wait until the group has committed every input record (outputs going quiet is not enough: a worker that
+    re-reads records it handled before emits nothing for them)."""
+    names = [*topics.inputs, topics.name("shipment_plan"), topics.name("shipment_feed")]
+    tps = [TopicPartition(t, p) for t in names for p in range(PARTITIONS)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            ends = await true_end_offsets(bootstrap, await consumer.end_offsets(tps))
+            behind = {tp: ends[tp] - (await consumer.committed(tp) or 0) for tp in tps}
+            if not any(n > 0 for n in behind.values()):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the group never caught up: {behind}")
+            await asyncio.sleep(2)
+    finally:
+        await consumer.stop()
+
+
 def _final(outputs: list[tuple[str, dict]], topics: TopicNames) -> tuple[dict, dict, list[str]]:
     timelines: dict[str, dict] = {}
     etas: dict[str, dict] = {}
@@ -166,7 +189,8 @@ async def one_run(run: int, seed: int, units: int, seconds: float, min_kills: in
                 deadline = time.monotonic() + 240
                 while not all(workers.ready(n) for n in workers.procs) and time.monotonic() < deadline:
                     await asyncio.sleep(0.5)
-                await reader.settle(quiet=15, timeout=600)
+                await caught_up(broker.bootstrap, workers.app_id, topics)
+                await reader.settle(quiet=3, timeout=120)
                 live = [(t, v) for t, vs in reader.records.items() for v in vs]
         finally:
             workers.stop()

@@ -21,9 +21,17 @@ def _bucket(t: datetime) -> int:
     return int(t.timestamp()) // BUCKET_SECONDS
 
 
-@lru_cache(maxsize=256)  # the persisted watermark is read several times per record and changes hourly
+@lru_cache(maxsize=256)  # the persisted watermark is read several times per record
 def _instant(raw: bytes) -> datetime:
-    return datetime.fromtimestamp(int(raw), UTC)
+    """Seconds since the epoch, with microseconds after a point where the instant has them."""
+    seconds, _, micros = raw.partition(b".")
+    t = datetime.fromtimestamp(int(seconds), UTC)
+    return t.replace(microsecond=int(micros.ljust(6, b"0"))) if micros else t
+
+
+def _stamp(t: datetime) -> bytes:
+    seconds = math.floor(t.timestamp())
+    return (f"{seconds}.{t.microsecond:06d}" if t.microsecond else str(seconds)).encode()
 
 
 def _seconds(t: datetime) -> int:
@@ -46,9 +54,11 @@ class PartitionClock:
                  earliest: dict[tuple[int, int], int] | None = None) -> None:  # fmt: skip
         self._store = store
         self._p = partition
-        # The watermark is persisted when it enters a new hour bucket, not on every record (each write is a
-        # changelog message); within the hour it advances in `fine`, the engine's memory. After a restart it may
-        # be up to an hour behind until the next record moves it: decisions are re-made, never lost.
+        # The watermark is written at every move, to the microsecond: the worker's tables write a key once per
+        # batch, so that is one changelog record per partition and batch. A worker restarted after a SIGKILL then
+        # re-reads its unacknowledged input at the very watermark it left, and decides as `corridor replay` does
+        # (it was persisted hourly before: a restarted worker re-decided against a clock up to an hour behind,
+        # and its alerts and ETAs could differ from replay's). `fine` is the same value in the engine's memory.
         self._fine = fine if fine is not None else {}
         # The earliest due time (seconds) of the entries left in a bucket, by (partition, bucket), as last seen
         # (the engine's memory, dropped with its caches): a move within the hour before that time reads nothing.
@@ -78,8 +88,7 @@ class PartitionClock:
         if candidate is None or (current is not None and candidate <= current):
             return current, False
         self._fine[self._p] = candidate
-        if persisted is None or _bucket(candidate) > _bucket(persisted):
-            self._store[self._k("wm")] = str(int(candidate.timestamp())).encode()
+        self._store[self._k("wm")] = _stamp(candidate)
         return candidate, True
 
     def schedule(self, unit_id: str, due: datetime, previous: datetime | None = None) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import compare
+from bench.chaos import caught_up, compare
 from schemas import ClockTick, Plan, TrackingEvent
 from streams.io.kafka import OutputReader, Publisher
 from streams.processing.replay import canonical_order
@@ -108,7 +108,8 @@ async def test_every_input_takes_effect_across_kills_at_the_worst_moments(bootst
             await a.wait_for("Worker ready", timeout=120)
             await pub.send_all(parts[5])
         async with OutputReader(bootstrap, topics) as reader:
-            await reader.settle(quiet=10, timeout=300)
+            await caught_up(bootstrap, settings.app_id, topics)
+            await reader.settle(quiet=3, timeout=120)
             live = [(t, v) for t, vs in reader.records.items() for v in vs]
     finally:
         a.stop()

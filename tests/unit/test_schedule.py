@@ -70,13 +70,26 @@ def test_a_move_within_the_hour_takes_only_what_it_reached_and_writes_nothing_el
         units.set_due(f"U{i:02d}", T0 + timedelta(minutes=10 + i))  # all in the 08:00 hour
     units.move(T0 + timedelta(minutes=1))
     store.writes.clear()
-    for minute in range(2, 10):  # moves that reach no entry
+    for minute in range(2, 10):  # moves that reach no entry write the watermark alone
         assert units.move(T0 + timedelta(minutes=minute)) == []
-    assert store.writes == []
+    assert {w[1] for w in store.writes} == {b"wm:0"}
+    store.writes.clear()
     assert units.move(T0 + timedelta(minutes=12, seconds=30)) == ["U00", "U01", "U02"]
     # The three entries taken, and nothing else: no unit not yet due was taken out and put back.
     b = _bucket(T0)
-    assert store.writes == [("delete", f"due:{b}:{n}:0".encode()) for n in (1, 2, 3)]
+    assert [w for w in store.writes if w[1] != b"wm:0"] == [("delete", f"due:{b}:{n}:0".encode()) for n in (1, 2, 3)]
+
+
+def test_the_watermark_is_kept_to_the_microsecond() -> None:
+    """A restarted worker re-reads its unacknowledged input at the watermark it left, not an hour before it."""
+    store: dict[bytes, bytes] = {}
+    at = T0 + timedelta(minutes=17, seconds=3, microseconds=250)
+    PartitionClock(store, 0).advance(at)
+    assert PartitionClock(store, 0).watermark == at  # a new clock: what a restarted worker reads
+    PartitionClock(store, 0).advance(at + timedelta(microseconds=750))
+    assert PartitionClock(store, 0).watermark == at + timedelta(microseconds=750)
+    store[b"wm:1"] = str(int(T0.timestamp())).encode()  # as written before (whole seconds)
+    assert PartitionClock(store, 1).watermark == T0
 
 
 def test_a_unit_whose_due_time_moves_is_stepped_once_at_its_last_due_time() -> None:
