@@ -54,6 +54,7 @@ class RunResult:
     extra_alerts: int
     duplicated_alerts: int
     seconds: float
+    stuck: bool = False  # the group never committed all its input within the time allowed
 
 
 class Workers:
@@ -189,7 +190,12 @@ async def one_run(run: int, seed: int, units: int, seconds: float, min_kills: in
                 deadline = time.monotonic() + 240
                 while not all(workers.ready(n) for n in workers.procs) and time.monotonic() < deadline:
                     await asyncio.sleep(0.5)
-                await caught_up(broker.bootstrap, workers.app_id, topics)
+                stuck = False
+                try:
+                    await caught_up(broker.bootstrap, workers.app_id, topics)
+                except TimeoutError as exc:
+                    stuck = True
+                    print(f"run {run}: {exc}", file=sys.stderr)
                 await reader.settle(quiet=3, timeout=120)
                 live = [(t, v) for t, vs in reader.records.items() for v in vs]
         finally:
@@ -199,7 +205,7 @@ async def one_run(run: int, seed: int, units: int, seconds: float, min_kills: in
     if examples:
         print(f"run {run}: lost, for example: {examples}", file=sys.stderr)
     return RunResult(run, len(workers.procs), kills, starting, len(records), seconds=round(time.monotonic() - began, 1),
-                     **result)  # fmt: skip
+                     stuck=stuck, **result)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -221,8 +227,8 @@ def main(argv: list[str] | None = None) -> None:
         results.append(r)
         print(f"{r.run:3} {r.workers:7} {r.kills:5} ({r.kills_starting:2}) {r.published:9} | {r.lost:4} "
               f"{r.differing_units:9} {r.missing_alerts:14} {r.extra_alerts:12} {r.duplicated_alerts:10} | "
-              f"{r.seconds}", flush=True)  # fmt: skip
-    clean = sum(r.lost == 0 and r.differing_units == 0 and r.missing_alerts == 0 for r in results)
+              f"{r.seconds}{' STUCK' if r.stuck else ''}", flush=True)  # fmt: skip
+    clean = sum(r.lost == 0 and r.differing_units == 0 and r.missing_alerts == 0 and not r.stuck for r in results)
     print(f"{clean} of {len(results)} runs with nothing lost and nothing differing")
     print(orjson.dumps({"runs": [asdict(r) for r in results], "clean_runs": clean}).decode())
     sys.exit(0 if clean == len(results) else 1)

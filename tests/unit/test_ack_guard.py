@@ -102,3 +102,18 @@ def test_forgetting_drops_what_was_handled_but_not_acknowledged() -> None:
     guard.handled(m)
     guard.forget()  # partitions revoked: the record is read again by whoever owns it next
     assert not app.consumer.ack(m)
+
+
+def test_a_rebalance_does_not_wait_for_records_it_cleared_from_a_queue() -> None:
+    """A clock tick one job took and the other still had queued: cleared, it would be waited for forever."""
+    app = _app()
+    ack_guard.install(app)
+    m = _message(7, app.consumer_generation_id)
+    m.refcount = 2  # two agents read it; one took it (and tracked it), the other's copy is queued
+    app.consumer._unacked_messages.add(m)
+    queue = app.FlowControlQueue(maxsize=10)
+    app.flow_control.manage_queue(queue)
+    queue.put_nowait(app.create_event(m.key, m.value, m.headers, m))
+    app.flow_control.clear()  # what a rebalance does before it waits for acknowledgements
+    assert m not in app.consumer._unacked_messages and not m.acked
+    assert _acked(app) == []  # not acknowledged: read again from the committed offset
