@@ -39,7 +39,7 @@ from streams.settings import Settings
 from streams.topology.runner import wait_ready
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, journey, plan, tick
-from tests.unit.shipment_flows import AWB, split_awb
+from tests.support.shipment_flows import AWB, split_awb
 
 pytestmark = pytest.mark.integration
 
