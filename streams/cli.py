@@ -80,8 +80,8 @@ def worker(
 ) -> None:
     """Run the tracking job (a Faust worker) until stopped, with the query API and operations page on
     http://127.0.0.1:6066/. For production; scale out by starting more."""
+    from streams.bootstrap import build_worker
     from streams.broker.resolve import broker_for
-    from streams.topology.app import create_app
     from streams.topology.runner import Worker
 
     settings = _settings(broker=broker, app_id=app_id, data_dir=data_dir, web_enabled=web, web_port=web_port)
@@ -96,7 +96,7 @@ def worker(
         except ImportError:
             pass
         asyncio.set_event_loop(asyncio.new_event_loop())
-        topology = create_app(settings, bootstrap)
+        topology = build_worker(settings, bootstrap)
         Worker(topology.app, loglevel=loglevel).execute_from_commandline()
 
 
@@ -124,8 +124,8 @@ def simulate(
 
     from streams.broker.resolve import broker_for
     from streams.io.kafka import Publisher
+    from streams.io.paced import publish_paced
     from streams.processing.topics import TopicNames
-    from streams.sim.publish import publish_paced
 
     settings = _settings(broker=broker)
 

@@ -1,6 +1,7 @@
 """Query API and the operations web page, served by the Faust workers themselves.
 
-`register(topology, settings)` adds to the tracking app, when `settings.web_enabled`:
+`register(topology, settings)` adds to the tracking app, when `settings.web_enabled` (streams/bootstrap.py calls
+it; the topology itself does not know its web layer):
 - the `api-index` agent and its tables `api_alerts` and `api_eta` (streams/api/store.py), which keep every
   alert and ETA update published per unit, co-partitioned with the `units` table, and `api_shipment_alerts` and
   `api_shipment_eta`, the same per shipment, co-partitioned with the `shipments` table;
@@ -39,9 +40,9 @@ def register(topology: Topology, settings: Settings) -> bool:
     units, clock = app.tables["units"], app.tables["clock"]
     shipments = ShipmentTables(app.tables["shipments"], app.tables["shipment_clock"], index.shipment_alerts,
                                index.shipment_etas, topology.shipments.policy,
-                               getattr(topology.shipments, "_fine", None))
+                               topology.shipments.fine_watermarks)
     store = LocalStore(app, units, clock, index.alerts, index.etas, settings.partitions, topology.engine.policy,
-                       getattr(topology.engine, "_fine_watermarks", None), shipments)
+                       topology.engine.fine_watermarks, shipments)
     api = Api(app, store, Cluster(app, "units", settings.partitions),
               Cluster(app, "shipments", settings.partitions))
     _drop_faust_index(app)

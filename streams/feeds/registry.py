@@ -2,7 +2,7 @@
 
 Detection order (first `sniff` that says yes wins), most specific first:
 1. edifact: starts with UNA/UNB/UNH, nothing else does;
-2. the IATA formats (when installed): Cargo-IMP FSU and FFM text, Cargo-XML XFSU, ONE Record JSON-LD, whose
+2. the IATA formats: Cargo-IMP FSU and FFM text, Cargo-XML XFSU, ONE Record JSON-LD, whose
    markers (an FSU/ or FFM/ line, <XFSU, LogisticsEvent) are unambiguous;
 3. dcsa-tnt-3.0 before dcsa-tnt-2.2: a 3.0 body is recognised by eventClassification, and the 2.2 sniff requires
    its absence, but 3.0 requests may also carry eventClassifierCode inside it;
@@ -20,32 +20,20 @@ from streams.feeds.base import FeedFormat, ParseResult, Rejection
 from streams.feeds.dcsa import DcsaTnt22, DcsaTnt30
 from streams.feeds.edifact import Edifact
 from streams.feeds.epcis import Epcis
+from streams.feeds.iata_ffm import CargoImpFfm
+from streams.feeds.iata_fsu import CargoImpFsu
+from streams.feeds.iata_xfsu import CargoXmlXfsu
+from streams.feeds.one_record import OneRecordLogisticsEvent
 from streams.feeds.rail import RailFeed
 from streams.feeds.road import RoadPings
 
 log = logging.getLogger(__name__)
 
-
-def _iata_formats() -> list[FeedFormat]:
-    """The IATA adapters live in their own modules (another issue); this works with or without them."""
-    found: list[FeedFormat] = []
-    wanted = (
-        ("iata_fsu", "CargoImpFsu"),
-        ("iata_ffm", "CargoImpFfm"),
-        ("iata_xfsu", "CargoXmlXfsu"),
-        ("one_record", "OneRecordLogisticsEvent"),
-    )
-    for module, cls in wanted:
-        try:
-            mod = __import__(f"streams.feeds.{module}", fromlist=[cls])
-            found.append(getattr(mod, cls)())
-        except (ImportError, AttributeError):
-            continue
-    return found
-
-
+# Imported, not looked up: an adapter module that fails to import stops the registry (and the worker) with its
+# own error, instead of its format silently going missing and its messages being dead-lettered as unrecognised.
 _ORDER: list[FeedFormat] = [
-    Edifact(), *_iata_formats(), DcsaTnt30(), DcsaTnt22(), Epcis(), RailFeed(), RoadPings(),
+    Edifact(), CargoImpFsu(), CargoImpFfm(), CargoXmlXfsu(), OneRecordLogisticsEvent(),
+    DcsaTnt30(), DcsaTnt22(), Epcis(), RailFeed(), RoadPings(),
 ]
 FORMATS: dict[str, FeedFormat] = {f.name: f for f in _ORDER}
 

@@ -48,6 +48,12 @@ class ShipmentEngine:
         self._fine: dict[int, datetime] = {}
         self._due_earliest: dict[tuple[int, int], int] = {}  # see PartitionClock
 
+    @property
+    def fine_watermarks(self) -> dict[int, datetime]:
+        """Each partition's watermark to the microsecond, as this worker last saw it (the clock table keeps it to
+        the hour between flushes): what the query API reads, so it answers with the watermark the job uses."""
+        return self._fine
+
     def flush(self, scope: Scope | None = None) -> int:
         """Write the state changed since the last flush to the stores, each input partition's inside
         `scope(partition)`; returns how many keys were written."""

@@ -57,19 +57,19 @@ from streams.sim.corridors import (
     H,
     LegSpec,
 )
-from streams.sim.scenario import (
+from streams.sim.trips import (
     FIRST_DEPARTURE_AFTER,
+    Emitter,
+    Run,
     SimRecord,
-    _draw_trip,
-    _emit_runs,
-    _Emitter,
-    _hours,
-    _minute,
-    _planned_times,
-    _Run,
-    _sequence,
-    _transport,
-    _travel,
+    departure_number,
+    draw_trip,
+    emit_runs,
+    planned_times,
+    random_hours,
+    to_minute,
+    transport_of,
+    travel,
 )
 
 FLOWS = ("consolidation", "air", "air-split")
@@ -172,8 +172,8 @@ def _leg(spec: LegSpec, dep: datetime, arr: datetime, n: int) -> Leg:
 def _corridor_legs(corridor: Corridor, start: datetime, first: datetime, legs: range) -> list[Leg]:
     """Plan legs of part of a corridor, departing `first` (the first leg's scheduled departure)."""
     out, n = [], 0
-    for i, (spec, (dep, arr)) in enumerate(zip(corridor.legs, _planned_times(corridor, first), strict=True)):
-        n = _sequence(start, dep, spec.headway) if spec.headway is not None else n
+    for i, (spec, (dep, arr)) in enumerate(zip(corridor.legs, planned_times(corridor, first), strict=True)):
+        n = departure_number(start, dep, spec.headway) if spec.headway is not None else n
         if i in legs:
             out.append(_leg(spec, dep, arr, n))
     return out
@@ -199,9 +199,9 @@ class _Flows:
         self.taken: set[str] = set(avoid)
         self.records: list[SimRecord] = []
         self.cargo: list[_Cargo] = []
-        self.emitters: list[_Emitter] = []
-        self._awb_emitters: dict[str, _Emitter] = {}
-        self._flights: dict[int, tuple[_Run, tuple[str, ...]]] = {}
+        self.emitters: list[Emitter] = []
+        self._awb_emitters: dict[str, Emitter] = {}
+        self._flights: dict[int, tuple[Run, tuple[str, ...]]] = {}
 
     # -- randomness and ids ------------------------------------------------------------------------------
 
@@ -235,12 +235,12 @@ class _Flows:
 
         return self._fresh(make)
 
-    def emitter(self, unit: TrackedUnit, rng: random.Random) -> _Emitter:
-        em = _Emitter(unit, ShipmentRefs(), rng)
+    def emitter(self, unit: TrackedUnit, rng: random.Random) -> Emitter:
+        em = Emitter(unit, ShipmentRefs(), rng)
         self.emitters.append(em)
         return em
 
-    def awb_emitter(self, cargo: _Cargo) -> _Emitter:
+    def awb_emitter(self, cargo: _Cargo) -> Emitter:
         if cargo.ref.id not in self._awb_emitters:
             unit = TrackedUnit(kind=UnitKind.AWB, id=cargo.ref.id)
             self._awb_emitters[cargo.ref.id] = self.emitter(unit, self.rng("awb", cargo.ref.id))
@@ -268,7 +268,7 @@ class _Flows:
 
     @staticmethod
     def handle(
-        em: _Emitter,
+        em: Emitter,
         milestone: Milestone,
         mode: Mode,
         where: str,
@@ -279,7 +279,7 @@ class _Flows:
         """Cargo into (STUFFED) or out of (STRIPPED) a unit: one event per shipment, a few minutes apart,
         reported by the hub (by default) or the carrier."""
         for j, (cargo, pieces) in enumerate(loads):
-            t = _minute(at + j * timedelta(minutes=em.rng.randint(5, 25)))
+            t = to_minute(at + j * timedelta(minutes=em.rng.randint(5, 25)))
             if milestone is Milestone.STUFFED:
                 cargo.loaded.setdefault(em.unit.id, t)
             em.emit(
@@ -296,18 +296,18 @@ class _Flows:
         self,
         unit: TrackedUnit,
         rng: random.Random,
-        run: _Run,
+        run: Run,
         planned: Leg,
         loads: Sequence[tuple[_Cargo, int]],
         loaded: datetime,
         tags: Sequence[str],
     ) -> datetime:
         """A truck to the consignee: plan, loading, the drive, door delivery, unloading. Returns the delivery."""
-        gate_in = _minute(loaded - _hours(rng, 0.5, 1.5))
+        gate_in = to_minute(loaded - random_hours(rng, 0.5, 1.5))
         self.plan(
             Plan(
                 unit=unit,
-                issued_time=_minute(gate_in - _hours(rng, 2, 6)),
+                issued_time=to_minute(gate_in - random_hours(rng, 2, 6)),
                 lane=f"{planned.origin}-{planned.destination}",
                 customer=loads[0][0].plan.customer if loads[0][0].plan else None,
                 legs=[planned],
@@ -316,10 +316,10 @@ class _Flows:
         )
         em = self.emitter(unit, rng)
         self.handle(em, Milestone.STUFFED, Mode.ROAD, planned.origin, loaded, loads)
-        _emit_runs(em, [run], {}, gate_in, HUB_SOURCES[planned.origin])
-        delivered = _minute(run.arrived + _hours(rng, 0.3, 1.5))
-        em.emit(run.leg.source, Mode.ROAD, Milestone.DELIVERED, planned.destination, delivered, _transport(run))
-        unloaded = delivered + _hours(rng, 0.2, 0.6)
+        emit_runs(em, [run], {}, gate_in, HUB_SOURCES[planned.origin])
+        delivered = to_minute(run.arrived + random_hours(rng, 0.3, 1.5))
+        em.emit(run.leg.source, Mode.ROAD, Milestone.DELIVERED, planned.destination, delivered, transport_of(run))
+        unloaded = delivered + random_hours(rng, 0.2, 0.6)
         self.handle(em, Milestone.STRIPPED, Mode.ROAD, planned.destination, unloaded, loads, run.leg.source)
         for cargo, _ in loads:
             cargo.rode(tags)
@@ -337,7 +337,7 @@ class _Flows:
         while train < feeder_legs[-1].planned_arrival + CKG_HUB_PLAN:
             train += crx.headway
         train_legs = _corridor_legs(crx, start, train, range(len(crx.legs)))
-        booked = _minute(start + _hours(rng, 0, 6))
+        booked = to_minute(start + random_hours(rng, 0, 6))
         backlog = rng.random() < CKG_BACKLOG_P
 
         def last_mile_leg(spec: LegSpec) -> ShipmentLeg:
@@ -381,32 +381,32 @@ class _Flows:
             self.book(cargo, [_shipment_leg(train_legs), last_mile_leg(city)], booked, crx.customer,
                       PROMISE_SLACK["consolidation"])
             wave.append((cargo, city))
-            local_ready.append(train - _hours(rng, 40, 60))
+            local_ready.append(train - random_hours(rng, 40, 60))
 
         # feeders: stuffed in Hanoi, road and rail to Chongqing, stripped at the hub
         stripped: list[datetime] = []
         for f, (unit, aboard) in enumerate(feeders):
             frng = self.rng("consolidation", w, "feeder", f, "run")
             tags: list[str] = []
-            runs, _ = _travel(self.seed, _NO_CUSTOMS["asx"], start, _planned_times(asx, feeder_dep), None, frng,
+            runs, _ = travel(self.seed, _NO_CUSTOMS["asx"], start, planned_times(asx, feeder_dep), None, frng,
                               tags, legs=range(2))
-            gate_in = _minute(feeder_dep - asx.gate_in_lead * frng.uniform(0.7, 1.0))
+            gate_in = to_minute(feeder_dep - asx.gate_in_lead * frng.uniform(0.7, 1.0))
             self.plan(Plan(unit=unit, issued_time=booked, lane="VNHAN-CNCKG", customer="ASEAN Express consolidation",
                            legs=feeder_legs))
             em = self.emitter(unit, frng)
             loads = [(c, c.pieces) for c in aboard]
-            self.handle(em, Milestone.STUFFED, Mode.ROAD, "VNHAN", gate_in - _hours(frng, 3, 6), loads)
-            arrived = _emit_runs(em, runs, {}, gate_in, asx.customs_source)
-            strip = _minute(arrived + _hours(frng, 3, 8))
+            self.handle(em, Milestone.STUFFED, Mode.ROAD, "VNHAN", gate_in - random_hours(frng, 3, 6), loads)
+            arrived = emit_runs(em, runs, {}, gate_in, asx.customs_source)
+            strip = to_minute(arrived + random_hours(frng, 3, 8))
             if backlog:
-                strip += _hours(frng, 30, 60)
+                strip += random_hours(frng, 30, 60)
             self.handle(em, Milestone.STRIPPED, Mode.RAIL, "CNCKG", strip, loads)
             stripped.append(strip + len(loads) * 25 * timedelta(minutes=1))
             for c in aboard:
                 c.rode([*tags, *(["hub-backlog@CNCKG"] if backlog else [])])
 
         # CR Express containers: consolidated at Chongqing, rail to Duisburg, stripped there
-        ready = _minute(max([*stripped, *local_ready]) + _hours(rng, 4, 10))
+        ready = to_minute(max([*stripped, *local_ready]) + random_hours(rng, 4, 10))
         order = list(wave)
         rng.shuffle(order)
         n_boxes = max(1, math.ceil(len(order) / 3))
@@ -415,63 +415,63 @@ class _Flows:
             brng = self.rng("consolidation", w, "box", b)
             unit = self.container(brng, crx.owners[b % len(crx.owners)])
             tags = []
-            runs, _ = _travel(self.seed, _NO_CUSTOMS["crx"], start, _planned_times(crx, train), None, brng, tags,
+            runs, _ = travel(self.seed, _NO_CUSTOMS["crx"], start, planned_times(crx, train), None, brng, tags,
                               ready=ready + CKG_CUTOFF)
             sched = train
             while sched < ready + CKG_CUTOFF:
                 sched += crx.headway
-            stuffed = _minute(max(ready, sched - _hours(brng, 16, 24)))
-            gate_in = _minute(stuffed + _hours(brng, 2, 5))
+            stuffed = to_minute(max(ready, sched - random_hours(brng, 16, 24)))
+            gate_in = to_minute(stuffed + random_hours(brng, 2, 5))
             plan = Plan(unit=unit, issued_time=booked, lane=crx.lane, customer="CR Express consolidation (Chongqing)",
                         legs=train_legs)
             self.plan(plan)
             if sched != train:  # the wave missed its train: the forwarder books the container on a later one
                 self.plan(plan.model_copy(update={
                     "revision": 2,
-                    "issued_time": _minute(min(stuffed, train - CKG_CUTOFF)),
+                    "issued_time": to_minute(min(stuffed, train - CKG_CUTOFF)),
                     "legs": _corridor_legs(crx, start, sched, range(len(crx.legs))),
                 }))
             holds = {}
             if brng.random() < DUI_CUSTOMS_P:
-                hold = _minute(runs[-1].arrived + _hours(brng, 2, 10))
-                holds[len(runs) - 1] = (hold, _minute(hold + _hours(brng, 18, 72)))
+                hold = to_minute(runs[-1].arrived + random_hours(brng, 2, 10))
+                holds[len(runs) - 1] = (hold, to_minute(hold + random_hours(brng, 18, 72)))
                 tags.append(f"customs-hold@{crx.customs_at}")
             em = self.emitter(unit, brng)
             loads = [(c, c.pieces) for c, _ in box]
             self.handle(em, Milestone.STUFFED, Mode.RAIL, "CNCKG", stuffed, loads)
-            done = _emit_runs(em, runs, holds, gate_in, crx.customs_source)
-            strip = _minute(done + _hours(brng, 3, 8))
+            done = emit_runs(em, runs, holds, gate_in, crx.customs_source)
+            strip = to_minute(done + random_hours(brng, 3, 8))
             self.handle(em, Milestone.STRIPPED, Mode.RAIL, "DEDUI", strip, loads)
             for j, (cargo, city) in enumerate(box):
                 cargo.rode(tags)
-                self.last_mile(cargo, city, strip + _hours(brng, 1, 3) + j * 20 * timedelta(minutes=1), w)
+                self.last_mile(cargo, city, strip + random_hours(brng, 1, 3) + j * 20 * timedelta(minutes=1), w)
 
     def last_mile(self, cargo: _Cargo, spec: LegSpec, loaded: datetime, w: int) -> None:
         rng = self.rng("last-mile", cargo.ref.id)
         unit = self.trailer(rng, "DU ML ")
         n = rng.randrange(1, 10**4)
-        trip = _draw_trip(self.seed, f"shipments|{unit.id}", n, spec)
-        planned_dep = _minute(loaded + 1 * H)
-        departed = _minute(loaded + _hours(rng, 0.5, 1.5) + trip.departure_delay)
-        arrived = _minute(departed + spec.transit * trip.transit_factor + trip.extra_transit)
+        trip = draw_trip(self.seed, f"shipments|{unit.id}", n, spec)
+        planned_dep = to_minute(loaded + 1 * H)
+        departed = to_minute(loaded + random_hours(rng, 0.5, 1.5) + trip.departure_delay)
+        arrived = to_minute(departed + spec.transit * trip.transit_factor + trip.extra_transit)
         tags = []
         if trip.departure_delay >= 4 * H:
             tags.append(f"departure-delay@{spec.origin}")
         if trip.extra_transit >= 4 * H:
             tags.append(f"transit-delay@{spec.origin}-{spec.destination}")
-        run = _Run(spec, trip, departed, arrived, None)
+        run = Run(spec, trip, departed, arrived, None)
         planned = _leg(spec, planned_dep, planned_dep + spec.transit, n)
-        self.truck(unit, rng, run, planned, [(cargo, cargo.pieces)], _minute(loaded), tags)
+        self.truck(unit, rng, run, planned, [(cargo, cargo.pieces)], to_minute(loaded), tags)
 
     # -- air: Hong Kong -> Liège (ULDs) -> Madrid (line-haul truck) ---------------------------------------------
 
-    def flight(self, k: int) -> tuple[_Run, tuple[str, ...]]:
+    def flight(self, k: int) -> tuple[Run, tuple[str, ...]]:
         """The k-th freighter of the scenario (the same flights as the air corridor's air waybills)."""
         if k not in self._flights:
             air = AIR_HKG_LGG_MAD
             sched = self.start + FIRST_DEPARTURE_AFTER + air.departure_hour * H + k * air.headway
             tags: list[str] = []
-            runs, _ = _travel(self.seed, _NO_CUSTOMS["air"], self.start, _planned_times(air, sched), None,
+            runs, _ = travel(self.seed, _NO_CUSTOMS["air"], self.start, planned_times(air, sched), None,
                               self.rng("flight", k), tags, legs=range(1))
             self._flights[k] = (runs[0], tuple(tags))
         return self._flights[k]
@@ -483,17 +483,17 @@ class _Flows:
 
     def air_booking(self, cargo: _Cargo, k: int, rng: random.Random) -> None:
         legs = self.flight_legs(k)
-        issued = _minute(legs[0].planned_departure - _hours(rng, 30, 60))
+        issued = to_minute(legs[0].planned_departure - random_hours(rng, 30, 60))
         self.book(cargo, [_shipment_leg(legs[:1]), _shipment_leg(legs[1:])], issued, AIR_HKG_LGG_MAD.customer,
                   PROMISE_SLACK[cargo.flow])
         run, _ = self.flight(k)
         sched = legs[0].planned_departure
-        received = _minute(sched - _hours(rng, 8, 14))
+        received = to_minute(sched - random_hours(rng, 8, 14))
         self.fsu(cargo, Milestone.GATE_IN, "HKHKG", received, cargo.pieces, run)  # RCS
 
-    def fsu(self, cargo: _Cargo, milestone: Milestone, where: str, at: datetime, pieces: int, run: _Run) -> None:
+    def fsu(self, cargo: _Cargo, milestone: Milestone, where: str, at: datetime, pieces: int, run: Run) -> None:
         em = self.awb_emitter(cargo)
-        em.emit(FSU_SOURCE, Mode.AIR, milestone, where, _minute(at), _transport(run), shipment=cargo.refs(pieces))
+        em.emit(FSU_SOURCE, Mode.AIR, milestone, where, to_minute(at), transport_of(run), shipment=cargo.refs(pieces))
 
     def uld_flight(self, k: int, loads: list[tuple[_Cargo, int]], kind: str) -> list[tuple[_Cargo, int, datetime]]:
         """A ULD built up in Hong Kong for flight k and broken down in Liège, with the air waybills' flight
@@ -503,26 +503,26 @@ class _Flows:
         sched = legs[0].planned_departure
         rng = self.rng("uld", k, *(c.ref.id for c, _ in loads))
         unit = self.uld(rng, kind)
-        built = _minute(sched - _hours(rng, 4, 7))
-        gate_in = _minute(built + _hours(rng, 0.8, 1.2))
-        self.plan(Plan(unit=unit, issued_time=_minute(sched - _hours(rng, 20, 30)), lane="HKHKG-BELGG",
+        built = to_minute(sched - random_hours(rng, 4, 7))
+        gate_in = to_minute(built + random_hours(rng, 0.8, 1.2))
+        self.plan(Plan(unit=unit, issued_time=to_minute(sched - random_hours(rng, 20, 30)), lane="HKHKG-BELGG",
                        customer="Cainiao ULD build-up", legs=legs[:1]))
         em = self.emitter(unit, rng)
         self.handle(em, Milestone.STUFFED, Mode.AIR, "HKHKG", built, loads)
-        arrived = _emit_runs(em, [run], {}, gate_in, AIR_HKG_LGG_MAD.customs_source)
-        breakdown = _minute(arrived + _hours(rng, 2, 6))
+        arrived = emit_runs(em, [run], {}, gate_in, AIR_HKG_LGG_MAD.customs_source)
+        breakdown = to_minute(arrived + random_hours(rng, 2, 6))
         self.handle(em, Milestone.STRIPPED, Mode.AIR, "BELGG", breakdown, loads)
         out = []
         for cargo, pieces in loads:
             tags = list(flight_tags)
-            self.fsu(cargo, Milestone.LOADED, "HKHKG", sched - _hours(rng, 2, 3), pieces, run)  # MAN
+            self.fsu(cargo, Milestone.LOADED, "HKHKG", sched - random_hours(rng, 2, 3), pieces, run)  # MAN
             self.fsu(cargo, Milestone.DEPARTED, "HKHKG", run.departed, pieces, run)  # DEP
             self.fsu(cargo, Milestone.ARRIVED, "BELGG", run.arrived, pieces, run)  # ARR
-            free = _minute(breakdown + _hours(rng, 0.5, 1.5))
+            free = to_minute(breakdown + random_hours(rng, 0.5, 1.5))
             self.fsu(cargo, Milestone.DISCHARGED, "BELGG", free, pieces, run)  # RCF
             if rng.random() < LGG_CUSTOMS_P:
-                hold = _minute(free + _hours(rng, 0.5, 3))
-                free = _minute(hold + _hours(rng, 12, 60))
+                hold = to_minute(free + random_hours(rng, 0.5, 3))
+                free = to_minute(hold + random_hours(rng, 12, 60))
                 self.fsu(cargo, Milestone.CUSTOMS_HOLD, "BELGG", hold, pieces, run)  # TGC
                 self.fsu(cargo, Milestone.CUSTOMS_RELEASED, "BELGG", free, pieces, run)  # CCD
                 tags.append("customs-hold@BELGG")
@@ -535,22 +535,22 @@ class _Flows:
         air = AIR_HKG_LGG_MAD
         spec = air.legs[1]
         rng = self.rng("line-haul", key)
-        planned = _planned_times(air, self.flight_legs(k)[0].planned_departure)
+        planned = planned_times(air, self.flight_legs(k)[0].planned_departure)
         ready = max(free for _, _, free in loads) + spec.handling
         slot = planned[1][0]
         while slot < ready:
             slot += spec.headway
         tags: list[str] = []
-        runs, _ = _travel(self.seed, _NO_CUSTOMS["air"], self.start, planned, None, rng, tags, legs=range(1, 2),
+        runs, _ = travel(self.seed, _NO_CUSTOMS["air"], self.start, planned, None, rng, tags, legs=range(1, 2),
                           ready=ready)
         run = runs[0]
-        loaded = _minute(max(ready - spec.handling + _hours(rng, 1, 4), run.departed - _hours(rng, 3, 5)))
+        loaded = to_minute(max(ready - spec.handling + random_hours(rng, 1, 4), run.departed - random_hours(rng, 3, 5)))
         unit = self.trailer(rng, "CNL ")
         merged: dict[str, tuple[_Cargo, int]] = {}
         for cargo, pieces, _ in loads:  # parts of one air waybill on the same truck travel as one load
             prev = merged.get(cargo.ref.id, (cargo, 0))[1]
             merged[cargo.ref.id] = (cargo, prev + pieces)
-        leg = _leg(spec, slot, slot + spec.transit, _sequence(self.start, slot, spec.headway))
+        leg = _leg(spec, slot, slot + spec.transit, departure_number(self.start, slot, spec.headway))
         self.truck(unit, rng, run, leg, list(merged.values()), loaded, tags)
 
     def air(self, w: int) -> None:
@@ -568,7 +568,7 @@ class _Flows:
             free += self.uld_flight(k, [(c, c.pieces) for c in awbs[u::n_ulds]], ("AKE", "PMC")[u])
         # the cargo goes on the first line-haul after it is free: one trailer per departure
         spec = AIR_HKG_LGG_MAD.legs[1]
-        base = _planned_times(AIR_HKG_LGG_MAD, self.flight_legs(k)[0].planned_departure)[1][0]
+        base = planned_times(AIR_HKG_LGG_MAD, self.flight_legs(k)[0].planned_departure)[1][0]
         by_slot: dict[int, list[tuple[_Cargo, int, datetime]]] = {}
         for load in free:
             by_slot.setdefault(max(0, math.ceil((load[2] + spec.handling - base) / spec.headway)), []).append(load)

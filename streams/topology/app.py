@@ -109,9 +109,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         patch_highwaters(app.consumer, bootstrap)
     _add_ingest(app, topics, settings, outputs)
     topology = Topology(app, engine, shipment_engine, topics, outputs, {"track": batcher, "ship": ship_batcher})
-    from streams.api import register  # query API and operations page; nothing unless settings.web_enabled
-
-    register(topology, settings)
+    # The query API and operations page are added by streams/bootstrap.py: the topology does not know its web layer.
     return topology
 
 

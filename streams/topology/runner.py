@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import faust
 
@@ -47,8 +47,11 @@ async def wait_ready(topology: Topology, timeout: float = 60.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, bootstrap: str, *, ready_timeout: float = 60.0) -> AsyncIterator[Topology]:
-    topology = create_app(settings, bootstrap)
+async def running(settings: Settings, bootstrap: str, *, ready_timeout: float = 60.0,
+                  build: Callable[[Settings, str], Topology] = create_app) -> AsyncIterator[Topology]:
+    """The app `build` makes, started in this process and ready. By default the jobs alone, without the web
+    layer: `streams.bootstrap.running` runs the whole worker (the API too when `settings.web_enabled`)."""
+    topology = build(settings, bootstrap)
     await topology.app.start()
     try:
         await wait_ready(topology, ready_timeout)

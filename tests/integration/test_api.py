@@ -16,7 +16,6 @@ import aiohttp
 import pytest
 
 from schemas import dumps
-from streams.api import register
 from streams.api.models import (
     AlertPage,
     DelayedShipments,
@@ -29,6 +28,7 @@ from streams.api.models import (
 from streams.api.openapi import PATH as OPENAPI_PATH
 from streams.api.openapi import document
 from streams.api.routing import HOP_HEADER, WORKER_HEADER
+from streams.bootstrap import build_worker
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
 from streams.core.policy import DEFAULT_POLICY
@@ -36,11 +36,10 @@ from streams.io.kafka import OutputReader, Publisher
 from streams.processing.replay import canonical_order, partition_for, replay
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
-from streams.topology.app import Topology, create_app
 from streams.topology.runner import wait_ready
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, journey, plan, tick
-from tests.unit.shipment_flows import AWB, split_awb
+from tests.support.shipment_flows import AWB, split_awb
 
 pytestmark = pytest.mark.integration
 
@@ -76,11 +75,8 @@ async def fresh_settings(bootstrap: str, root: Path, **update: Any) -> Settings:
 @contextlib.asynccontextmanager
 async def serving_all(bootstrap: str, *settings: Settings) -> AsyncIterator[list[str]]:
     """Workers with the API, started together (so they join the group in one generation, no rebalance);
-    yields their base URLs. register() is idempotent: this also works once create_app calls it."""
-    topologies: list[Topology] = []
-    for s in settings:
-        topologies.append(create_app(s, bootstrap))
-        register(topologies[-1], s)
+    yields their base URLs."""
+    topologies = [build_worker(s, bootstrap) for s in settings]
     try:
         await asyncio.gather(*(t.app.start() for t in topologies))
         for t in topologies:

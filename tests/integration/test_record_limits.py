@@ -22,7 +22,7 @@ from streams.processing.replay import replay
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, event, expected, journey, plan
-from tests.unit.shipment_flows import AWB, split_awb
+from tests.support.shipment_flows import AWB, split_awb
 
 pytestmark = pytest.mark.integration
 

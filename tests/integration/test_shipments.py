@@ -12,7 +12,7 @@ from streams.io.kafka import OutputReader, Publisher
 from streams.processing.replay import canonical_order, replay
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
-from tests.unit.shipment_flows import AWB, consolidation, split_awb
+from tests.support.shipment_flows import AWB, consolidation, split_awb
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from streams.processing.topics import TopicNames
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, plan, tick
 from tests.integration.test_api import LOADED, fresh_settings, publish_in_steps, publish_story, serving, until
-from tests.unit.shipment_flows import AWB
+from tests.support.shipment_flows import AWB
 
 playwright_api = pytest.importorskip("playwright.async_api")
 

@@ -9,7 +9,6 @@ from dataclasses import fields, replace
 from datetime import datetime
 
 import pytest
-from factories import CONTAINER, KEYS, POLICY, UNIT, corridor_plan, event, loop_plan, t
 
 from schemas import (
     AlertKind,
@@ -34,6 +33,7 @@ from streams.core.records import EventRecord, PlanRecord
 from streams.core.state import UnitState
 from streams.core.timeline import UnitView, derive
 from streams.core.tracker import Outcome, advance, apply_event, apply_plan
+from tests.support.factories import CONTAINER, KEYS, POLICY, UNIT, corridor_plan, event, loop_plan, t
 
 EST = Classifier.ESTIMATED
 

@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-from factories import CONTAINER, POLICY, corridor_plan, event, raw, t, tick
 
 from schemas import (
     AlertKind,
@@ -28,6 +27,7 @@ from streams.core.state import UnitState
 from streams.processing.engine import Engine, OutRecord
 from streams.processing.schedule import PartitionClock
 from streams.processing.topics import TopicNames
+from tests.support.factories import CONTAINER, POLICY, corridor_plan, event, raw, t, tick
 
 TOPICS = TopicNames()
 PLANS, EVENTS, CLOCK = TOPICS.name("plan"), TOPICS.name("event"), TOPICS.name("clock")

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
-from factories import POLICY, UNIT, corridor_plan, event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -16,6 +15,7 @@ from schemas import Classifier, Leg, Milestone, Mode, Plan, TrackedUnit, Trackin
 from streams.core.timeline import derive
 from streams.processing.engine import Engine
 from streams.processing.topics import TopicNames
+from tests.support.factories import POLICY, UNIT, corridor_plan, event
 
 LOCODES = ["CNSHA", "NLRTM", "DEDUI", "DEHAM", "GBFXT", "US2AB"]
 UNITS = [UNIT, TrackedUnit(kind=UnitKind.ULD, id="AKE12345CX"), TrackedUnit(kind=UnitKind.AWB, id="020-12345675"),

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from factories import CONTAINER, POLICY, corridor_plan, event, raw, tick
 
 from schemas import DeadLetter, TrackingEvent, decode, dumps, loads
 from streams.core.policy import DEFAULT_POLICY
@@ -23,7 +22,8 @@ from streams.processing.limits import TooLarge, dead_letter_bytes, save
 from streams.processing.replay import replay
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
-from tests.unit.shipment_flows import AWB, split_awb
+from tests.support.factories import CONTAINER, POLICY, corridor_plan, event, raw, tick
+from tests.support.shipment_flows import AWB, split_awb
 
 TOPICS = TopicNames()
 PLANS, EVENTS, CLOCK, DEAD = (TOPICS.name(r) for r in ("plan", "event", "clock", "dead_letter"))

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
-from factories import CONTAINER, UNIT, corridor_plan, event, t
 from pydantic import TypeAdapter, ValidationError
 
 from schemas import (
@@ -26,6 +25,7 @@ from schemas import (
     loads,
 )
 from schemas.generate import MODELS, SCHEMA_DIR, render, rendered
+from tests.support.factories import CONTAINER, UNIT, corridor_plan, event, t
 
 # -- tracked units ------------------------------------------------------------------------------------
 

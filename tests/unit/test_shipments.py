@@ -16,7 +16,7 @@ from streams.core.state import UnitState
 from streams.processing.replay import replay
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
-from tests.unit.shipment_flows import AWB, CKG_OUT, consolidation, event, split_awb
+from tests.support.shipment_flows import AWB, CKG_OUT, consolidation, event, split_awb
 
 TOPICS = TopicNames()
 
@@ -166,7 +166,7 @@ def _without_uld_strips_with_rcf(reuse: bool) -> list:
     (STUFFED), nobody reports the breakdown, the air waybill's own FSU RCF ("received from flight",
     DISCHARGED) says the pieces are out of the ULD. With `reuse`, ULD1 is built up again at Liège with other
     cargo and flown to Madrid before the truck leaves."""
-    from tests.unit.shipment_flows import ULD1, ULD2, unit_plan
+    from tests.support.shipment_flows import ULD1, ULD2, unit_plan
 
     awb = TrackedUnit(kind=UnitKind.AWB, id=AWB)
     ref = {"air_waybill": AWB}
@@ -208,7 +208,7 @@ def test_an_air_waybill_received_from_the_flight_has_left_its_uld(reuse: bool) -
 
 def _hong_kong_liege_madrid_by_air(second_departs: float, second_arrives: float, promised: float) -> ShipmentPlan:
     """10 pieces flown Hong Kong - Liège (hours 15-29), then Liège - Madrid (times in hours from T0)."""
-    from tests.unit.shipment_flows import at
+    from tests.support.shipment_flows import at
 
     return ShipmentPlan(
         shipment=ShipmentRef(kind="AIR_WAYBILL", id=AWB), issued_time=at(-24), lane="HKHKG-ESMAD", pieces=10,
@@ -223,7 +223,7 @@ def _hong_kong_liege_madrid_by_air(second_departs: float, second_arrives: float,
 def test_a_through_uld_listed_again_on_the_connecting_flights_manifest_keeps_its_pieces() -> None:
     """Hong Kong - Liège - Madrid in one ULD: the second flight's FFM lists the waybill in the ULD again at
     Liège. That is the same cargo flying on, not more pieces going in: before, the part counted 20 of 10."""
-    from tests.unit.shipment_flows import ULD1, ticks, unit_plan
+    from tests.support.shipment_flows import ULD1, ticks, unit_plan
 
     ref = {"air_waybill": AWB}
     plan = _hong_kong_liege_madrid_by_air(33, 36, 48)
@@ -246,7 +246,7 @@ def test_a_through_uld_listed_again_on_the_connecting_flights_manifest_keeps_its
 
 def _iata_only(flow: list, keep: tuple[Milestone, ...] = ()) -> list:
     """What FFM and FSU alone report: a ULD's build-up, never its arrival (nor its departure unless `keep`)."""
-    from tests.unit.shipment_flows import ULD1, ULD2
+    from tests.support.shipment_flows import ULD1, ULD2
 
     return [r for r in flow if not (getattr(r, "unit", None) in (ULD1, ULD2) and getattr(r, "milestone", None)
                                     in {Milestone.ARRIVED, Milestone.DEPARTED} - set(keep))]  # fmt: skip
@@ -290,7 +290,7 @@ def test_an_rcf_ends_the_uld_part_when_no_uld_arrival_is_reported(reuse: bool, f
 def test_an_rcf_before_the_uld_left_is_not_its_own() -> None:
     """ULD2 is built up for the first flight with ULD1 but left behind; it leaves 56 h later. The waybill's
     first RCF at Liège (ULD1's pieces) came while ULD2 was still at Hong Kong: ULD2's part ends at the second."""
-    from tests.unit.shipment_flows import ULD2
+    from tests.support.shipment_flows import ULD2
 
     flow = [r for r in _iata_only(_without_uld_strips_with_rcf(False), keep=(Milestone.DEPARTED,))
             if not (getattr(r, "unit", None) == ULD2 and getattr(r, "milestone", None) is Milestone.STUFFED)]
@@ -306,7 +306,7 @@ def test_a_uld_built_up_again_with_the_waybill_after_its_rcf_does_not_sum_the_pi
     """ULD1 brings the 10 pieces to Liège; nobody reports its breakdown or arrival, the waybill's RCF says the
     pieces were received, and ULD1 is built up again with them for the Madrid flight. Before, the second
     build-up was read as more pieces going in: 20 of 10."""
-    from tests.unit.shipment_flows import ULD1, ticks
+    from tests.support.shipment_flows import ULD1, ticks
 
     ref = {"air_waybill": AWB}
     plan = _hong_kong_liege_madrid_by_air(40, 44, 60)
@@ -328,7 +328,7 @@ def test_a_uld_built_up_again_with_the_waybill_after_its_rcf_does_not_sum_the_pi
 def test_a_through_uld_listed_again_keeps_its_pieces_when_no_arrival_is_reported() -> None:
     """The through ULD of the test above, as FFM alone reports it: two manifests, no arrival, one RCF at
     Madrid. Before, the second listing was read as more pieces going in: 20 of 10."""
-    from tests.unit.shipment_flows import ULD1, ticks
+    from tests.support.shipment_flows import ULD1, ticks
 
     ref = {"air_waybill": AWB}
     plan = _hong_kong_liege_madrid_by_air(33, 36, 48)

@@ -23,8 +23,8 @@ from schemas import (
     decode,
     dumps,
 )
+from streams.io.paced import publish_paced
 from streams.sim import ShipmentScenario, generate, generate_shipments
-from streams.sim.publish import publish_paced
 from streams.sim.shipments import FLOWS
 
 SEEDS = (7, 8, 11, 23, 42)

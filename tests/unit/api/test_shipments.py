@@ -21,7 +21,7 @@ from streams.processing.replay import canonical_order, partition_for
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from tests.integration.story import journey, plan
-from tests.unit.shipment_flows import AWB, split_awb
+from tests.support.shipment_flows import AWB, split_awb
 
 TOPICS = TopicNames("corridor.")
 PARTITIONS = 4

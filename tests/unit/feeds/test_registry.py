@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from streams.feeds.registry import FORMATS, detect, parse
@@ -41,3 +44,35 @@ def test_unknown_and_undetectable() -> None:
     (r,) = parse(b"{}", "teletype", RECEIVED).rejections
     assert r.reason.startswith("unknown format 'teletype' (known: ")
     assert detect(b"") is None and detect(b"   ") is None
+
+
+def test_every_format_is_registered_in_detection_order() -> None:
+    assert list(FORMATS) == ["edifact", "iata-fsu", "iata-ffm", "iata-xfsu", "iata-one-record", "dcsa-tnt-3.0",
+                             "dcsa-tnt-2.2", "epcis-2.0", "rail-events", "road-pings"]  # fmt: skip
+
+
+# A fresh interpreter in which one adapter module fails to import, as one with a missing name or dependency would.
+_BROKEN_ADAPTER = """
+import importlib.abc, importlib.machinery, sys
+
+class Broken(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path, target=None):
+        return importlib.machinery.ModuleSpec(name, self) if name == "streams.feeds.iata_xfsu" else None
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        raise ImportError("cannot import name 'gone' (adapter broken on purpose)")
+
+sys.meta_path.insert(0, Broken())
+import streams.feeds.registry
+print("registry imported with", sorted(streams.feeds.registry.FORMATS))
+"""
+
+
+def test_a_broken_adapter_module_stops_the_registry_with_its_error() -> None:
+    """Before, the registry skipped an adapter whose module failed to import: its format vanished and its messages
+    were dead-lettered as "format not recognised"."""
+    result = subprocess.run([sys.executable, "-c", _BROKEN_ADAPTER], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stdout
+    assert "ImportError: cannot import name 'gone' (adapter broken on purpose)" in result.stderr
+    assert "registry imported" not in result.stdout

@@ -1,5 +1,5 @@
-"""Publish a scenario on an accelerated event-time clock: a record goes out when the simulated clock
-passes the moment it became known."""
+"""Publish a scenario on an accelerated event-time clock: a record goes out when the simulated clock passes the
+moment it became known. Kafka I/O, so it lives here and not in the pure simulator (streams/sim)."""
 
 from __future__ import annotations
 
