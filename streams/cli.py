@@ -345,6 +345,9 @@ def main() -> None:
     from streams.interfaces.consumers_cli import register  # notify, export, report
 
     register(app)
+    from streams.connectors.cli import register as register_connectors  # gateway, poll, watch
+
+    register_connectors(app)
     app()
 
 
