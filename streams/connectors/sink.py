@@ -114,12 +114,12 @@ class RawSink:
         try:
             meta = await asyncio.wait_for(asyncio.shield(fut), self.timeout)
         except (KafkaError, TimeoutError) as exc:
-            if on_late_ack is not None:
-                def late(f: asyncio.Future) -> None:
-                    if not f.cancelled() and f.exception() is None:
-                        m = f.result()
-                        on_late_ack(Ack(m.topic, m.partition, m.offset))
-                fut.add_done_callback(late)
+            def late(f: asyncio.Future) -> None:  # also retrieves a late failure (no "never retrieved" noise)
+                if not f.cancelled() and f.exception() is None and on_late_ack is not None:
+                    m = f.result()
+                    on_late_ack(Ack(m.topic, m.partition, m.offset))
+
+            fut.add_done_callback(late)
             raise Unavailable(f"Kafka did not acknowledge within {self.timeout:g}s: "
                               f"{exc or type(exc).__name__}") from exc
         return Ack(meta.topic, meta.partition, meta.offset)
