@@ -122,9 +122,9 @@ class DropFolder:
         elif fmt is None:
             reason = "format not recognised from the content (see `corridor formats`)"
         elif len(data) + len(self.source) > limit:
-            reason = f"{fmt}: {len(data):,} bytes do not fit in one record ({limit:,}); split the file"
+            reason = f"{fmt.name}: {len(data):,} bytes do not fit in one record ({limit:,}); split the file"
         else:
-            return None, self.sink.topics.raw(fmt), data
+            return None, self.sink.topics.raw(fmt.name), data
         reason = f"{self.source}: {path.name}: {reason}; the file is kept at {self.quarantine / path.name}"
         from schemas import DeadLetter
 
