@@ -91,7 +91,8 @@ async def test_pushes_reach_corridor_events_and_rejects_the_dead_letter_topic(bo
     raw22 = await read_topic(bootstrap, topics.raw("dcsa-tnt-2.2"))
     raw30 = await read_topic(bootstrap, topics.raw("dcsa-tnt-3.0"))
     rails = await read_topic(bootstrap, topics.raw("rail-events"))
-    assert [m.value for m in raw22] == [v22] and [m.value for m in raw30] == [v30] and [m.value for m in rails] == [rail]
+    assert [m.value for m in raw22] == [v22] and [m.value for m in raw30] == [v30]
+    assert [m.value for m in rails] == [rail]
     assert raw22[0].key == b"maeu-sub" and dict(raw22[0].headers)["corridor-source"] == b"gateway:maeu-sub"
     letters = [orjson.loads(m.value) for m in await read_topic(bootstrap, topics.name("dead_letter"), at_least=4)]
     mine = {x["source_topic"]: x for x in letters if x["source_topic"].startswith("gateway:")}
