@@ -51,6 +51,8 @@ class RawSink:
         self.timeout = timeout
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._reader: AIOKafkaConsumer | None = None
+        self._consumer_lock = asyncio.Lock()
 
     async def __aenter__(self) -> RawSink:
         return self
@@ -62,6 +64,9 @@ class RawSink:
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.stop()
 
     @property
     def connected(self) -> bool:
@@ -147,24 +152,32 @@ class RawSink:
             consumer.assign([tp])
             consumer.seek(tp, start)
             want = value_digest.encode()
-            while await consumer.position(tp) < end:
-                for msgs in (await consumer.getmany(tp, timeout_ms=1000)).values():
-                    for m in msgs:
-                        if dict(m.headers or ()).get(DIGEST_HEADER) == want:
-                            return Ack(m.topic, m.partition, m.offset)
-            return None
+            try:
+                while await consumer.position(tp) < end:
+                    for msgs in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                        for m in msgs:
+                            if dict(m.headers or ()).get(DIGEST_HEADER) == want:
+                                return Ack(m.topic, m.partition, m.offset)
+                return None
+            finally:
+                consumer.unsubscribe()
 
     @contextlib.asynccontextmanager
     async def _consumer(self):  # type: ignore[no-untyped-def]
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                    request_timeout_ms=max(1000, int(self.timeout * 1000)))
-        try:
-            await asyncio.wait_for(consumer.start(), self.timeout)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-            raise Unavailable(f"Kafka at {self.bootstrap} is unavailable: {exc or type(exc).__name__}") from exc
-        try:
-            yield consumer
-        finally:
-            await consumer.stop()
+        """One consumer (no group) for offsets and look-ups, kept between calls: a drop folder asks for an end
+        offset per file."""
+        async with self._consumer_lock:
+            if self._reader is None:
+                reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                          request_timeout_ms=max(1000, int(self.timeout * 1000)))  # fmt: skip
+                try:
+                    await asyncio.wait_for(reader.start(), self.timeout)
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    with contextlib.suppress(Exception):
+                        await reader.stop()
+                    raise Unavailable(f"Kafka at {self.bootstrap} is unavailable: {exc or type(exc).__name__}") from exc
+                self._reader = reader
+            try:
+                yield self._reader
+            except KafkaError as exc:
+                raise Unavailable(f"Kafka look-up failed: {exc or type(exc).__name__}") from exc
