@@ -313,18 +313,27 @@ def publish(
         raise typer.Exit(2)
     settings = _settings(broker=broker)
     names = TopicNames(settings.topic_prefix)
+    from streams.connectors.splitting import Unsplittable, split  # input bigger than a record: cut at messages
+
+    try:
+        parts = split(fmt, data, settings.max_record_bytes)
+    except Unsplittable as exc:
+        err.print(f"corridor publish: {exc}; nothing was sent")
+        raise typer.Exit(2) from None
 
     async def go(bootstrap: str) -> None:
         await _ensure_topics(settings, bootstrap)
         async with Publisher(bootstrap, names, settings.partitions) as pub:
-            await pub.send_raw(names.raw(fmt), data)
+            for part in parts:
+                await pub.send_raw(names.raw(fmt), part)
             await pub.flush()
 
     from streams.broker.resolve import broker_for
 
     with broker_for(settings) as (bootstrap, settings):
         asyncio.run(go(bootstrap))
-    err.print(f"sent {len(data)} bytes to {names.raw(fmt)} on {bootstrap}")
+    in_parts = f" in {len(parts)} records cut at message boundaries" if len(parts) > 1 else ""
+    err.print(f"sent {len(data)} bytes{in_parts} to {names.raw(fmt)} on {bootstrap}")
 
 
 @app.command()

@@ -3,8 +3,9 @@
 - A file is taken once complete: names ending in .tmp, .part, .partial, .filepart and hidden files are being
   written (write, then rename, is the safe convention); any other file must keep its size and modification time
   for `settle` seconds.
-- The format is recognised from the content. A good file is published unchanged to its raw topic and moved to
-  `archive/`; a file that cannot be published (empty, unrecognised, too big for a record) goes to the
+- The format is recognised from the content. A good file is published unchanged to its raw topic (cut at its
+  messages' boundaries if it is bigger than a record) and moved to `archive/`; a file that cannot be published
+  (empty, unrecognised, too big for a record with no boundary to cut it at) goes to the
   dead-letter topic with the reason and moves to `quarantine/` with a `<name>.reason` file next to it.
 - Restart-safe: the ledger (`.corridor-ledger.jsonl`) says, per content digest, whether the file was sent; a
   crash between sending and moving neither loses the file nor publishes it twice (see `streams.connectors.sink`).
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from streams.connectors.ledger import Ledger
 from streams.connectors.sink import RawSink, Unavailable, digest
+from streams.connectors.splitting import Unsplittable, split
 from streams.feeds.registry import detect
 from streams.processing.limits import dead_letter_bytes
 
@@ -88,48 +90,67 @@ class DropFolder:
         data = path.read_bytes()
         d = digest(data)
         entry = self.ledger.get(d)
-        if entry is not None and entry["state"] == "sending":
-            found = await self.sink.find(entry["topic"], entry["partition"], entry["start"], entry["value_digest"])
-            if found is not None:
-                entry = {**entry, "state": "done", "offset": found.offset}
-                self.ledger.write(entry)
+        if entry is not None and entry["state"] == "sending":  # a restart after a crash while sending it
+            await self._send(entry, path, None)
+            result.recovered.append(path.name)
+            self._move(path, entry["outcome"], entry.get("reason"))
+            return
         if entry is not None and entry["state"] == "done":
-            log.info("watch %s: %s was sent before (%s/%d/%d as %s); moving it", self.name, path.name,
-                     entry["topic"], entry["partition"], entry["offset"], entry.get("file"))  # fmt: skip
+            log.info("watch %s: %s was sent before (%s/%d from %d, as %s); moving it", self.name, path.name,
+                     entry["topic"], entry["partition"], entry["start"], entry.get("file"))  # fmt: skip
             self._move(path, entry["outcome"], entry.get("reason"))
             result.recovered.append(path.name)
             return
-        reason, topic, value = self._decide(path, data)
+        reason, topic, values = self._decide(path, data)
         key = self.source.encode()
         partition = await self.sink.partition_for(topic, key)
         start = await self.sink.end_offset(topic, partition)
         outcome = "quarantine" if reason else "archive"
         entry = {"digest": d, "file": path.name, "state": "sending", "topic": topic, "partition": partition,
-                 "start": start, "value_digest": digest(value), "outcome": outcome, "reason": reason}
+                 "start": start, "value_digests": [digest(v) for v in values], "outcome": outcome, "reason": reason}
         self.ledger.write(entry)
-        ack = await self.sink.send(topic, value, key, self.source)
-        self.ledger.write({**entry, "state": "done", "offset": ack.offset})
+        await self._send(entry, path, values)
         self._move(path, outcome, reason)
         (result.quarantined if reason else result.archived).append(path.name)
-        log.info("watch %s: %s -> %s/%d/%d, %s", self.name, path.name, ack.topic, ack.partition, ack.offset, outcome)
 
-    def _decide(self, path: Path, data: bytes) -> tuple[str | None, str, bytes]:
-        """(reason if refused, topic, value): the file itself to its raw topic, or a dead letter."""
+    async def _send(self, entry: dict, path: Path, values: list[bytes] | None) -> None:
+        """Send the file's records that are not on Kafka yet (after a restart, `values` is None: they are
+        re-derived from the file), then note it done."""
+        recovering = values is None
+        if values is None:
+            _, _, values = self._decide(path, path.read_bytes())
+        key = self.source.encode()
+        for value, want in zip(values, entry["value_digests"], strict=True):
+            if digest(value) != want:
+                raise RuntimeError(f"{entry['file']}: the ledger's record digests do not match the file's")
+            found = None
+            if recovering:
+                found = await self.sink.find(entry["topic"], entry["partition"], entry["start"], want)
+            if found is None:
+                found = await self.sink.send(entry["topic"], value, key, self.source)
+            log.info("watch %s: %s -> %s/%d/%d, %s", self.name, entry["file"], found.topic, found.partition,
+                     found.offset, entry["outcome"])  # fmt: skip
+        self.ledger.write({**entry, "state": "done"})
+
+    def _decide(self, path: Path, data: bytes) -> tuple[str | None, str, list[bytes]]:
+        """(reason if refused, topic, values): the file itself (or its parts, when it is bigger than a record) to
+        its raw topic, or a dead letter."""
         fmt = detect(data)
-        limit = self.sink.max_record_bytes
+        limit = self.sink.max_record_bytes - len(self.source)
         if not data.strip():
             reason = "the file is empty"
         elif fmt is None:
             reason = "format not recognised from the content (see `corridor formats`)"
-        elif len(data) + len(self.source) > limit:
-            reason = f"{fmt.name}: {len(data):,} bytes do not fit in one record ({limit:,}); split the file"
         else:
-            return None, self.sink.topics.raw(fmt.name), data
+            try:
+                return None, self.sink.topics.raw(fmt.name), split(fmt.name, data, limit)
+            except Unsplittable as exc:
+                reason = str(exc)
         reason = f"{self.source}: {path.name}: {reason}; the file is kept at {self.quarantine / path.name}"
         from schemas import DeadLetter
 
         letter = DeadLetter(source_topic=self.source, key=self.source.encode(), reason=reason, original=data)
-        return reason, self.sink.topics.name("dead_letter"), dead_letter_bytes(letter, limit)
+        return reason, self.sink.topics.name("dead_letter"), [dead_letter_bytes(letter, self.sink.max_record_bytes)]
 
     def _move(self, path: Path, outcome: str, reason: str | None) -> None:
         folder = self.archive if outcome == "archive" else self.quarantine

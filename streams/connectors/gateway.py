@@ -27,6 +27,7 @@ from streams.connectors.readable import dcsa_version_problem, unreadable
 from streams.connectors.signatures import HEADER as SIGNATURE_HEADER
 from streams.connectors.signatures import Verdict, key_matches, verify
 from streams.connectors.sink import RawSink, Unavailable
+from streams.connectors.splitting import Unsplittable, split
 from streams.feeds.registry import FORMATS, detect
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Gateway:
     def __init__(self, config: GatewayConfig, sink: RawSink) -> None:
         self.config = config
         self.sink = sink
-        self.window = IdempotencyWindow(config.idempotency_window_seconds)
+        self.window: IdempotencyWindow[list[Ack]] = IdempotencyWindow(config.idempotency_window_seconds)
         self.counts: Counter[str] = Counter()  # answers by status, for /health
 
     # -- authentication ------------------------------------------------------------------------------------
@@ -168,9 +169,11 @@ class Gateway:
 
     async def _publish(self, request: web.Request, source: Source, fmt: str, body: bytes,
                        where: str) -> web.Response:  # fmt: skip
-        if len(body) + len(source.name) > self.sink.max_record_bytes:
-            return await self._reject(request, source, 413, f"{len(body):,} bytes do not fit in one record "
-                                      f"({self.sink.max_record_bytes:,}); split the message", where, body)
+        key_bytes = source.name.encode()
+        try:  # a body bigger than a record is cut at its messages' boundaries (streams.connectors.splitting)
+            parts = split(fmt, body, self.sink.max_record_bytes - len(key_bytes))
+        except Unsplittable as exc:
+            return await self._reject(request, source, 413, f"{exc}; send it in smaller messages", where, body)
         given = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
         if len(given) > 255:
             return await self._reject(request, source, 400, f"{IDEMPOTENCY_HEADER} is over 255 characters", where,
@@ -182,16 +185,23 @@ class Gateway:
 
         def late(ack: Ack) -> None:  # acknowledged after we answered 503: the sender's retry gets this answer
             if key is not None:
-                self.window.remember(key, ack)
+                self.window.remember(key, [ack])
+
+        async def publish() -> list[Ack]:
+            # A body in several parts that fails half-way is answered 503 and sent whole again: the parts already
+            # written come twice, and the worker's de-duplication by event id absorbs them.
+            return [await self.sink.send(topic, part, key_bytes, f"gateway:{source.name}",
+                                         late if len(parts) == 1 else None) for part in parts]  # fmt: skip
 
         try:
-            ack, duplicate = await self.window.once(
-                key, lambda: self.sink.send(topic, body, source.name.encode(), f"gateway:{source.name}", late))
+            acks, duplicate = await self.window.once(key, publish)
         except Unavailable as exc:
             return self._unavailable(request, exc)
         self.counts["202"] += 1
-        return _json(202, {"status": "accepted", "format": fmt, "bytes": len(body), "duplicate": duplicate,
-                           **ack.as_dict()})
+        answer = {"status": "accepted", "format": fmt, "bytes": len(body), "duplicate": duplicate, **acks[0].as_dict()}
+        if len(acks) > 1:
+            answer["parts"] = [a.as_dict() for a in acks]
+        return _json(202, answer)
 
 
 def create_app(config: GatewayConfig, sink: RawSink) -> web.Application:

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -50,7 +50,10 @@ def dcsa_key(body: bytes) -> str | None:
     return "dcsa:" + hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
 
-class IdempotencyWindow:
+T = TypeVar("T")
+
+
+class IdempotencyWindow(Generic[T]):
     """Remembers keys for `window` seconds (monotonic clock: this is request bookkeeping, not event time). A key
     being published right now makes a concurrent re-send wait for the same answer instead of publishing again."""
 
@@ -58,8 +61,8 @@ class IdempotencyWindow:
         self.window = window
         self.max_keys = max_keys
         self._clock = clock
-        self._done: OrderedDict[str, tuple[float, Ack]] = OrderedDict()
-        self._flight: dict[str, asyncio.Future[Ack]] = {}
+        self._done: OrderedDict[str, tuple[float, T]] = OrderedDict()
+        self._flight: dict[str, asyncio.Future[T]] = {}
 
     def _expire(self) -> None:
         now = self._clock()
@@ -69,12 +72,12 @@ class IdempotencyWindow:
                 break
             self._done.popitem(last=False)
 
-    def seen(self, key: str) -> Ack | None:
+    def seen(self, key: str) -> T | None:
         self._expire()
         hit = self._done.get(key)
         return hit[1] if hit else None
 
-    async def once(self, key: str | None, publish: Callable[[], Any]) -> tuple[Ack, bool]:
+    async def once(self, key: str | None, publish: Callable[[], Any]) -> tuple[T, bool]:
         """Publish under `key` unless it was within the window: (ack, True if it was a duplicate). A failed
         publish forgets the key, so the sender's retry publishes."""
         if key is None or self.window <= 0:
@@ -83,7 +86,7 @@ class IdempotencyWindow:
             return ack, True
         if (flight := self._flight.get(key)) is not None:
             return await asyncio.shield(flight), True
-        fut: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._flight[key] = fut
         try:
             ack = await publish()
@@ -97,7 +100,7 @@ class IdempotencyWindow:
         self.remember(key, ack)
         return ack, False
 
-    def remember(self, key: str, ack: Ack) -> None:
+    def remember(self, key: str, ack: T) -> None:
         self._done[key] = (self._clock(), ack)
         self._done.move_to_end(key)
         self._expire()

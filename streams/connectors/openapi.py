@@ -27,6 +27,8 @@ _ACCEPTED = {
                       "again; topic, partition and offset are the first send's"},
         "topic": {"type": "string"}, "partition": {"type": "integer", "minimum": 0},
         "offset": {"type": "integer", "minimum": 0},
+        "parts": {"type": "array", "items": {"$ref": "#/components/schemas/Location"},
+                  "description": "a body over the record size, cut at its messages' boundaries: where each part went"},
     },
 }  # fmt: skip
 
@@ -44,7 +46,8 @@ def _answers(*, auth: bool = True, formats: bool = False) -> dict[str, Any]:
         "202": {"description": "acknowledged by Kafka (acks=all)",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
         "400": _err("unreadable body (or a body of another version): it is in the dead-letter topic"),
-        "413": _err("over the configured size, or too big for one Kafka record (then dead-lettered)"),
+        "413": _err("over the configured size, or too big for one Kafka record with no message boundary to cut it "
+                    "at (then dead-lettered)"),
         "503": _err("Kafka did not acknowledge: nothing was accepted, send again after Retry-After", retry=True),
     }
     if auth:
