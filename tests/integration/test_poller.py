@@ -142,3 +142,22 @@ async def test_dcsa_30_cursor_paging_with_an_api_key_and_filters(bootstrap, sett
             await Poller(bad, sink, store, http).run_pass()
     raw = await read_topic(bootstrap, topics.raw("dcsa-tnt-3.0"), at_least=3)
     assert len(raw) == 3 and sorted(_ids(raw)) == [f"e30-{i:05d}" for i in (0, 2, 3, 4, 5)]
+
+
+async def test_run_pollers_once_polls_every_carrier(bootstrap, settings, topics):
+    """What `corridor poll --once` runs: the checkpoint topic created, one pass per carrier."""
+    import asyncio
+
+    from streams.connectors.config import PollConfig
+    from streams.connectors.service import run_pollers
+
+    async with FakeCarrier(events=[event_v22(i, T0 + timedelta(minutes=i)) for i in range(4)],
+                           api_key="k") as a, FakeCarrier(events=[event_v30(i, T0) for i in range(3)],
+                                                          api_key="k") as b:  # fmt: skip
+        cfg = PollConfig(carriers=[Carrier(name="a", url=f"{a.base}/v2/events", api_key="k", limit=3),
+                                   Carrier(name="b", url=f"{b.base}/v3/events", version="3.0", api_key="k")])
+        stats = await run_pollers(settings, bootstrap, cfg, asyncio.Event(), once=True)
+        again = await run_pollers(settings, bootstrap, cfg, asyncio.Event(), once=True)
+    assert stats == {"a": {"pages": 2, "events": 4, "dead_letters": 0}, "b": {"pages": 1, "events": 3,
+                                                                                "dead_letters": 0}}
+    assert again["a"]["events"] == again["b"]["events"] == 0  # resumed from the checkpoints
