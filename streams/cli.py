@@ -77,6 +77,11 @@ def worker(
                                       help="serve the query API and the operations page")] = True,
     web_port: Annotated[int | None, typer.Option(envvar="CORRIDOR_WEB_PORT", help="HTTP port (default 6066); "
                                                  "workers on one host need different ports")] = None,
+    # connectors in the worker's process (docs/connectors.md); `corridor gateway/poll/watch` run them alone
+    gateway: Annotated[Path | None, typer.Option(help="also run the gateway with this config")] = None,
+    gateway_port: Annotated[int, typer.Option(help="the gateway's port on 127.0.0.1")] = 8088,
+    poll: Annotated[Path | None, typer.Option(help="also poll the carriers of this config")] = None,
+    watch: Annotated[Path | None, typer.Option(help="also watch this drop folder")] = None,
 ) -> None:
     """Run the tracking job (a Faust worker) until stopped, with the query API and operations page on
     http://127.0.0.1:6066/. For production; scale out by starting more."""
@@ -97,6 +102,12 @@ def worker(
             pass
         asyncio.set_event_loop(asyncio.new_event_loop())
         topology = create_app(settings, bootstrap)
+        if gateway or poll or watch:
+            from streams.connectors.config import load_gateway, load_poll
+            from streams.connectors.service import attach
+
+            attach(topology.app, settings, bootstrap, gateway=load_gateway(gateway) if gateway else None,
+                   gateway_port=gateway_port, poll=load_poll(poll) if poll else None, watch=watch)
         Worker(topology.app, loglevel=loglevel).execute_from_commandline()
 
 

@@ -77,3 +77,26 @@ async def run_watch(settings: Settings, bootstrap: str, root: Path, stop: asynci
                 await asyncio.wait_for(stop.wait(), interval)
             except TimeoutError:
                 continue
+
+
+def attach(app, settings: Settings, bootstrap: str, *, gateway: GatewayConfig | None = None,  # type: ignore[no-untyped-def]
+           gateway_host: str = "127.0.0.1", gateway_port: int = 8088, poll: PollConfig | None = None,
+           watch: Path | None = None, watch_settle: float = 2.0) -> None:  # fmt: skip
+    """Run connectors inside a worker process (`corridor worker --gateway ... --poll ... --watch ...`): each is a
+    Faust app task, started once the worker is ready and cancelled when it stops. For small deployments and the
+    demo; in production run them as their own processes, which scale and restart independently of the worker."""
+    forever = asyncio.Event()  # never set: the tasks end by cancellation when the worker stops
+
+    if gateway is not None:
+        async def gateway_task() -> None:
+            await serve_gateway(settings, bootstrap, gateway, gateway_host, gateway_port, forever,
+                                lambda port: log.info("gateway on http://%s:%d/", gateway_host, port))
+        app.task(gateway_task)
+    if poll is not None:
+        async def poll_task() -> None:
+            await run_pollers(settings, bootstrap, poll, forever)
+        app.task(poll_task)
+    if watch is not None:
+        async def watch_task() -> None:
+            await run_watch(settings, bootstrap, watch, forever, settle=watch_settle, interval=1.0)
+        app.task(watch_task)

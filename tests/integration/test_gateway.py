@@ -136,3 +136,43 @@ async def test_a_gateway_started_without_kafka_answers_503():
             assert r.status == 503 and "Retry-After" in r.headers
         async with http.get(f"{url}/health") as r:
             assert (await r.json())["kafka"] == "not connected"
+
+
+async def test_the_worker_runs_the_gateway_in_its_process(bootstrap, settings, topics, tmp_path):
+    """`corridor worker --gateway gateway.yaml --watch DIR`: the connectors start with the worker, a push
+    arrives through the gateway and a dropped file through the folder, both become events."""
+    from datetime import timedelta
+
+    from streams.broker.embedded import free_port
+    from streams.connectors.service import attach
+    from streams.topology.app import create_app
+    from streams.topology.runner import wait_ready
+
+    port = free_port()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    topology = create_app(settings, bootstrap)
+    attach(topology.app, settings, bootstrap, gateway=gateway_config(), gateway_port=port, watch=drop,
+           watch_settle=0.0)  # fmt: skip
+    await topology.app.start()
+    try:
+        await wait_ready(topology)
+        (drop / "rail.csv").write_bytes((SAMPLES / "rail-x8017.csv").read_bytes())
+        body = orjson.dumps({"events": [event_v30(40 + i, T0 + timedelta(minutes=i)) for i in range(2)]})
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):  # the gateway starts once the worker is ready
+                try:
+                    async with http.post(f"http://127.0.0.1:{port}/v3/events", data=body,
+                                         headers={"X-API-Key": V3_KEY}) as r:  # fmt: skip
+                        assert r.status == 202, await r.text()
+                        break
+                except aiohttp.ClientConnectionError:
+                    import asyncio
+
+                    await asyncio.sleep(0.1)
+        events = [orjson.loads(m.value) for m in await read_topic(bootstrap, topics.name("event"), at_least=12)]
+    finally:
+        await topology.app.stop()
+    units = {e["unit"]["id"] for e in events}
+    assert {container(40), container(41)} <= units and {e["source"] for e in events} >= {"dcsa", "rail"}
+    assert (drop / "archive" / "rail.csv").exists()
