@@ -1,7 +1,8 @@
 """Connector figures: gateway requests/s for 1 KB DCSA 3.0 bodies with p50/p99 latency to Kafka's
 acknowledgement, and drop-folder files/s; each next to a baseline taken in the same run on the same broker (a
-plain aiokafka producer sending the same bodies, acks=all, the same concurrency), so a busy machine shows as both
-being slower, and the ratio says what the connector costs.
+plain aiokafka producer sending the same bodies, acks=all, the same concurrency; and an aiohttp server answering
+202 without Kafka, the HTTP floor), so a busy machine shows as both being slower, and the ratios say what the
+connector costs.
 
     python -m bench.connectors [--requests 2000] [--concurrency 16] [--files 300]
 
@@ -70,7 +71,6 @@ def _line(name: str, n: int, seconds: float, lat: list[float]) -> dict[str, floa
 
 
 async def gateway_bench(bootstrap: str, requests: int, concurrency: int, home: Path) -> None:
-    import aiohttp
     from aiokafka import AIOKafkaProducer
 
     from streams.broker.embedded import free_port
@@ -88,6 +88,16 @@ async def gateway_bench(bootstrap: str, requests: int, concurrency: int, home: P
     finally:
         await producer.stop()
 
+    # The HTTP floor: an aiohttp server in its own process that reads the body and answers 202 at once, no Kafka.
+    floor_port = free_port()
+    floor = subprocess.Popen([sys.executable, "-c", _FLOOR, str(floor_port)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        http_floor = await _post_all(f"http://127.0.0.1:{floor_port}", requests, concurrency, "HTTP floor (no Kafka)")
+    finally:
+        floor.terminate()
+        floor.wait(10)
+
     config = home / "gateway.yaml"
     config.write_text(f"sources:\n  - name: bench\n    api_keys: ['{KEY}']\n")
     port = free_port()
@@ -95,31 +105,55 @@ async def gateway_bench(bootstrap: str, requests: int, concurrency: int, home: P
                              "--broker", bootstrap], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "CORRIDOR_HOME": str(home)})  # fmt: skip
     try:
-        url = f"http://127.0.0.1:{port}/v3/events"
-        conn = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=conn, headers={"X-API-Key": KEY}) as http:
-            for _ in range(200):  # started?
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/health") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
-
-            async def post(i: int) -> None:
-                async with http.post(url, data=body(i), headers={"Content-Type": "application/json"}) as r:
-                    if r.status != 202:
-                        raise RuntimeError(f"gateway answered {r.status}: {await r.text()}")
-                    await r.read()
-
-            for i in range(50):
-                await post(30_000_000 + i)
-            secs, lat = await _drive(requests, concurrency, post)
-            gw = _line("gateway POST /v3/events", requests, secs, lat)
+        gw = await _post_all(f"http://127.0.0.1:{port}", requests, concurrency, "gateway POST /v3/events")
     finally:
         proc.terminate()
         proc.wait(10)
-    print(f"gateway / baseline: {gw['rate'] / base['rate']:.2f} of the rate, p99 {gw['p99'] / base['p99']:.1f}x")
+    print(f"gateway / Kafka baseline: {gw['rate'] / base['rate']:.2f} of the rate, p99 {gw['p99'] / base['p99']:.1f}x; "
+          f"gateway / HTTP floor: {gw['rate'] / http_floor['rate']:.2f} of the rate, "
+          f"p99 {gw['p99'] / http_floor['p99']:.1f}x")
+
+
+_FLOOR = """
+import sys
+import uvloop
+from aiohttp import web
+uvloop.install()  # as `corridor gateway`
+async def ok(request):
+    await request.read()
+    return web.json_response({"status": "accepted"}, status=202)
+app = web.Application()
+app.router.add_post("/v3/events", ok)
+async def health(request):
+    return web.json_response({})
+app.router.add_get("/health", health)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+async def _post_all(base: str, requests: int, concurrency: int, name: str) -> dict[str, float]:
+    import aiohttp
+
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn, headers={"X-API-Key": KEY}) as http:
+        for _ in range(200):  # started?
+            try:
+                async with http.get(f"{base}/health") as r:
+                    if r.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+
+        async def post(i: int) -> None:
+            async with http.post(f"{base}/v3/events", data=body(i), headers={"Content-Type": "application/json"}) as r:
+                if r.status != 202:
+                    raise RuntimeError(f"{name} answered {r.status}: {await r.text()}")
+                await r.read()
+
+        for i in range(50):
+            await post(30_000_000 + i)
+        secs, lat = await _drive(requests, concurrency, lambda i: post(60_000_000 + i))
+        return _line(name, requests, secs, lat)
 
 
 async def dropfolder_bench(bootstrap: str, files: int, home: Path) -> None:

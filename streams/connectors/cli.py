@@ -39,6 +39,12 @@ def _run(settings: Settings, go) -> object:  # type: ignore[no-untyped-def]
         await ensure_topics(bootstrap, TopicNames(s.topic_prefix).all, s.partitions, s.replication)
         return await go(bootstrap, s, stop_event_on_signals())
 
+    try:
+        import uvloop  # as the worker: less per-request asyncio overhead
+
+        uvloop.install()
+    except ImportError:
+        pass
     with broker_for(settings) as (bootstrap, s):
         return asyncio.run(main(bootstrap, s))
 
