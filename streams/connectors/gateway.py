@@ -26,7 +26,7 @@ from streams.connectors.idempotency import Ack, IdempotencyWindow, dcsa_key
 from streams.connectors.readable import dcsa_version_problem, unreadable
 from streams.connectors.signatures import HEADER as SIGNATURE_HEADER
 from streams.connectors.signatures import Verdict, key_matches, verify
-from streams.connectors.sink import RawSink, Unavailable
+from streams.connectors.sink import RawSink, Unavailable, digest
 from streams.connectors.splitting import Unsplittable, split
 from streams.feeds.registry import FORMATS, detect
 
@@ -44,7 +44,8 @@ class Gateway:
     def __init__(self, config: GatewayConfig, sink: RawSink) -> None:
         self.config = config
         self.sink = sink
-        self.window: IdempotencyWindow[list[Ack]] = IdempotencyWindow(config.idempotency_window_seconds)
+        # key -> (digest of the body, where it went): a key re-used for another body is refused, not answered
+        self.window: IdempotencyWindow[tuple[str, list[Ack]]] = IdempotencyWindow(config.idempotency_window_seconds)
         self.counts: Counter[str] = Counter()  # answers by status, for /health
 
     # -- authentication ------------------------------------------------------------------------------------
@@ -182,21 +183,25 @@ class Gateway:
         if key is None and fmt.startswith("dcsa-") and (ids := dcsa_key(body)) is not None:
             key = f"{source.name}:{fmt}:{ids}"
         topic = self.sink.topics.raw(fmt)
+        body_digest = digest(body)
 
         def late(ack: Ack) -> None:  # acknowledged after we answered 503: the sender's retry gets this answer
             if key is not None:
-                self.window.remember(key, [ack])
+                self.window.remember(key, (body_digest, [ack]))
 
-        async def publish() -> list[Ack]:
+        async def publish() -> tuple[str, list[Ack]]:
             # A body in several parts that fails half-way is answered 503 and sent whole again: the parts already
             # written come twice, and the worker's de-duplication by event id absorbs them.
-            return [await self.sink.send(topic, part, key_bytes, f"gateway:{source.name}",
-                                         late if len(parts) == 1 else None) for part in parts]  # fmt: skip
+            return body_digest, [await self.sink.send(topic, part, key_bytes, f"gateway:{source.name}",
+                                                      late if len(parts) == 1 else None) for part in parts]  # fmt: skip
 
         try:
-            acks, duplicate = await self.window.once(key, publish)
+            (first_digest, acks), duplicate = await self.window.once(key, publish)
         except Unavailable as exc:
             return self._unavailable(request, exc)
+        if first_digest != body_digest:  # draft-ietf-httpapi-idempotency-key-header: 422 for a re-used key
+            return self._refuse(request, 422, f"{IDEMPOTENCY_HEADER} {given!r} was used within the window for "
+                                "another body; send this one with a key of its own")
         self.counts["202"] += 1
         answer = {"status": "accepted", "format": fmt, "bytes": len(body), "duplicate": duplicate, **acks[0].as_dict()}
         if len(acks) > 1:

@@ -49,6 +49,7 @@ def _answers(*, auth: bool = True, formats: bool = False) -> dict[str, Any]:
         "413": _err("over the configured size, or too big for one Kafka record with no message boundary to cut it "
                     "at (then dead-lettered)"),
         "503": _err("Kafka did not acknowledge: nothing was accepted, send again after Retry-After", retry=True),
+        "422": _err("the Idempotency-Key was used within the window for another body: not published"),
     }
     if auth:
         out["401"] = _err("no credentials; logged, never published")

@@ -72,6 +72,8 @@ async def test_pushes_reach_corridor_events_and_rejects_the_dead_letter_topic(bo
             assert r.status == 202 and (await r.json())["format"] == "rail-events"
         async with http.post(f"{url}/ingest", data=rail, headers={**key, "Idempotency-Key": "rail-1"}) as r:
             assert r.status == 202 and (await r.json())["duplicate"]
+        async with http.post(f"{url}/ingest", data=rail + b"\n", headers={**key, "Idempotency-Key": "rail-1"}) as r:
+            assert r.status == 422  # the key re-used for another body: refused, not silently answered
         async with http.post(f"{url}/ingest/no-such-format", data=b"hello", headers=key) as r:
             assert r.status == 415 and (await r.json())["dead_letter"]["topic"] == topics.name("dead_letter")
         async with http.post(f"{url}/ingest", data=b"neither here nor there", headers=key) as r:
