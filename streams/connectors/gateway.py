@@ -229,6 +229,3 @@ def create_app(config: GatewayConfig, sink: RawSink) -> web.Application:
     app.on_cleanup.append(close)
     return app
 
-
-def gateway_of(app: web.Application) -> Gateway:
-    return app[_GATEWAY]  # type: ignore[return-value]

@@ -135,7 +135,6 @@ class PassResult:
     pages: int = 0
     events: int = 0
     dead_letters: int = 0
-    recovered: bool = False
 
 
 class Poller:
