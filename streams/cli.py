@@ -77,6 +77,11 @@ def worker(
                                       help="serve the query API and the operations page")] = True,
     web_port: Annotated[int | None, typer.Option(envvar="CORRIDOR_WEB_PORT", help="HTTP port (default 6066); "
                                                  "workers on one host need different ports")] = None,
+    # connectors in the worker's process (docs/connectors.md); `corridor gateway/poll/watch` run them alone
+    gateway: Annotated[Path | None, typer.Option(help="also run the gateway with this config")] = None,
+    gateway_port: Annotated[int, typer.Option(help="the gateway's port on 127.0.0.1")] = 8088,
+    poll: Annotated[Path | None, typer.Option(help="also poll the carriers of this config")] = None,
+    watch: Annotated[Path | None, typer.Option(help="also watch this drop folder")] = None,
 ) -> None:
     """Run the tracking job (a Faust worker) until stopped, with the query API and operations page on
     http://127.0.0.1:6066/. For production; scale out by starting more."""
@@ -97,6 +102,12 @@ def worker(
             pass
         asyncio.set_event_loop(asyncio.new_event_loop())
         topology = build_worker(settings, bootstrap)
+        if gateway or poll or watch:
+            from streams.connectors.config import load_gateway, load_poll
+            from streams.connectors.service import attach
+
+            attach(topology.app, settings, bootstrap, gateway=load_gateway(gateway) if gateway else None,
+                   gateway_port=gateway_port, poll=load_poll(poll) if poll else None, watch=watch)
         Worker(topology.app, loglevel=loglevel).execute_from_commandline()
 
 
@@ -313,18 +324,27 @@ def publish(
         raise typer.Exit(2)
     settings = _settings(broker=broker)
     names = TopicNames(settings.topic_prefix)
+    from streams.connectors.splitting import Unsplittable, split  # input bigger than a record: cut at messages
+
+    try:
+        parts = split(fmt, data, settings.max_record_bytes)
+    except Unsplittable as exc:
+        err.print(f"corridor publish: {exc}; nothing was sent")
+        raise typer.Exit(2) from None
 
     async def go(bootstrap: str) -> None:
         await _ensure_topics(settings, bootstrap)
         async with Publisher(bootstrap, names, settings.partitions) as pub:
-            await pub.send_raw(names.raw(fmt), data)
+            for part in parts:
+                await pub.send_raw(names.raw(fmt), part)
             await pub.flush()
 
     from streams.broker.resolve import broker_for
 
     with broker_for(settings) as (bootstrap, settings):
         asyncio.run(go(bootstrap))
-    err.print(f"sent {len(data)} bytes to {names.raw(fmt)} on {bootstrap}")
+    in_parts = f" in {len(parts)} records cut at message boundaries" if len(parts) > 1 else ""
+    err.print(f"sent {len(data)} bytes{in_parts} to {names.raw(fmt)} on {bootstrap}")
 
 
 @app.command()
@@ -345,6 +365,9 @@ def main() -> None:
     from streams.interfaces.consumers_cli import register  # notify, export, report
 
     register(app)
+    from streams.connectors.cli import register as register_connectors  # gateway, poll, watch
+
+    register_connectors(app)
     app()
 
 
