@@ -81,6 +81,8 @@ def worker(
     """Run the tracking job (a Faust worker) until stopped, with the query API and operations page on
     http://127.0.0.1:6066/. For production; scale out by starting more."""
     from streams.broker.resolve import broker_for
+    from streams.security.credentials import ConfigError
+    from streams.security.exposure import OpenExposure
     from streams.topology.app import create_app
     from streams.topology.runner import Worker
 
@@ -96,7 +98,11 @@ def worker(
         except ImportError:
             pass
         asyncio.set_event_loop(asyncio.new_event_loop())
-        topology = create_app(settings, bootstrap)
+        try:
+            topology = create_app(settings, bootstrap)
+        except (OpenExposure, ConfigError) as exc:  # serving open beyond loopback, or a bad auth configuration
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
         Worker(topology.app, loglevel=loglevel).execute_from_commandline()
 
 
