@@ -7,6 +7,7 @@ public address when saved and to 169.254.169.254 later (DNS rebinding) is refuse
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -22,6 +23,10 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 class TargetRefused(ValueError):
     """A webhook target corridor will not call; the message says why."""
+
+
+class AddressRefused(OSError):
+    """Raised inside the HTTP client when every address of a webhook's host is refused (aiohttp wraps it)."""
 
 
 def _why_not(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
@@ -93,7 +98,7 @@ class GuardedResolver(AbstractResolver):
             except TargetRefused as exc:
                 refused.append(str(exc))
         if not kept:
-            raise OSError(f"webhook host {host} refused: {'; '.join(refused) or 'no address'}")
+            raise AddressRefused(errno.EACCES, f"webhook host {host} refused: {'; '.join(refused) or 'no address'}")
         return kept
 
     async def close(self) -> None:

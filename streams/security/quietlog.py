@@ -29,7 +29,7 @@ class QuietBadRequests(logging.Filter):
         remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
         more = f" ({self.skipped} more since the last such line)" if self.skipped else ""
         self.last, self.skipped = now, 0
-        record.msg, record.args = "refused a malformed request from %s: %s%s", (remote, exc.message, more)
+        record.msg, record.args = "refused a malformed request from %s: %.120r%s", (remote, exc.message, more)
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         record.levelno, record.levelname = logging.INFO, "INFO"
         return True

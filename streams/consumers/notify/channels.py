@@ -15,7 +15,7 @@ import aiohttp
 from streams.consumers.notify.messages import Message
 from streams.consumers.notify.signing import HEADER, sign
 from streams.consumers.notify.subscriptions import SmtpConfig, Subscription
-from streams.security.addresses import TargetPolicy, TargetRefused
+from streams.security.addresses import AddressRefused, TargetPolicy, TargetRefused
 
 
 class DeliveryError(Exception):
@@ -67,6 +67,10 @@ class WebhookChannel:
                 raise DeliveryError(f"HTTP {r.status} from {sub.webhook}: {text}".strip(), permanent=not retry)
         except TimeoutError:
             raise DeliveryError(f"timed out after {self._timeout.total} s: {sub.webhook}") from None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):  # the policy, not the network: retrying will not help
+                raise DeliveryError(f"refused: {exc.os_error.strerror}", permanent=True) from None
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
         except aiohttp.ClientError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
 
