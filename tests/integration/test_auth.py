@@ -303,3 +303,43 @@ async def test_no_worker_serves_open_beyond_loopback(bootstrap: str, tmp_path: P
     keys = tmp_path / "keys.yaml"
     keys.write_text(yaml.safe_dump({"keys": [{"name": "ops", "key": KEYS["ops"], "customers": "*"}]}))
     create_app(settings.model_copy(update={"auth_keys_file": keys}), bootstrap)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium: .ci/install-browser")
+async def test_the_page_signs_in_and_shows_only_the_tenants_units(group):
+    playwright_api = pytest.importorskip("playwright.async_api")
+    from tests.integration.test_web import CHROMIUM_ARGS
+
+    base = group["b"]
+    async with playwright_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(base + "/?refresh=500")
+            dialog = page.locator("[data-testid=signin]")
+            await dialog.wait_for()
+            await page.fill("[data-testid=signin-token]", "wrong-key-0123456789")
+            await page.click("[data-testid=signin-button]")
+            await page.locator("[data-testid=signin-error]", has_text="unknown API key").wait_for()
+            await page.fill("[data-testid=signin-token]", KEYS["acme"])
+            await page.click("[data-testid=signin-button]")
+            board = page.locator("[data-testid=delayed-list]")
+            await board.locator(f"li[data-unit='{UNIT.id}']").wait_for()
+            units = await board.locator("li[data-unit]").evaluate_all("els => els.map(e => e.dataset.unit)")
+            assert units == [UNIT.id]  # not Globex's container, not the trailer of no customer
+            assert await dialog.is_hidden() and await page.locator("[data-testid=signout]").is_visible()
+            await page.locator("[data-testid=delayed-shipments-list] li[data-shipment]").first.wait_for()
+            # Another customer's container is not found, as if nobody tracked it.
+            await page.fill("[data-testid=search-input]", OTHER.id)
+            await page.click("[data-testid=search-button]")
+            await page.locator("[data-testid=message]", has_text="Not found").wait_for()
+            assert f"no container {OTHER.id} is tracked" in await page.inner_text("[data-testid=message]")
+            # Signing out forgets the key: the page asks again.
+            await page.click("[data-testid=signout]")
+            await dialog.wait_for()
+            assert await page.evaluate("sessionStorage.getItem('corridor.token')") is None
+            assert errors == []
+        finally:
+            await browser.close()
