@@ -172,3 +172,15 @@ def test_malformed_requests_log_one_quiet_line():
     other = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "boom", (),
                               (ValueError, ValueError(), None))
     assert quiet.filter(other) and other.levelno == logging.ERROR
+
+
+def test_new_key_prints_a_key_and_an_entry_that_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from streams.security.__main__ import main
+
+    assert main(["new-key", "--name", "acme-portal", "--customers", "ACME, e-shop"]) == 0
+    out = capsys.readouterr().out
+    key = out.splitlines()[1].strip()
+    entry = out.split("under `keys:`:\n", 1)[1]
+    (tmp_path / "keys.yaml").write_text("keys:\n" + entry)
+    loaded = load_keys(tmp_path / "keys.yaml")
+    assert loaded[key_digest(key)] == Tenant.of("acme-portal", ["ACME", "e-shop"]) and key not in entry
