@@ -87,6 +87,14 @@ def worker(
     from streams.topology.runner import Worker
 
     settings = _settings(broker=broker, app_id=app_id, data_dir=data_dir, web_enabled=web, web_port=web_port)
+    if web:  # before any broker or topic: serving open beyond loopback, or a bad auth configuration, stops here
+        from streams.security.setup import api_guard
+
+        try:
+            api_guard(settings)
+        except (OpenExposure, ConfigError) as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     with broker_for(settings) as (bootstrap, settings):
         asyncio.run(_ensure_topics(settings, bootstrap))
         if web:

@@ -38,10 +38,10 @@ from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, plan, tick
 from tests.integration.test_api import (
     LOADED,
+    SHIPMENT_RECORDS,
     free_port,
     fresh_settings,
     get,
-    publish_in_steps,
 )
 from tests.unit.shipment_flows import AWB
 
@@ -115,8 +115,12 @@ async def group(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
                 aiohttp.ClientSession() as http):
         for base in (a, b):
             await until(http, f"{base}/readyz", lambda s, body: s == 200 and len(body["partitions"]) == 2)
-        # The e-shop's split air waybill first: the story's clock tick would make its records late.
-        await publish_in_steps(bootstrap, topics, reader, 0, LOADED)
+        # The e-shop's split air waybill first (the story's clock tick would make its records late), at once: the
+        # jobs take records in timestamp order across topics, and the exact replay order does not matter here.
+        async with Publisher(bootstrap, topics, PARTITIONS, stamped=True) as pub:
+            await pub.send_all(SHIPMENT_RECORDS[:LOADED])
+        await until(http, f"{a}/api/delayed/shipments", lambda s, body: s == 200 and body["total"] == 1,
+                    timeout=90, headers=ops)
         async with Publisher(bootstrap, topics, PARTITIONS) as pub:
             await pub.send_all([plan().model_copy(update={"customer": "ACME"}),
                                 plan(OTHER).model_copy(update={"customer": "Globex"})])
@@ -124,7 +128,7 @@ async def group(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
             await pub.send_all([tick(d(6, 7))])  # neither has left Chongqing: both overdue
             await reader.wait_for(lambda r: {UNIT.id, OTHER.id} <= {x["unit"]["id"] for x in r.of("alert")})
         await until(http, f"{a}/api/delayed", lambda s, body: s == 200 and {UNIT.id, OTHER.id} <= {
-            r["unit"]["id"] for r in body["items"]}, headers=ops)  # fmt: skip
+            r["unit"]["id"] for r in body["items"]}, timeout=90, headers=ops)  # fmt: skip
         await until(http, f"{a}/api/delayed/shipments", lambda s, body: s == 200 and body["total"] == 1, headers=ops)
         yield {"a": a, "b": b, "http": http, "private": private, "workers": (a, b), "topologies": topologies}
 
@@ -343,3 +347,19 @@ async def test_the_page_signs_in_and_shows_only_the_tenants_units(group):
             assert errors == []
         finally:
             await browser.close()
+
+
+def test_the_worker_command_refuses_to_serve_open_beyond_loopback(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRIDOR_")} | {
+        "CORRIDOR_HOME": str(tmp_path / "home"), "CORRIDOR_WEB_HOST": "0.0.0.0"}
+    done = subprocess.run([sys.executable, "-m", "streams", "worker"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "refusing to serve" in done.stderr.replace("\n", " "), done.stderr
+    (tmp_path / "keys.yaml").write_text("keys: []\n")
+    done = subprocess.run([sys.executable, "-m", "streams", "worker"], capture_output=True, text=True, timeout=60,
+                          env={**env, "CORRIDOR_AUTH_KEYS_FILE": str(tmp_path / "keys.yaml")})
+    assert done.returncode == 2 and "lists no key" in done.stderr.replace("\n", " "), done.stderr
