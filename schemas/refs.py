@@ -38,8 +38,19 @@ UtcDateTime = Annotated[AwareDatetime, AfterValidator(_utc)]
 """A timezone-aware instant, normalised to UTC. Naive times are rejected, never guessed."""
 
 
+def ascii_id(value: str) -> str:
+    """Identifiers are ASCII: `value`, or ValueError naming the first other character. One rule where ids enter
+    (API, feeds, plans): no digit of another script or width is read as a digit (CSNU261913\uff19 is not
+    CSNU2619139), and no letter is upper-cased into others ('\u00df' would become 'SS')."""
+    if value.isascii():
+        return value
+    bad = next(c for c in value if not c.isascii())
+    raise ValueError(f"identifiers are ASCII letters and digits; {value[:40]!r} contains {bad!r} "
+                     f"(U+{ord(bad):04X})")
+
+
 def _locode(value: str) -> str:
-    code = value.replace(" ", "").upper()
+    code = ascii_id(value).replace(" ", "").upper()
     if not _LOCODE.match(code):
         raise ValueError(f"not a UN/LOCODE (2-letter country + 3 characters A-Z/2-9): {value!r}")
     return code
@@ -78,6 +89,10 @@ class UnitKind(StrEnum):
 
 def normalise_container(value: str) -> str:
     """Return the compact ISO 6346 number, or raise ValueError saying what is wrong."""
+    try:
+        ascii_id(value)  # before stdnum, which would NFKC-normalise full-width digits into ASCII ones
+    except ValueError as exc:
+        raise ValueError(f"not a valid ISO 6346 container number: {exc}") from None
     compact = iso6346.compact(value)
     if not _CONTAINER.match(compact):
         raise ValueError(
@@ -102,9 +117,9 @@ def normalise_awb(value: str) -> str:
 
 @lru_cache(maxsize=65536)  # state reloads re-validate the same ids many times; the check digit is pure
 def _normalise_unit(kind: UnitKind, value: str) -> str:
-    v = value.strip().upper()
     if kind is UnitKind.CONTAINER:
-        return normalise_container(v)
+        return normalise_container(value.strip())  # checks ASCII itself, before upper-casing (stdnum upper-cases)
+    v = ascii_id(value).strip().upper()
     if kind is UnitKind.AWB:
         return normalise_awb(v)
     if kind is UnitKind.ULD:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.events import Classifier, Milestone
 from schemas.outputs import Severity
 from schemas.plans import Leg, check_connected
-from schemas.refs import Instant, Locode, Mode, TrackedUnit, UtcDateTime, normalise_awb
+from schemas.refs import Instant, Locode, Mode, TrackedUnit, UtcDateTime, ascii_id, normalise_awb
 
 _REFERENCE = re.compile(r"^[A-Z0-9][A-Z0-9/-]{2,34}$")
 
@@ -39,7 +39,7 @@ class ShipmentRef(BaseModel):
 
     @model_validator(mode="after")
     def _check_id(self) -> ShipmentRef:
-        value = self.id.strip().upper()
+        value = ascii_id(self.id).strip().upper()
         if self.kind is ShipmentKind.AIR_WAYBILL:
             value = normalise_awb(value)
         elif not _REFERENCE.match(value):

@@ -87,9 +87,19 @@ def worker(
     http://127.0.0.1:6066/. For production; scale out by starting more."""
     from streams.bootstrap import build_worker
     from streams.broker.resolve import broker_for
+    from streams.security.credentials import ConfigError
+    from streams.security.exposure import OpenExposure
     from streams.topology.runner import Worker
 
     settings = _settings(broker=broker, app_id=app_id, data_dir=data_dir, web_enabled=web, web_port=web_port)
+    if web:  # before any broker or topic: serving open beyond loopback, or a bad auth configuration, stops here
+        from streams.security.setup import api_guard
+
+        try:
+            api_guard(settings)
+        except (OpenExposure, ConfigError) as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     with broker_for(settings) as (bootstrap, settings):
         asyncio.run(_ensure_topics(settings, bootstrap))
         if web:
@@ -101,7 +111,11 @@ def worker(
         except ImportError:
             pass
         asyncio.set_event_loop(asyncio.new_event_loop())
-        topology = build_worker(settings, bootstrap)
+        try:
+            topology = build_worker(settings, bootstrap)
+        except (OpenExposure, ConfigError) as exc:  # serving open beyond loopback, or a bad auth configuration
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
         if gateway or poll or watch:
             from streams.connectors.config import load_gateway, load_poll
             from streams.connectors.service import attach

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -66,6 +66,31 @@ class Settings(BaseSettings):
         description="a unit at its event cap forgets events this many days older than its newest (event time) to "
         "make room; with nothing that old, new events are refused",
     )
+
+    # -- who may see what (docs/security.md) --------------------------------------------------------------
+    auth_keys_file: Path | None = Field(
+        default=None, description="YAML file of API keys (name, sha256 or key, customers) for the query API, the "
+        "page and the notify API")
+    auth_jwks: str | None = Field(
+        default=None, description="OIDC: JWKS URL (or file) whose keys sign the access tokens accepted")
+    auth_issuer: str | None = Field(default=None, description="OIDC: required `iss` of the tokens")
+    auth_audience: str | None = Field(default=None, description="OIDC: required `aud` of the tokens")
+    auth_customers_claim: str = Field(
+        default="corridor_customers", description="OIDC: the claim naming the token's customers (or '*')")
+    forward_secret: SecretStr | None = Field(
+        default=None, description="shared by the workers of a group: signs the requests they forward to each "
+        "other (at least 16 bytes); required for more than one worker when credentials are configured")
+    web_bind: str | None = Field(
+        default=None, description="address the worker's web server binds when it differs from web_host (e.g. "
+        "0.0.0.0 behind a load balancer, web_host then being the name other workers reach it by)")
+    allow_open: bool = Field(
+        default=False, description="serve without credentials on a non-loopback address (refused otherwise)")
+    rate_limit: float = Field(default=20.0, ge=0, description="requests per second per credential (0 = no limit)")
+    rate_burst: int = Field(default=60, ge=1, description="requests at once per credential")
+
+    @property
+    def bind_address(self) -> str:
+        return self.web_bind or self.web_host
 
     def tracking_policy(self) -> TrackingPolicy:
         from streams.core.policy import TrackingPolicy  # here: reading settings does not load the core

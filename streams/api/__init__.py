@@ -35,7 +35,11 @@ def register(topology: Topology, settings: Settings) -> bool:
     from streams.api.routing import Cluster
     from streams.api.store import LocalStore, ShipmentTables, add_index
     from streams.api.views import Api, add_views
+    from streams.security import quietlog
+    from streams.security.setup import api_guard
 
+    guard = api_guard(settings)  # refuses (OpenExposure, ConfigError) before anything is added to the app
+    quietlog.install()
     index = add_index(app, topology.topics, settings.partitions)
     units, clock = app.tables["units"], app.tables["clock"]
     shipments = ShipmentTables(app.tables["shipments"], app.tables["shipment_clock"], index.shipment_alerts,
@@ -43,8 +47,8 @@ def register(topology: Topology, settings: Settings) -> bool:
                                topology.shipments.fine_watermarks)
     store = LocalStore(app, units, clock, index.alerts, index.etas, settings.partitions, topology.engine.policy,
                        topology.engine.fine_watermarks, shipments)
-    api = Api(app, store, Cluster(app, "units", settings.partitions),
-              Cluster(app, "shipments", settings.partitions))
+    api = Api(app, store, Cluster(app, "units", settings.partitions, guard.signer),
+              Cluster(app, "shipments", settings.partitions, guard.signer), guard)
     _drop_faust_index(app)
     add_views(app, api)
     setattr(app, _MARK, api)

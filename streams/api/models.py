@@ -37,7 +37,8 @@ class ApiError(_Model):
     """Every error answer: what kind, and a message saying what was wrong."""
 
     model_config = ConfigDict(title="ApiError")
-    error: Literal["bad_request", "not_found", "unavailable", "internal"]
+    error: Literal["bad_request", "not_found", "unavailable", "internal", "unauthorized", "forbidden",
+                   "too_many_requests"]
     message: str
 
 

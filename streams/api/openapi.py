@@ -52,7 +52,12 @@ left that leg's origin, when (LATE) a later LATE alert supersedes it or delivery
 again, when (DWELL) the cargo left the hub, and when (CUSTOMS_HOLD) the hold was released or the cargo left.
 
 **Errors** are JSON (`ApiError`): 400 for a malformed reference or parameter, 404 for an unknown one, 503 \
-while the owning worker is unavailable (starting, rebalancing; retry after `Retry-After` seconds)."""
+while the owning worker is unavailable (starting, rebalancing; retry after `Retry-After` seconds).
+
+**Credentials.** When the installation configures them (docs/security.md), every `/api/` path but this \
+document needs `Authorization: Bearer <API key or OIDC access token>` (401 without a usable one, 403 for a token \
+that names no customer, 429 with `Retry-After` when a credential asks too often). Each credential sees its own \
+customers' units and shipments only: another customer's is a 404, as if it were unknown, and lists leave it out."""
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -64,8 +69,10 @@ def _json(name: str, description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "malformed reference or parameter", 404: "unknown reference",
-            503: "the owning worker is unavailable; retry"}
+    text = {400: "malformed reference or parameter", 404: "unknown reference (or another customer's)",
+            503: "the owning worker is unavailable; retry", 401: "no usable credentials",
+            403: "the credential names no customer", 429: "too many requests from this credential; retry after "
+            "Retry-After seconds"}
     return {str(c): _json("ApiError", text[c]) for c in codes}
 
 
@@ -167,6 +174,22 @@ PATHS: dict[str, Any] = {
 }
 
 
+PUBLIC_PATHS = frozenset({"/api/openapi.json", "/healthz", "/readyz"})  # answered without credentials
+
+
+def _secured(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every path but the public ones with the bearer requirement and its answers (401, 403, 429)."""
+    out: dict[str, Any] = {}
+    for path, ops in paths.items():
+        out[path] = {}
+        for method, op in ops.items():
+            if path in PUBLIC_PATHS:
+                out[path][method] = {**op, "security": []}
+            else:
+                out[path][method] = {**op, "responses": {**op["responses"], **_errors(401, 403, 429)}}
+    return out
+
+
 @cache
 def document() -> dict[str, Any]:
     _, defs = models_json_schema([(m, "serialization") for m in _MODELS],
@@ -174,8 +197,11 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "corridor query API", "version": "1.0.0", "description": DESCRIPTION},
-        "paths": PATHS,
-        "components": {"schemas": dict(sorted(defs["$defs"].items()))},
+        "paths": _secured(PATHS),
+        "components": {"schemas": dict(sorted(defs["$defs"].items())), "securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "an API key from the installation's keys file, or an OIDC access token (JWT)"}}},
+        "security": [{"bearer": []}],
     }
 
 

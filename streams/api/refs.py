@@ -104,6 +104,8 @@ def looks_like_awb(ref: str) -> bool:
 
 def parse_locode(ref: str) -> str:
     """A UN/LOCODE, compacted and upper-cased; RefError if it is not one syntactically."""
+    if not (ref or "").isascii():
+        raise RefError(f"not a UN/LOCODE (ASCII letters and digits only): {ref[:20]!r}")
     code = _SPACES.sub("", ref or "").upper()
     if not _LOCODE.match(code):
         raise RefError(f"not a UN/LOCODE (2-letter country + 3 characters A-Z/2-9): {ref[:20]!r}")

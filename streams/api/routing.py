@@ -22,9 +22,12 @@ import faust
 import orjson
 from yarl import URL
 
+from streams.security.forwarding import FORWARDED_BY, ForwardSigner
+from streams.security.tenants import OPEN, Tenant
+
 log = logging.getLogger(__name__)
 
-HOP_HEADER = "X-Corridor-Forwarded-By"  # set on requests one worker makes to another
+HOP_HEADER = FORWARDED_BY  # set on requests one worker makes to another (signed: streams/security/forwarding.py)
 WORKER_HEADER = "X-Corridor-Worker"  # set on every API answer: the worker that computed it
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -45,11 +48,17 @@ def _norm(url: Any) -> str:
     return str(url).rstrip("/")
 
 
+def signed_target(url: URL) -> str:
+    """What a forwarding signature covers: the path and query as yarl reads them, the same on both sides."""
+    return f"{url.path}?{url.query_string}"
+
+
 class Cluster:
-    def __init__(self, app: faust.App, table: str, partitions: int) -> None:
+    def __init__(self, app: faust.App, table: str, partitions: int, signer: ForwardSigner | None = None) -> None:
         self.app = app
         self.table = table
         self.partitions = partitions
+        self.signer = signer  # signs forwarded requests with the tenant they are made for
 
     @property
     def me(self) -> str:
@@ -76,12 +85,15 @@ class Cluster:
     def owner(self, partition: int) -> str | None:
         return self.owners().get(partition)
 
-    async def forward(self, url: str, path_qs: str, method: str = "GET") -> Answer:
-        """Ask worker `url` for `path_qs`, marked as forwarded; Unavailable if it does not answer."""
+    async def forward(self, url: str, path_qs: str, method: str = "GET", tenant: Tenant = OPEN) -> Answer:
+        """Ask worker `url` for `path_qs` for `tenant`, marked as forwarded (and signed, with a forwarding
+        secret); Unavailable if it does not answer."""
         target = URL(url).join(URL(path_qs))
+        headers = {HOP_HEADER: self.me} if self.signer is None else \
+            self.signer.headers(method, signed_target(target), self.me, tenant)  # fmt: skip
         try:
             async with aiohttp.ClientSession(timeout=TIMEOUT) as session, session.request(
-                method, target, headers={HOP_HEADER: self.me}
+                method, target, headers=headers
             ) as resp:
                 body = await resp.read()
                 return Answer(resp.status, body, resp.content_type, resp.headers.get(WORKER_HEADER, url))
@@ -90,13 +102,14 @@ class Cluster:
             raise Unavailable(f"the worker at {url} that owns this data did not answer ({exc.__class__.__name__})"
                               "; retry shortly") from None
 
-    async def gather(self, path_qs: str) -> dict[str, Any]:
-        """GET `path_qs` from every other worker, in parallel: url -> decoded JSON body (None if it failed)."""
+    async def gather(self, path_qs: str, tenant: Tenant = OPEN) -> dict[str, Any]:
+        """GET `path_qs` from every other worker for `tenant`, in parallel: url -> decoded JSON body (None if it
+        failed)."""
         others = [u for u in self.workers() if u != self.me]
 
         async def one(url: str) -> Any:
             try:
-                answer = await self.forward(url, path_qs)
+                answer = await self.forward(url, path_qs, tenant=tenant)
             except Unavailable:
                 return None
             if answer.status != 200:

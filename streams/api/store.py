@@ -15,7 +15,7 @@ tracking job's tables they are RocksDB tables with changelog topics: a restarted
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,6 +48,13 @@ log = logging.getLogger(__name__)
 ALERTS_TABLE, ETA_TABLE = "api_alerts", "api_eta"
 SHIPMENT_ALERTS_TABLE, SHIPMENT_ETA_TABLE = "api_shipment_alerts", "api_shipment_eta"
 MAX_ETA_HISTORY = 100
+
+
+Sees = Callable[[str | None], bool]  # the tenant's test: is data of this customer theirs (Tenant.sees)
+
+
+def _everyone(customer: str | None) -> bool:
+    return True
 
 
 class NotFound(LookupError):
@@ -182,16 +189,18 @@ class LocalStore:
 
     # -- one unit --------------------------------------------------------------------------------------
 
-    def unit_detail(self, unit: TrackedUnit) -> dict[str, Any]:
-        """The UnitDetail body (plain data) for a unit on a local partition, or NotFound."""
+    def unit_detail(self, unit: TrackedUnit, sees: Sees = _everyone) -> dict[str, Any]:
+        """The UnitDetail body (plain data) for a unit on a local partition, or NotFound. A unit whose plan names
+        a customer the tenant does not see is NotFound with the very message of an unknown one (no leak)."""
         key = unit.id.encode()
         raw = self.units.get(key)
-        if not raw:
-            raise NotFound(f"no {unit.kind.value.lower()} {unit.id} is tracked: no plan or event has been "
+        unknown = NotFound(f"no {unit.kind.value.lower()} {unit.id} is tracked: no plan or event has been "
                            "received for it")
+        if not raw:
+            raise unknown
         state = UnitState.decode(raw)
-        if state.unit is None:
-            raise NotFound(f"no {unit.kind.value.lower()} {unit.id} is tracked")
+        if state.unit is None or not sees(state.plan.customer if state.plan is not None else None):
+            raise unknown
         partition = self.partition_of(unit.id)
         watermark = self.watermark(partition)
         view = view_of(state, watermark, self.policy)
@@ -227,7 +236,7 @@ class LocalStore:
         assert self.ship is not None
         return PartitionClock(self.ship.clock, partition, self.ship.fine_watermarks).watermark
 
-    def shipment_detail(self, ref: ShipmentRef, kind_given: bool = True) -> dict[str, Any]:
+    def shipment_detail(self, ref: ShipmentRef, kind_given: bool = True, sees: Sees = _everyone) -> dict[str, Any]:
         """The ShipmentDetail body (plain data) for a shipment on a local partition, or NotFound. Without
         `kind_given` the reference's kind is a guess and the stored one is answered."""
         what = ref.kind.value.lower().replace("_", " ") if kind_given else "shipment"
@@ -236,7 +245,7 @@ class LocalStore:
         key = ref.id.encode()
         raw = self.ship.shipments.get(key)
         state = ShipmentState.decode(raw) if raw else None
-        if state is None or state.ref is None:
+        if state is None or state.ref is None or not sees(state.plan.customer if state.plan is not None else None):
             raise NotFound(f"no {what} {ref.id} is tracked: no shipment plan or unit report has named it")
         if kind_given and state.ref.kind is not ref.kind:
             stored = state.ref.kind.value.lower().replace("_", " ")
@@ -285,7 +294,7 @@ class LocalStore:
         self.ship.views[key] = (raw, timeline)
         return timeline
 
-    def _shipments_with_alerts(self) -> Iterator[tuple[ShipmentTimeline, list, list]]:
+    def _shipments_with_alerts(self, sees: Sees = _everyone) -> Iterator[tuple[ShipmentTimeline, list, list]]:
         """Every local shipment that has alerts: its timeline now, its open alerts and its closed ones with why
         (`streams.api.shipments.split_alerts`)."""
         if self.ship is None:
@@ -296,19 +305,20 @@ class LocalStore:
                 continue
             raw = self.ship.shipments.get(key)
             timeline = self.shipment_timeline(key, raw) if raw else None
-            if timeline is not None:
+            if timeline is not None and sees(timeline.customer):
                 yield timeline, *shipment_rules.split_alerts(orjson.loads(raw_alerts), timeline, policy)
 
-    def shipment_alerts_list(self, open_: bool, severities: frozenset[str] | None) -> list[dict[str, Any]]:
+    def shipment_alerts_list(self, open_: bool, severities: frozenset[str] | None, sees: Sees = _everyone
+                             ) -> list[dict[str, Any]]:  # fmt: skip
         out: list[dict[str, Any]] = []
-        for _, opened, closed in self._shipments_with_alerts():
+        for _, opened, closed in self._shipments_with_alerts(sees):
             chosen = opened if open_ else [a for a, _ in closed]
             out += [a for a in chosen if severities is None or a["severity"] in severities]
         return out
 
-    def delayed_shipments(self) -> list[dict[str, Any]]:
+    def delayed_shipments(self, sees: Sees = _everyone) -> list[dict[str, Any]]:
         """Local shipments with open alerts, as rows of the delayed-shipments list."""
-        return [shipment_rules.summary(timeline, opened) for timeline, opened, _ in self._shipments_with_alerts()
+        return [shipment_rules.summary(timeline, opened) for timeline, opened, _ in self._shipments_with_alerts(sees)
                 if opened]  # fmt: skip
 
     # -- lists -----------------------------------------------------------------------------------------
@@ -342,38 +352,39 @@ class LocalStore:
             if raw and partition_for(key, self.partitions) in local:
                 yield key, raw
 
-    def alerts_with_facts(self) -> Iterator[tuple[UnitFacts, list[dict[str, Any]]]]:
-        """Every local unit that has alerts, with its facts and its alerts."""
+    def alerts_with_facts(self, sees: Sees = _everyone) -> Iterator[tuple[UnitFacts, list[dict[str, Any]]]]:
+        """Every local unit of the tenant's that has alerts, with its facts and its alerts."""
         for key, raw_alerts in self._local_items(self.alerts):
             raw = self.units.get(key)
             facts = self.facts(key, raw) if raw else None
-            if facts is not None:
+            if facts is not None and sees(facts.customer):
                 yield facts, orjson.loads(raw_alerts)
 
-    def alerts_list(self, open_: bool, severities: frozenset[str] | None) -> list[dict[str, Any]]:
+    def alerts_list(self, open_: bool, severities: frozenset[str] | None, sees: Sees = _everyone
+                    ) -> list[dict[str, Any]]:  # fmt: skip
         out: list[dict[str, Any]] = []
-        for facts, alerts in self.alerts_with_facts():
+        for facts, alerts in self.alerts_with_facts(sees):
             opened, closed = split_alerts(alerts, facts)
             chosen = opened if open_ else [a for a, _ in closed]
             out += [a for a in chosen if severities is None or a["severity"] in severities]
         return out
 
-    def delayed(self) -> list[dict[str, Any]]:
+    def delayed(self, sees: Sees = _everyone) -> list[dict[str, Any]]:
         rows = []
-        for facts, alerts in self.alerts_with_facts():
+        for facts, alerts in self.alerts_with_facts(sees):
             opened, _ = split_alerts(alerts, facts)
             if opened:
                 rows.append(summary(facts, opened))
         return rows
 
-    def hub(self, hub: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def hub(self, hub: str, sees: Sees = _everyone) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         at: list[dict[str, Any]] = []
         bound: list[dict[str, Any]] = []
         seen: set[bytes] = set()
         for key, raw in self._local_items(self.units):
             seen.add(key)
             facts = self.facts(key, raw)
-            if facts is None:
+            if facts is None or not sees(facts.customer):
                 continue
             rel = hub_relation(facts, hub)
             if rel is None:

@@ -8,7 +8,7 @@ import re
 from stdnum import iso6346
 
 from schemas import TrackedUnit
-from schemas.refs import UnitKind
+from schemas.refs import UnitKind, ascii_id
 
 _CONTAINER = re.compile(r"^[A-Z]{3}[UJZR]\d{7}$", re.ASCII)
 
@@ -21,6 +21,10 @@ def container(value: object) -> TrackedUnit:
     """A TrackedUnit for an ISO 6346 number, or IdError saying exactly what is wrong (check digit expected...)."""
     if not isinstance(value, str) or not value.strip():
         raise IdError("no container number given")
+    try:
+        ascii_id(value)  # the one rule for ids: ASCII (a full-width or Arabic-Indic digit is refused)
+    except ValueError as exc:
+        raise IdError(str(exc)) from None
     compact = re.sub(r"[\s-]", "", value).upper()
     if not _CONTAINER.match(compact):
         raise IdError(

@@ -46,7 +46,14 @@ def notify(
                                         help="SQLite record of deliveries (share it between instances on a host)")
                      ] = Path(".corridor/notify.sqlite"),
     group: Annotated[str, typer.Option(envvar="CORRIDOR_NOTIFY_GROUP", help="consumer group")] = "corridor-notify",
-    port: Annotated[int, typer.Option(help="subscriptions API port on 127.0.0.1 (0 = any free port)")] = 8089,
+    port: Annotated[int, typer.Option(help="subscriptions API port (0 = any free port)")] = 8089,
+    host: Annotated[str, typer.Option(envvar="CORRIDOR_NOTIFY_HOST", help="address the subscriptions API binds; "
+                                      "beyond loopback it needs credentials (docs/security.md)")] = "127.0.0.1",
+    webhook_allow: Annotated[str, typer.Option(envvar="CORRIDOR_NOTIFY_WEBHOOK_ALLOW", help="comma-separated "
+                                               "networks webhooks may reach besides public addresses, e.g. "
+                                               "10.20.0.0/16")] = "",
+    allowed_host: Annotated[str, typer.Option(envvar="CORRIDOR_NOTIFY_ALLOWED_HOSTS", help="comma-separated Host "
+                                              "header names the API answers besides loopback")] = "",
     api: Annotated[bool, typer.Option(help="serve the subscriptions API")] = True,
     admin_token: Annotated[str | None, typer.Option(envvar="CORRIDOR_NOTIFY_TOKEN",
                                                     help="bearer token required by the API")] = None,
@@ -66,15 +73,25 @@ def notify(
         subscriptions=subscriptions, store=store, group=group, window=window, port=port if api else None,
         admin_token=admin_token, retry=RetryPolicy(attempts=attempts, base=backoff, max_delay=backoff_max,
                                                    timeout=timeout),
+        host=host, webhook_allow=tuple(n for n in webhook_allow.split(",") if n.strip()),
+        allowed_hosts=tuple(h for h in allowed_host.split(",") if h.strip()),
     )
 
     def ready(svc: NotifyService) -> None:
-        api_at = f"API on http://127.0.0.1:{svc.admin_port}/subscriptions; " if svc.admin_port else ""
+        api_at = f"API on http://{host}:{svc.admin_port}/subscriptions; " if svc.admin_port else ""
         err.print(f"notify: group {group}, {len(svc.book.all())} subscription(s) from {subscriptions}; {api_at}"
                   f"dead letters to {svc.dead_letter_topic}")
 
+    from streams.security.credentials import ConfigError
+    from streams.security.exposure import OpenExposure
+
     with broker_for(_settings(broker)) as (bootstrap, settings):
-        stats = asyncio.run(_until_stopped(seconds, lambda stop: run_notify(settings, bootstrap, config, stop, ready)))
+        try:
+            stats = asyncio.run(_until_stopped(seconds, lambda stop: run_notify(settings, bootstrap, config, stop,
+                                                                                ready)))
+        except (OpenExposure, ConfigError, ValueError) as exc:  # open beyond loopback, bad credentials or networks
+            err.print(f"notify: {exc}")
+            raise typer.Exit(2) from None
     err.print(f"notify stopped: {json.dumps(stats)}")
 
 

@@ -52,6 +52,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
         web_host=settings.web_host,
+        web_bind=settings.bind_address,  # Faust binds 0.0.0.0 unless told: bind what the settings say
         web_tables_enabled=False,  # Faust's /table/ pages would expose raw state; the API is the interface
         # No linger: the agents hand a whole batch's outputs to the producer at once, so its requests are already
         # batched, and a lone record's ETA update leaves at once instead of 10 ms later. Timelines are a few KB:

@@ -118,7 +118,8 @@ def _subscriptions(path: Path, urls: dict[str, str], smtp_port: int) -> None:
 def _config(tmp_path: Path, group: str, **over: Any) -> NotifyConfig:
     base = dict(subscriptions=tmp_path / "subscriptions.json", store=tmp_path / "notify.sqlite", group=group,
                 window=WINDOW, retry=RetryPolicy(attempts=3, base=0.05, max_delay=0.2, timeout=3.0), port=0,
-                context_wait=5.0, commit_interval=0.2, tuning=FAST)
+                context_wait=5.0, commit_interval=0.2, tuning=FAST,
+                webhook_allow=("127.0.0.0/8",))  # the test receivers are local (webhooks go to public addresses)
     return NotifyConfig(**{**base, **over})  # type: ignore[arg-type]
 
 
@@ -258,10 +259,10 @@ async def test_subscriptions_api_validates_redacts_and_persists(tmp_path: Path) 
     try:
         async with aiohttp.ClientSession() as http:
             assert (await http.get(base)).status == 401
-            r = await http.put(f"{base}/ops", headers=auth, json={"webhook": "https://example.com/h", "secret": "x",
+            r = await http.put(f"{base}/ops", headers=auth, json={"webhook": "https://93.184.215.14/h", "secret": "x",
                                                                   "filters": {"severities": ["MAJOR"]}})
             assert r.status == 201 and (await r.json())["secret"] == "***"
-            r = await http.put(f"{base}/ops", headers=auth, json={"webhook": "https://example.com/h2"})
+            r = await http.put(f"{base}/ops", headers=auth, json={"webhook": "https://93.184.215.14/h2"})
             assert r.status == 200
             assert book.get("ops").secret == "x"  # kept when not sent again
             r = await http.put(f"{base}/bad", headers=auth, json={"webhook": "ftp://x", "email": ["a@b"]})

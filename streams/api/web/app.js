@@ -13,11 +13,38 @@ const AWB_SHAPE = /^\d{3}[- ]?\d{8}$/; // the API reads a shipment reference of 
 
 // ---------------------------------------------------------------- helpers
 
+// Credentials: a bearer API key or access token, kept for this tab only (sessionStorage), asked for on a 401.
+const TOKEN_KEY = "corridor.token";
+const token = { get: () => sessionStorage.getItem(TOKEN_KEY), set: (t) => sessionStorage.setItem(TOKEN_KEY, t),
+                clear: () => sessionStorage.removeItem(TOKEN_KEY) };
+
+function askSignIn(message) {
+  const dialog = $("#signin");
+  $("#signin-error").textContent = token.get() ? (message || "") : "";
+  $("#signout").hidden = true;
+  if (!dialog.open) dialog.showModal();
+}
+
+$("#signin-form").addEventListener("submit", (ev) => {
+  const given = $("#token").value.trim();
+  if (!given) { ev.preventDefault(); return; }
+  token.set(given);
+  $("#token").value = "";
+  $("#signout").hidden = false;
+  refreshBoard();
+  route();
+});
+$("#signout").addEventListener("click", () => { token.clear(); location.reload(); });
+
 async function api(path) {
   try {
-    const res = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+    const headers = { Accept: "application/json" };
+    if (token.get()) headers.Authorization = `Bearer ${token.get()}`;
+    const res = await fetch(path, { headers, cache: "no-store" });
     let body = null;
     try { body = await res.json(); } catch (_) { body = null; }
+    if (res.status === 401) askSignIn(body?.message);
+    else if (token.get()) $("#signout").hidden = false;
     return { ok: res.ok, status: res.status, body, worker: res.headers.get("X-Corridor-Worker") };
   } catch (err) {
     return { ok: false, status: 0, body: { message: `cannot reach the worker (${err.message})` } };

@@ -1,17 +1,25 @@
-"""The subscriptions API, on 127.0.0.1 only: GET/PUT/DELETE /subscriptions[/id], GET /stats. Changes are
-written to the subscriptions file before the response. Secrets are accepted, never returned. An optional
-bearer token guards it (--admin-token / CORRIDOR_NOTIFY_TOKEN)."""
+"""The subscriptions API: GET/PUT/DELETE /subscriptions[/id], GET /stats. Changes are written to the
+subscriptions file before the response. Secrets are accepted, never returned.
+
+Who may call it: the admin token (--admin-token / CORRIDOR_NOTIFY_TOKEN), or an operations credential (`*`) from
+the installation's API keys or OIDC tokens (docs/security.md); a customer's credential is refused (403), because a
+subscription sees every customer's alerts. Without any credentials it is served on loopback only. Requests must
+name this service in their Host header (a web page cannot reach it by DNS rebinding), a PUT must be JSON, and a
+webhook must point at a public address unless its network is allowed (streams/security/addresses.py)."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from streams.consumers.notify.subscriptions import Subscription, SubscriptionBook
+from streams.security.addresses import TargetPolicy, TargetRefused
+from streams.security.credentials import Authenticator, Forbidden, Unauthorized
+from streams.security.ratelimit import RateLimiter, retry_after
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -20,14 +28,60 @@ def _errors(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors(include_url=False)]
 
 
+LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def host_names(bound: str, extra: Iterable[str] = ()) -> frozenset[str]:
+    """Host header values (without port) the API answers: loopback names, the address it binds (unless a
+    wildcard), and those configured."""
+    names = {*LOCAL_NAMES, *(h.strip().lower().strip("[]") for h in extra if h.strip())}
+    if bound not in ("0.0.0.0", "::", ""):
+        names.add(bound.lower().strip("[]"))
+    return frozenset(names)
+
+
+def _host_of(header: str) -> str:
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
 def admin_app(book: SubscriptionBook, token: str | None = None,
-              stats: Callable[[], dict[str, Any]] | None = None) -> web.Application:
+              stats: Callable[[], dict[str, Any]] | None = None, *, credentials: Authenticator | None = None,
+              targets: TargetPolicy | None = None, hosts: frozenset[str] = LOCAL_NAMES,
+              limiter: RateLimiter | None = None) -> web.Application:  # fmt: skip
+    targets = targets if targets is not None else TargetPolicy()
+    open_ = not token and (credentials is None or not credentials.configured)
+
+    def unauthorized(message: str) -> web.Response:
+        return web.json_response({"error": "unauthorized", "message": message}, status=401,
+                                 headers={"WWW-Authenticate": 'Bearer realm="corridor-notify"'})
+
     @web.middleware
-    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if token:
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return web.json_response({"error": "unauthorized"}, status=401)
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if _host_of(request.headers.get("Host", "")) not in hosts:
+            return web.json_response({"error": "misdirected", "message": "unexpected Host header"}, status=421)
+        if open_:
+            return await handler(request)
+        given = request.headers.get("Authorization", "")
+        who = "admin-token"
+        if not (token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())):
+            if credentials is None or not credentials.configured:
+                return unauthorized("credentials required: `Authorization: Bearer <admin token>`")
+            try:
+                tenant = await credentials.tenant(given)
+            except Unauthorized as exc:
+                return unauthorized(str(exc))
+            except Forbidden as exc:
+                return web.json_response({"error": "forbidden", "message": str(exc)}, status=403)
+            if not tenant.every_customer:
+                return web.json_response({"error": "forbidden", "message": "subscriptions see every customer's "
+                                          "alerts: operations credentials ('*') only"}, status=403)
+            who = tenant.subject
+        if limiter is not None and (wait := limiter.take(who)):
+            return web.json_response({"error": "too_many_requests", "message": f"retry in {wait:.1f} s"},
+                                     status=429, headers={"Retry-After": retry_after(wait)})
         return await handler(request)
 
     async def list_all(_: web.Request) -> web.Response:
@@ -41,6 +95,8 @@ def admin_app(book: SubscriptionBook, token: str | None = None,
 
     async def put_one(request: web.Request) -> web.Response:
         sub_id = request.match_info["id"]
+        if request.content_type != "application/json":
+            return web.json_response({"error": "the body must be JSON (Content-Type: application/json)"}, status=415)
         try:
             body = await request.json()
         except ValueError:
@@ -56,6 +112,12 @@ def admin_app(book: SubscriptionBook, token: str | None = None,
             sub = Subscription.model_validate({**body, "id": sub_id})
         except ValidationError as exc:
             return web.json_response({"error": "invalid subscription", "details": _errors(exc)}, status=400)
+        if sub.webhook:
+            try:
+                await targets.check_url(sub.webhook)
+            except TargetRefused as exc:
+                return web.json_response({"error": "invalid subscription", "details": [f"webhook: {exc}"]},
+                                         status=400)
         created = book.put(sub)
         return web.json_response(sub.public(), status=201 if created else 200)
 
@@ -67,7 +129,7 @@ def admin_app(book: SubscriptionBook, token: str | None = None,
     async def get_stats(_: web.Request) -> web.Response:
         return web.json_response(stats() if stats else {})
 
-    app = web.Application(middlewares=[auth])
+    app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
     app.router.add_get("/subscriptions", list_all)
     app.router.add_get("/subscriptions/{id}", get_one)
     app.router.add_put("/subscriptions/{id}", put_one)
@@ -78,6 +140,9 @@ def admin_app(book: SubscriptionBook, token: str | None = None,
 
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Start the API; returns the runner (to clean up) and the bound port (port 0 = any free one)."""
+    from streams.security import quietlog
+
+    quietlog.install()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -4,15 +4,18 @@ whether a failure is worth retrying."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import smtplib
 from email.message import EmailMessage
+from urllib.parse import urlparse
 
 import aiohttp
 
 from streams.consumers.notify.messages import Message
 from streams.consumers.notify.signing import HEADER, sign
 from streams.consumers.notify.subscriptions import SmtpConfig, Subscription
+from streams.security.addresses import AddressRefused, TargetPolicy, TargetRefused
 
 
 class DeliveryError(Exception):
@@ -25,12 +28,28 @@ class WebhookChannel:
     """POST the JSON body. 2xx is delivered; 408, 429 and 5xx are retried; any other 4xx is permanent (the
     receiver rejects the message itself, and sending it again will not change that)."""
 
-    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
-        self._session = session
+    def __init__(self, session: aiohttp.ClientSession, timeout: float, targets: TargetPolicy | None = None) -> None:
+        self._session = session  # its connector's resolver refuses what `targets` refuses (names)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._targets = targets
+
+    def _check_literal(self, url: str) -> None:
+        """aiohttp skips the resolver for an IP address in the URL: that one is checked here."""
+        host = (urlparse(url).hostname or "").strip("[]")
+        if self._targets is None or not host:
+            return
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return
+        try:
+            self._targets.check_address(host)
+        except TargetRefused as exc:
+            raise DeliveryError(f"refused: {exc}", permanent=True) from None
 
     async def send(self, sub: Subscription, msg: Message, attempt: int) -> None:
         assert sub.webhook is not None
+        self._check_literal(sub.webhook)
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": msg.idempotency_key,
@@ -48,6 +67,10 @@ class WebhookChannel:
                 raise DeliveryError(f"HTTP {r.status} from {sub.webhook}: {text}".strip(), permanent=not retry)
         except TimeoutError:
             raise DeliveryError(f"timed out after {self._timeout.total} s: {sub.webhook}") from None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):  # the policy, not the network: retrying will not help
+                raise DeliveryError(f"refused: {exc.os_error.strerror}", permanent=True) from None
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
         except aiohttp.ClientError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
 

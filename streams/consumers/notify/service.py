@@ -26,7 +26,7 @@ from aiokafka.structs import ConsumerRecord
 from schemas import dumps
 from streams.broker.admin import ensure_topics
 from streams.consumers.common import ConsumerTuning, OffsetTracker, group_consumer
-from streams.consumers.notify.admin import admin_app, serve
+from streams.consumers.notify.admin import admin_app, host_names, serve
 from streams.consumers.notify.channels import EmailChannel, WebhookChannel
 from streams.consumers.notify.context import ContextReader
 from streams.consumers.notify.delivery import Dispatcher, Outcome, RetryPolicy, Send
@@ -37,6 +37,9 @@ from streams.consumers.notify.resolve import resolution, unit_state
 from streams.consumers.notify.store import DeliveryStore
 from streams.consumers.notify.subscriptions import Subscription, SubscriptionBook
 from streams.processing.topics import TopicNames
+from streams.security.addresses import GuardedResolver, TargetPolicy
+from streams.security.exposure import check_exposure
+from streams.security.setup import HOW, authenticator, limiters
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,8 @@ class NotifyConfig:
     host: str = "127.0.0.1"
     port: int | None = 8089  # subscriptions API; None = off, 0 = any free port
     admin_token: str | None = None
+    webhook_allow: tuple[str, ...] = ()  # networks webhooks may reach besides public addresses (e.g. 10.0.0.0/8)
+    allowed_hosts: tuple[str, ...] = ()  # Host header names the API answers besides loopback and its address
     context_wait: float = 10.0  # longest wait for a unit's plan when a filter needs lane/customer/shipment
     commit_interval: float = 1.0
     max_in_flight: int = 10_000  # records held back before the consumer pauses
@@ -105,10 +110,17 @@ class NotifyService:
 
     async def _start(self) -> NotifyService:
         s = self.settings
+        credentials = authenticator(s)  # ConfigError: a bad keys file or JWKS stops the start
+        if self.config.port is not None:  # OpenExposure: no credentials beyond loopback unless allowed
+            check_exposure("the notify subscriptions API", self.config.host,
+                           bool(self.config.admin_token) or credentials.configured, s.allow_open,
+                           "--admin-token, or operations credentials: " + HOW)
+        targets = TargetPolicy.of(self.config.webhook_allow)
         await ensure_topics(self.bootstrap, self._all_topics, s.partitions, s.replication)
         self.store = DeliveryStore(self.config.store)
-        self._session = aiohttp.ClientSession()
-        self._webhook = WebhookChannel(self._session, self.config.retry.timeout)
+        # Every connection a webhook makes goes through the resolver that refuses non-public addresses.
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=GuardedResolver(targets)))
+        self._webhook = WebhookChannel(self._session, self.config.retry.timeout, targets)
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
         await self._producer.start()
         await self._context.start()
@@ -116,7 +128,9 @@ class NotifyService:
                                         self.config.tuning, _Rebalance(self))
         await self._consumer.start()
         if self.config.port is not None:
-            app = admin_app(self.book, self.config.admin_token, self.snapshot)
+            app = admin_app(self.book, self.config.admin_token, self.snapshot, credentials=credentials,
+                            targets=targets, hosts=host_names(self.config.host, self.config.allowed_hosts),
+                            limiter=limiters(s)[0])
             self._runner, self.admin_port = await serve(app, self.config.host, self.config.port)
         for unit in self.store.units_with_open_alerts():  # resolved notices a crash left unsent
             self._check_unit(unit)
