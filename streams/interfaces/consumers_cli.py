@@ -47,6 +47,9 @@ def notify(
                      ] = Path(".corridor/notify.sqlite"),
     group: Annotated[str, typer.Option(envvar="CORRIDOR_NOTIFY_GROUP", help="consumer group")] = "corridor-notify",
     port: Annotated[int, typer.Option(help="subscriptions API port on 127.0.0.1 (0 = any free port)")] = 8089,
+    host: Annotated[str, typer.Option(envvar="CORRIDOR_NOTIFY_HOST",
+                                      help="address the API (and /metrics, /healthz) binds; in a container "
+                                      "0.0.0.0, with --admin-token")] = "127.0.0.1",
     api: Annotated[bool, typer.Option(help="serve the subscriptions API")] = True,
     admin_token: Annotated[str | None, typer.Option(envvar="CORRIDOR_NOTIFY_TOKEN",
                                                     help="bearer token required by the API")] = None,
@@ -63,13 +66,13 @@ def notify(
     from streams.consumers.notify.service import NotifyConfig, NotifyService, run_notify
 
     config = NotifyConfig(
-        subscriptions=subscriptions, store=store, group=group, window=window, port=port if api else None,
+        subscriptions=subscriptions, store=store, group=group, window=window, port=port if api else None, host=host,
         admin_token=admin_token, retry=RetryPolicy(attempts=attempts, base=backoff, max_delay=backoff_max,
                                                    timeout=timeout),
     )
 
     def ready(svc: NotifyService) -> None:
-        api_at = f"API on http://127.0.0.1:{svc.admin_port}/subscriptions; " if svc.admin_port else ""
+        api_at = f"API on http://{host}:{svc.admin_port}/subscriptions; " if svc.admin_port else ""
         err.print(f"notify: group {group}, {len(svc.book.all())} subscription(s) from {subscriptions}; {api_at}"
                   f"dead letters to {svc.dead_letter_topic}")
 

@@ -1,6 +1,7 @@
-"""The subscriptions API, on 127.0.0.1 only: GET/PUT/DELETE /subscriptions[/id], GET /stats. Changes are
-written to the subscriptions file before the response. Secrets are accepted, never returned. An optional
-bearer token guards it (--admin-token / CORRIDOR_NOTIFY_TOKEN)."""
+"""The subscriptions API, on 127.0.0.1 unless told otherwise (--host): GET/PUT/DELETE /subscriptions[/id],
+GET /stats. Changes are written to the subscriptions file before the response. Secrets are accepted, never
+returned. An optional bearer token guards it (--admin-token / CORRIDOR_NOTIFY_TOKEN), except `GET /metrics`
+(Prometheus) and `GET /healthz` (liveness), which hold no subscription and no secret."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from streams.consumers.notify.subscriptions import Subscription, SubscriptionBook
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_OPEN = frozenset({"/metrics", "/healthz"})  # no bearer token: what a scraper and a kubelet call
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -21,10 +23,11 @@ def _errors(exc: ValidationError) -> list[str]:
 
 
 def admin_app(book: SubscriptionBook, token: str | None = None,
-              stats: Callable[[], dict[str, Any]] | None = None) -> web.Application:
+              stats: Callable[[], dict[str, Any]] | None = None,
+              metrics: Callable[[], tuple[bytes, str]] | None = None) -> web.Application:
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if token:
+        if token and request.path not in _OPEN:
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 return web.json_response({"error": "unauthorized"}, status=401)
@@ -67,7 +70,18 @@ def admin_app(book: SubscriptionBook, token: str | None = None,
     async def get_stats(_: web.Request) -> web.Response:
         return web.json_response(stats() if stats else {})
 
+    async def get_metrics(_: web.Request) -> web.Response:
+        if metrics is None:
+            return web.json_response({"error": "no metrics"}, status=404)
+        body, content_type = metrics()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     app = web.Application(middlewares=[auth])
+    app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/healthz", healthz)
     app.router.add_get("/subscriptions", list_all)
     app.router.add_get("/subscriptions/{id}", get_one)
     app.router.add_put("/subscriptions/{id}", put_one)
