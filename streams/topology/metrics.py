@@ -55,8 +55,9 @@ def reason_class(reason: str) -> str:
     for name, matches in _REASONS:
         if matches(reason):
             return name
-    head, sep, _ = reason.partition(": ")
-    if sep and head.replace("_", "").replace("-", "").isalnum() and head == head.lower():
+    from streams.feeds.registry import FORMATS
+
+    if reason.partition(": ")[0] in FORMATS:
         return "feed_rejected"
     return "other"
 
