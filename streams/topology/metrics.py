@@ -136,6 +136,7 @@ class MeteredEngine:
         self._inputs: Tally[str] = Tally()
         self._outputs: list[OutRecord] = []
         self.started: float | None = None  # perf_counter of the batch's first record
+        self.flushed_started: float | None = None  # that of the batch last flushed
 
     def process(self, topic: str, partition: int, offset: int | None, key: bytes | None,
                 value: bytes | None) -> list[OutRecord]:  # fmt: skip
@@ -149,7 +150,8 @@ class MeteredEngine:
     def flush(self, scope: Any = None) -> int:
         written = self.engine.flush(scope)
         self.metrics.count(self.job, self._inputs, self._outputs)
-        self._inputs, self._outputs = Tally(), []
+        # The agent may take the next batch's records while this one is written: they start the next.
+        self._inputs, self._outputs, self.flushed_started, self.started = Tally(), [], self.started, None
         return written
 
     def discard(self) -> None:
@@ -162,12 +164,12 @@ def meter_batches(batcher: Any, engine: MeteredEngine, metrics: WorkerMetrics) -
     size, seconds = metrics.batch_records.labels(engine.job), metrics.batch_seconds.labels(engine.job)
 
     async def timed(stream: Any) -> None:
-        n, started = len(batcher._events), engine.started
-        await complete(stream)
-        engine.started = None
+        n = len(batcher._events)
+        engine.flushed_started = None
+        await complete(stream)  # flushes the engine first, then writes and acknowledges
         size.observe(n)
-        if started is not None:
-            seconds.observe(time.perf_counter() - started)
+        if engine.flushed_started is not None:
+            seconds.observe(time.perf_counter() - engine.flushed_started)
 
     batcher._complete = timed
 

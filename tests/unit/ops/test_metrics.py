@@ -3,6 +3,7 @@ reads (lag, watermark delay) from a consumer and an engine."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from faust.types import TP
 from schemas import DeadLetter
 from streams.processing.engine import OutRecord
 from streams.processing.topics import TopicNames
-from streams.topology.metrics import MeteredEngine, WorkerCollector, WorkerMetrics, reason_class
+from streams.topology.metrics import MeteredEngine, WorkerCollector, WorkerMetrics, meter_batches, reason_class
 
 
 @pytest.mark.parametrize(("reason", "cls"), [
@@ -77,3 +78,30 @@ def test_lag_is_high_water_minus_committed_on_public_topics_and_delay_is_wall_cl
     delay = Counter({dict(k[1])["partition"]: v for k, v in samples.items()
                      if k[0] == "corridor_watermark_delay_seconds"})
     assert delay == {"0": 7200, "3": -60}
+
+
+async def test_each_batch_is_timed_from_its_own_first_record_while_the_next_one_starts() -> None:
+    metrics = WorkerMetrics(TopicNames("c."))
+    metered = MeteredEngine(SimpleNamespace(process=lambda *a: [], flush=lambda scope=None: 0), "track", metrics)
+
+    class Batcher:  # the shape meter_batches relies on: `_events`, and `_complete` flushing the engine first
+        _events: list[int] = []
+
+        async def _complete(self, stream: object) -> None:
+            self._events = []
+            metered.flush()
+            metered.process("c.events", 0, 9, b"u", b"{}")  # the agent takes the next record during the write
+            self._events.append(9)
+            await asyncio.sleep(0.02)
+
+    batcher = Batcher()
+    meter_batches(batcher, metered, metrics)
+    metered.process("c.events", 0, 1, b"u", b"{}")
+    batcher._events = [1]
+    await batcher._complete(None)
+    await batcher._complete(None)  # the record taken meanwhile: its batch is timed from when it was taken
+    got = lambda name: metrics.registry.get_sample_value(name, {"job": "track"})  # noqa: E731
+    assert got("corridor_batch_records_count") == got("corridor_batch_seconds_count") == 2
+    taken = metrics.registry.get_sample_value("corridor_records_in_total", {"job": "track", "topic": "c.events"})
+    assert got("corridor_batch_records_sum") == taken == 2  # the record taken during the last write: not yet
+    assert got("corridor_batch_seconds_sum") >= 0.04
