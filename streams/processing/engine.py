@@ -78,8 +78,8 @@ class Engine:
 
     @property
     def fine_watermarks(self) -> dict[int, datetime]:
-        """Each partition's watermark to the microsecond, as this worker last saw it (the clock table keeps it to
-        the hour between flushes): what the query API reads, so it answers with the watermark the job uses."""
+        """Each partition's watermark as this worker last saw it (the clock table has it once the batch is
+        written): what the query API reads, so it answers with the watermark the job uses."""
         return self._fine_watermarks
 
     def flush(self, scope: Scope | None = None) -> int:

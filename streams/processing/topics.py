@@ -100,3 +100,17 @@ class TopicNames:
             if self.name(s.role) == topic:
                 return s.role
         return None
+
+
+# Production configuration of each topic (deploy/topics.md; the AsyncAPI document's Kafka bindings): cleanup
+# policy and retention (None: compacted, kept forever). Inputs that replay a journey keep it for 90 days.
+_DAY_MS = 86_400_000
+TOPIC_CONFIG: dict[Role, tuple[Literal["compact", "delete"], int | None]] = {
+    "plan": ("compact", None), "event": ("delete", 90 * _DAY_MS), "clock": ("delete", 7 * _DAY_MS),
+    "timeline": ("compact", None), "alert": ("delete", 90 * _DAY_MS), "eta": ("delete", 90 * _DAY_MS),
+    "dead_letter": ("delete", 30 * _DAY_MS), "road_ping": ("delete", 7 * _DAY_MS),
+    "shipment_plan": ("compact", None), "shipment_feed": ("delete", 90 * _DAY_MS),
+    "shipment_timeline": ("compact", None), "shipment_alert": ("delete", 90 * _DAY_MS),
+    "shipment_eta": ("delete", 90 * _DAY_MS),
+}
+RAW_CONFIG: tuple[Literal["delete"], int] = ("delete", 30 * _DAY_MS)  # the re-ingest window

@@ -12,7 +12,7 @@ from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
-from streams.topology import ack_guard, faust_drain, faust_recovery, raw_table
+from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table
 from streams.topology.batching import Batcher, caught_up_on
 
 
@@ -29,6 +29,7 @@ class Topology:
     topics: TopicNames
     outputs: dict[str, faust.TopicT]
     batchers: dict[str, Batcher]  # by agent: how the worker batched its input (diagnostics, tests)
+    metrics: metrics.WorkerMetrics | None = None  # served at GET /metrics (streams/topology/metrics.py)
 
 
 def create_app(settings: Settings, bootstrap: str) -> Topology:
@@ -77,10 +78,13 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     unit_tables = [raw_table.wrap(units, settings.store), raw_table.wrap(clock, settings.store)]
     engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=20_000,
                     max_record_bytes=settings.max_record_bytes)  # fmt: skip
-    batcher = Batcher(engine, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
+    meters = metrics.WorkerMetrics(topics)
+    metered = metrics.MeteredEngine(engine, "track", meters)
+    batcher = Batcher(metered, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
                       **_ordered(app, topics.inputs, settings), internal={topics.name("shipment_feed")})
     guard.reads(topics.inputs)
-    shipment_engine, ship_batcher = _add_shipments(app, topics, settings)
+    metrics.meter_batches(batcher, metered, meters)
+    shipment_engine, ship_batcher, ship_metered = _add_shipments(app, topics, settings, meters)
     # Both jobs write through the Kafka client (the batchers), not Faust's producer buffer.
     faust_drain.route_direct(app, [*topics.inputs, *topics.shipment_inputs])
 
@@ -90,6 +94,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
             b.drop()
         engine.forget()
         shipment_engine.forget()
+        metered.discard()
+        ship_metered.discard()
 
     # Only on revocation (Faust revokes every partition at the start of each rebalance, after the records handed
     # to agents are acknowledged): by the time partitions are assigned, flow may have resumed, and a batch in
@@ -108,16 +114,20 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
 
         shorten_fetch_waits(settings.embedded_fetch_wait_ms)
         patch_highwaters(app.consumer, bootstrap)
-    _add_ingest(app, topics, settings, outputs)
-    topology = Topology(app, engine, shipment_engine, topics, outputs, {"track": batcher, "ship": ship_batcher})
+    _add_ingest(app, topics, settings, outputs, meters)
+    topology = Topology(app, engine, shipment_engine, topics, outputs, {"track": batcher, "ship": ship_batcher},
+                        meters)
+    metrics.install(app, meters, metrics.WorkerCollector(app, topics, {
+        "track": lambda: engine.fine_watermarks, "ship": lambda: shipment_engine.fine_watermarks}))
     # The query API and operations page are added by streams/bootstrap.py: the topology does not know its web layer.
     return topology
 
 
-def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs: dict[str, faust.TopicT]) -> None:
+def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs: dict[str, faust.TopicT],
+                meters: metrics.WorkerMetrics) -> None:
     """Carrier formats in (one raw topic each), canonical events and dead letters out. A record is acknowledged
     once its outputs are in the producer's buffer, which Faust flushes before it commits."""
-    ingestor = Ingestor(topics, max_record_bytes=settings.max_record_bytes)
+    ingestor = metrics.MeteredIngestor(Ingestor(topics, max_record_bytes=settings.max_record_bytes), meters)
     senders = {**outputs, topics.name("event"): app.topic(topics.name("event"), **_raw()),
                topics.name("road_ping"): app.topic(topics.name("road_ping"), **_raw())}
     raw = app.topic(*topics.raw_topics, **_raw())
@@ -145,7 +155,8 @@ def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs:
             guard.handled(msg)
 
 
-def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tuple[ShipmentEngine, Batcher]:
+def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
+                   meters: metrics.WorkerMetrics) -> tuple[ShipmentEngine, Batcher, metrics.MeteredEngine]:
     """The shipment job: its own agent and tables, keyed by shipment. It shares the clock topic with the
     unit job (both agents subscribe to it), so both see the same ticks."""
     from streams.core.shipments.policy import ShipmentPolicy
@@ -157,8 +168,10 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
     # Fewer cached than units: a shipment's state holds its units' timelines.
     engine = ShipmentEngine(*tables, topics, policy, write_behind=True, cached_shipments=5_000,
                             max_record_bytes=settings.max_record_bytes)  # fmt: skip
-    batcher = Batcher(engine, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives,
+    metered = metrics.MeteredEngine(engine, "ship", meters)
+    batcher = Batcher(metered, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives,
                       **_ordered(app, topics.shipment_inputs, settings))
+    metrics.meter_batches(batcher, metered, meters)
     inputs = app.topic(*topics.shipment_inputs, **_raw())
     ack_guard.install(app).reads(topics.shipment_inputs)
 
@@ -166,7 +179,7 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings) -> tu
     async def ship(stream: faust.StreamT) -> None:
         await batcher.run(stream)
 
-    return engine, batcher
+    return engine, batcher, metered
 
 
 def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:

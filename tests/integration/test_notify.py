@@ -189,6 +189,7 @@ async def test_alerts_reach_each_subscriber_once_signed_grouped_resolved_and_fai
             await _until(lambda: svc.stats["alerts_dead_lettered"] >= 1 and len(mail.messages) >= 2,
                          what="dead letter and mail")
             await _until(lambda: svc.snapshot()["records_in_flight"] == 0, what="all records done")
+            await _notify_metrics_agree(svc, reader)
         finally:
             await svc.stop()
 
@@ -250,6 +251,34 @@ async def test_alerts_reach_each_subscriber_once_signed_grouped_resolved_and_fai
         assert len(mail.messages) == mails
 
 
+async def _notify_metrics_agree(svc: NotifyService, reader: OutputReader) -> None:
+    """GET /metrics: what notify read, delivered and dead-lettered, and its lag draining to zero."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async def scrape() -> dict[tuple[str, tuple], float]:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{svc.admin_port}/metrics") as r:
+            assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
+            text = await r.text()
+        return {(x.name, tuple(sorted(x.labels.items()))): x.value
+                for f in text_string_to_metric_families(text) for x in f.samples}
+
+    m = await scrape()
+    assert m[("corridor_notify_records_in_total", (("topic", reader.topics.name("alert")),))] == len(
+        reader.of("alert"))
+    for name, n in svc.stats.items():
+        kind, _, outcome = name.partition("_")
+        if outcome in ("delivered", "dead_lettered"):
+            assert m[("corridor_notify_messages_total", (("kind", kind), ("outcome", outcome)))] == n
+    assert m[("corridor_notify_messages_total", (("kind", "alerts"), ("outcome", "dead_lettered")))] >= 1
+    lagging = [v for (n, _), v in m.items() if n == "corridor_consumer_lag"]
+    assert lagging  # every partition notify owns
+    deadline = time.monotonic() + 20
+    while any(lagging) and time.monotonic() < deadline:  # committed every 0.2 s here
+        await asyncio.sleep(0.3)
+        lagging = [v for (n, _), v in (await scrape()).items() if n == "corridor_consumer_lag"]
+    assert lagging and not any(lagging)
+
+
 async def test_subscriptions_api_validates_redacts_and_persists(tmp_path: Path) -> None:
     path = tmp_path / "subs.yaml"
     book = SubscriptionBook(path)
@@ -259,6 +288,9 @@ async def test_subscriptions_api_validates_redacts_and_persists(tmp_path: Path) 
     try:
         async with aiohttp.ClientSession() as http:
             assert (await http.get(base)).status == 401
+            # What a scraper and a kubelet call needs no token (and holds no subscription).
+            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status == 200
+            assert (await http.get(f"http://127.0.0.1:{port}/metrics")).status == 404  # this app was given none
             r = await http.put(f"{base}/ops", headers=auth, json={"webhook": "https://93.184.215.14/h", "secret": "x",
                                                                   "filters": {"severities": ["MAJOR"]}})
             assert r.status == 201 and (await r.json())["secret"] == "***"

@@ -5,7 +5,8 @@ Who may call it: the admin token (--admin-token / CORRIDOR_NOTIFY_TOKEN), or an 
 the installation's API keys or OIDC tokens (docs/security.md); a customer's credential is refused (403), because a
 subscription sees every customer's alerts. Without any credentials it is served on loopback only. Requests must
 name this service in their Host header (a web page cannot reach it by DNS rebinding), a PUT must be JSON, and a
-webhook must point at a public address unless its network is allowed (streams/security/addresses.py)."""
+webhook must point at a public address unless its network is allowed (streams/security/addresses.py).
+`GET /metrics` (Prometheus) and `GET /healthz` (liveness) need neither: they hold no subscription and no secret."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from streams.security.credentials import Authenticator, Forbidden, Unauthorized
 from streams.security.ratelimit import RateLimiter, retry_after
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_OPEN = frozenset({"/metrics", "/healthz"})  # no bearer token: what a scraper and a kubelet call
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -50,7 +52,8 @@ def _host_of(header: str) -> str:
 def admin_app(book: SubscriptionBook, token: str | None = None,
               stats: Callable[[], dict[str, Any]] | None = None, *, credentials: Authenticator | None = None,
               targets: TargetPolicy | None = None, hosts: frozenset[str] = LOCAL_NAMES,
-              limiter: RateLimiter | None = None) -> web.Application:  # fmt: skip
+              limiter: RateLimiter | None = None,
+              metrics: Callable[[], tuple[bytes, str]] | None = None) -> web.Application:  # fmt: skip
     targets = targets if targets is not None else TargetPolicy()
     open_ = not token and (credentials is None or not credentials.configured)
 
@@ -60,6 +63,8 @@ def admin_app(book: SubscriptionBook, token: str | None = None,
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in _OPEN:  # a scraper's or a kubelet's call, by pod address: holds nothing to protect
+            return await handler(request)
         if _host_of(request.headers.get("Host", "")) not in hosts:
             return web.json_response({"error": "misdirected", "message": "unexpected Host header"}, status=421)
         if open_:
@@ -129,7 +134,18 @@ def admin_app(book: SubscriptionBook, token: str | None = None,
     async def get_stats(_: web.Request) -> web.Response:
         return web.json_response(stats() if stats else {})
 
+    async def get_metrics(_: web.Request) -> web.Response:
+        if metrics is None:
+            return web.json_response({"error": "no metrics"}, status=404)
+        body, content_type = metrics()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
+    app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/healthz", healthz)
     app.router.add_get("/subscriptions", list_all)
     app.router.add_get("/subscriptions/{id}", get_one)
     app.router.add_put("/subscriptions/{id}", put_one)

@@ -33,6 +33,7 @@ from streams.consumers.notify.delivery import Dispatcher, Outcome, RetryPolicy, 
 from streams.consumers.notify.grouping import Grouper, PendingGroup, Ref
 from streams.consumers.notify.matching import UnitContext, matches
 from streams.consumers.notify.messages import Message, NotifyDeadLetter, alerts_message, resolved_message
+from streams.consumers.notify.metrics import NotifyMetrics
 from streams.consumers.notify.resolve import resolution, unit_state
 from streams.consumers.notify.store import DeliveryStore
 from streams.consumers.notify.subscriptions import Subscription, SubscriptionBook
@@ -98,6 +99,7 @@ class NotifyService:
         self._context = ContextReader(bootstrap, topics.name("plan"), topics.name("event"))
         self._tasks: list[asyncio.Task] = []
         self._runner: Any = None
+        self.metrics = NotifyMetrics(self)  # GET /metrics on the API
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -130,7 +132,7 @@ class NotifyService:
         if self.config.port is not None:
             app = admin_app(self.book, self.config.admin_token, self.snapshot, credentials=credentials,
                             targets=targets, hosts=host_names(self.config.host, self.config.allowed_hosts),
-                            limiter=limiters(s)[0])
+                            limiter=limiters(s)[0], metrics=self.metrics.exposition)
             self._runner, self.admin_port = await serve(app, self.config.host, self.config.port)
         for unit in self.store.units_with_open_alerts():  # resolved notices a crash left unsent
             self._check_unit(unit)
@@ -189,6 +191,7 @@ class NotifyService:
                 paused = False
             batch = await c.getmany(timeout_ms=200, max_records=500)
             records = [(tp, m) for tp, msgs in batch.items() for m in msgs]
+            self.metrics.read(records)
             for tp, m in records:
                 self._tracker.hold(tp, m.offset)  # "being read"; released below, after routing
             try:
