@@ -70,7 +70,7 @@ def notify(
     from streams.consumers.notify.service import NotifyConfig, NotifyService, run_notify
 
     config = NotifyConfig(
-        subscriptions=subscriptions, store=store, group=group, window=window, port=port if api else None, host=host,
+        subscriptions=subscriptions, store=store, group=group, window=window, port=port if api else None,
         admin_token=admin_token, retry=RetryPolicy(attempts=attempts, base=backoff, max_delay=backoff_max,
                                                    timeout=timeout),
         host=host, webhook_allow=tuple(n for n in webhook_allow.split(",") if n.strip()),
