@@ -274,26 +274,33 @@ async def _perform_seek(self: Any) -> None:
     guard = getattr(self.app, "corridor_ack_guard", None)
     if guard is None:
         return
-    for tp in sorted(tp for tp in self.assignment() if tp.topic in guard.readers):
+    inputs = sorted(tp for tp in self.assignment() if tp.topic in guard.readers)
+    unknown = [tp for tp in inputs if self._committed_offset.get(tp) is None]
+    earliest = await self.earliest_offsets(*unknown) if unknown else {}  # one request for all of them
+    for tp in inputs:
         try:
-            await _place(self, tp)
+            await _place(self, tp, earliest.get(tp) or 0)
         except Exception as exc:  # a rebalance took the partition meanwhile: the next assignment checks again
             log.info("input %s[%d]: start not checked (%r)", tp.topic, tp.partition, exc)
 
 
-async def _place(consumer: Any, tp: Any) -> None:
+async def _place(consumer: Any, tp: Any, earliest: int) -> None:
     """Put an input partition where its committed offset says, and log it. Faust seeks only to a committed
     offset it found: where the fetch of committed offsets came back without the partition (Tansu, just after a
     rebalance), it left the client wherever it was, and a position past the committed offset skips records no
     agent handled; later acknowledgements are committed over them (the data-loss issue). A partition that is
     positioned past its last record receives nothing, so the check on the first record read cannot see it."""
     committed = consumer._committed_offset.get(tp)
-    if committed is None:
-        committed = await _committed(consumer, tp)
-        if committed is not None:
-            consumer._committed_offset[tp] = committed
-    start = committed if committed is not None else (await consumer.earliest_offsets(tp)).get(tp) or 0
     position = await asyncio.wait_for(consumer.position(tp), 5)
+    if committed is None:
+        # Asked again only when the client is past the log start: a partition never committed starts there.
+        if position is not None and position > earliest:
+            committed = await _committed(consumer, tp)
+            if committed is not None:
+                consumer._committed_offset[tp] = committed
+    else:
+        earliest = committed
+    start = committed if committed is not None else earliest
     where = f"input {tp.topic}[{tp.partition}]"
     told = "committed" if committed is not None else "no committed offset: the log start"
     if position is None or position == start:
