@@ -253,10 +253,7 @@ async def _check_start(consumer: Any, tp: Any, topic: str, offset: int, committe
         elif committed != earliest:
             consumer._committed_offset[tp] = committed
     if offset <= committed:
-        if verified.get(tp) != ("started", committed):
-            verified[tp] = ("started", committed)
-            log.info("%s starts at offset %d (committed: %d)", where, offset, committed)
-        return True
+        return True  # the seek's check logged the start
     if verified.get(tp) == (committed, offset):
         log.warning("%s: offsets %d to %d hold no records (compacted, or transaction markers); starting at %d",
                     where, committed, offset - 1, offset)  # fmt: skip
@@ -268,7 +265,58 @@ async def _check_start(consumer: Any, tp: Any, topic: str, offset: int, committe
     return False
 
 
+_original_perform_seek = faust_consumer.Consumer.perform_seek
+
+
+async def _perform_seek(self: Any) -> None:
+    """Faust's seek to the committed offsets, then every input partition's position checked against them."""
+    await _original_perform_seek(self)
+    guard = getattr(self.app, "corridor_ack_guard", None)
+    if guard is None:
+        return
+    inputs = sorted(tp for tp in self.assignment() if tp.topic in guard.readers)
+    unknown = [tp for tp in inputs if self._committed_offset.get(tp) is None]
+    earliest = await self.earliest_offsets(*unknown) if unknown else {}  # one request for all of them
+    for tp in inputs:
+        try:
+            await _place(self, tp, earliest.get(tp) or 0)
+        except Exception as exc:  # a rebalance took the partition meanwhile: the next assignment checks again
+            log.info("input %s[%d]: start not checked (%r)", tp.topic, tp.partition, exc)
+
+
+async def _place(consumer: Any, tp: Any, earliest: int) -> None:
+    """Put an input partition where its committed offset says, and log it. Faust seeks only to a committed
+    offset it found: where the fetch of committed offsets came back without the partition (Tansu, just after a
+    rebalance), it left the client wherever it was, and a position past the committed offset skips records no
+    agent handled; later acknowledgements are committed over them (the data-loss issue). A partition that is
+    positioned past its last record receives nothing, so the check on the first record read cannot see it."""
+    committed = consumer._committed_offset.get(tp)
+    position = await asyncio.wait_for(consumer.position(tp), 5)
+    if committed is None:
+        # Asked again only when the client is past the log start: a partition never committed starts there.
+        if position is not None and position > earliest:
+            committed = await _committed(consumer, tp)
+            if committed is not None:
+                consumer._committed_offset[tp] = committed
+    else:
+        earliest = committed
+    start = committed if committed is not None else earliest
+    where = f"input {tp.topic}[{tp.partition}]"
+    told = "committed" if committed is not None else "no committed offset: the log start"
+    if position is None or position == start:
+        logged = consumer.__dict__.setdefault("corridor_starts", {})
+        if logged.get(tp) != start:  # Faust seeks again on every fetch while flow is stopped
+            logged[tp] = start
+            log.info("%s starts at offset %d (%s)", where, start, told)
+        return
+    (log.error if position > start else log.warning)(
+        "%s: the consumer was at offset %s, the group's start is %d (%s): seeking to %d", where, position, start,
+        told, start)  # fmt: skip
+    await consumer.seek(tp, start)
+
+
 def install() -> None:
     """Use the lean hand-over in every Faust consumer of this process (idempotent)."""
     faust_consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    faust_consumer.Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]
 
