@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-
-if TYPE_CHECKING:
-    from streams.consumers.notify.service import NotifyService
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +20,8 @@ _OUTCOMES = ("delivered", "dead_lettered")
 
 
 class NotifyMetrics(Collector):
-    def __init__(self, service: NotifyService) -> None:
+    def __init__(self, service: Any) -> None:
+        """`service`: the NotifyService it reads (typed loosely: the service imports this module)."""
         self.service = service
         self.registry = CollectorRegistry(auto_describe=True)
         self.records_in = Counter("corridor_notify_records_in", "Records notify read, by topic", ["topic"],
