@@ -58,6 +58,7 @@ class Engine:
         write_behind: bool = False,
         cached_units: int = 100_000,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        incremental: bool = True,
     ) -> None:
         self.units, self.clock = units, clock  # the stores themselves (up to date after `flush`)
         self._units: StateCache[UnitState] = StateCache(units, UnitState.decode, UnitState.encode, cached_units,
@@ -66,6 +67,7 @@ class Engine:
         self.topics = topics
         self.policy = policy
         self.max_record_bytes = max_record_bytes
+        self.incremental = incremental  # False: every record re-derives its unit whole (the specification)
         self._out_topic = {
             "timeline": topics.name("timeline"),
             "alert": topics.name("alert"),
@@ -121,11 +123,14 @@ class Engine:
         clock = PartitionClock(self._clock, partition, self._fine_watermarks, self._due_earliest)
         wm, moved = clock.advance(_watermark_candidate(record))
         out: list[OutRecord] = []
+        inc = self.incremental
         try:
             if isinstance(record, Plan):
-                out += self._step(record.unit.id, clock, lambda s: apply_plan(s, record, wm, self.policy), size)
+                out += self._step(record.unit.id, clock,
+                                  lambda s: apply_plan(s, record, wm, self.policy, incremental=inc), size)
             elif isinstance(record, TrackingEvent):
-                out += self._step(record.unit.id, clock, lambda s: apply_event(s, record, wm, self.policy), size)
+                out += self._step(record.unit.id, clock,
+                                  lambda s: apply_event(s, record, wm, self.policy, incremental=inc), size)
         except Refused as exc:  # the unit will not take it; the time it tells of has passed all the same
             out.append(refuse(str(exc)))
         except TooLarge as exc:
@@ -192,7 +197,8 @@ class Engine:
             return None if state is None else state.next_due
 
         def step(unit_id: str) -> None:
-            out.extend(swept(lambda: self._step(unit_id, clock, lambda s: advance(s, wm, self.policy)),
+            out.extend(swept(lambda: self._step(unit_id, clock,
+                                                lambda s: advance(s, wm, self.policy, incremental=self.incremental)),
                              lambda reason: self.dead_letter(*source, unit_id.encode(), None, reason), "unit", wm))
 
         clock.sweep(wm, due_of, step)
