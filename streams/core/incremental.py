@@ -34,11 +34,11 @@ from streams.core.records import EventRecord, PlanRecord
 from streams.core.timeline import (
     _STATUS_AFTER,
     _STATUS_UNPLANNED,
+    SAME_EVENT_WINDOW,
     UnitView,
     _milestone_data,
     derive,
     minutes,
-    same_events,
 )
 
 _ACTUAL = Classifier.ACTUAL
@@ -69,8 +69,11 @@ class Derivation:
         "_dirty",
         "_ev_entries",
         "_evidence",
+        "_frags",
         "_furthest",
+        "_groups",
         "_index",
+        "_invalid",
         "_keys",
         "_late",
         "_match",
@@ -79,6 +82,8 @@ class Derivation:
         "_ms_entries",
         "_ordered",
         "_preds",
+        "_regrouped",
+        "_stale",
         "_static_ok",
         "_watermark",
         "events",
@@ -105,7 +110,15 @@ class Derivation:
         self._watermark: datetime | None = _UNSET
         self._preds: list[datetime | None] = [None] * n
         self._ms_entries: list[tuple[Any, orjson.Fragment] | None] = [None] * n
-        self._ev_entries: dict[str, tuple[EventRecord, str | None, list[str], orjson.Fragment, bool]] = {}
+        self._ev_entries: dict[str, tuple[EventRecord, list[str], orjson.Fragment]] = {}
+        # `timeline.same_events` kept as events come and go: its groups (reports of one happening), each group's
+        # encoded entry, how many groups' first received report is not their first in event order (then the
+        # entries are sorted), and the smallest sort key changed since the groups were last brought up to date.
+        self._groups: list[list[EventRecord]] = []
+        self._frags: list[tuple[EventRecord, orjson.Fragment, bool]] = []  # (first received, entry, regrouped)
+        self._regrouped = 0
+        self._stale: tuple[datetime, int, str] | None = None
+        self._invalid: set[str] = set()  # live events whose place the Timeline model refuses
         # What does not change with events: the unit id and the plan's places, as the Timeline model checks them.
         self._static_ok = unit is not None and is_normal_unit_id(unit.kind, unit.id) and all(
             is_output_locode(ms.location) for ms in self._milestones
@@ -134,6 +147,10 @@ class Derivation:
         i = bisect_left(self._keys, key)
         self._keys.insert(i, key)
         self._ordered.insert(i, e)
+        if self._stale is None or key < self._stale:
+            self._stale = key
+        if not is_output_locode(e.location):
+            self._invalid.add(e.event_id)
         ms = self._match(e)
         if ms is not None:
             idx = self._index[ms.key]
@@ -147,6 +164,9 @@ class Derivation:
         if i < len(self._keys) and self._keys[i] == key:
             del self._keys[i]
             del self._ordered[i]
+            if self._stale is None or key < self._stale:
+                self._stale = key
+        self._invalid.discard(e.event_id)
         ms_key = self._matched.pop(e.event_id, None)
         if ms_key is not None:
             idx = self._index[ms_key]
@@ -237,6 +257,66 @@ class Derivation:
             if pred is not None:
                 prev_pred, prev_planned = pred, ms.planned
 
+    def _regroup(self) -> None:
+        """Bring the groups of `timeline.same_events` up to date from the smallest changed sort key on.
+
+        Its pass is greedy in event order, so what it made of the events before that key stands: drop the groups
+        that begin at or after it, take their later members from the groups before it (only the last 16 can have
+        any: a report joins one of the 16 latest groups), and carry on the same pass over the events from there."""
+        stale, self._stale = self._stale, None
+        if stale is None:
+            return
+        groups, frags = self._groups, self._frags
+        while groups and _key(groups[-1][0]) >= stale:
+            groups.pop()
+            if frags.pop()[2]:
+                self._regrouped -= 1
+        touched = len(groups)
+        for gi in range(max(0, len(groups) - 16), len(groups)):
+            g = groups[gi]
+            if _key(g[-1]) >= stale:
+                groups[gi] = [x for x in g if _key(x) < stale]
+                touched = min(touched, gi)
+        for e in self._ordered[bisect_left(self._keys, stale):]:
+            if e.classifier is _ACTUAL:
+                for gi in range(len(groups) - 1, max(0, len(groups) - 16) - 1, -1):
+                    g = groups[gi]
+                    head = g[0]
+                    if (head.classifier is _ACTUAL and head.milestone is e.milestone and head.location == e.location
+                            and all(x.source != e.source for x in g)
+                            and e.event_time - head.event_time <= SAME_EVENT_WINDOW):
+                        g.append(e)
+                        touched = min(touched, gi)
+                        break
+                else:
+                    groups.append([e])
+            else:
+                groups.append([e])
+        self._regrouped -= sum(f[2] for f in frags[touched:])
+        del frags[touched:]  # entries of groups that changed or are new
+        cache, matched = self._ev_entries, self._matched
+        for g in groups[touched:]:
+            if len(g) == 1:
+                first, also = g[0], []
+            else:
+                first = min(g, key=lambda x: (x.received_time, x.event_id))
+                also = [x.event_id for x in g if x is not first]
+            hit = cache.get(first.event_id)
+            if hit is None or hit[0] is not first or hit[1] != also:
+                hit = cache[first.event_id] = (first, also, orjson.Fragment(dumps_fields({
+                    "event_id": first.event_id, "source": first.source, "milestone": first.milestone,
+                    "classifier": first.classifier, "mode": first.mode, "location": first.location,
+                    "event_time": first.event_time, "received_time": first.received_time,
+                    "matched": matched.get(first.event_id), "also_reported": also,
+                })))  # fmt: skip
+            regrouped = first is not g[0]
+            self._regrouped += regrouped
+            frags.append((first, hit[2], regrouped))
+        if len(cache) > 2 * len(self._ordered) + 16:  # entries of replaced and retracted events
+            live = {e.event_id for e in self._ordered}
+            for k in [k for k in cache if k not in live]:
+                del cache[k]
+
     def _assemble(self, watermark: datetime | None, evidence: list[Evidence], preds: list[datetime | None],
                   furthest: int) -> UnitView:  # fmt: skip
         """`derive`'s timeline fields, and its bytes from the cached entries."""
@@ -277,23 +357,12 @@ class Derivation:
         else:
             milestones = []
 
-        ok = self._static_ok and (last is None or is_output_locode(last.location))
-        cache, matched, events = self._ev_entries, self._matched, []
-        for e, also in same_events(ordered):
-            ms_key = matched.get(e.event_id)
-            hit = cache.get(e.event_id)
-            if hit is None or hit[0] is not e or hit[1] != ms_key or hit[2] != also:
-                hit = cache[e.event_id] = (e, ms_key, also, orjson.Fragment(dumps_fields({
-                    "event_id": e.event_id, "source": e.source, "milestone": e.milestone,
-                    "classifier": e.classifier, "mode": e.mode, "location": e.location, "event_time": e.event_time,
-                    "received_time": e.received_time, "matched": ms_key, "also_reported": also,
-                })), is_output_locode(e.location))  # fmt: skip
-            ok = ok and hit[4]
-            events.append(hit[3])
-        if len(cache) > 2 * len(ordered) + 16:  # entries of replaced and retracted events
-            live = {e.event_id for e in ordered}
-            for k in [k for k in cache if k not in live]:
-                del cache[k]
+        self._regroup()
+        if self._regrouped:  # as `same_events` orders them then
+            events = [f[1] for f in sorted(self._frags, key=lambda f: _key(f[0]))]
+        else:
+            events = [f[1] for f in self._frags]
+        ok = self._static_ok and not self._invalid
         if not ok:
             # Something the Timeline model refuses: `derive`'s view builds the model, which raises as it did.
             live_events = [e for e in self.events.values() if not e.retracted]
