@@ -41,11 +41,22 @@ def _inputs(units_per_corridor: int) -> list[tuple[str, int, bytes | None, bytes
 
 
 def _workload_inputs(units: int) -> list[tuple[str, int, bytes | None, bytes]]:
-    from bench.throughput import _inputs as throughput_inputs  # the same records, in the same order
     from bench.workload import build
 
+    return workload_inputs(build(units))
+
+
+def workload_inputs(workload) -> list[tuple[str, int, bytes | None, bytes]]:  # type: ignore[no-untyped-def]
+    """A `bench.workload.Workload` as the engine's inputs: the throughput benchmark's records, in its order."""
+    from bench.throughput import _inputs as throughput_inputs
+
     return [(topic, partition_for(key, PARTITIONS), key, value)
-            for topic, key, value in throughput_inputs(build(units), TopicNames())]  # fmt: skip
+            for topic, key, value in throughput_inputs(workload, TopicNames())]  # fmt: skip
+
+
+def engine_rate(inputs, rounds: int = 1) -> float:  # type: ignore[no-untyped-def]
+    """Records a second through the engine alone, in the worker's batches of 1,000 (best of `rounds`)."""
+    return len(inputs) / min(engine(inputs, 1000)[0] for _ in range(rounds))
 
 
 def baseline(inputs) -> float:

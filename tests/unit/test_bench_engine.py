@@ -32,3 +32,13 @@ def test_the_last_line_is_json(capsys):
     assert "flushed every 1000" in lines[0]
     report = orjson.loads(lines[-1])
     assert report["records"] == len(_workload_inputs(40)) and report["engine_rps"] > 0
+
+
+def test_the_throughput_benchmark_measures_the_engine_on_its_own_input():
+    """`python -m bench` reports `engine_eps`: the engine alone on the very records phase (c) reads."""
+    from bench.engine import engine_rate, workload_inputs
+    from bench.workload import build
+
+    inputs = workload_inputs(build(40))
+    assert inputs == _workload_inputs(40)
+    assert engine_rate(inputs) > 0
