@@ -1,11 +1,14 @@
 """`python -m bench engine --units N`: the throughput benchmark's input through the engine, in the worker's
-batches. The same input written through gives the same outputs."""
+batches. The same input written through gives the same outputs (with timelines coalesced, but for those: one per
+unit per batch)."""
 
 from __future__ import annotations
 
 import orjson
 
 from bench.engine import _workload_inputs, engine, main
+from streams.core.policy import DEFAULT_POLICY
+from streams.processing.engine import Engine
 from streams.processing.topics import TopicNames
 
 
@@ -24,6 +27,25 @@ def test_the_workload_input_is_the_plans_then_the_events_on_their_units_partitio
 def test_batches_flushed_give_the_outputs_written_through():
     inputs = _workload_inputs(40)
     assert engine(inputs, 7)[1] == engine(inputs, 0)[1] > len(inputs)
+
+
+def test_with_timelines_coalesced_each_batch_writes_each_units_latest_and_every_other_output():
+    inputs = _workload_inputs(40)
+    assert engine(inputs, 0)[1] > engine(inputs, 50, coalesce=True)[1] > len(inputs)
+
+    def outputs(batch: int) -> list:
+        eng = Engine({}, {}, TopicNames(), DEFAULT_POLICY, write_behind=batch > 0, coalesce=True)
+        lists = []
+        for i, (topic, p, key, raw) in enumerate(inputs, 1):
+            lists.append(eng.process(topic, p, None, key, raw))
+            if batch and i % batch == 0:
+                eng.flush()
+        return [o for out in lists for o in out]
+
+    through, batched = outputs(0), outputs(50)
+    timeline = TopicNames().name("timeline")
+    assert [o for o in batched if o.topic != timeline] == [o for o in through if o.topic != timeline]
+    assert {o.key: o for o in batched if o.topic == timeline} == {o.key: o for o in through if o.topic == timeline}
 
 
 def test_the_last_line_is_json(capsys):

@@ -4,7 +4,8 @@
 milestone checked for alerts): that is the specification. The incremental engine keeps a unit's derived view
 between records and updates it change by change. On random plans (and re-plans), histories, corrections,
 retractions, duplicates, clock ticks, arrival orders and batch boundaries, both must write the same bytes: every
-output record, in order, and every stored key (unit states and the clock's index) at every flush."""
+output record, in order, and every stored key (unit states and the clock's index) at every flush, with timelines
+coalesced per batch or not."""
 
 from __future__ import annotations
 
@@ -109,13 +110,17 @@ def feeds(draw: st.DrawFn) -> list[tuple[str, bytes | None, bytes]]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(feed=feeds(), flushes=st.lists(st.booleans(), min_size=64, max_size=64))
-def test_the_incremental_engine_writes_what_the_full_derivation_writes(feed, flushes) -> None:
+@given(feed=feeds(), flushes=st.lists(st.booleans(), min_size=64, max_size=64), coalesce=st.booleans())
+def test_the_incremental_engine_writes_what_the_full_derivation_writes(feed, flushes, coalesce) -> None:
     stores = {inc: ({}, {}) for inc in (True, False)}
-    engines = {inc: Engine(*stores[inc], TOPICS, POLICY, write_behind=True, incremental=inc) for inc in (True, False)}
+    engines = {inc: Engine(*stores[inc], TOPICS, POLICY, write_behind=True, incremental=inc, coalesce=coalesce)
+               for inc in (True, False)}  # fmt: skip
+    written: dict[bool, list] = {True: [], False: []}
     for i, (topic, key, value) in enumerate(feed):
         out = {inc: eng.process(topic, 0, i, key, value) for inc, eng in engines.items()}
         assert out[True] == out[False], f"record {i}"
+        for inc in engines:
+            written[inc].append(out[inc])
         if flushes[i % len(flushes)]:
             for eng in engines.values():
                 eng.flush()
@@ -123,6 +128,7 @@ def test_the_incremental_engine_writes_what_the_full_derivation_writes(feed, flu
     for eng in engines.values():
         eng.flush()
     assert stores[True] == stores[False]
+    assert written[True] == written[False]  # what each batch wrote, timelines coalesced or not
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
