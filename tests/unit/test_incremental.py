@@ -26,6 +26,8 @@ from streams.processing.topics import TopicNames
 
 TOPICS = TopicNames()
 POLICY = TrackingPolicy()
+# A unit at its cap of events forgets those more than 5 days older than its newest, or refuses the new one.
+CAPPED = TrackingPolicy(max_events=8, history=timedelta(days=5))
 UNITS = [TrackedUnit.container("CSQU3054383"), TrackedUnit.container("MSKU1234565")]
 PLACES = ["CNSHA", "NLRTM", "DEDUI", "DEHAM", "GBFXT"]
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -110,10 +112,11 @@ def feeds(draw: st.DrawFn) -> list[tuple[str, bytes | None, bytes]]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(feed=feeds(), flushes=st.lists(st.booleans(), min_size=64, max_size=64), coalesce=st.booleans())
-def test_the_incremental_engine_writes_what_the_full_derivation_writes(feed, flushes, coalesce) -> None:
+@given(feed=feeds(), flushes=st.lists(st.booleans(), min_size=64, max_size=64), coalesce=st.booleans(),
+       policy=st.sampled_from([POLICY, CAPPED]))
+def test_the_incremental_engine_writes_what_the_full_derivation_writes(feed, flushes, coalesce, policy) -> None:
     stores = {inc: ({}, {}) for inc in (True, False)}
-    engines = {inc: Engine(*stores[inc], TOPICS, POLICY, write_behind=True, incremental=inc, coalesce=coalesce)
+    engines = {inc: Engine(*stores[inc], TOPICS, policy, write_behind=True, incremental=inc, coalesce=coalesce)
                for inc in (True, False)}  # fmt: skip
     written: dict[bool, list] = {True: [], False: []}
     for i, (topic, key, value) in enumerate(feed):
