@@ -10,7 +10,12 @@ random histories (`tests/unit/test_incremental.py`). What it keeps between recor
   before the furthest milestone that happened, or the watermark) forward;
 - each milestone's and each event's encoded timeline entry, re-encoded only when what it shows changed: the
   timeline is assembled from these bytes, so its digest costs a hash, not an encoding of every datetime;
+- the grouping of several sources' reports of one happening (`timeline.same_events`), redone only from the
+  earliest changed event on;
 - which milestones' actuals changed since the last view: only those can raise a LATE alert (see `view`).
+
+What is left in proportion to a unit's history is in C: copying the event map, and joining and hashing the
+timeline's bytes (about 0.8 ms a record for a unit of 1,000 events, 4.6 ms when derived afresh).
 
 It is a cache beside a unit's state, not state: never stored, rebuilt from the state whenever it does not
 reflect that very state (after a restart, a plan, or a state from the store). Pure: no I/O, no clock."""
