@@ -17,7 +17,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("what", nargs="?", default="throughput", choices=["throughput", "state", "engine"])
     parser.add_argument("--units", type=int, default=None)
-    args = parser.parse_args()
+    args, rest = parser.parse_known_args()  # the rest: options of `bench.engine` (--coalesce, --rounds)
+    if rest and args.what != "engine":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.what == "throughput":
         from bench.throughput import main as run
 
@@ -29,7 +31,7 @@ def main() -> None:
     else:
         from bench.engine import main as run
 
-        run(["--units", str(args.units)] if args.units else [])
+        run([*(["--units", str(args.units)] if args.units else []), *rest])
 
 
 if __name__ == "__main__":

@@ -41,11 +41,22 @@ def _inputs(units_per_corridor: int) -> list[tuple[str, int, bytes | None, bytes
 
 
 def _workload_inputs(units: int) -> list[tuple[str, int, bytes | None, bytes]]:
-    from bench.throughput import _inputs as throughput_inputs  # the same records, in the same order
     from bench.workload import build
 
+    return workload_inputs(build(units))
+
+
+def workload_inputs(workload) -> list[tuple[str, int, bytes | None, bytes]]:  # type: ignore[no-untyped-def]
+    """A `bench.workload.Workload` as the engine's inputs: the throughput benchmark's records, in its order."""
+    from bench.throughput import _inputs as throughput_inputs
+
     return [(topic, partition_for(key, PARTITIONS), key, value)
-            for topic, key, value in throughput_inputs(build(units), TopicNames())]  # fmt: skip
+            for topic, key, value in throughput_inputs(workload, TopicNames())]  # fmt: skip
+
+
+def engine_rate(inputs, rounds: int = 1) -> float:  # type: ignore[no-untyped-def]
+    """Records a second through the engine alone, in the worker's batches of 1,000 (best of `rounds`)."""
+    return len(inputs) / min(engine(inputs, 1000)[0] for _ in range(rounds))
 
 
 def baseline(inputs) -> float:
@@ -55,17 +66,19 @@ def baseline(inputs) -> float:
     return time.perf_counter() - t
 
 
-def engine(inputs, batch: int = 0) -> tuple[float, int]:
-    """`batch`: flush state changes every `batch` records (write-behind, as the worker); 0: write through."""
-    eng = Engine({}, {}, TopicNames(), DEFAULT_POLICY, write_behind=batch > 0)
+def engine(inputs, batch: int = 0, coalesce: bool = False) -> tuple[float, int]:
+    """`batch`: flush state changes every `batch` records (write-behind, as the worker: a unit's timeline is written
+    once per batch with `coalesce`); 0: write through. Returns the time taken and the number of output records."""
+    eng = Engine({}, {}, TopicNames(), DEFAULT_POLICY, write_behind=batch > 0, coalesce=coalesce)
     t = time.perf_counter()
-    n = 0
+    lists = []
     for i, (topic, p, key, raw) in enumerate(inputs, 1):
-        n += len(eng.process(topic, p, None, key, raw))
+        lists.append(eng.process(topic, p, None, key, raw))
         if batch and i % batch == 0:
             eng.flush()
     eng.flush()
-    return time.perf_counter() - t, n
+    elapsed = time.perf_counter() - t
+    return elapsed, sum(map(len, lists))  # counted once final: a batch's later timeline takes an earlier one's place
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,13 +86,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--units-per-corridor", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--units", type=int, default=None, help="the throughput benchmark's input for this many units")
+    ap.add_argument("--coalesce", action="store_true",
+                    help="one timeline per unit per batch (CORRIDOR_COALESCE_TIMELINES)")
     args = ap.parse_args(argv)
     if args.units:
         inputs, batch, units = _workload_inputs(args.units), 1000, args.units
     else:
         inputs, batch, units = _inputs(args.units_per_corridor), 0, 4 * args.units_per_corridor
     base = min(baseline(inputs) for _ in range(args.rounds))
-    runs = [engine(inputs, batch) for _ in range(args.rounds)]
+    runs = [engine(inputs, batch, args.coalesce) for _ in range(args.rounds)]
     best, outputs = min(r[0] for r in runs), runs[0][1]
     n = len(inputs)
     print(f"records: {n} in, {outputs} out ({units} units{f', flushed every {batch}' if batch else ''})")

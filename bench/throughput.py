@@ -10,6 +10,7 @@ worker fed 2,000 other units' plans and then their events in arrival order (abou
 measured); each event is matched to the outputs it caused by their content. Then the same events at the same
 rate through a plain aiokafka relay (`bench.relay`) on another fresh broker: the latency of the broker and client
 library alone, as (a) is their throughput.
+Before the brokers start, the engine alone on the same input (`python -m bench engine`, one round): `engine_eps`.
 (b) and (c) run as separate worker processes, as in production; their throughput is input records divided by
 the span between their first and last output record (broker timestamps), so start-up is not counted."""
 
@@ -27,6 +28,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench.engine import engine_rate, workload_inputs
 from bench.workload import Workload, build
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker, die_with_parent
@@ -363,7 +365,12 @@ async def run(units: int, probe_units: int) -> dict:
     workload = build(units)
     probe = build(probe_units, seed=2, distinct_events=True)
     n = workload.records
-    log(f"{n} input records ({len(workload.plans)} plans, {len(workload.events)} events); broker starting")
+    log(f"{n} input records ({len(workload.plans)} plans, {len(workload.events)} events)")
+    # The engine alone on the same input (`python -m bench engine`, one round), before any broker runs: how much
+    # of (c)'s time is the tracking logic itself, measured in the same run.
+    log("engine alone, in process ...")
+    engine_eps = engine_rate(workload_inputs(workload))
+    log(f"    {engine_eps:,.0f} records/s; broker starting")
     with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
         b = broker.bootstrap
         source = f"bench-{uuid.uuid4().hex[:6]}.input"
@@ -415,6 +422,7 @@ async def run(units: int, probe_units: int) -> dict:
         "naive_faust_eps": round(naive),
         "corridor_eps": round(corridor),
         "ratio": round(corridor / limit, 3),
+        "engine_eps": round(engine_eps),
         "offered_eps": round(rate),
         "latency_samples": len(eta_alert),
         "p50_ms": pct(eta_alert, 0.50),
@@ -437,6 +445,7 @@ def main(units: int = 20000, probe_units: int = 2000) -> None:
     print(f"(a) limit, raw aiokafka      {result['limit_eps']:>9,} records/s")
     print(f"(b) naive Faust agent        {result['naive_faust_eps']:>9,} records/s")
     print(f"(c) corridor tracking job    {result['corridor_eps']:>9,} records/s   ratio (c)/(a) {result['ratio']}")
+    print(f"the engine alone, in process {result['engine_eps']:>9,} records/s (no Kafka, Faust or RocksDB)")
     print(
         f"latency of (c) at {result['offered_eps']:,} records/s offered, producing an event to reading the ETA "
         f"update or alert it caused ({result['latency_samples']} samples): p50 {result['p50_ms']} ms, "
@@ -454,5 +463,6 @@ def main(units: int = 20000, probe_units: int = 2000) -> None:
         f"p99 {result['relay_p99_ms']} ms"
     )
     print(f"run time {time.monotonic() - started:.0f} s")
-    keys = ("limit_eps", "naive_faust_eps", "corridor_eps", "ratio", "p50_ms", "p99_ms")
+    keys = ("limit_eps", "naive_faust_eps", "corridor_eps", "ratio", "p50_ms", "p99_ms", "engine_eps",
+            "relay_p99_ms")
     print(orjson.dumps({k: result[k] for k in keys}).decode())

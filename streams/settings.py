@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         "goes to the dead-letter topic, state unchanged; a dead letter too big keeps the first bytes of its input",
     )
 
+    coalesce_timelines: bool = Field(
+        default=False,
+        description="write one timeline per unit per batch of input, the latest (as Kafka Streams' record cache "
+        "does), instead of one per change; alerts, ETA updates and unit reports are never coalesced "
+        "(docs/design/outputs.md)",
+    )
+
     history_days: int = Field(
         default=90, ge=1,
         description="a unit at its event cap forgets events this many days older than its newest (event time) to "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -26,13 +27,15 @@ class Candidate:
     minutes_late: int
 
 
-def candidates(view: UnitView, watermark: datetime | None, policy: TrackingPolicy) -> list[Candidate]:
-    """Milestones beyond tolerance: every late actual, and the next expected milestone if overdue.
+def candidates(view: UnitView, watermark: datetime | None, policy: TrackingPolicy,
+               late: Collection[int] | None = None) -> list[Candidate]:  # fmt: skip
+    """Milestones beyond tolerance: every late actual (among milestones `late`, by index, if given), and the next
+    expected milestone if overdue.
 
     Only the next expected milestone can be overdue: later ones are late by implication, and a milestone
     passed without a report (a later one happened) is a missing report, not a delay."""
     out: list[Candidate] = []
-    for ev in view.evidence:
+    for ev in view.evidence if late is None else [view.evidence[i] for i in sorted(late)]:
         if ev.actual is not None:
             late = minutes((ev.actual.event_time - ev.milestone.planned).total_seconds())
             if late > policy.tolerance(ev.milestone.mode).total_seconds() / 60:
@@ -54,12 +57,14 @@ def new_alerts(
     policy: TrackingPolicy,
     emitted: set[str],
     floor_minutes: int,
+    late: Collection[int] | None = None,
 ) -> list[DelayAlert]:
     """Alerts not raised before. One per milestone and kind (stable ids), and only when the delay exceeds
     what was already alerted for this plan by more than the tolerance: a delay carried unchanged from
-    one stop to the next is not news; a delay that grows is."""
+    one stop to the next is not news; a delay that grows is. `late`: the milestones (indexes) whose LATE
+    alerts to consider, if not all (those whose actual changed: see `streams.core.incremental`)."""
     alerts: list[DelayAlert] = []
-    for c in candidates(view, watermark, policy):
+    for c in candidates(view, watermark, policy, late):
         ms = c.evidence.milestone
         aid = alert_id(unit.id, ms.key, c.kind)
         tol = policy.tolerance(ms.mode).total_seconds() / 60

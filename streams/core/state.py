@@ -55,13 +55,16 @@ class UnitState:
     # Not state: each event's encoded row by event id, so that a unit's events are encoded once while it is in
     # memory rather than on every save. Shared by copies; a row is used only for the very record it was made of.
     _rows: dict[str, tuple[EventRecord, list[Any]]] = field(default_factory=dict, compare=False, repr=False)
+    # Not state either: the derived view kept up to date change by change (`streams.core.incremental`), used
+    # only while it reflects this very state's unit, plan and events. Passed on to copies.
+    _derived: Any = field(default=None, compare=False, repr=False)
 
     def copy(self) -> UnitState:
         """A shallow copy, as `dataclasses.replace(self)` makes it but cheaper (it is made on every record).
         Lists and dicts are shared: replace them, never change them in place."""
         return UnitState(self.unit, self.plan, self.events, self.alerted, self.alert_floor, self.eta,
                          self.eta_stops, self.eta_arrived, self.timeline_digest, self.next_due, self.links,
-                         self._rows)  # fmt: skip
+                         self._rows, self._derived)  # fmt: skip
 
     def encode(self) -> bytes:
         unit = [self.unit.kind.value, self.unit.id] if self.unit else None

@@ -53,10 +53,15 @@ class UnitView:
         """`dumps(self.timeline)`, without building the model: the data comes from validated records, so only
         the checks the model would make and that such data could fail are made here. If one fails, the model
         is built, and raises as it would have."""
-        if not _valid_for_timeline(self.data):
+        if not self.valid:
             return dumps(self.timeline)
         # `as_of` is the model's last field: the body's closing brace makes way for it.
         return self._body[:-1] + b',"as_of":' + orjson.dumps(self.as_of, option=orjson.OPT_UTC_Z) + b"}"
+
+    @cached_property
+    def valid(self) -> bool:
+        """Whether the Timeline model would take this data (see `_valid_for_timeline`)."""
+        return _valid_for_timeline(self.data)
 
     @cached_property
     def _body(self) -> bytes:

@@ -25,6 +25,7 @@ from schemas import (
 )
 from schemas.refs import normalise_awb
 from streams.core.delays import alert_id, new_alerts
+from streams.core.incremental import Derivation
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
 from streams.core.state import UnitState
@@ -50,7 +51,8 @@ class Outcome:
         return [*head, *self.records]
 
 
-def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy: TrackingPolicy) -> Outcome:
+def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy: TrackingPolicy, *,
+               incremental: bool = True) -> Outcome:  # fmt: skip
     current = state.plan
     record = PlanRecord.of(plan)
     if current is not None and (plan.revision < current.revision or record == current):
@@ -60,7 +62,8 @@ def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy:
     if current is None or plan.revision != current.revision:
         new.eta_arrived = False  # a re-route after arrival gets ETAs again
         new.alert_floor = 0  # a new plan resets what counts as "more late than already alerted"
-    return _evaluate(new, watermark, policy, f"plan revision {plan.revision}", plan.issued_time, replanned=True)
+    return _evaluate(new, watermark, policy, f"plan revision {plan.revision}", plan.issued_time, replanned=True,
+                     incremental=incremental)  # fmt: skip
 
 
 class Refused(ValueError):
@@ -68,7 +71,8 @@ class Refused(ValueError):
 
 
 def apply_event(
-    state: UnitState, event: TrackingEvent, watermark: datetime | None, policy: TrackingPolicy
+    state: UnitState, event: TrackingEvent, watermark: datetime | None, policy: TrackingPolicy, *,
+    incremental: bool = True,
 ) -> Outcome:
     old = state.events.get(event.event_id)
     record = EventRecord.of(event)
@@ -84,11 +88,18 @@ def apply_event(
         new._rows = {k: row for k, row in state._rows.items() if k in events}
     if new.unit is None:
         new.unit = event.unit
+    derived = state._derived
+    if incremental and derived is not None and events is state.events and new.unit is state.unit and \
+            derived.reflects(state.unit, state.plan, state.events, policy):
+        derived.replace(old, record, new.events)  # it is the new state's now: the old one's would be rebuilt
+    else:
+        new._derived = None
     linked = _link(new, event)
     trigger = (
         f"{event.milestone.value} {event.location} ({event.classifier.value.lower()}, {event.source})"
     )
-    outcome = _evaluate(new, watermark, policy, trigger, min(event.event_time, event.received_time))
+    outcome = _evaluate(new, watermark, policy, trigger, min(event.event_time, event.received_time),
+                        incremental=incremental)
     outcome.changed = True  # the event is new state even when it changes no output (e.g. only its transport)
     outcome.linked = linked
     return outcome
@@ -158,9 +169,9 @@ def _link(state: UnitState, event: TrackingEvent) -> list[str]:
     return keys
 
 
-def advance(state: UnitState, watermark: datetime, policy: TrackingPolicy) -> Outcome:
+def advance(state: UnitState, watermark: datetime, policy: TrackingPolicy, *, incremental: bool = True) -> Outcome:
     """Time passed (in event time) without news for this unit."""
-    return _evaluate(state, watermark, policy, "no report", watermark, quiet=True)
+    return _evaluate(state, watermark, policy, "no report", watermark, quiet=True, incremental=incremental)
 
 
 def _evaluate(
@@ -172,18 +183,30 @@ def _evaluate(
     *,
     replanned: bool = False,
     quiet: bool = False,
+    incremental: bool = True,
 ) -> Outcome:
+    """With `incremental`, the view comes from the unit's `Derivation` (kept beside its state, built afresh when
+    it does not reflect it) and only milestones whose actual changed are checked for LATE alerts; without, from
+    `derive` over the whole history and every milestone checked: the specification, which the tests compare the
+    incremental path with."""
     assert state.unit is not None
-    # A retraction stays in the history (so an older copy re-delivered later is recognised as stale) but
-    # evidences nothing.
-    live = [e for e in state.events.values() if not e.retracted]
-    view = derive(state.unit, state.plan, live, watermark, policy)
+    late: set[int] | None = None
+    if incremental:
+        derived = state._derived
+        if derived is None or not derived.reflects(state.unit, state.plan, state.events, policy):
+            derived = state._derived = Derivation(state.unit, state.plan, state.events, policy)
+        view, late = derived.view(watermark)
+    else:
+        # A retraction stays in the history (so an older copy re-delivered later is recognised as stale) but
+        # evidences nothing.
+        live = [e for e in state.events.values() if not e.retracted]
+        view = derive(state.unit, state.plan, live, watermark, policy)
     outputs: list[DelayAlert | EtaUpdate] = []
     new = state.copy()
 
     if state.plan is not None:
         alerts = new_alerts(
-            state.unit, state.plan.revision, view, watermark, policy, set(state.alerted), state.alert_floor
+            state.unit, state.plan.revision, view, watermark, policy, set(state.alerted), state.alert_floor, late
         )
         if alerts:
             new.alerted = [*state.alerted, *(a.alert_id for a in alerts)]

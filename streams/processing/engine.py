@@ -46,7 +46,14 @@ class Engine:
     input records, before acknowledging them); without, every `process` call leaves the stores up to date.
 
     An input whose outputs or new state would not fit in a record of `max_record_bytes` (key and value) is
-    refused to the dead-letter topic, its unit's state unchanged (`streams.processing.limits`)."""
+    refused to the dead-letter topic, its unit's state unchanged (`streams.processing.limits`).
+
+    With `coalesce` (and `write_behind`: the worker with CORRIDOR_COALESCE_TIMELINES), a unit's timeline is written
+    once per batch, the latest: a newer timeline of the unit takes the place of the one an earlier record of the
+    batch returned, which is removed from the list `process` returned for it (the caller sends a batch's lists
+    after `flush`, as the worker's batcher does). Alerts, ETA updates, unit reports and dead letters are never
+    coalesced. As Kafka Streams' record cache does for a table: the timelines topic is compacted, its consumers
+    want the latest. See docs/design/outputs.md."""
 
     def __init__(
         self,
@@ -58,6 +65,8 @@ class Engine:
         write_behind: bool = False,
         cached_units: int = 100_000,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        incremental: bool = True,
+        coalesce: bool = False,
     ) -> None:
         self.units, self.clock = units, clock  # the stores themselves (up to date after `flush`)
         self._units: StateCache[UnitState] = StateCache(units, UnitState.decode, UnitState.encode, cached_units,
@@ -66,6 +75,11 @@ class Engine:
         self.topics = topics
         self.policy = policy
         self.max_record_bytes = max_record_bytes
+        self.incremental = incremental  # False: every record re-derives its unit whole (the specification)
+        self.coalesce = coalesce and write_behind  # written through, every record is a batch of its own
+        # Since the last flush: each unit's latest timeline record and the list `process` returned it in.
+        self._latest: dict[bytes | None, tuple[list[OutRecord], OutRecord]] = {}
+        self.coalesced = 0  # timelines taken back (superseded within their batch), for the record
         self._out_topic = {
             "timeline": topics.name("timeline"),
             "alert": topics.name("alert"),
@@ -83,7 +97,9 @@ class Engine:
         return self._fine_watermarks
 
     def flush(self, scope: Scope | None = None) -> int:
-        """Write the state changed since the last flush to the stores; returns how many keys were written."""
+        """Write the state changed since the last flush to the stores; returns how many keys were written. The
+        batch ends here: the lists `process` returned are final."""
+        self._latest.clear()
         return self._units.flush(scope) + self._clock.flush(scope)
 
     def forget(self) -> None:
@@ -91,6 +107,7 @@ class Engine:
         watermarks and what the due index was last seen to hold."""
         self._units.clear()
         self._clock.clear()
+        self._latest.clear()
         self._fine_watermarks.clear()
         self._due_earliest.clear()
 
@@ -112,11 +129,30 @@ class Engine:
         except DecodeError as exc:
             return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
         try:
-            return self._apply(record, (topic, partition, offset), len(value or b""),
-                               lambda reason: self.dead_letter(topic, partition, offset, key, value, reason))
+            out = self._apply(record, (topic, partition, offset), len(value or b""),
+                              lambda reason: self.dead_letter(topic, partition, offset, key, value, reason))
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
             return [self.dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
+        if self.coalesce:
+            self._supersede(out)
+        return out
+
+    def _supersede(self, out: list[OutRecord]) -> None:
+        """Take back, from the lists returned earlier in the batch (or from `out` itself, when a sweep stepped the
+        unit again), each timeline that a timeline in `out` supersedes. Only once `out` is final: a record that
+        fails after its step returns a dead letter alone, and the unit's earlier timeline then stays."""
+        topic = self._out_topic["timeline"]
+        for rec in [r for r in out if r.topic == topic]:
+            held = self._latest.get(rec.key)
+            if held is not None:
+                records, old = held
+                for i, r in enumerate(records):
+                    if r is old:
+                        del records[i]
+                        self.coalesced += 1
+                        break
+            self._latest[rec.key] = (out, rec)
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -127,11 +163,14 @@ class Engine:
         clock = PartitionClock(self._clock, partition, self._fine_watermarks, self._due_earliest)
         wm, moved = clock.advance(_watermark_candidate(record))
         out: list[OutRecord] = []
+        inc = self.incremental
         try:
             if isinstance(record, Plan):
-                out += self._step(record.unit.id, clock, lambda s: apply_plan(s, record, wm, self.policy), size)
+                out += self._step(record.unit.id, clock,
+                                  lambda s: apply_plan(s, record, wm, self.policy, incremental=inc), size)
             elif isinstance(record, TrackingEvent):
-                out += self._step(record.unit.id, clock, lambda s: apply_event(s, record, wm, self.policy), size)
+                out += self._step(record.unit.id, clock,
+                                  lambda s: apply_event(s, record, wm, self.policy, incremental=inc), size)
         except Refused as exc:  # the unit will not take it; the time it tells of has passed all the same
             out.append(refuse(str(exc)))
         except TooLarge as exc:
@@ -198,7 +237,8 @@ class Engine:
             return None if state is None else state.next_due
 
         def step(unit_id: str) -> None:
-            out.extend(swept(lambda: self._step(unit_id, clock, lambda s: advance(s, wm, self.policy)),
+            out.extend(swept(lambda: self._step(unit_id, clock,
+                                                lambda s: advance(s, wm, self.policy, incremental=self.incremental)),
                              lambda reason: self.dead_letter(*source, unit_id.encode(), None, reason), "unit", wm))
 
         clock.sweep(wm, due_of, step)

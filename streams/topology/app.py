@@ -77,7 +77,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     # memory: 20,000 of them keep a worker well under 1 GB whatever the number of units it owns.
     unit_tables = [raw_table.wrap(units, settings.store), raw_table.wrap(clock, settings.store)]
     engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=20_000,
-                    max_record_bytes=settings.max_record_bytes)  # fmt: skip
+                    max_record_bytes=settings.max_record_bytes,
+                    coalesce=settings.coalesce_timelines)  # fmt: skip
     meters = metrics.WorkerMetrics(topics)
     metered = metrics.MeteredEngine(engine, "track", meters)
     batcher = Batcher(metered, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
