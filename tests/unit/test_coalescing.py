@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from factories import CONTAINER, POLICY, corridor_plan, event, raw, tick
-
 from schemas import TrackedUnit
 from streams.processing.engine import Engine, OutRecord
 from streams.processing.topics import TopicNames
+from tests.support.factories import CONTAINER, POLICY, corridor_plan, event, raw, tick
 
 TOPICS = TopicNames()
 PLANS, EVENTS, CLOCK = TOPICS.name("plan"), TOPICS.name("event"), TOPICS.name("clock")
