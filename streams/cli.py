@@ -42,12 +42,19 @@ async def _ensure_topics(settings: Settings, bootstrap: str) -> None:
 @app.command()
 def broker(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)")] = 9092,
-    storage: Annotated[str, typer.Option(help="Tansu storage engine URL (memory:// or s3://)")] = "memory://tansu/",
+    data: Annotated[Path | None, typer.Option(
+        envvar="CORRIDOR_BROKER_DATA", help="keep the topics in this directory (default ~/.corridor/broker)")] = None,
+    memory: Annotated[bool, typer.Option(
+        "--memory", help="keep the topics in memory only: lost when it stops")] = False,
+    storage: Annotated[str | None, typer.Option(help="another Tansu storage engine URL (e.g. s3:// on your own "
+                                                "object store, with AWS_* in the environment)")] = None,
 ) -> None:
-    """Run the embedded Kafka-protocol broker (Tansu) in the foreground, with corridor's topics created."""
+    """Run the embedded Kafka-protocol broker (Tansu) in the foreground, with corridor's topics created. Its
+    topics survive a restart (and a kill): they are kept in --data by a local SeaweedFS started with it."""
     from streams.broker.embedded import EmbeddedBroker, forget_shared, record_shared
 
-    settings = _settings()
+    settings = _settings(broker_data=data)
+    durable_data = None if memory or storage else settings.broker_data_dir()
     stop = {"now": False}
 
     def on_signal(*_: object) -> None:
@@ -55,16 +62,19 @@ def broker(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with EmbeddedBroker(port=port, storage=storage, log_path=None) as b:
+    with EmbeddedBroker(port=port, storage=storage or "memory://tansu/", data=durable_data) as b:
         asyncio.run(_ensure_topics(settings, b.bootstrap))
         record_shared(settings.home, b)
         print(b.bootstrap, flush=True)
-        err.print(f"embedded broker on {b.bootstrap} ({storage}); topics created; Ctrl-C to stop")
+        kept = f"topics kept in {durable_data}" if durable_data else f"{b.storage}: topics lost when it stops"
+        err.print(f"embedded broker on {b.bootstrap} ({kept}); topics created; Ctrl-C to stop")
         try:
             while not stop["now"] and b.process and b.process.poll() is None:
                 time.sleep(0.2)
         finally:
             forget_shared(settings.home)
+            if durable_data:
+                err.print("stopping: waiting for SeaweedFS to close its files")
 
 
 @app.command()
@@ -228,7 +238,7 @@ def demo(
     console = Console()
     if not console.is_terminal:  # piped or in CI: plain lines, wide enough for the table
         console = Console(width=150)
-    with broker_for(settings) as (bootstrap, settings):
+    with broker_for(settings, durable=False) as (bootstrap, settings):
         try:
             summary = asyncio.run(run_demo(settings, bootstrap, seed, units, seconds, console))
         except KeyboardInterrupt:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     embedded_broker: bool = Field(
         default=False,
         description="the broker is the embedded Tansu: apply its workarounds (set automatically)",
+    )
+    broker_data: Path | None = Field(
+        default=None,
+        description="where the embedded broker keeps its topics (SeaweedFS files); unset = HOME/broker",
+    )
+    embedded_storage: Literal["durable", "memory"] = Field(
+        default="durable",
+        description="embedded broker started without `corridor broker`: durable (topics kept in broker_data) or "
+        "memory (lost when it stops; the demo always uses memory)",
     )
     embedded_fetch_wait_ms: int = Field(
         default=5, ge=1, le=500,
@@ -66,6 +75,9 @@ class Settings(BaseSettings):
         description="a unit at its event cap forgets events this many days older than its newest (event time) to "
         "make room; with nothing that old, new events are refused",
     )
+
+    def broker_data_dir(self) -> Path:
+        return self.broker_data or self.home / "broker"
 
     def tracking_policy(self) -> TrackingPolicy:
         from streams.core.policy import TrackingPolicy  # here: reading settings does not load the core

@@ -11,8 +11,10 @@ from streams.settings import Settings
 
 
 @contextlib.contextmanager
-def broker_for(settings: Settings) -> Iterator[tuple[str, Settings]]:
-    """Yield the bootstrap address and the settings adjusted for that broker."""
+def broker_for(settings: Settings, *, durable: bool = True) -> Iterator[tuple[str, Settings]]:
+    """Yield the bootstrap address and the settings adjusted for that broker. A broker started here is
+    durable (its topics kept in settings.broker_data_dir()) unless `durable` is false or the settings say
+    memory."""
     if settings.broker:
         yield settings.broker, settings
         return
@@ -22,5 +24,6 @@ def broker_for(settings: Settings) -> Iterator[tuple[str, Settings]]:
         yield shared, tolerant
         return
     settings.home.mkdir(parents=True, exist_ok=True)
-    with EmbeddedBroker(log_path=settings.home / "embedded-broker.log") as broker:
+    data = settings.broker_data_dir() if durable and settings.embedded_storage == "durable" else None
+    with EmbeddedBroker(log_path=settings.home / "embedded-broker.log", data=data) as broker:
         yield broker.bootstrap, tolerant
