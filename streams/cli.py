@@ -36,7 +36,8 @@ async def _ensure_topics(settings: Settings, bootstrap: str) -> None:
     from streams.broker.admin import ensure_topics
     from streams.processing.topics import TopicNames
 
-    await ensure_topics(bootstrap, TopicNames(settings.topic_prefix).all, settings.partitions, settings.replication)
+    await ensure_topics(bootstrap, TopicNames(settings.topic_prefix).all, settings.partitions, settings.replication,
+                        security=settings.kafka_security())
 
 
 @app.command()
@@ -97,6 +98,7 @@ def worker(
     settings = _settings(broker=broker, app_id=app_id, data_dir=data_dir, web_enabled=web, web_port=web_port)
     with broker_for(settings) as (bootstrap, settings):
         asyncio.run(_ensure_topics(settings, bootstrap))
+        err.print(f"Kafka {bootstrap} ({settings.kafka_security().describe()})")
         if web:
             err.print(f"operations page and API on http://{settings.web_host}:{settings.web_port}/")
         try:
@@ -141,7 +143,8 @@ def simulate(
 
     async def go(bootstrap: str) -> int:
         await _ensure_topics(settings, bootstrap)
-        async with Publisher(bootstrap, TopicNames(settings.topic_prefix), settings.partitions) as pub:
+        async with Publisher(bootstrap, TopicNames(settings.topic_prefix), settings.partitions,
+                             security=settings.kafka_security()) as pub:
             progress = await publish_paced(pub, scenario.records, speed * 3600)
         return progress.published
 
@@ -208,7 +211,7 @@ def shipment(
         from streams.io.kafka import OutputReader
 
         async def read(bootstrap: str) -> None:
-            async with OutputReader(bootstrap, names) as reader:
+            async with OutputReader(bootstrap, names, security=settings.kafka_security()) as reader:
                 await reader.settle(quiet=1.5, timeout=30)
                 for role in found:
                     topic = names.name(role)  # type: ignore[arg-type]
@@ -326,7 +329,7 @@ def publish(
 
     async def go(bootstrap: str) -> None:
         await _ensure_topics(settings, bootstrap)
-        async with Publisher(bootstrap, names, settings.partitions) as pub:
+        async with Publisher(bootstrap, names, settings.partitions, security=settings.kafka_security()) as pub:
             await pub.send_raw(names.raw(fmt), data)
             await pub.flush()
 

@@ -6,11 +6,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from streams.core.policy import TrackingPolicy
+    from streams.io.security import KafkaSecurity
 
 
 class Settings(BaseSettings):
@@ -75,6 +76,36 @@ class Settings(BaseSettings):
         description="a unit at its event cap forgets events this many days older than its newest (event time) to "
         "make room; with nothing that old, new events are refused",
     )
+
+    # -- Kafka security (TLS, SASL): streams/io/security.py; docs/operations.md ----------------------------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = Field(
+        default=None, description="unset: SASL_SSL/SASL_PLAINTEXT if a SASL mechanism is set (with/without TLS "
+        "files), SSL if a CA or client certificate is set, else PLAINTEXT")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle (PEM); unset = the system's CAs")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client certificate (PEM), mutual TLS")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="client private key (PEM)")
+    kafka_ssl_key_password: SecretStr | None = Field(default=None, description="passphrase of the private key")
+    kafka_ssl_key_password_file: Path | None = Field(default=None, description="file holding that passphrase")
+    kafka_ssl_check_hostname: bool = Field(default=True, description="check the broker's name against its "
+                                           "certificate (the certificate is verified against the CA either way)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password_file: Path | None = Field(default=None, description="file holding the SASL password")
+
+    def kafka_security(self) -> KafkaSecurity:
+        from streams.io.security import KafkaSecurity, read_secret
+
+        return KafkaSecurity.infer(
+            self.kafka_security_protocol,
+            ssl_cafile=self.kafka_ssl_cafile, ssl_certfile=self.kafka_ssl_certfile, ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_key_password=read_secret(self.kafka_ssl_key_password, self.kafka_ssl_key_password_file,
+                                         "CORRIDOR_KAFKA_SSL_KEY_PASSWORD"),
+            ssl_check_hostname=self.kafka_ssl_check_hostname, sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=read_secret(self.kafka_sasl_password, self.kafka_sasl_password_file,
+                                      "CORRIDOR_KAFKA_SASL_PASSWORD"),
+        )
 
     def broker_data_dir(self) -> Path:
         return self.broker_data or self.home / "broker"

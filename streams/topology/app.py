@@ -36,6 +36,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     so a unit's records are applied in partition order and its state has a single writer."""
     faust_drain.install()
     faust_recovery.install()
+    security = settings.kafka_security()
     app = faust.App(
         settings.app_id,
         broker=",".join(f"kafka://{b}" for b in bootstrap.split(",")),
@@ -61,6 +62,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         # The engines keep every record within max_record_bytes (key and value); the client counts headers too.
         producer_max_request_size=settings.max_record_bytes + 1024,
         broker_commit_interval=settings.commit_interval,
+        broker_credentials=security.faust_credentials(),  # TLS / SASL for every client Faust makes
     )
     topics = TopicNames(settings.topic_prefix)
     inputs = app.topic(*topics.inputs, **_raw())
@@ -102,7 +104,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         from streams.broker.tansu import patch_highwaters, shorten_fetch_waits
 
         shorten_fetch_waits(settings.embedded_fetch_wait_ms)
-        patch_highwaters(app.consumer, bootstrap)
+        patch_highwaters(app.consumer, bootstrap, security)
     _add_ingest(app, topics, settings, outputs)
     topology = Topology(app, engine, shipment_engine, topics, outputs, {"track": batcher, "ship": ship_batcher})
     from streams.api import register  # query API and operations page; nothing unless settings.web_enabled
