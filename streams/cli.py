@@ -88,6 +88,9 @@ def worker(
                                       help="serve the query API and the operations page")] = True,
     web_port: Annotated[int | None, typer.Option(envvar="CORRIDOR_WEB_PORT", help="HTTP port (default 6066); "
                                                  "workers on one host need different ports")] = None,
+    reset_state: Annotated[bool, typer.Option(
+        "--reset-state", help="move this worker's local state aside (kept, renamed) and start from the broker's "
+        "topics: the way on when the broker has lost them")] = False,
 ) -> None:
     """Run the tracking job (a Faust worker) until stopped, with the query API and operations page on
     http://127.0.0.1:6066/. For production; scale out by starting more."""
@@ -107,9 +110,28 @@ def worker(
             uvloop.install()
         except ImportError:
             pass
-        asyncio.set_event_loop(asyncio.new_event_loop())
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         topology = create_app(settings, bootstrap)
+        _check_state(topology.app, settings, bootstrap, loop, reset_state)
         Worker(topology.app, loglevel=loglevel).execute_from_commandline()
+
+
+def _check_state(app: object, settings: Settings, bootstrap: str, loop: asyncio.AbstractEventLoop,
+                 reset: bool) -> None:  # fmt: skip
+    """Before the worker starts: its local state must belong to the broker's topics (see state_check.py)."""
+    from streams.topology.state_check import StateAhead, check_state, reset_state
+
+    if reset:
+        moved = reset_state(app)  # type: ignore[arg-type]
+        err.print(f"local state moved aside to {moved}" if moved else "no local state to reset")
+        return
+    try:
+        loop.run_until_complete(check_state(app, settings.partitions, bootstrap,  # type: ignore[arg-type]
+                                            settings.kafka_security(), settings.embedded_broker))
+    except StateAhead as exc:
+        err.print(f"corridor worker: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

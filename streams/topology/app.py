@@ -12,7 +12,7 @@ from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
-from streams.topology import faust_drain, faust_recovery, raw_table
+from streams.topology import faust_drain, faust_recovery, raw_table, state_check
 from streams.topology.batching import Batcher, caught_up_on
 
 
@@ -36,6 +36,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     so a unit's records are applied in partition order and its state has a single writer."""
     faust_drain.install()
     faust_recovery.install()
+    state_check.install_clear_message()
     security = settings.kafka_security()
     app = faust.App(
         settings.app_id,
@@ -105,12 +106,25 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
 
         shorten_fetch_waits(settings.embedded_fetch_wait_ms)
         patch_highwaters(app.consumer, bootstrap, security)
+    _watch_broker(app, bootstrap)
     _add_ingest(app, topics, settings, outputs)
     topology = Topology(app, engine, shipment_engine, topics, outputs, {"track": batcher, "ship": ship_batcher})
     from streams.api import register  # query API and operations page; nothing unless settings.web_enabled
 
     register(topology, settings)
     return topology
+
+
+def _watch_broker(app: faust.App, bootstrap: str) -> None:
+    """Readiness says when the broker is gone, and the log says it once (streams/topology/broker_watch.py)."""
+    from streams.topology.broker_watch import BrokerWatch
+
+    watch = BrokerWatch(bootstrap)
+    app.corridor_broker_watch = watch  # type: ignore[attr-defined]  # read by /readyz
+
+    @app.task
+    async def watch_broker() -> None:
+        await watch.run()
 
 
 def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs: dict[str, faust.TopicT]) -> None:
