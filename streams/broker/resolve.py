@@ -1,12 +1,12 @@
 """Which Kafka to talk to: --broker / CORRIDOR_BROKER, else a running `corridor broker`, else an embedded
-broker started for the lifetime of the command."""
+broker started for the lifetime of the command (durable, on CORRIDOR_BROKER_DATA, except for the demo)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 
-from streams.broker.embedded import EmbeddedBroker, find_shared
+from streams.broker.embedded import EmbeddedBroker, find_shared, forget_shared, record_shared
 from streams.settings import Settings
 
 
@@ -26,4 +26,13 @@ def broker_for(settings: Settings, *, durable: bool = True) -> Iterator[tuple[st
     settings.home.mkdir(parents=True, exist_ok=True)
     data = settings.broker_data_dir() if durable and settings.embedded_storage == "durable" else None
     with EmbeddedBroker(log_path=settings.home / "embedded-broker.log", data=data) as broker:
-        yield broker.bootstrap, tolerant
+        if data is None:
+            yield broker.bootstrap, tolerant
+            return
+        # A durable broker is one per directory: recorded like `corridor broker`'s, so other commands use it
+        # while this one runs instead of failing on the directory's lock.
+        record_shared(settings.home, broker)
+        try:
+            yield broker.bootstrap, tolerant
+        finally:
+            forget_shared(settings.home)
