@@ -1,5 +1,5 @@
-"""python -m bench [--units N] | python -m bench state [--units N] | python -m bench engine [--units N] |
-python -m bench chaos [--runs N] ..."""
+"""python -m bench [--units N] [--durable] | python -m bench state [--units N] [--durable] |
+python -m bench engine [--units N] | python -m bench chaos [--runs N] ..."""
 
 from __future__ import annotations
 
@@ -17,17 +17,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("what", nargs="?", default="throughput", choices=["throughput", "state", "engine"])
     parser.add_argument("--units", type=int, default=None)
+    parser.add_argument("--durable", action="store_true", help="on the durable embedded broker (s3:// on SeaweedFS)")
     args, rest = parser.parse_known_args()  # the rest: options of `bench.engine` (--coalesce, --rounds)
     if rest and args.what != "engine":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.what == "throughput":
         from bench.throughput import main as run
 
-        run(units=args.units or 20000)
+        run(units=args.units or 20000, durable=args.durable)
     elif args.what == "state":
         from bench.state import main as run
 
-        run(units=args.units or 1_000_000)
+        run(units=args.units or 1_000_000, durable=args.durable)
     else:
         from bench.engine import main as run
 

@@ -131,11 +131,11 @@ def _du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-async def run(units: int) -> dict:
+async def run(units: int, durable: bool = False) -> dict:
     work = Path(tempfile.mkdtemp(prefix="corridor-state-"))
     log("sampling realistic unit states ...")
     samples = sample_states()
-    with EmbeddedBroker(log_path=work / "broker.log") as broker:
+    with EmbeddedBroker(log_path=work / "broker.log", data=work / "broker-data" if durable else None) as broker:
         b = broker.bootstrap
         prefix = f"s{uuid.uuid4().hex[:6]}."
         topics = TopicNames(prefix)
@@ -177,10 +177,10 @@ async def run(units: int) -> dict:
     }
 
 
-def main(units: int = 1_000_000) -> None:
+def main(units: int = 1_000_000, durable: bool = False) -> None:
     started = time.monotonic()
-    r = asyncio.run(run(units))
-    print(f"units: {r['units']:,} active units")
+    r = asyncio.run(run(units, durable))
+    print(f"units: {r['units']:,} active units; broker: {'durable (s3:// on SeaweedFS)' if durable else 'memory://'}")
     print(
         f"state per unit: {r['encoded_bytes_per_unit']} bytes encoded, {r['disk_bytes_per_unit']} bytes on disk "
         f"(RocksDB, after rebuild)   target <= 1024"

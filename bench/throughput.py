@@ -359,7 +359,7 @@ def pct(values: list[float], q: float) -> float | None:
     return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1)
 
 
-async def run(units: int, probe_units: int) -> dict:
+async def run(units: int, probe_units: int, durable: bool = False) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="corridor-bench-"))
     log(f"building the workload: {units} units ...")
     workload = build(units)
@@ -371,7 +371,8 @@ async def run(units: int, probe_units: int) -> dict:
     log("engine alone, in process ...")
     engine_eps = engine_rate(workload_inputs(workload))
     log(f"    {engine_eps:,.0f} records/s; broker starting")
-    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+    # durable: the same benchmark on `corridor broker --data` (Tansu's s3:// engine on a local SeaweedFS)
+    with EmbeddedBroker(log_path=workdir / "broker.log", data=workdir / "broker-data" if durable else None) as broker:
         b = broker.bootstrap
         source = f"bench-{uuid.uuid4().hex[:6]}.input"
         await ensure_topics(b, [source, f"{source}.raw-out"], PARTITIONS)
@@ -402,7 +403,8 @@ async def run(units: int, probe_units: int) -> dict:
     # not the job's (Kafka finds an offset through its index).
     rate = corridor / 5
     log(f"latency at {rate:,.0f} records/s ({len(probe.plans)} probe units, fresh broker and worker) ...")
-    with EmbeddedBroker(log_path=workdir / "broker-latency.log") as broker:
+    with EmbeddedBroker(log_path=workdir / "broker-latency.log",
+                        data=workdir / "broker-data-latency" if durable else None) as broker:
         b = broker.bootstrap
         topics = TopicNames(f"bench-{uuid.uuid4().hex[:6]}.")
         await ensure_topics(b, topics.all, PARTITIONS)
@@ -413,7 +415,8 @@ async def run(units: int, probe_units: int) -> dict:
         finally:
             stop_process(worker)
     log("the same through a plain aiokafka relay (fresh broker) ...")
-    with EmbeddedBroker(log_path=workdir / "broker-relay.log") as broker:
+    with EmbeddedBroker(log_path=workdir / "broker-relay.log",
+                        data=workdir / "broker-data-relay" if durable else None) as broker:
         relay = await relay_latency(broker.bootstrap, probe, rate, workdir)
     return {
         "records": n,
@@ -438,9 +441,10 @@ async def run(units: int, probe_units: int) -> dict:
     }
 
 
-def main(units: int = 20000, probe_units: int = 2000) -> None:
+def main(units: int = 20000, probe_units: int = 2000, durable: bool = False) -> None:
     started = time.monotonic()
-    result = asyncio.run(run(units, probe_units))
+    result = asyncio.run(run(units, probe_units, durable))
+    print(f"broker: {'durable (s3:// on SeaweedFS)' if durable else 'memory://'}")
     print(f"input: {result['records']:,} records (plans and events) for {result['units']:,} units")
     print(f"(a) limit, raw aiokafka      {result['limit_eps']:>9,} records/s")
     print(f"(b) naive Faust agent        {result['naive_faust_eps']:>9,} records/s")

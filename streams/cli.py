@@ -36,18 +36,26 @@ async def _ensure_topics(settings: Settings, bootstrap: str) -> None:
     from streams.broker.admin import ensure_topics
     from streams.processing.topics import TopicNames
 
-    await ensure_topics(bootstrap, TopicNames(settings.topic_prefix).all, settings.partitions, settings.replication)
+    await ensure_topics(bootstrap, TopicNames(settings.topic_prefix).all, settings.partitions, settings.replication,
+                        security=settings.kafka_security())
 
 
 @app.command()
 def broker(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)")] = 9092,
-    storage: Annotated[str, typer.Option(help="Tansu storage engine URL (memory:// or s3://)")] = "memory://tansu/",
+    data: Annotated[Path | None, typer.Option(
+        envvar="CORRIDOR_BROKER_DATA", help="keep the topics in this directory (default ~/.corridor/broker)")] = None,
+    memory: Annotated[bool, typer.Option(
+        "--memory", help="keep the topics in memory only: lost when it stops")] = False,
+    storage: Annotated[str | None, typer.Option(help="another Tansu storage engine URL (e.g. s3:// on your own "
+                                                "object store, with AWS_* in the environment)")] = None,
 ) -> None:
-    """Run the embedded Kafka-protocol broker (Tansu) in the foreground, with corridor's topics created."""
+    """Run the embedded Kafka-protocol broker (Tansu) in the foreground, with corridor's topics created. Its
+    topics survive a restart (and a kill): they are kept in --data by a local SeaweedFS started with it."""
     from streams.broker.embedded import EmbeddedBroker, forget_shared, record_shared
 
-    settings = _settings()
+    settings = _settings(broker_data=data)
+    durable_data = None if memory or storage else settings.broker_data_dir()
     stop = {"now": False}
 
     def on_signal(*_: object) -> None:
@@ -55,16 +63,19 @@ def broker(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with EmbeddedBroker(port=port, storage=storage, log_path=None) as b:
+    with EmbeddedBroker(port=port, storage=storage or "memory://tansu/", data=durable_data) as b:
         asyncio.run(_ensure_topics(settings, b.bootstrap))
         record_shared(settings.home, b)
         print(b.bootstrap, flush=True)
-        err.print(f"embedded broker on {b.bootstrap} ({storage}); topics created; Ctrl-C to stop")
+        kept = f"topics kept in {durable_data}" if durable_data else f"{b.storage}: topics lost when it stops"
+        err.print(f"embedded broker on {b.bootstrap} ({kept}); topics created; Ctrl-C to stop")
         try:
             while not stop["now"] and b.process and b.process.poll() is None:
                 time.sleep(0.2)
         finally:
             forget_shared(settings.home)
+            if durable_data:
+                err.print("stopping: waiting for SeaweedFS to close its files")
 
 
 @app.command()
@@ -82,6 +93,9 @@ def worker(
     gateway_port: Annotated[int, typer.Option(help="the gateway's port on 127.0.0.1")] = 8088,
     poll: Annotated[Path | None, typer.Option(help="also poll the carriers of this config")] = None,
     watch: Annotated[Path | None, typer.Option(help="also watch this drop folder")] = None,
+    reset_state: Annotated[bool, typer.Option(
+        "--reset-state", help="move this worker's local state aside (kept, renamed) and start from the broker's "
+        "topics: the way on when the broker has lost them")] = False,
 ) -> None:
     """Run the tracking job (a Faust worker) until stopped, with the query API and operations page on
     http://127.0.0.1:6066/. For production; scale out by starting more."""
@@ -102,6 +116,7 @@ def worker(
             raise typer.Exit(2) from None
     with broker_for(settings) as (bootstrap, settings):
         asyncio.run(_ensure_topics(settings, bootstrap))
+        err.print(f"Kafka {bootstrap} ({settings.kafka_security().describe()})")
         if web:
             err.print(f"operations page and API on http://{settings.web_host}:{settings.web_port}/")
         try:
@@ -110,12 +125,14 @@ def worker(
             uvloop.install()
         except ImportError:
             pass
-        asyncio.set_event_loop(asyncio.new_event_loop())
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         try:
             topology = build_worker(settings, bootstrap)
         except (OpenExposure, ConfigError) as exc:  # serving open beyond loopback, or a bad auth configuration
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
+        _check_state(topology.app, settings, bootstrap, loop, reset_state)
         if gateway or poll or watch:
             from streams.connectors.config import load_gateway, load_poll
             from streams.connectors.service import attach
@@ -123,6 +140,23 @@ def worker(
             attach(topology.app, settings, bootstrap, gateway=load_gateway(gateway) if gateway else None,
                    gateway_port=gateway_port, poll=load_poll(poll) if poll else None, watch=watch)
         Worker(topology.app, loglevel=loglevel).execute_from_commandline()
+
+
+def _check_state(app: object, settings: Settings, bootstrap: str, loop: asyncio.AbstractEventLoop,
+                 reset: bool) -> None:  # fmt: skip
+    """Before the worker starts: its local state must belong to the broker's topics (see state_check.py)."""
+    from streams.topology.state_check import StateAhead, check_state, reset_state
+
+    if reset:
+        moved = reset_state(app)  # type: ignore[arg-type]
+        err.print(f"local state moved aside to {moved}" if moved else "no local state to reset")
+        return
+    try:
+        loop.run_until_complete(check_state(app, settings.partitions, bootstrap,  # type: ignore[arg-type]
+                                            settings.kafka_security(), settings.embedded_broker))
+    except StateAhead as exc:
+        err.print(f"corridor worker: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -156,7 +190,8 @@ def simulate(
 
     async def go(bootstrap: str) -> int:
         await _ensure_topics(settings, bootstrap)
-        async with Publisher(bootstrap, TopicNames(settings.topic_prefix), settings.partitions) as pub:
+        async with Publisher(bootstrap, TopicNames(settings.topic_prefix), settings.partitions,
+                             security=settings.kafka_security()) as pub:
             progress = await publish_paced(pub, scenario.records, speed * 3600)
         return progress.published
 
@@ -223,7 +258,7 @@ def shipment(
         from streams.io.kafka import OutputReader
 
         async def read(bootstrap: str) -> None:
-            async with OutputReader(bootstrap, names) as reader:
+            async with OutputReader(bootstrap, names, security=settings.kafka_security()) as reader:
                 await reader.settle(quiet=1.5, timeout=30)
                 for role in found:
                     topic = names.name(role)  # type: ignore[arg-type]
@@ -253,7 +288,7 @@ def demo(
     console = Console()
     if not console.is_terminal:  # piped or in CI: plain lines, wide enough for the table
         console = Console(width=150)
-    with broker_for(settings) as (bootstrap, settings):
+    with broker_for(settings, durable=False) as (bootstrap, settings):
         try:
             summary = asyncio.run(run_demo(settings, bootstrap, seed, units, seconds, console))
         except KeyboardInterrupt:
@@ -348,7 +383,7 @@ def publish(
 
     async def go(bootstrap: str) -> None:
         await _ensure_topics(settings, bootstrap)
-        async with Publisher(bootstrap, names, settings.partitions) as pub:
+        async with Publisher(bootstrap, names, settings.partitions, security=settings.kafka_security()) as pub:
             for part in parts:
                 await pub.send_raw(names.raw(fmt), part)
             await pub.flush()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from streams.core.policy import TrackingPolicy
+    from streams.io.security import KafkaSecurity
 
 
 class Settings(BaseSettings):
@@ -33,6 +34,15 @@ class Settings(BaseSettings):
     embedded_broker: bool = Field(
         default=False,
         description="the broker is the embedded Tansu: apply its workarounds (set automatically)",
+    )
+    broker_data: Path | None = Field(
+        default=None,
+        description="where the embedded broker keeps its topics (SeaweedFS files); unset = HOME/broker",
+    )
+    embedded_storage: Literal["durable", "memory"] = Field(
+        default="durable",
+        description="embedded broker started without `corridor broker`: durable (topics kept in broker_data) or "
+        "memory (lost when it stops; the demo always uses memory)",
     )
     embedded_fetch_wait_ms: int = Field(
         default=5, ge=1, le=500,
@@ -98,6 +108,39 @@ class Settings(BaseSettings):
     @property
     def bind_address(self) -> str:
         return self.web_bind or self.web_host
+
+    # -- Kafka security (TLS, SASL): streams/io/security.py; docs/operations.md ----------------------------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = Field(
+        default=None, description="unset: SASL_SSL/SASL_PLAINTEXT if a SASL mechanism is set (with/without TLS "
+        "files), SSL if a CA or client certificate is set, else PLAINTEXT")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle (PEM); unset = the system's CAs")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client certificate (PEM), mutual TLS")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="client private key (PEM)")
+    kafka_ssl_key_password: SecretStr | None = Field(default=None, description="passphrase of the private key")
+    kafka_ssl_key_password_file: Path | None = Field(default=None, description="file holding that passphrase")
+    kafka_ssl_check_hostname: bool = Field(default=True, description="check the broker's name against its "
+                                           "certificate (the certificate is verified against the CA either way)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password_file: Path | None = Field(default=None, description="file holding the SASL password")
+
+    def kafka_security(self) -> KafkaSecurity:
+        from streams.io.security import KafkaSecurity, read_secret
+
+        return KafkaSecurity.infer(
+            self.kafka_security_protocol,
+            ssl_cafile=self.kafka_ssl_cafile, ssl_certfile=self.kafka_ssl_certfile, ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_key_password=read_secret(self.kafka_ssl_key_password, self.kafka_ssl_key_password_file,
+                                         "CORRIDOR_KAFKA_SSL_KEY_PASSWORD"),
+            ssl_check_hostname=self.kafka_ssl_check_hostname, sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=read_secret(self.kafka_sasl_password, self.kafka_sasl_password_file,
+                                      "CORRIDOR_KAFKA_SASL_PASSWORD"),
+        )
+
+    def broker_data_dir(self) -> Path:
+        return self.broker_data or self.home / "broker"
 
     def tracking_policy(self) -> TrackingPolicy:
         from streams.core.policy import TrackingPolicy  # here: reading settings does not load the core

@@ -238,12 +238,13 @@ class Api:
             assigned = False
         recovered = app.tables.recovery.completed.is_set()
         rebalancing = bool(app.rebalancing)
-        reason = None
-        if not assigned:
+        watch = getattr(app, "corridor_broker_watch", None)  # streams/topology/broker_watch.py
+        reason = watch.reason() if watch is not None else None
+        if reason is None and not assigned:
             reason = "no partitions assigned yet"
-        elif not recovered:
+        elif reason is None and not recovered:
             reason = "table recovery is in progress"
-        elif rebalancing:
+        elif reason is None and rebalancing:
             reason = "the group is rebalancing"
         body = Readiness(ready=reason is None, worker=self.cluster.me, partitions=sorted(self.store.local_partitions()),
                          recovery_completed=recovered, rebalancing=rebalancing, reason=reason)

@@ -8,15 +8,17 @@ import contextlib
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from streams.io.security import KafkaSecurity, client_kwargs
+
 
 class TopicMismatch(RuntimeError):
     pass
 
 
-async def _admin(bootstrap: str, timeout: float) -> AIOKafkaAdminClient:
+async def _admin(bootstrap: str, timeout: float, security: KafkaSecurity | None = None) -> AIOKafkaAdminClient:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **client_kwargs(security))
         try:
             await admin.start()
             return admin
@@ -28,11 +30,12 @@ async def _admin(bootstrap: str, timeout: float) -> AIOKafkaAdminClient:
 
 
 async def ensure_topics(
-    bootstrap: str, names: list[str], partitions: int, replication: int = 1, timeout: float = 30.0
+    bootstrap: str, names: list[str], partitions: int, replication: int = 1, timeout: float = 30.0,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create the topics that do not exist; fail if an existing one has another partition count
     (keyed topics must be co-partitioned). Returns the names created."""
-    admin = await _admin(bootstrap, timeout)
+    admin = await _admin(bootstrap, timeout, security)
     try:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]

@@ -12,13 +12,17 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.io.security import KafkaSecurity, client_kwargs
 
-async def true_end_offsets(bootstrap: str, reported: Mapping, timeout: float = 10.0) -> dict:
+
+async def true_end_offsets(bootstrap: str, reported: Mapping, timeout: float = 10.0,
+                           security: KafkaSecurity | None = None) -> dict:
     """Correct reported end offsets by reading the batch that holds the last reported offset."""
     todo = {tp: end for tp, end in reported.items() if end}
     if not todo:
         return dict(reported)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                **client_kwargs(security))
     await consumer.start()
     try:
         tps = {TopicPartition(tp.topic, tp.partition): tp for tp in todo}
@@ -39,12 +43,12 @@ async def true_end_offsets(bootstrap: str, reported: Mapping, timeout: float = 1
         await consumer.stop()
 
 
-def patch_highwaters(consumer: object, bootstrap: str) -> None:
+def patch_highwaters(consumer: object, bootstrap: str, security: KafkaSecurity | None = None) -> None:
     """Make a Faust consumer's `highwaters()` (used by table recovery) return true end offsets."""
     original: Callable[..., Awaitable[Mapping]] = consumer.highwaters  # type: ignore[attr-defined]
 
     async def highwaters(*partitions: object) -> Mapping:
-        return await true_end_offsets(bootstrap, await original(*partitions))
+        return await true_end_offsets(bootstrap, await original(*partitions), security=security)
 
     consumer.highwaters = highwaters  # type: ignore[attr-defined]
 

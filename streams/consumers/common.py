@@ -12,6 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
+from streams.io.security import KafkaSecurity, client_kwargs
+
 
 @dataclass(frozen=True, slots=True)
 class ConsumerTuning:
@@ -28,7 +30,7 @@ FAST = ConsumerTuning(session_timeout_ms=2500, heartbeat_interval_ms=500, rebala
 
 def group_consumer(
     bootstrap: str, topics: list[str], group: str, tuning: ConsumerTuning,
-    listener: ConsumerRebalanceListener | None = None,
+    listener: ConsumerRebalanceListener | None = None, security: KafkaSecurity | None = None,
 ) -> AIOKafkaConsumer:
     """A consumer in `group` that never auto-commits. The range assignor gives one member the same partition
     numbers of every subscribed topic, so co-partitioned topics (keyed by unit) meet in one member."""
@@ -36,7 +38,7 @@ def group_consumer(
         bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
         partition_assignment_strategy=(RangePartitionAssignor,),
         session_timeout_ms=tuning.session_timeout_ms, heartbeat_interval_ms=tuning.heartbeat_interval_ms,
-        rebalance_timeout_ms=tuning.rebalance_timeout_ms,
+        rebalance_timeout_ms=tuning.rebalance_timeout_ms, **client_kwargs(security),
     )
     consumer.subscribe(topics, listener=listener)
     return consumer

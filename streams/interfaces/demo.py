@@ -53,7 +53,8 @@ async def run_demo(settings: Settings, bootstrap: str, seed: int, units_per_corr
         "web_enabled": True,
         "web_port": free_port(),
     })
-    await ensure_topics(bootstrap, topics.all, run.partitions, run.replication)
+    security = run.kafka_security()
+    await ensure_topics(bootstrap, topics.all, run.partitions, run.replication, security=security)
     console.print(f"broker {bootstrap}; starting worker {run.app_id} (state in {run.data_dir}) ...")
     t0 = time.monotonic()
     async with running(run, bootstrap) as topology:
@@ -61,7 +62,8 @@ async def run_demo(settings: Settings, bootstrap: str, seed: int, units_per_corr
         console.print(f"worker ready in {time.monotonic() - t0:.1f} s; simulating {len(records)} records "
                       f"({span / 86400:.0f} days of event time in {seconds:.0f} s, seed {seed})")
         progress = Progress()
-        async with Publisher(bootstrap, topics, run.partitions) as pub, OutputReader(bootstrap, topics) as reader:
+        async with (Publisher(bootstrap, topics, run.partitions, security=security) as pub,
+                    OutputReader(bootstrap, topics, security=security) as reader):
             publishing = asyncio.create_task(publish_paced(pub, records, speed, progress))
 
             def alive() -> None:  # a worker that could not write a batch stops: the demo says so, not hangs

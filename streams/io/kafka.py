@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import ClockTick, Plan, ShipmentPlan, TrackingEvent, dumps, loads
+from streams.io.security import KafkaSecurity, client_kwargs
 from streams.processing.replay import known_at
 from streams.processing.topics import TopicNames
 
@@ -20,14 +21,16 @@ class Publisher:
     """Sends plans and events keyed by unit id (the default murmur2 partitioner, as Faust and Java clients
     use) and broadcasts clock ticks to every partition of the clock topic."""
 
-    def __init__(self, bootstrap: str, topics: TopicNames, partitions: int, *, stamped: bool = False) -> None:
+    def __init__(self, bootstrap: str, topics: TopicNames, partitions: int, *, stamped: bool = False,
+                 security: KafkaSecurity | None = None) -> None:
         """`stamped`: each record's Kafka timestamp is when it became known (a plan's issue time, an event's
         receipt, a tick's time) instead of when it is sent: publishing a recorded history, the worker then
         takes it in the order it happened whatever order it is sent in."""
         self.topics = topics
         self.partitions = partitions
         self.stamped = stamped
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
+                                          **client_kwargs(security))
 
     async def __aenter__(self) -> Publisher:
         await self._producer.start()
@@ -71,6 +74,7 @@ class OutputReader:
     topics: TopicNames
     records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     _keys: dict[str, list[bytes | None]] = field(default_factory=lambda: defaultdict(list))
+    security: KafkaSecurity | None = None
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -83,6 +87,7 @@ class OutputReader:
         self._consumer = AIOKafkaConsumer(
             *self.names, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
             enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50,  # a live view: poll often
+            **client_kwargs(self.security),
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run())

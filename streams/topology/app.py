@@ -12,7 +12,7 @@ from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
-from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table
+from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table, state_check
 from streams.topology.batching import Batcher, caught_up_on
 
 
@@ -37,6 +37,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     so a unit's records are applied in partition order and its state has a single writer."""
     faust_drain.install()
     faust_recovery.install()
+    state_check.install_clear_message()
+    security = settings.kafka_security()
     app = faust.App(
         settings.app_id,
         broker=",".join(f"kafka://{b}" for b in bootstrap.split(",")),
@@ -63,6 +65,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         # The engines keep every record within max_record_bytes (key and value); the client counts headers too.
         producer_max_request_size=settings.max_record_bytes + 1024,
         broker_commit_interval=settings.commit_interval,
+        broker_credentials=security.faust_credentials(),  # TLS / SASL for every client Faust makes
     )
     topics = TopicNames(settings.topic_prefix)
     # Only what an agent handled is acknowledged: Faust acknowledges records its streams skip (ack_guard).
@@ -114,7 +117,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         from streams.broker.tansu import patch_highwaters, shorten_fetch_waits
 
         shorten_fetch_waits(settings.embedded_fetch_wait_ms)
-        patch_highwaters(app.consumer, bootstrap)
+        patch_highwaters(app.consumer, bootstrap, security)
+    _watch_broker(app, bootstrap)
     _add_ingest(app, topics, settings, outputs, meters)
     topology = Topology(app, engine, shipment_engine, topics, outputs, {"track": batcher, "ship": ship_batcher},
                         meters)
@@ -122,6 +126,18 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         "track": lambda: engine.fine_watermarks, "ship": lambda: shipment_engine.fine_watermarks}))
     # The query API and operations page are added by streams/bootstrap.py: the topology does not know its web layer.
     return topology
+
+
+def _watch_broker(app: faust.App, bootstrap: str) -> None:
+    """Readiness says when the broker is gone, and the log says it once (streams/topology/broker_watch.py)."""
+    from streams.topology.broker_watch import BrokerWatch
+
+    watch = BrokerWatch(bootstrap)
+    app.corridor_broker_watch = watch  # type: ignore[attr-defined]  # read by /readyz
+
+    @app.task
+    async def watch_broker() -> None:
+        await watch.run()
 
 
 def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs: dict[str, faust.TopicT],

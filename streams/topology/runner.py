@@ -30,6 +30,11 @@ class Worker(faust.Worker):
         # What start-up allocated (modules, app, topology) lives as long as the worker: keep it out of the
         # collector's scans.
         gc.freeze()
+        # Logging is set up by now: hold back repeats (the Kafka clients' reconnect errors while a broker is
+        # away: about 80 lines a second otherwise).
+        from streams.topology.broker_watch import limit_repeats
+
+        limit_repeats()
         await super().on_started()
 
 

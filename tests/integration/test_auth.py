@@ -43,7 +43,7 @@ from tests.integration.test_api import (
     fresh_settings,
     get,
 )
-from tests.unit.shipment_flows import AWB
+from tests.support.shipment_flows import AWB
 
 pytestmark = pytest.mark.integration
 

@@ -65,10 +65,11 @@ def test_broker_command_leaves_no_orphan(tmp_path, how):
         state = orjson.loads((tmp_path / "home" / "broker.json").read_bytes())
         assert state["bootstrap"] == bootstrap
         children = _children(proc.pid)
-        assert state["pid"] in children
+        assert state["pid"] in children and len(children) == 2  # Tansu and SeaweedFS (the durable default)
         proc.send_signal(how)
-        proc.wait(15)
+        proc.wait(60)  # Ctrl-C waits for SeaweedFS to close its files: about 17 s (its filer's gRPC stop)
         assert _wait_gone(state["pid"]), "the Tansu broker outlived `corridor broker`"
+        assert all(_wait_gone(pid, 60) for pid in children), "SeaweedFS outlived `corridor broker`"
         assert not _listening(port)
         if how == signal.SIGINT:
             assert proc.returncode == 0

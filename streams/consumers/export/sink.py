@@ -77,9 +77,10 @@ class ExportSink:
 
     async def start(self) -> ExportSink:
         s = self.settings
-        await ensure_topics(self.bootstrap, self.topics.all, s.partitions, s.replication)
+        security = s.kafka_security()
+        await ensure_topics(self.bootstrap, self.topics.all, s.partitions, s.replication, security=security)
         self._consumer = group_consumer(self.bootstrap, list(self._roles), self.config.group, self.config.tuning,
-                                        _Rebalance(self))
+                                        _Rebalance(self), security=security)
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name="export")
         return self

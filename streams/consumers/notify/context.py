@@ -14,15 +14,17 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import TrackedUnit
 from streams.consumers.notify.matching import UnitContext
+from streams.io.security import KafkaSecurity, client_kwargs
 
 log = logging.getLogger(__name__)
 
 
 class ContextReader:
-    def __init__(self, bootstrap: str, plans_topic: str, events_topic: str) -> None:
+    def __init__(self, bootstrap: str, plans_topic: str, events_topic: str,
+                 security: KafkaSecurity | None = None) -> None:
         self._topics = (plans_topic, events_topic)
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                          auto_offset_reset="earliest")
+                                          auto_offset_reset="earliest", **client_kwargs(security))
         self._plans: dict[str, tuple[int, str | None, str | None]] = {}  # unit -> (revision, lane, customer)
         self._shipments: dict[str, set[str]] = {}
         self._task: asyncio.Task | None = None

@@ -96,7 +96,8 @@ class NotifyService:
         self._inflight: set[tuple[str, str]] = set()  # (alert id, subscription) grouped or being sent
         self._resolving: set[tuple[str, str]] = set()  # (subscription, unit) with a resolved notice in flight
         self._lanes: dict[str, str | None] = {}
-        self._context = ContextReader(bootstrap, topics.name("plan"), topics.name("event"))
+        self.security = settings.kafka_security()
+        self._context = ContextReader(bootstrap, topics.name("plan"), topics.name("event"), self.security)
         self._tasks: list[asyncio.Task] = []
         self._runner: Any = None
         self.metrics = NotifyMetrics(self)  # GET /metrics on the API
@@ -118,16 +119,17 @@ class NotifyService:
                            bool(self.config.admin_token) or credentials.configured, s.allow_open,
                            "--admin-token, or operations credentials: " + HOW)
         targets = TargetPolicy.of(self.config.webhook_allow)
-        await ensure_topics(self.bootstrap, self._all_topics, s.partitions, s.replication)
+        await ensure_topics(self.bootstrap, self._all_topics, s.partitions, s.replication, security=self.security)
         self.store = DeliveryStore(self.config.store)
         # Every connection a webhook makes goes through the resolver that refuses non-public addresses.
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=GuardedResolver(targets)))
         self._webhook = WebhookChannel(self._session, self.config.retry.timeout, targets)
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5,
+                                          **self.security.client_kwargs())
         await self._producer.start()
         await self._context.start()
         self._consumer = group_consumer(self.bootstrap, [self.alerts_topic, self.timelines_topic], self.config.group,
-                                        self.config.tuning, _Rebalance(self))
+                                        self.config.tuning, _Rebalance(self), security=self.security)
         await self._consumer.start()
         if self.config.port is not None:
             app = admin_app(self.book, self.config.admin_token, self.snapshot, credentials=credentials,
