@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from streams.core.policy import TrackingPolicy
-    from streams.io.security import KafkaSecurity
+    from streams.kafka_security import KafkaSecurity
 
 
 class Settings(BaseSettings):
@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     def bind_address(self) -> str:
         return self.web_bind or self.web_host
 
-    # -- Kafka security (TLS, SASL): streams/io/security.py; docs/operations.md ----------------------------
+    # -- Kafka security (TLS, SASL): streams/kafka_security.py; docs/operations.md ----------------------------
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = Field(
         default=None, description="unset: SASL_SSL/SASL_PLAINTEXT if a SASL mechanism is set (with/without TLS "
         "files), SSL if a CA or client certificate is set, else PLAINTEXT")
@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     kafka_sasl_password_file: Path | None = Field(default=None, description="file holding the SASL password")
 
     def kafka_security(self) -> KafkaSecurity:
-        from streams.io.security import KafkaSecurity, read_secret
+        from streams.kafka_security import KafkaSecurity, read_secret
 
         return KafkaSecurity.infer(
             self.kafka_security_protocol,

@@ -8,7 +8,7 @@ import contextlib
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from streams.io.security import KafkaSecurity, client_kwargs
+from streams.kafka_security import KafkaSecurity, client_kwargs
 
 
 class TopicMismatch(RuntimeError):

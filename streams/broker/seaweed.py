@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from streams.broker.embedded import die_with_parent, free_port
+from streams.broker.children import die_with_parent, free_port
 
 BUCKET = "corridor"
 # Ports weed opens besides the ones given; 0 disables a service we do not use.

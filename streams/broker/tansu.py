@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.io.security import KafkaSecurity, client_kwargs
+from streams.kafka_security import KafkaSecurity, client_kwargs
 
 
 async def true_end_offsets(bootstrap: str, reported: Mapping, timeout: float = 10.0,

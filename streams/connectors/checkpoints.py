@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.connectors.sink import Unavailable
+from streams.kafka_security import KafkaSecurity, client_kwargs
 
 SUFFIX = "connector-checkpoints"
 
@@ -22,8 +23,9 @@ def checkpoint_topic(prefix: str) -> str:
     return prefix + SUFFIX
 
 
-async def ensure_checkpoint_topic(bootstrap: str, topic: str, replication: int = 1) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+async def ensure_checkpoint_topic(bootstrap: str, topic: str, replication: int = 1,
+                                  security: KafkaSecurity | None = None) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **client_kwargs(security))
     await admin.start()
     try:
         if topic not in set(await admin.list_topics()):
@@ -35,14 +37,16 @@ async def ensure_checkpoint_topic(bootstrap: str, topic: str, replication: int =
 
 
 class CheckpointStore:
-    def __init__(self, bootstrap: str, topic: str, timeout: float = 10.0) -> None:
+    def __init__(self, bootstrap: str, topic: str, timeout: float = 10.0,
+                 security: KafkaSecurity | None = None) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.topic = topic
         self.timeout = timeout
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> CheckpointStore:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", **client_kwargs(self.security))
         await self._producer.start()
         return self
 
@@ -52,7 +56,8 @@ class CheckpointStore:
 
     async def load(self, key: str) -> dict[str, Any] | None:
         """The key's last checkpoint: the topic read from the start to its end now."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                    **client_kwargs(self.security))
         await consumer.start()
         found: dict[str, Any] | None = None
         try:

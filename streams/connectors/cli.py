@@ -36,7 +36,8 @@ def _run(settings: Settings, go) -> object:  # type: ignore[no-untyped-def]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     async def main(bootstrap: str, s: Settings) -> object:
-        await ensure_topics(bootstrap, TopicNames(s.topic_prefix).all, s.partitions, s.replication)
+        await ensure_topics(bootstrap, TopicNames(s.topic_prefix).all, s.partitions, s.replication,
+                            security=s.kafka_security())
         return await go(bootstrap, s, stop_event_on_signals())
 
     try:

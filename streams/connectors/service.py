@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 async def serve_gateway(settings: Settings, bootstrap: str, config: GatewayConfig, host: str, port: int,
                         stop: asyncio.Event, ready: Callable[[int], None] | None = None) -> None:  # fmt: skip
     sink = RawSink(bootstrap, TopicNames(settings.topic_prefix), max_record_bytes=settings.max_record_bytes,
-                   timeout=config.publish_timeout_seconds)  # fmt: skip
+                   timeout=config.publish_timeout_seconds, security=settings.kafka_security())  # fmt: skip
     runner = web.AppRunner(create_app(config, sink), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -46,10 +46,13 @@ async def serve_gateway(settings: Settings, bootstrap: str, config: GatewayConfi
 async def run_pollers(settings: Settings, bootstrap: str, config: PollConfig, stop: asyncio.Event,
                       once: bool = False) -> dict[str, dict[str, int]]:  # fmt: skip
     topic = checkpoint_topic(settings.topic_prefix)
-    await ensure_checkpoint_topic(bootstrap, topic, settings.replication)
+    await ensure_checkpoint_topic(bootstrap, topic, settings.replication, settings.kafka_security())
     stats: dict[str, dict[str, int]] = {}
-    sink = RawSink(bootstrap, TopicNames(settings.topic_prefix), max_record_bytes=settings.max_record_bytes)
-    async with sink, CheckpointStore(bootstrap, topic) as store, aiohttp.ClientSession() as http:
+    security = settings.kafka_security()
+    sink = RawSink(bootstrap, TopicNames(settings.topic_prefix), max_record_bytes=settings.max_record_bytes,
+                   security=security)
+    async with (sink, CheckpointStore(bootstrap, topic, security=security) as store,
+                aiohttp.ClientSession() as http):
         pollers = [Poller(c, sink, store, http) for c in config.carriers]
         if once:
             for p in pollers:
@@ -63,8 +66,8 @@ async def run_pollers(settings: Settings, bootstrap: str, config: PollConfig, st
 async def run_watch(settings: Settings, bootstrap: str, root: Path, stop: asyncio.Event, *, settle: float,
                     interval: float, name: str | None = None, once: bool = False) -> dict[str, int]:  # fmt: skip
     totals = {"archived": 0, "quarantined": 0, "recovered": 0}
-    async with RawSink(bootstrap, TopicNames(settings.topic_prefix), max_record_bytes=settings.max_record_bytes
-                       ) as sink:  # fmt: skip
+    async with RawSink(bootstrap, TopicNames(settings.topic_prefix), max_record_bytes=settings.max_record_bytes,
+                       security=settings.kafka_security()) as sink:  # fmt: skip
         folder = DropFolder(root, sink, name=name, settle=settle)
         while True:
             r = await folder.scan()

@@ -21,6 +21,7 @@ from aiokafka.partitioner import murmur2
 
 from schemas import DeadLetter
 from streams.connectors.idempotency import Ack
+from streams.kafka_security import KafkaSecurity, client_kwargs
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, dead_letter_bytes
 from streams.processing.topics import TopicNames
 
@@ -44,8 +45,9 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 class RawSink:
     def __init__(self, bootstrap: str, topics: TopicNames, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-                 timeout: float = 10.0) -> None:  # fmt: skip
+                 timeout: float = 10.0, security: KafkaSecurity | None = None) -> None:  # fmt: skip
         self.bootstrap = bootstrap
+        self.security = security
         self.topics = topics
         self.max_record_bytes = max_record_bytes
         self.timeout = timeout
@@ -82,7 +84,7 @@ class RawSink:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.bootstrap, acks="all", linger_ms=1,
                     max_request_size=self.max_record_bytes + 64 * 1024,  # headers and batch overhead
-                    request_timeout_ms=max(1000, int(self.timeout * 1000)),
+                    request_timeout_ms=max(1000, int(self.timeout * 1000)), **client_kwargs(self.security),
                 )
                 try:
                     await asyncio.wait_for(producer.start(), self.timeout)
@@ -169,6 +171,7 @@ class RawSink:
         async with self._consumer_lock:
             if self._reader is None:
                 reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                          **client_kwargs(self.security),
                                           request_timeout_ms=max(1000, int(self.timeout * 1000)))  # fmt: skip
                 try:
                     await asyncio.wait_for(reader.start(), self.timeout)

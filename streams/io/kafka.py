@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import ClockTick, Plan, ShipmentPlan, TrackingEvent, dumps, loads
-from streams.io.security import KafkaSecurity, client_kwargs
+from streams.kafka_security import KafkaSecurity, client_kwargs
 from streams.processing.replay import known_at
 from streams.processing.topics import TopicNames
 

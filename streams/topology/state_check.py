@@ -17,7 +17,7 @@ from pathlib import Path
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.io.security import KafkaSecurity, client_kwargs
+from streams.kafka_security import KafkaSecurity, client_kwargs
 
 
 @dataclass(frozen=True)

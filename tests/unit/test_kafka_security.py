@@ -12,7 +12,7 @@ import pytest
 import trustme
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from streams.io.security import SecurityConfigError
+from streams.kafka_security import SecurityConfigError
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import TrackedUnit
 from streams.consumers.notify.matching import UnitContext
-from streams.io.security import KafkaSecurity, client_kwargs
+from streams.kafka_security import KafkaSecurity, client_kwargs
 
 log = logging.getLogger(__name__)
 
