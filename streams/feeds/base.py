@@ -35,7 +35,7 @@ class ParseResult:
 
     def add_conveyance(self, event: ConveyanceEvent) -> None:
         """Keep one copy of a conveyance event a message repeats (one per container or air waybill reported)."""
-        if all(c.event_id != event.event_id for c in self.conveyances):
+        if event not in self.conveyances:
             self.conveyances.append(event)
 
     @property
