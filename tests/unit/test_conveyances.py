@@ -97,3 +97,37 @@ def test_ingest_sends_warnings_and_rejections_to_dead_letters_with_the_original_
     assert rejected.reason == ("dcsa-tnt-3.0: TRANSPORT event e-nameless names no conveyance corridor can key: a "
                                "vessel needs an IMO number, a call sign or a name")
     assert warning.original == rejected.original == data and (warning.index, rejected.index) == (0, 1)
+
+
+@pytest.mark.parametrize(("sample", "conveyance_id"), [
+    ("dcsa-tnt-220-transport-event.json", "VESSEL:IMO9321483:2103S"),
+    ("dcsa-tnt-300-request-transport.json", "VESSEL:IMO1234567:V001N"),
+])  # fmt: skip
+def test_corridor_parse_prints_conveyance_events_and_exits_0_on_transport_only_messages(sample: str,
+                                                                                       conveyance_id: str) -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli import app
+
+    result = CliRunner().invoke(app, ["parse", str(SAMPLES / sample), "--received", "2026-01-25T12:00:00+00:00"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    printed = orjson.loads(line)
+    assert (printed["record"], printed["conveyance"]["id"]) == ("conveyance_event", conveyance_id)
+
+
+def test_corridor_parse_exits_0_on_warnings_and_1_on_rejections(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli import app
+
+    doc = orjson.loads((SAMPLES / "dcsa-tnt-300-request-transport.json").read_bytes())
+    doc["events"][0]["references"] = [{"type": "EQ", "value": "MSCU1234567"}]
+    warned = tmp_path / "warned.json"
+    warned.write_bytes(orjson.dumps(doc))
+    result = CliRunner().invoke(app, ["parse", str(warned), "--received", "2026-01-25T12:00:00+00:00"])
+    assert result.exit_code == 0 and "warning [0] TRANSPORT event" in result.stderr
+    del doc["events"][0]["transportDetails"]["transportCall"]["vessel"]
+    warned.write_bytes(orjson.dumps(doc))
+    result = CliRunner().invoke(app, ["parse", str(warned), "--received", "2026-01-25T12:00:00+00:00"])
+    assert result.exit_code == 1 and "rejected [0] TRANSPORT event" in result.stderr
