@@ -353,3 +353,22 @@ def test_flight_status_without_a_time_and_non_flight_statuses_give_no_flight_eve
     result = FSU.parse(sample("good_practice_fsu_example_2a.txt"), at("2023-10-17T00:00"))
     assert any(e.milestone.value == "DEPARTED" for e in result.events)  # DEP/LH400/16OCT: a date, no time
     assert result.conveyances == []
+
+
+# --- location per status (docs/feeds/edifact-locations.md, Cargo-IMP section) -----------------------------------
+
+
+@pytest.mark.parametrize(("line", "locode"), [
+    ("BKD/LH400/16OCT1317/FRAJFK", "DEFRA"),  # booked: the departure airport of the pair
+    ("MAN/LH400/16OCT1317/FRAJFK", "DEFRA"),  # manifested: departure airport
+    ("PRE/LH400/16OCT1317/FRAJFK", "DEFRA"),  # prepared for loading: departure airport
+    ("DEP/LH400/16OCT1317/FRAJFK", "DEFRA"),  # departed: departure airport
+    ("ARR/LH400/16OCT1805/JFK", "USNYC"),  # arrived: the one airport is the arrival airport
+    ("ARR/LH400/16OCT1805/FRAJFK", "USNYC"),  # arrived, with the pair: its arrival airport, never the departure
+    ("RCF/LH400/16OCT1905/JFK", "USNYC"),  # received from the flight: arrival airport
+    ("RCS/16OCT0930/FRA", "DEFRA"),  # received from shipper: the status airport
+    ("DLV/17OCT1000/JFK", "USNYC"),  # delivered: the status airport
+])  # fmt: skip
+def test_each_status_is_placed_at_its_airport(line: str, locode: str) -> None:
+    result = FSU.parse(f"FSU/14\n020-12345675FRAJFK/T1K100\n{line}\n".encode(), at("2023-10-18T00:00"))
+    assert result.rejections == [] and result.events[0].location == locode
