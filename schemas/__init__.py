@@ -3,6 +3,13 @@
 JSON Schema files generated from these models live in `schemas/json/` (`python -m schemas`)."""
 
 from schemas.codec import DecodeError, InputRecord, decode, decode_input, dumps, loads
+from schemas.conveyances import (
+    Conveyance,
+    ConveyanceCall,
+    ConveyanceEvent,
+    ConveyanceKind,
+    ConveyanceMilestone,
+)
 from schemas.events import (
     CLASSIFIER_RANK,
     DCSA_CODES,
@@ -52,6 +59,11 @@ __all__ = [
     "AlertKind",
     "Classifier",
     "ClockTick",
+    "Conveyance",
+    "ConveyanceCall",
+    "ConveyanceEvent",
+    "ConveyanceKind",
+    "ConveyanceMilestone",
     "DeadLetter",
     "DecodeError",
     "DelayAlert",

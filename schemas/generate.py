@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
+from schemas.conveyances import ConveyanceEvent
 from schemas.events import ClockTick, TrackingEvent
 from schemas.outputs import DeadLetter, DelayAlert, EtaUpdate, Timeline
 from schemas.plans import Plan
@@ -26,6 +27,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "shipment-alert": ShipmentAlert,
     "shipment-eta": ShipmentEta,
     "unit-report": UnitReport,
+    "conveyance-event": ConveyanceEvent,
 }
 
 

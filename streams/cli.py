@@ -321,7 +321,8 @@ def parse(
                                                  "without a year); default: now")] = None,
 ) -> None:
     """Parse a carrier message: canonical events as JSON lines on stdout, rejections on stderr.
-    Exit 0 when everything parsed, 1 when something was rejected, 2 on a usage error."""
+    Exit 0 when everything parsed (warnings, which drop only part of an event, included), 1 when something was
+    rejected, 2 on a usage error."""
     from datetime import UTC, datetime
 
     from schemas import dumps
@@ -344,11 +345,13 @@ def parse(
     out = sys.stdout.buffer
     for e in result.events:
         out.write(dumps(e) + b"\n")
+    for c in result.conveyances:  # vessel, train, flight and truck-trip events (record "conveyance_event")
+        out.write(dumps(c) + b"\n")
     out.flush()
     for r in result.rejections:
         where = f"[{r.index}] " if r.index is not None else ""
-        print(f"rejected {where}{r.reason}", file=sys.stderr)
-    raise typer.Exit(1 if result.rejections else 0)
+        print(f"{'warning' if r.warning else 'rejected'} {where}{r.reason}", file=sys.stderr)
+    raise typer.Exit(1 if result.errors else 0)
 
 
 @app.command()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from schemas import TrackingEvent
+from schemas import ConveyanceEvent, TrackingEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,16 +16,32 @@ class Rejection:
     reason: str
     fragment: bytes | None = None  # the rejected part (one EDIFACT message, one JSON event, one FSU line...)
     index: int | None = None  # its position in the message (0-based), when the message holds several
+    # A warning drops only a part of an event that was kept (e.g. a container reference with a wrong check digit
+    # inside a vessel's TRANSPORT event): it still goes to the dead-letter topic, but the message parsed.
+    warning: bool = False
 
 
 @dataclass(slots=True)
 class ParseResult:
     events: list[TrackingEvent] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    # Events about a vessel, train, flight or truck trip rather than one unit (see schemas/conveyances.py).
+    conveyances: list[ConveyanceEvent] = field(default_factory=list)
 
     def extend(self, other: ParseResult) -> None:
         self.events.extend(other.events)
         self.rejections.extend(other.rejections)
+        self.conveyances.extend(other.conveyances)
+
+    def add_conveyance(self, event: ConveyanceEvent) -> None:
+        """Keep one copy of a conveyance event a message repeats (one per container or air waybill reported)."""
+        if event not in self.conveyances:
+            self.conveyances.append(event)
+
+    @property
+    def errors(self) -> list[Rejection]:
+        """The rejections that are not warnings: parts of the message that became nothing."""
+        return [r for r in self.rejections if not r.warning]
 
 
 class FeedFormat(Protocol):

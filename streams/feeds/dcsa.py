@@ -7,9 +7,14 @@ Decisions:
 - SHIPMENT events (booking confirmed, B/L drafted...) report a document, not a movement of a unit: there is no
   canonical milestone for them, so they are rejected with that reason even when they name equipment. IOT and
   REEFER events (3.0) are sensor readings, not milestones: rejected likewise.
-- TRANSPORT events (vessel/train/truck ARRI/DEPA) are about the means of transport. They become one event per
-  container the event names (2.2 `references` of type EQ, `equipmentReference`, 3.0 `equipmentDetails`); with no
-  container named they are rejected, because corridor's timelines are per unit.
+- TRANSPORT events (vessel/train/truck ARRI/DEPA, and OMIT/CANC for a call left out) are about the conveyance:
+  each becomes a ConveyanceEvent (schemas/conveyances.py) identified from its transport call: vessel IMO (check
+  digit verified; else call sign, else name) with the import voyage for an arrival and the export voyage for a
+  departure (an omitted or cancelled call gives one event per voyage), train operator + number + departure date,
+  truck plate. Containers the event also names (2.2 `references` of type EQ, `equipmentReference`, 3.0
+  `equipmentDetails`) each get a unit event as well; one failing ISO 6346 is dropped with a warning (a Rejection
+  with warning=True), never the vessel's event. A TRANSPORT event that names no usable conveyance is rejected for
+  that part (its unit events, if any, are kept); naming neither, it is rejected whole.
 - Mode: transportCall.modeOfTransport (VESSEL, RAIL, TRUCK, BARGE); an event without a transport call is SEA, the
   standard being the ocean carriers'.
 - Ids: "<source>:<eventID>" (plus ":<container>" when one TRANSPORT event fans out), so a 3.0 update that re-sends an
@@ -26,7 +31,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from schemas import TrackingEvent
+from schemas import ConveyanceEvent, TrackingEvent
+from schemas.conveyances import Conveyance, ConveyanceCall, ConveyanceKind, ConveyanceMilestone, imo_check_digit_ok
 from schemas.events import DCSA_CODES, Classifier, Milestone, ShipmentRefs, TransportRef
 from schemas.refs import Mode, TrackedUnit
 from streams.feeds.base import ParseResult, Rejection
@@ -51,6 +57,16 @@ _WORDS: dict[str, Milestone] = {
     "CUSTOMS_SELECTED_FOR_INSPECTION": Milestone.CUSTOMS_SELECTED_FOR_INSPECTION,
     "CUSTOMS_RELEASED": Milestone.CUSTOMS_RELEASED,
 }  # fmt: skip
+# Transport event codes (2.2 four-letter, 3.0 words) -> conveyance milestone. OMIT/CANC are in DCSA's reference
+# data (transporteventtypecodes.csv, operations events) though the 2.2/3.0 TNT enumerations list only ARRI/DEPA.
+_CONVEYANCE_CODES = {
+    "ARRI": ConveyanceMilestone.ARRIVED, "ARRIVED": ConveyanceMilestone.ARRIVED,
+    "DEPA": ConveyanceMilestone.DEPARTED, "DEPARTED": ConveyanceMilestone.DEPARTED,
+    "OMIT": ConveyanceMilestone.OMITTED, "OMITTED": ConveyanceMilestone.OMITTED,
+    "CANC": ConveyanceMilestone.CANCELLED, "CANCELLED": ConveyanceMilestone.CANCELLED,
+}  # fmt: skip
+_KINDS = {Mode.SEA: ConveyanceKind.VESSEL, Mode.BARGE: ConveyanceKind.VESSEL, Mode.RAIL: ConveyanceKind.TRAIN,
+          Mode.ROAD: ConveyanceKind.TRUCK}  # fmt: skip
 _MODES = {"VESSEL": Mode.SEA, "RAIL": Mode.RAIL, "TRUCK": Mode.ROAD, "BARGE": Mode.BARGE}
 _NOT_TRACKED = {
     "SHIPMENT": "reports a document status (booking, shipping instruction, B/L), not a movement of a unit",
@@ -105,7 +121,7 @@ class _DcsaFormat:
             return result
         for index, raw in enumerate(events_of(doc)):
             try:
-                result.events.extend(self._event(raw, received, src))
+                self._one(raw, received, src, result, index)
             except (_Reject, TimeError) as exc:
                 result.rejections.append(Rejection(str(exc), _fragment(raw), index))
             except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -117,7 +133,8 @@ class _DcsaFormat:
         """(eventType, classifier code, milestone code)."""
         raise NotImplementedError
 
-    def _event(self, raw: Any, received: datetime, src: str) -> Iterator[TrackingEvent]:
+    def _one(self, raw: Any, received: datetime, src: str, result: ParseResult, index: int) -> None:
+        """One DCSA event into `result`: unit events, a conveyance event (TRANSPORT), warnings; or raise _Reject."""
         if not isinstance(raw, Mapping):
             raise _Reject(f"event is a JSON {type(raw).__name__}, not an object")
         label = _label(raw)
@@ -126,20 +143,48 @@ class _DcsaFormat:
             raise _Reject(f"{etype} event {label} {_NOT_TRACKED[etype]}: not tracked")
         if etype not in ("EQUIPMENT", "TRANSPORT"):
             raise _Reject(f"event {label}: eventType {etype or 'missing'} is not EQUIPMENT or TRANSPORT")
+        if etype == "EQUIPMENT":
+            result.events.extend(self._event(raw, received, src, etype, clf, code))
+            return
+        units, warnings = self._transport_units(raw, label)
+        result.rejections.extend(Rejection(w, _fragment(raw), index, warning=True) for w in warnings)
+        events: list[TrackingEvent] = []
+        if units and (DCSA_CODES.get((code or "").upper()) or _WORDS.get((code or "").upper())):
+            events = list(self._event(raw, received, src, etype, clf, code, units))
+        try:
+            conveyances = list(self._conveyances(raw, received, src, clf, code, label, result, index))
+        except (_Reject, TimeError, ValidationError, ValueError) as exc:
+            if not events:
+                raise
+            reason = str(exc) if isinstance(exc, _Reject | TimeError) else f"event {label}: {_short(exc)}"
+            result.rejections.append(Rejection(f"{reason} (its container events were kept)", _fragment(raw), index))
+            conveyances = []
+        result.events.extend(events)
+        for c in conveyances:
+            result.add_conveyance(c)
+
+    def _basics(self, raw: Mapping[str, Any], clf: str | None, label: str
+                ) -> tuple[Classifier, Mapping[str, Any], str, datetime, Mode]:  # fmt: skip
         classifier = _CLASSIFIERS.get((clf or "").upper())
         if classifier is None:
             raise _Reject(f"event {label}: event classifier {clf!r} is not PLN/EST/ACT (PLANNED/ESTIMATED/ACTUAL)")
-        milestone = DCSA_CODES.get((code or "").upper()) or _WORDS.get((code or "").upper())
-        if milestone is None:
-            raise _Reject(f"{etype} event {label}: event type code {code!r} has no canonical milestone")
         call = self._transport_call(raw)
         location = self._location(raw, call, label)
-        units = self._units(raw, etype, label)
         when = parse_iso_or_local(raw.get("eventDateTime"), location, field=f"event {label} eventDateTime")
         mode = _MODES.get((_str(call.get("modeOfTransport")) or _str(raw.get("modeOfTransport")) or "VESSEL").upper())
         if mode is None:
             bad = call.get("modeOfTransport") or raw.get("modeOfTransport")
             raise _Reject(f"event {label}: modeOfTransport {bad!r} is not VESSEL, RAIL, TRUCK or BARGE")
+        return classifier, call, location, when, mode
+
+    def _event(self, raw: Mapping[str, Any], received: datetime, src: str, etype: str, clf: str | None,
+               code: str | None, units: list[TrackedUnit] | None = None) -> Iterator[TrackingEvent]:  # fmt: skip
+        label = _label(raw)
+        milestone = DCSA_CODES.get((code or "").upper()) or _WORDS.get((code or "").upper())
+        if milestone is None:
+            raise _Reject(f"{etype} event {label}: event type code {code!r} has no canonical milestone")
+        classifier, call, location, when, mode = self._basics(raw, clf, label)
+        units = units if units is not None else self._units(raw, etype, label)
         transport = self._transport(raw, call, milestone)
         shipment = self._shipment(raw)
         own_id = _str(raw.get("eventID"))
@@ -170,12 +215,107 @@ class _DcsaFormat:
         except LocationError as exc:
             raise _Reject(f"event {label}: {exc}") from None
 
-    def _units(self, ev: Mapping[str, Any], etype: str, label: str) -> list[TrackedUnit]:
+    def _references(self, ev: Mapping[str, Any]) -> list[str]:
         refs = [_str(ev.get("equipmentReference")), _str(_obj(ev.get("equipmentDetails")).get("equipmentReference"))]
         for ref in ev.get("references") or []:
-            if isinstance(ref, Mapping) and _str(ref.get("referenceType")) == "EQ":
-                refs.append(_str(ref.get("referenceValue")))
-        wanted = list(dict.fromkeys(r for r in refs if r))
+            if isinstance(ref, Mapping) and (_str(ref.get("referenceType")) or _str(ref.get("type"))) == "EQ":
+                refs.append(_str(ref.get("referenceValue")) or _str(ref.get("value")))
+        return list(dict.fromkeys(r for r in refs if r))
+
+    def _transport_units(self, ev: Mapping[str, Any], label: str) -> tuple[list[TrackedUnit], list[str]]:
+        """The containers a TRANSPORT event names, and a warning for each reference that is not one."""
+        units, warnings = [], []
+        for ref in self._references(ev):
+            try:
+                units.append(container(ref))
+            except IdError as exc:
+                warnings.append(f"TRANSPORT event {label}: equipment reference dropped, the event kept: {exc}")
+        return units, warnings
+
+    def _conveyances(self, raw: Mapping[str, Any], received: datetime, src: str, clf: str | None, code: str | None,
+                     label: str, result: ParseResult, index: int) -> Iterator[ConveyanceEvent]:  # fmt: skip
+        milestone = _CONVEYANCE_CODES.get((code or "").upper())
+        if milestone is None:
+            raise _Reject(f"TRANSPORT event {label}: transport event type code {code!r} is not ARRI, DEPA, OMIT or "
+                          "CANC (ARRIVED, DEPARTED, OMITTED, CANCELLED)")  # fmt: skip
+        classifier, call, location, when, mode = self._basics(raw, clf, label)
+        facility = (_str(call.get("facilityCode")) or _str(_obj(raw.get("eventLocation")).get("facilityCode"))
+                    or _str(_obj(call.get("location")).get("facilityCode")))  # fmt: skip
+        sequence = call.get("transportCallSequenceNumber")
+        where = ConveyanceCall(location=location, facility=facility,
+                               sequence=sequence if isinstance(sequence, int) and not isinstance(sequence, bool)
+                               else None)  # fmt: skip
+        identities = self._identities(call, mode, milestone, label, result, raw, index)
+        own_id = _str(raw.get("eventID"))
+        for conveyance in identities:
+            if own_id:
+                eid = event_id(src, own_id) if len(identities) == 1 else event_id(src, own_id, conveyance.voyage)
+            else:
+                eid = event_id(src, conveyance.id, milestone, classifier, location, when.isoformat())
+            yield ConveyanceEvent(
+                event_id=eid, source=src, conveyance=conveyance, mode=mode, call=where, milestone=milestone,
+                classifier=classifier, event_time=when, received_time=received,
+                delay_reason=_str(raw.get("delayReasonCode")),
+                remark=(_str(raw.get("changeRemark")) or "")[:250] or None,
+                retracted=raw.get("isRetracted") is True,
+            )  # fmt: skip
+
+    def _identities(self, call: Mapping[str, Any], mode: Mode, milestone: ConveyanceMilestone, label: str,
+                    result: ParseResult, raw: Mapping[str, Any], index: int) -> list[Conveyance]:  # fmt: skip
+        kind = _KINDS[mode]
+        try:
+            if kind is ConveyanceKind.VESSEL:
+                return self._vessels(call, milestone, label, result, raw, index)
+            if kind is ConveyanceKind.TRAIN:
+                rail = _obj(call.get("railTransport"))
+                operator = (_str(rail.get("operatorCode")) or _str(rail.get("railOperatorCode"))
+                            or _str(call.get("carrierCode")))  # fmt: skip
+                number = _str(rail.get("trainNumber")) or _str(rail.get("railService")) or _str(call.get("railService"))
+                day = _str(rail.get("departureDate")) or _str(rail.get("trainDepartureDate"))
+                return [Conveyance(kind=kind, carrier=operator, number=number, departure_date=day)]
+            truck = _obj(call.get("truckTransport"))
+            plate = (_str(truck.get("licensePlate")) or _str(truck.get("truckLicensePlate"))
+                     or _str(call.get("licencePlate")))  # fmt: skip
+            return [Conveyance(kind=kind, plate=plate, trip=_str(truck.get("tripID")) or _str(call.get("tripID")))]
+        except ValidationError as exc:
+            raise _Reject(f"TRANSPORT event {label} names no conveyance corridor can key: {_conveyance_error(exc)}"
+                          ) from None  # fmt: skip
+
+    def _vessels(self, call: Mapping[str, Any], milestone: ConveyanceMilestone, label: str, result: ParseResult,
+                 raw: Mapping[str, Any], index: int) -> list[Conveyance]:  # fmt: skip
+        vessel = _obj(call.get("vessel")) or _obj(call.get("vesselTransport"))
+        imo = _str(vessel.get("vesselIMONumber"))
+        if imo and not imo_check_digit_ok(imo):
+            result.rejections.append(Rejection(
+                f"TRANSPORT event {label}: vessel IMO number {imo} fails its check digit; the vessel is identified by "
+                "its call sign or name instead", _fragment(raw), index, warning=True))  # fmt: skip
+            imo = None
+        imports = (_str(call.get("importVoyageNumber")) or _str(call.get("carrierImportVoyageNumber"))
+                   or _str(_obj(call.get("importVoyageNumberOrReference")).get("carrierVoyageNumber")))  # fmt: skip
+        exports = (_str(call.get("exportVoyageNumber")) or _str(call.get("carrierExportVoyageNumber"))
+                   or _str(_obj(call.get("exportVoyageNumberOrReference")).get("carrierVoyageNumber")))  # fmt: skip
+        single = _str(call.get("carrierVoyageNumber"))
+        u_in, u_out = _str(call.get("universalImportVoyageReference")), _str(call.get("universalExportVoyageReference"))
+        if milestone is ConveyanceMilestone.ARRIVED:
+            voyages = [(imports or single or exports, u_in or u_out)]
+        elif milestone is ConveyanceMilestone.DEPARTED:
+            voyages = [(exports or single or imports, u_out or u_in)]
+        else:  # an omitted or cancelled call concerns the voyage arriving there and the one leaving
+            voyages = list(dict.fromkeys([(imports or single or exports, u_in or u_out),
+                                          (exports or single or imports, u_out or u_in)]))  # fmt: skip
+        common = {
+            "kind": ConveyanceKind.VESSEL, "vessel_imo": imo,
+            "call_sign": _str(vessel.get("vesselCallSignNumber")) or _str(vessel.get("vesselCallSign"))
+            or _str(vessel.get("callSign")),
+            "vessel_name": _str(vessel.get("vesselName")) or _str(vessel.get("name")),
+            "carrier": _str(vessel.get("vesselOperatorCarrierCode")) or _str(vessel.get("operatorCarrierCode"))
+            or _str(call.get("carrierCode")),
+            "service": _str(call.get("carrierServiceCode")) or _str(call.get("universalServiceReference")),
+        }  # fmt: skip
+        return [Conveyance(**common, voyage=v, universal_voyage=u) for v, u in voyages]
+
+    def _units(self, ev: Mapping[str, Any], etype: str, label: str) -> list[TrackedUnit]:
+        wanted = self._references(ev)
         if not wanted:
             raise _Reject(f"{etype} event {label} names no equipment (equipmentReference or EQ reference): "
                           "corridor tracks units")  # fmt: skip
@@ -269,6 +409,11 @@ def _fragment(raw: Any) -> bytes | None:
         return orjson.dumps(raw)[:2000]
     except (TypeError, orjson.JSONEncodeError):
         return None
+
+
+def _conveyance_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return str(err["msg"]).removeprefix("Value error, ")
 
 
 def _short(exc: Exception) -> str:

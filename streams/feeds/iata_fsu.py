@@ -79,6 +79,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from schemas import Classifier, Milestone, Mode, ShipmentRefs, TrackedUnit, TrackingEvent, TransportRef, UnitKind
+from schemas.conveyances import Conveyance, ConveyanceCall, ConveyanceEvent, ConveyanceKind, ConveyanceMilestone
+from streams.feeds import ids
 from streams.feeds.airports import Airport, airport, zone_for_locode
 from streams.feeds.base import ParseResult, Rejection
 
@@ -199,6 +201,26 @@ class EventDraft:
     at: datetime  # aware, UTC
     flight: str | None = None
     carrier: str | None = None
+    # Set when the draft is a time of the flight itself (a DEP/ARR/BKD status time or a flight time field): the
+    # flight's date, which with its number identifies it. The draft then also gives a flight ConveyanceEvent.
+    flight_date: date | None = None
+
+
+def flight_event(draft: EventDraft, source: str, received: datetime) -> ConveyanceEvent | None:
+    """The flight's own event for a draft that times the flight (see EventDraft.flight_date), else None."""
+    milestone = _FLIGHT_MILESTONES.get(draft.milestone)
+    if milestone is None or not draft.flight or draft.flight_date is None:
+        return None
+    flight = Conveyance(kind=ConveyanceKind.FLIGHT, carrier=draft.carrier, number=draft.flight,
+                        departure_date=draft.flight_date)  # fmt: skip
+    eid = ids.event_id(source, flight.id, milestone.value, draft.classifier.value, draft.locode,
+                       draft.at.strftime("%Y%m%dT%H%MZ"))  # fmt: skip
+    return ConveyanceEvent(event_id=eid, source=source, conveyance=flight, mode=Mode.AIR,
+                           call=ConveyanceCall(location=draft.locode), milestone=milestone,
+                           classifier=draft.classifier, event_time=draft.at, received_time=received)  # fmt: skip
+
+
+_FLIGHT_MILESTONES = {Milestone.DEPARTED: ConveyanceMilestone.DEPARTED, Milestone.ARRIVED: ConveyanceMilestone.ARRIVED}
 
 
 def emit(
@@ -234,6 +256,14 @@ def emit(
                 )
             )
             continue
+        try:
+            conveyance = flight_event(draft, source, received)
+        except ValidationError as exc:  # e.g. a flight number the schema refuses: the AWB's event is still kept
+            result.rejections.append(Rejection(f"{label}: flight not kept as a flight event: {exc.errors()[0]['msg']}",
+                                               piece(), index, warning=True))  # fmt: skip
+            conveyance = None
+        if conveyance is not None:
+            result.add_conveyance(conveyance)
         try:
             event = TrackingEvent(
                 event_id=event_id(source, awb, status, draft, unit),
@@ -503,6 +533,8 @@ def _drafts(line: StatusLine, received: datetime) -> tuple[list[EventDraft], lis
         raise _LineError(own)
     if line.code in TRANSFER_STATUSES:
         line.carrier = line.flight = None
+    # The date after the flight identifies the flight (its scheduled departure date), whatever the status.
+    flight_day = day if line.flight else None
 
     drafts: list[EventDraft] = []
     used_departure = used_arrival = False
@@ -518,9 +550,9 @@ def _drafts(line: StatusLine, received: datetime) -> tuple[list[EventDraft], lis
             at, kind = _flight_time(line.arrival_time), line.arrival_time.kind
             day_change, used_arrival = line.arrival_time.day_change, True
         moment = _local(day, at, day_change, place.zone)
-        drafts.append(
-            EventDraft(rule.milestone, status_classifier(rule, kind), place.locode, moment, line.flight, line.carrier)
-        )
+        timed_flight = flight_day if line.code in ("BKD", "DEP", "ARR") and at is not None else None
+        drafts.append(EventDraft(rule.milestone, status_classifier(rule, kind), place.locode, moment, line.flight,
+                                 line.carrier, timed_flight))  # fmt: skip
 
     problems: list[str] = []
     departed_at: datetime | None = None
@@ -530,9 +562,8 @@ def _drafts(line: StatusLine, received: datetime) -> tuple[list[EventDraft], lis
             departed_at = _local(day, _flight_time(line.departure_time), line.departure_time.day_change, place.zone)
             if not used_departure:
                 classifier = flight_time_classifier(rule, line.departure_time.kind)
-                drafts.append(
-                    EventDraft(Milestone.DEPARTED, classifier, place.locode, departed_at, line.flight, line.carrier)
-                )
+                drafts.append(EventDraft(Milestone.DEPARTED, classifier, place.locode, departed_at, line.flight,
+                                         line.carrier, flight_day))  # fmt: skip
     except _LineError as exc:
         problems.append(f"departure time: {exc}")
     try:
@@ -545,9 +576,8 @@ def _drafts(line: StatusLine, received: datetime) -> tuple[list[EventDraft], lis
             if departed_at is not None and line.arrival_time.day_change is None and arrived_at < departed_at:
                 arrived_at = _local(day + timedelta(days=1), at, None, place.zone)  # overnight flight, no indicator
             classifier = flight_time_classifier(rule, line.arrival_time.kind)
-            drafts.append(
-                EventDraft(Milestone.ARRIVED, classifier, place.locode, arrived_at, line.flight, line.carrier)
-            )
+            drafts.append(EventDraft(Milestone.ARRIVED, classifier, place.locode, arrived_at, line.flight,
+                                     line.carrier, flight_day))  # fmt: skip
     except _LineError as exc:
         problems.append(f"arrival time: {exc}")
     return drafts, problems

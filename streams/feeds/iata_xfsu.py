@@ -44,7 +44,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -159,6 +159,9 @@ def _drafts(
     drafts: list[EventDraft] = []
     problems: list[str] = []
     used: set[str] = set()
+    # The flight's date: the local date of its (scheduled, else reported) departure, as Cargo-XML writes it.
+    day = _flight_day(_text(scope, "DepartureEvent", "ScheduledOccurrenceDateTime")
+                      or (departure.when if departure else None)) if flight else None  # fmt: skip
     if rule.milestone is not None:
         side = departure if rule.at == "departure" else arrival if rule.at == "arrival" else None
         where = status_where or (side.where if side else None)
@@ -168,7 +171,8 @@ def _drafts(
             used.add(rule.at)
         place = _place(where)
         drafts.append(
-            EventDraft(rule.milestone, status_classifier(rule, kind), place.locode, _at(when, place), flight, carrier)
+            EventDraft(rule.milestone, status_classifier(rule, kind), place.locode, _at(when, place), flight, carrier,
+                       day)
         )
     for side_name, moment, milestone in (
         ("departure", departure, Milestone.DEPARTED),
@@ -179,7 +183,8 @@ def _drafts(
         try:
             place = _place(moment.where)
             classifier = flight_time_classifier(rule, moment.kind)
-            drafts.append(EventDraft(milestone, classifier, place.locode, _at(moment.when, place), flight, carrier))
+            drafts.append(EventDraft(milestone, classifier, place.locode, _at(moment.when, place), flight, carrier,
+                                     day))  # fmt: skip
         except _Problem as exc:
             problems.append(f"{side_name}: {exc}")
     if scheduled and arrival is not None and arrival.where:
@@ -187,11 +192,19 @@ def _drafts(
             place = _place(arrival.where)
             classifier = flight_time_classifier(rule, "S")
             drafts.append(
-                EventDraft(Milestone.ARRIVED, classifier, place.locode, _at(scheduled, place), flight, carrier)
+                EventDraft(Milestone.ARRIVED, classifier, place.locode, _at(scheduled, place), flight, carrier, day)
             )
         except _Problem as exc:
             problems.append(f"scheduled arrival: {exc}")
     return drafts, problems
+
+
+def _flight_day(text: str | None) -> date | None:
+    """The date part of a Cargo-XML date-time (local, as sent), or None."""
+    try:
+        return date.fromisoformat(text.strip()[:10]) if text else None
+    except ValueError:
+        return None
 
 
 def _count(text: str | None) -> int | None:

@@ -5,6 +5,11 @@ with train number, UIC wagon number, ISO 6346 container number, station (UN/LOCO
 maps), event word, time (with offset, with a tz_offset column, or station-local), classifier and an optional id.
 Border events: BORDER_ARRIVED -> ARRIVED and BORDER_DEPARTED/PASSED_BORDER -> DEPARTED at the border station;
 GAUGE_CHANGE (containers transferred to the other gauge's wagons) -> LOADED onto the train named in the row.
+
+Train-level events: a row with no container is about the train itself (a block train reported once by train number
+at Alashankou, Dostyk, Malaszewicze...) and becomes a ConveyanceEvent for TRAIN:<operator>:<train>:<train_date>; its
+`operator` and `train_date` (the train's departure date) are then required. A container row that also gives both
+yields the same train event once per message (rows of one report repeat it for every wagon).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from schemas import TrackingEvent
+from schemas import ConveyanceEvent, TrackingEvent
+from schemas.conveyances import Conveyance, ConveyanceCall, ConveyanceKind, ConveyanceMilestone
 from schemas.events import Classifier, Milestone, ShipmentRefs, TransportRef
 from schemas.refs import Mode
 from streams.feeds.base import ParseResult, Rejection
@@ -41,6 +47,13 @@ EVENTS: dict[str, Milestone] = {
     "CUSTOMS_RELEASED": Milestone.CUSTOMS_RELEASED,
     "DELIVERED": Milestone.DELIVERED,
 }
+# Row events that are movements of the train itself.
+TRAIN_EVENTS: dict[str, ConveyanceMilestone] = {
+    "DEPARTED": ConveyanceMilestone.DEPARTED, "ARRIVED": ConveyanceMilestone.ARRIVED,
+    "BORDER_ARRIVED": ConveyanceMilestone.ARRIVED, "BORDER_DEPARTED": ConveyanceMilestone.DEPARTED,
+    "PASSED_BORDER": ConveyanceMilestone.DEPARTED, "CANCELLED": ConveyanceMilestone.CANCELLED,
+    "OMITTED": ConveyanceMilestone.OMITTED,
+}  # fmt: skip
 _CLASSIFIERS = {"": Classifier.ACTUAL, "ACT": Classifier.ACTUAL, "ACTUAL": Classifier.ACTUAL,
                 "EST": Classifier.ESTIMATED, "ESTIMATED": Classifier.ESTIMATED, "ETA": Classifier.ESTIMATED,
                 "PLN": Classifier.PLANNED, "PLANNED": Classifier.PLANNED}  # fmt: skip
@@ -52,6 +65,7 @@ _ALIASES = {
     "station": "station_locode", "stationlocode": "station_locode", "locode": "station_locode",
     "stationcode": "station_code", "eventtime": "event_time", "time": "event_time", "tzoffset": "tz_offset",
     "reportedtime": "reported_time", "eventid": "event_id", "id": "event_id", "status": "event",
+    "traindate": "train_date", "departuredate": "train_date", "departure_date": "train_date",
     "bookingnumber": "booking", "billoflading": "bill_of_lading", "bl": "bill_of_lading",
 }  # fmt: skip
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?$")
@@ -96,7 +110,8 @@ class RailFeed:
         if head[:1] in (b"{", b"["):
             return any(k in head for k in (b'"train_number"', b'"trainNumber"'))
         first = head.split(b"\n", 1)[0].lower()
-        return b"train" in first and b"container" in first and (b"," in first or b";" in first)
+        # A train report without containers (train-level rows) names a station instead.
+        return b"train" in first and (b"container" in first or b"station" in first) and (b"," in first or b";" in first)
 
     def parse(self, data: bytes, received: datetime, source: str | None = None) -> ParseResult:
         result = ParseResult()
@@ -108,7 +123,7 @@ class RailFeed:
             return result
         for index, (raw, fragment) in enumerate(rows):
             try:
-                result.events.append(self._event(raw, received, src))
+                self._row(raw, received, src, result)
             except (_Reject, TimeError, LocationError, IdError) as exc:
                 result.rejections.append(Rejection(f"row {index + 1}: {exc}", fragment, index))
             except (ValidationError, ValueError, TypeError, AttributeError) as exc:
@@ -141,10 +156,50 @@ class RailFeed:
             rows.append((row, (lines[line_no - 1] if line_no - 1 < len(lines) else "").encode()[:1000]))
         return rows
 
-    def _event(self, raw: Any, received: datetime, src: str) -> TrackingEvent:
+    def _row(self, raw: Any, received: datetime, src: str, result: ParseResult) -> None:
         if not isinstance(raw, Mapping):
             raise _Reject("not an object / row")
         row = {_norm_key(str(k)): ("" if v is None else str(v).strip()) for k, v in raw.items() if k is not None}
+        if not row.get("container_number"):
+            result.add_conveyance(self._train_event(row, received, src, required=True))  # type: ignore[arg-type]
+            return
+        event = self._event(row, received, src)
+        train = self._train_event(row, received, src, required=False)
+        result.events.append(event)
+        if train is not None:
+            result.add_conveyance(train)
+
+    def _train_event(self, row: Mapping[str, str], received: datetime, src: str,
+                     required: bool) -> ConveyanceEvent | None:  # fmt: skip
+        """The train's own event in a row. `required` (a row naming no container): reject what cannot be one."""
+        word = row.get("event", "").upper().replace(" ", "_").replace("-", "_")
+        milestone = TRAIN_EVENTS.get(word)
+        if milestone is None:
+            if required:
+                raise _Reject(f"no container_number, and event {word or '(empty)'!r} is not a train movement "
+                              f"({', '.join(TRAIN_EVENTS)})")  # fmt: skip
+            return None
+        if not required and not (row.get("operator") and row.get("train_date")):
+            return None  # a container row: its train is in its TrackingEvent's transport
+        try:
+            train = Conveyance(kind=ConveyanceKind.TRAIN, carrier=row.get("operator") or None,
+                               number=row.get("train_number") or None, departure_date=row.get("train_date") or None)
+        except ValidationError as exc:
+            raise _Reject(f"train event names no train corridor can key: "
+                          f"{str(exc.errors()[0]['msg']).removeprefix('Value error, ')}") from None  # fmt: skip
+        location = self._station(row)
+        when = self._time(row, location)
+        classifier = _CLASSIFIERS.get(row.get("classifier", "").upper())
+        if classifier is None:
+            raise _Reject(f"classifier {row.get('classifier')!r} is not ACT, EST or PLN")
+        own = row.get("event_id") if required else None
+        eid = event_id(src, own) if own else event_id(
+            src, train.id, milestone.value, classifier.value, location, when.strftime("%Y%m%dT%H%M%SZ"))
+        return ConveyanceEvent(event_id=eid, source=src, conveyance=train, mode=Mode.RAIL,
+                               call=ConveyanceCall(location=location), milestone=milestone, classifier=classifier,
+                               event_time=when, received_time=received)  # fmt: skip
+
+    def _event(self, row: Mapping[str, str], received: datetime, src: str) -> TrackingEvent:
         train = row.get("train_number", "")
         if not train:
             raise _Reject("no train_number")

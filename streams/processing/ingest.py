@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 import orjson
 
-from schemas import DeadLetter, TrackedUnit, TrackingEvent, dumps
+from schemas import ConveyanceEvent, DeadLetter, TrackedUnit, TrackingEvent, dumps
 from streams.feeds import registry
+from streams.feeds.base import Rejection
 from streams.feeds.road import DEFAULT_FENCES, Fence, GeofenceState, Ping, parse_pings, step
 from streams.processing.engine import OutRecord
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, dead_letter_bytes
@@ -36,6 +37,7 @@ class Ingestor:
         self._events = topics.name("event")
         self._dead = topics.name("dead_letter")
         self._pings = topics.name("road_ping")
+        self._conveyances = topics.name("conveyance")
 
     def process_raw(
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None,
@@ -52,7 +54,8 @@ class Ingestor:
             return self._rekey_pings(topic, partition, offset, key, data, received)
         result = registry.parse(data, fmt, received)
         out = [self._event(e, topic, partition, offset, key, data) for e in result.events]
-        out += [self._letter(topic, partition, offset, key, data, f"{fmt}: {r.reason}", r.fragment, r.index)
+        out += [self._conveyance(c, topic, partition, offset, key, data) for c in result.conveyances]
+        out += [self._letter(topic, partition, offset, key, data, _reason(fmt, r), r.fragment, r.index)
                 for r in result.rejections]
         return out
 
@@ -85,6 +88,15 @@ class Ingestor:
                                 f"over the {self.max_record_bytes:,} a record may hold")  # fmt: skip
         return OutRecord(self._events, ukey, raw)
 
+    def _conveyance(self, event: ConveyanceEvent, topic: str, partition: int, offset: int | None, key: bytes | None,
+                    original: bytes) -> OutRecord:  # fmt: skip
+        ckey, raw = event.conveyance.id.encode(), dumps(event)
+        if len(ckey) + len(raw) > self.max_record_bytes:
+            return self._letter(topic, partition, offset, key, original,
+                                f"the conveyance event {event.event_id} would be {len(ckey) + len(raw):,} bytes, "
+                                f"over the {self.max_record_bytes:,} a record may hold")  # fmt: skip
+        return OutRecord(self._conveyances, ckey, raw)
+
     def _rekey_pings(self, topic: str, partition: int, offset: int | None, key: bytes | None, data: bytes,
                      received: datetime) -> list[OutRecord]:  # fmt: skip
         pings, rejections = parse_pings(data)
@@ -98,6 +110,10 @@ class Ingestor:
         letter = DeadLetter(source_topic=topic, partition=partition, offset=offset, key=key, reason=reason,
                             original=original, fragment=fragment, index=index)  # fmt: skip
         return OutRecord(self._dead, key, dead_letter_bytes(letter, self.max_record_bytes))
+
+
+def _reason(fmt: str, rejection: Rejection) -> str:
+    return f"{fmt}: warning: {rejection.reason}" if rejection.warning else f"{fmt}: {rejection.reason}"
 
 
 def _ping_out(p: Ping, received: datetime) -> bytes:

@@ -8,6 +8,7 @@ from typing import Literal
 Role = Literal[
     "plan", "event", "clock", "timeline", "alert", "eta", "dead_letter", "road_ping",
     "shipment_plan", "shipment_feed", "shipment_timeline", "shipment_alert", "shipment_eta",
+    "conveyance",
 ]
 UNIT_INPUTS: tuple[Role, ...] = ("plan", "event", "clock")
 SHIPMENT_INPUTS: tuple[Role, ...] = ("shipment_plan", "shipment_feed", "clock")
@@ -49,6 +50,10 @@ SPECS: tuple[TopicSpec, ...] = (
               "late delivery, overdue legs, hub dwell and customs holds, naming the unit and leg", "out"),
     TopicSpec("shipment_eta", "shipment-eta", "shipment id", "shipment-eta.schema.json",
               "door-to-door ETA updates naming the leg and unit that moved them", "out"),
+    # Conveyance events (vessel, train, flight, truck trip at a call): written by ingest, keyed by the normalised
+    # conveyance id so every feed about one conveyance lands on one partition, for the conveyance job to join.
+    TopicSpec("conveyance", "conveyances", "conveyance id", "conveyance-event.schema.json",
+              "vessel, train, flight and truck-trip departures, arrivals and omitted calls (PLN/EST/ACT)", "in"),
 )
 RAW_SUFFIX = "raw."  # corridor.raw.<format>: messages as carriers send them, one topic per format
 

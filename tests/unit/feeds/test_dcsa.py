@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from schemas.conveyances import ConveyanceKind, ConveyanceMilestone
 from schemas.events import Classifier, Milestone
 from schemas.refs import Mode
 from streams.feeds.dcsa import DcsaTnt22, DcsaTnt30
@@ -47,11 +48,19 @@ def test_dcsa_22_published_response() -> None:
 def test_dcsa_30_published_response_rejects_placeholders_and_sensor_events() -> None:
     result = DcsaTnt30().parse(load("dcsa-tnt-300-response.json"), RECEIVED)
     assert result.events == []
-    assert [r.reason for r in result.rejections] == [
+    # The vessel departure from Southampton survives its placeholder container and its IMO's bad check digit.
+    (departed,) = result.conveyances
+    assert (departed.conveyance.id, departed.call.location) == ("VESSEL:CS-WXYZ:V002E", "GBSOU")
+    assert [r.reason for r in result.rejections if r.warning] == [
+        "TRANSPORT event evt-resp-trans-001: equipment reference dropped, the event kept: "
+        "'EQUIPMENT_REFERENCE_PLACEHOLDER' is not an ISO 6346 container number "
+        "(3-letter owner code, U/J/Z/R, 6-digit serial, check digit)",
+        "TRANSPORT event evt-resp-trans-001: vessel IMO number 7654321 fails its check digit; the vessel is "
+        "identified by its call sign or name instead",
+    ]
+    assert [r.reason for r in result.errors] == [
         "SHIPMENT event evt-resp-ship-001 reports a document status (booking, shipping instruction, B/L), "
         "not a movement of a unit: not tracked",
-        "event evt-resp-trans-001: 'EQUIPMENT_REFERENCE_PLACEHOLDER' is not an ISO 6346 container number "
-        "(3-letter owner code, U/J/Z/R, 6-digit serial, check digit)",
         "event evt-resp-equip-001: 'EQUIPMENT_REFERENCE_PLACEHOLDER' is not an ISO 6346 container number "
         "(3-letter owner code, U/J/Z/R, 6-digit serial, check digit)",
         "IOT event evt-resp-iot-001 is a sensor reading, not a milestone: not tracked",
@@ -80,13 +89,84 @@ def test_dcsa_30_equipment_request_word_vocabulary() -> None:
     assert event.shipment.booking == "CARRIER_BOOKING_REFERENCE_PLACEHOLDER"
 
 
-def test_dcsa_30_transport_event_without_equipment_is_rejected() -> None:
+def test_dcsa_30_transport_event_without_equipment_is_a_vessel_arrival() -> None:
     result = DcsaTnt30().parse(load("dcsa-tnt-300-request-transport.json"), RECEIVED)
-    assert result.events == []
-    assert result.rejections[0].reason == (
-        "TRANSPORT event evt-trans-001-2026-01-20T12:30:00Z names no equipment (equipmentReference or EQ reference): "
-        "corridor tracks units"
-    )
+    assert (result.events, result.rejections) == ([], [])
+    (arrival,) = result.conveyances
+    assert arrival.event_id == "dcsa:evt-trans-001-2026-01-20T12:30:00Z"
+    assert arrival.key == arrival.conveyance.id == "VESSEL:IMO1234567:V001N"  # import voyage for an arrival
+    assert (arrival.conveyance.vessel_name, arrival.conveyance.call_sign) == ("EXAMPLE VESSEL ALPHA", "ABCD")
+    assert (arrival.conveyance.service, arrival.conveyance.kind) == ("SVC001", ConveyanceKind.VESSEL)
+    assert (arrival.call.location, arrival.call.sequence) == ("DEHAM", 3)
+    assert (arrival.milestone, arrival.classifier) == (ConveyanceMilestone.ARRIVED, Classifier.ACTUAL)
+    assert (arrival.event_time, arrival.received_time) == (datetime(2026, 1, 20, 12, 30, tzinfo=UTC), RECEIVED)
+    assert arrival.mode is Mode.SEA and arrival.retracted is False
+
+
+def test_dcsa_22_transport_only_event_with_delay_reason() -> None:
+    result = DcsaTnt22().parse(load("dcsa-tnt-220-transport-event.json"), RECEIVED)
+    assert (result.events, result.rejections) == ([], [])
+    (arrival,) = result.conveyances
+    assert arrival.conveyance.id == "VESSEL:IMO9321483:2103S"  # the only voyage given (carrierVoyageNumber)
+    assert (arrival.call.location, arrival.call.facility) == ("USNYC", "ADT")
+    assert (arrival.delay_reason, arrival.remark) == ("WEA", "Bad weather")
+    assert arrival.event_time == datetime(2019, 11, 11, 23, 11, tzinfo=UTC)
+
+
+def test_dcsa_22_transport_event_with_container_gives_both_and_departure_uses_export_voyage() -> None:
+    events = orjson.loads(load("dcsa-tnt-220-response.json"))
+    departure = {**events[0], "eventID": "d-1", "transportEventTypeCode": "DEPA", "eventClassifierCode": "EST"}
+    result = DcsaTnt22().parse(orjson.dumps([events[0], departure]), RECEIVED)
+    assert [(e.unit.id, e.milestone) for e in result.events] == [
+        ("APZU4812090", Milestone.ARRIVED), ("APZU4812090", Milestone.DEPARTED)]  # fmt: skip
+    assert [(c.conveyance.id, c.milestone, c.classifier) for c in result.conveyances] == [
+        ("VESSEL:IMO9321483:2103N", ConveyanceMilestone.ARRIVED, Classifier.ACTUAL),
+        ("VESSEL:IMO9321483:2103S", ConveyanceMilestone.DEPARTED, Classifier.ESTIMATED),
+    ]
+    assert result.conveyances[0].delay_reason == "WEA" and result.conveyances[0].call.sequence == 2
+
+
+def test_dcsa_omitted_call_concerns_both_voyages_and_planned_classifier() -> None:
+    event = orjson.loads(load("dcsa-tnt-220-response.json"))[0]
+    event.update(transportEventTypeCode="OMIT", eventClassifierCode="PLN", references=[])
+    result = DcsaTnt22().parse(orjson.dumps(event), RECEIVED)
+    assert (result.events, result.rejections) == ([], [])
+    assert [(c.event_id, c.conveyance.voyage, c.milestone, c.classifier) for c in result.conveyances] == [
+        ("dcsa:3cecb101-7a1a-43a4-9d62-e88a131651e2:2103N", "2103N", ConveyanceMilestone.OMITTED, Classifier.PLANNED),
+        ("dcsa:3cecb101-7a1a-43a4-9d62-e88a131651e2:2103S", "2103S", ConveyanceMilestone.OMITTED, Classifier.PLANNED),
+    ]
+    event.update(transportEventTypeCode="CANCELLED")
+    (cancelled, _) = DcsaTnt22().parse(orjson.dumps(event), RECEIVED).conveyances
+    assert cancelled.milestone is ConveyanceMilestone.CANCELLED
+
+
+def test_dcsa_transport_event_naming_no_conveyance_is_rejected() -> None:
+    event = orjson.loads(load("dcsa-tnt-300-request-transport.json"))["events"][0]
+    call = event["transportDetails"]["transportCall"]
+    del call["vessel"]
+    result = DcsaTnt30().parse(orjson.dumps(event), RECEIVED)
+    assert result.conveyances == [] and result.events == []
+    assert [r.reason for r in result.errors] == [
+        "TRANSPORT event evt-trans-001-2026-01-20T12:30:00Z names no conveyance corridor can key: a vessel needs "
+        "an IMO number, a call sign or a name"]  # fmt: skip
+    call["vessel"] = {"vesselName": "Example Vessel Alpha"}
+    del call["importVoyageNumber"], call["exportVoyageNumber"]
+    (reason,) = [r.reason for r in DcsaTnt30().parse(orjson.dumps(event), RECEIVED).errors]
+    assert reason.endswith("vessel NAME-EXAMPLE VESSEL ALPHA names no voyage (carrier voyage number, or service and "
+                           "universal voyage reference): its voyages cannot be told apart")  # fmt: skip
+
+
+def test_dcsa_transport_event_keeps_good_containers_and_warns_about_bad_ones() -> None:
+    event = orjson.loads(load("dcsa-tnt-220-response.json"))[0]
+    event["references"] = [{"referenceType": "EQ", "referenceValue": "APZU4812090"},
+                           {"referenceType": "EQ", "referenceValue": "MSCU1234567"}]  # fmt: skip
+    result = DcsaTnt22().parse(orjson.dumps([event]), RECEIVED)
+    assert [e.unit.id for e in result.events] == ["APZU4812090"]
+    assert [c.conveyance.id for c in result.conveyances] == ["VESSEL:IMO9321483:2103N"]
+    (warning,) = result.rejections
+    assert warning.warning and warning.index == 0 and result.errors == []
+    assert warning.reason == ("TRANSPORT event 3cecb101-7a1a-43a4-9d62-e88a131651e2: equipment reference dropped, the "
+                              "event kept: container MSCU1234567 has a wrong check digit (expected 6)")  # fmt: skip
 
 
 def _v3(**over: object) -> dict:
@@ -95,14 +175,18 @@ def _v3(**over: object) -> dict:
         "eventClassification": {"eventType": "TRANSPORT", "eventClassifier": "EST", "transportEventType": "ARRI"},
         "eventLocation": {"UNLocationCode": "DEDUI"},
         "equipmentDetails": {"equipmentReference": "TGHU1643396"},
-        "transportDetails": {"transportCall": {"modeOfTransport": "RAIL", "railTransport": {"trainNumber": "X8017"}}},
+        "transportDetails": {"transportCall": {"modeOfTransport": "RAIL", "railTransport": {
+            "trainNumber": "X8017", "operatorCode": "YXO", "departureDate": "2024-04-20"}}},
     }  # fmt: skip
     event.update(over)
     return event
 
 
 def test_dcsa_30_rail_retraction_and_single_object() -> None:
-    (event,) = DcsaTnt30().parse(orjson.dumps(_v3(isRetracted=True)), RECEIVED, source="carrier-x").events
+    result = DcsaTnt30().parse(orjson.dumps(_v3(isRetracted=True)), RECEIVED, source="carrier-x")
+    (event,), (train,) = result.events, result.conveyances
+    assert (train.conveyance.id, train.retracted) == ("TRAIN:YXO:X8017:2024-04-20", True)
+    assert train.event_id == "carrier-x:e-1"
     assert event.retracted is True
     assert (event.mode, event.transport.train, event.classifier) == (Mode.RAIL, "X8017", Classifier.ESTIMATED)
     assert event.event_id == "carrier-x:e-1" and event.source == "carrier-x"
@@ -117,8 +201,10 @@ def test_dcsa_good_events_kept_next_to_bad_ones() -> None:
     body = orjson.dumps({"events": [_v3(), bad_digit, bad_place, bad_time, local_unknown]})
     result = DcsaTnt30().parse(body, RECEIVED)
     assert [e.event_id for e in result.events] == ["dcsa:e-1"]
+    assert [c.event_id for c in result.conveyances] == ["dcsa:e-1", "dcsa:e-2"]  # e-2's train kept, its box not
     assert [(r.index, r.reason) for r in result.rejections] == [
-        (1, "event e-2: container MSCU1234567 has a wrong check digit (expected 6)"),
+        (1, "TRANSPORT event e-2: equipment reference dropped, the event kept: container MSCU1234567 has a wrong "
+            "check digit (expected 6)"),
         (2, "event e-3: location XXABC is not a UN/LOCODE we know (XX is not a country code)"),
         (3, "event e-4 eventDateTime 2024-13-45T10:00:00Z: not an ISO 8601 date-time"),
         (4, "no time zone known for USXXX: local time 2024-05-01T10:00:00 cannot be placed in UTC"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from schemas.conveyances import ConveyanceKind, ConveyanceMilestone
 from schemas.events import Classifier, Milestone
 from schemas.refs import Mode
 from streams.feeds.edifact import Edifact
@@ -47,10 +48,21 @@ def test_codeco_huelva_with_a_valid_container() -> None:
     assert event.shipment.booking == "FUE110823"
 
 
-def test_coarri_jakarta_discharge_with_terminal_suffix() -> None:
-    (event,) = Edifact().parse(load("edifact-coarri-jakarta.edi"), RECEIVED).events
+def test_coarri_jakarta_discharge_names_only_its_port_of_loading_and_is_rejected() -> None:
+    # The published discharge report gives the container's LOC+9 (operational port of loading, SMDG COARRI 1.2) and
+    # no port of discharge: corridor does not place a discharge at the port the box was loaded at.
+    result = Edifact().parse(load("edifact-coarri-jakarta.edi"), RECEIVED)
+    assert result.events == [] and result.conveyances == []
+    assert [r.reason for r in result.rejections] == [
+        "COARRI 1: no place for the discharged container (LOC+165 / LOC+11); LOC+9 is its port of loading, not where "
+        "it was discharged"]  # fmt: skip
+
+
+def test_coarri_jakarta_as_a_loading_report_is_placed_at_its_port_of_loading() -> None:
+    data = load("edifact-coarri-jakarta.edi").replace(b"BGM+44+", b"BGM+46+")  # the same message as a loading report
+    (event,) = Edifact().parse(data, RECEIVED).events
     assert event.source == "edifact-coarri"
-    assert (event.unit.id, event.milestone, event.mode) == ("MSKU0308961", Milestone.DISCHARGED, Mode.SEA)
+    assert (event.unit.id, event.milestone, event.mode) == ("MSKU0308961", Milestone.LOADED, Mode.SEA)
     assert event.location == "IDJKT"  # LOC+9+IDJKT45: terminal 45 at Jakarta
     assert event.event_time == datetime(2010, 10, 12, 10, 8, tzinfo=UTC)  # DTM+203 17:08 WIB
     assert (event.transport.carrier, event.transport.voyage) == ("MAEU", "1020")
@@ -155,3 +167,121 @@ def test_unsupported_message_type_and_garbage() -> None:
     assert Edifact().parse(codeco, RECEIVED).rejections[0].reason == (
         "CODECO 1: BGM document code '99' is not 34 (GATE_IN) / 36 (GATE_OUT)"
     )
+
+
+# --- location qualifiers, one test each (docs/feeds/edifact-locations.md) -----------------------------------------
+def _coarri(bgm: str, header_locs: str, group_locs: str, vessel_times: str = "") -> bytes:
+    return (f"UNH+1+COARRI:D:95B:UN:ITG13'BGM+{bgm}+R1+9'TDT+20+0AB3NE1+1++CMA:172:20+++9839179:146::CMA CGM JACQUES "
+            f"SAADE'{vessel_times}{header_locs}NAD+CF+CMA:160:20'EQD+CN+MSKU0308961+45G1:102:5+++5'DTM+203:"
+            f"202405011000:203'{group_locs}CNT+16:1'UNT+9+1'").encode()  # fmt: skip
+
+
+def test_coarri_discharge_uses_the_port_of_discharge_in_the_vessel_group_not_the_containers_port_of_loading() -> None:
+    # The case filed in the issue: LOC+9 (Shanghai, where it was loaded) in the container's group, LOC+11 Rotterdam
+    # in the header. The discharge is at Rotterdam, and its local time is Rotterdam's (CEST), not Shanghai's.
+    (event,) = Edifact().parse(_coarri("44", "LOC+11+NLRTM:139:6'", "LOC+9+CNSHA:139:6'"), RECEIVED).events
+    assert (event.milestone, event.location) == (Milestone.DISCHARGED, "NLRTM")
+    assert event.event_time == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def test_coarri_discharge_loc_11_in_the_container_group() -> None:
+    data = _coarri("44", "", "LOC+9+CNSHA:139:6'LOC+11+DEHAM:139:6'LOC+147+0140682::5'")
+    (event,) = Edifact().parse(data, RECEIVED).events
+    assert event.location == "DEHAM"  # LOC+147 is a stowage cell (bay/row/tier), never a place
+
+
+def test_coarri_loc_165_terminal_wins_over_the_ports() -> None:
+    data = _coarri("44", "", "LOC+165+NLRTM:139:6+ECTDELTA:TER:ZZZ'LOC+11+DEHAM:139:6'")
+    assert Edifact().parse(data, RECEIVED).events[0].location == "NLRTM"
+
+
+def test_coarri_loading_report_uses_loc_9_and_never_loc_11() -> None:
+    (event,) = Edifact().parse(_coarri("46", "", "LOC+9+CNSHA:139:6'LOC+11+NLRTM:139:6'"), RECEIVED).events
+    assert (event.milestone, event.location) == (Milestone.LOADED, "CNSHA")
+    assert event.event_time == datetime(2024, 5, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    result = Edifact().parse(_coarri("46", "", "LOC+11+NLRTM:139:6'"), RECEIVED)
+    assert [r.reason for r in result.rejections] == [
+        "COARRI 1: no place for the loaded container (LOC+165 / LOC+9); LOC+11 is its port of discharge, not where "
+        "it was loaded"]  # fmt: skip
+
+
+def test_codeco_gate_in_without_terminal_uses_port_of_loading_and_gate_out_port_of_discharge() -> None:
+    manila = load("edifact-codeco-manila.edi").replace(b"LOC+165+PHMNL:139:6:MICT+MICT'", b"")
+    assert Edifact().parse(manila, RECEIVED).events[0].location == "PHMNL"  # gate-in (34): LOC+9
+    gate_out = manila.replace(b"BGM+34", b"BGM+36")
+    assert Edifact().parse(gate_out, RECEIVED).events[0].location == "HKHKG"  # gate-out (36): LOC+11
+
+
+def test_iftsta_status_place_is_loc_175_only() -> None:
+    status = ("UNH+1+IFTSTA:D:00B:UN'BGM+23+1+9'CNI+1'STS+1+AE'DTM+334:202405011200:203'LOC+9+CNSHA:139:6'"
+              "EQD+CN+TGHU1643396'UNT+7+1'")  # fmt: skip
+    result = Edifact().parse(_interchange(status), RECEIVED)
+    assert result.events == []
+    assert [r.reason for r in result.rejections] == [
+        "IFTSTA 1 STS AE: no place (LOC+175, activity location) for the status"]  # fmt: skip
+
+
+def test_iftsta_tdt_group_gives_vessel_departure_and_estimated_arrival() -> None:
+    status = ("UNH+1+IFTSTA:D:00B:UN'BGM+23+1+9'CNI+1'STS+1+AE'DTM+334:202405011200:203'LOC+175+CNSHA:139:6'"
+              "TDT+20+0AB3NE1+1++CMA:172:20+++9839179:146::CMA CGM JACQUES SAADE'LOC+9+CNSHA:139:6'"
+              "DTM+186:202405021800:203'LOC+11+NLRTM:139:6'DTM+132:202406080600:203'EQD+CN+TGHU1643396'UNT+12+1'")
+    result = Edifact().parse(_interchange(status), RECEIVED)
+    assert result.rejections == [] and len(result.events) == 1
+    departed, eta = result.conveyances
+    assert departed.conveyance.id == eta.conveyance.id == "VESSEL:IMO9839179:0AB3NE1"
+    assert departed.conveyance.vessel_name == "CMA CGM JACQUES SAADE" and departed.conveyance.carrier == "CMA"
+    assert (departed.milestone, departed.classifier, departed.call.location) == (
+        ConveyanceMilestone.DEPARTED, Classifier.ACTUAL, "CNSHA")
+    assert departed.event_time == datetime(2024, 5, 2, 10, 0, tzinfo=UTC)  # 18:00 Shanghai
+    assert (eta.milestone, eta.classifier, eta.call.location) == (
+        ConveyanceMilestone.ARRIVED, Classifier.ESTIMATED, "NLRTM")
+    assert eta.event_time == datetime(2024, 6, 8, 4, 0, tzinfo=UTC)  # 06:00 Rotterdam (CEST)
+    again = Edifact().parse(_interchange(status), RECEIVED).conveyances
+    assert [c.event_id for c in again] == [c.event_id for c in result.conveyances]
+
+
+def test_iftsta_vessel_arrival_status_is_a_vessel_event_and_call_sign_identifies_the_vessel() -> None:
+    status = ("UNH+1+IFTSTA:D:00B:UN'BGM+23+1+9'CNI+1'STS+1+VA'DTM+334:202406080915:203'LOC+175+NLRTM:139:6'"
+              "TDT+20+0AB3NE1+1++CMA:172:20+++FMIA:103::CMA CGM JACQUES SAADE'EQD+CN+TGHU1643396'UNT+9+1'")
+    result = Edifact().parse(_interchange(status), RECEIVED)
+    (unit,), (vessel,) = result.events, result.conveyances
+    assert unit.milestone is Milestone.ARRIVED
+    assert vessel.conveyance.id == "VESSEL:CS-FMIA:0AB3NE1"
+    assert (vessel.milestone, vessel.classifier, vessel.call.location) == (
+        ConveyanceMilestone.ARRIVED, Classifier.ACTUAL, "NLRTM")
+    assert vessel.event_time == datetime(2024, 6, 8, 7, 15, tzinfo=UTC)
+
+
+def test_iftsta_rail_tdt_with_operator_and_first_departure_names_the_train() -> None:
+    status = ("UNH+1+IFTSTA:D:00B:UN'BGM+23+1+9'CNI+1'STS+1+RL'DTM+334:202405011030:203'LOC+175+CNCKG:139:6'"
+              "TDT+1+X8017+2++YXO:172:ZZZ'LOC+5+CNCKG:139:6'DTM+186:202405011030:203'LOC+8+DEDUI:139:6'"
+              "DTM+132:202405171800:203'EQD+CN+TGHU1643396'UNT+12+1'")
+    result = Edifact().parse(_interchange(status), RECEIVED)
+    assert result.rejections == []
+    assert [(c.conveyance.id, c.conveyance.kind, c.milestone, c.call.location) for c in result.conveyances] == [
+        ("TRAIN:YXO:X8017:2024-05-01", ConveyanceKind.TRAIN, ConveyanceMilestone.DEPARTED, "CNCKG"),
+        ("TRAIN:YXO:X8017:2024-05-01", ConveyanceKind.TRAIN, ConveyanceMilestone.ARRIVED, "DEDUI"),
+    ]
+
+
+def test_iftsta_tdt_without_a_conveyance_reference_warns_and_keeps_the_unit_event() -> None:
+    data = load("edifact-iftsta-rail.edi").replace(b"TRHU4561222", b"TRHU4561225")
+    result = Edifact().parse(data, RECEIVED)
+    assert len(result.events) == 1 and result.conveyances == [] and result.errors == []
+    assert [r.reason for r in result.rejections] == [
+        "IFTSTA 2805567 STS P: DTM+132 no time zone known for USWOQ: local time 2022-11-21T07:00:00 cannot be placed "
+        "in UTC",
+        "IFTSTA 2805567 STS P: TDT (no reference): call times not kept: a train needs its operator, number and "
+        "departure date: no train number",
+    ]
+
+
+def test_coarri_vessel_group_times_without_loc_are_at_the_port_of_the_report() -> None:
+    data = _coarri("44", "", "LOC+11+NLRTM:139:6'", vessel_times="DTM+178:202405010600:203'DTM+133:202405022200:203'")
+    result = Edifact().parse(data, RECEIVED)
+    assert result.rejections == []
+    assert [(c.milestone, c.classifier, c.call.location, c.event_time) for c in result.conveyances] == [
+        (ConveyanceMilestone.ARRIVED, Classifier.ACTUAL, "NLRTM", datetime(2024, 5, 1, 4, 0, tzinfo=UTC)),
+        (ConveyanceMilestone.DEPARTED, Classifier.ESTIMATED, "NLRTM", datetime(2024, 5, 2, 20, 0, tzinfo=UTC)),
+    ]
+    assert result.conveyances[0].conveyance.id == "VESSEL:IMO9839179:0AB3NE1"

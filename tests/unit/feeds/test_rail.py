@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from schemas.conveyances import ConveyanceMilestone
 from schemas.events import Classifier, Milestone
 from schemas.refs import Mode
 from streams.feeds.rail import RailFeed, rows_to_csv, uic_check_digit
@@ -91,3 +92,53 @@ def test_crlf_semicolons_and_ids_are_stable() -> None:
     assert results[0][0].event_id == "rail:TGHU1643396:ARRIVED:ACTUAL:DEDUI:X1:20240517T160000Z"
     as_json = RailFeed().parse(orjson.dumps([_row()]), RECEIVED).events
     assert as_json[0].event_id == results[0][0].event_id
+
+
+TRAIN_REPORT = (
+    "train_number;operator;train_date;station_locode;event;event_time;tz_offset;classifier;event_id\n"
+    "X8017;YXO;2024-05-01;CNCKG;DEPARTED;2024-05-01T10:30;;ACT;t-1\n"
+    "X8017;YXO;2024-05-01;BYBQT;BORDER_ARRIVED;2024-05-12T22:05;+03:00;ACT;t-2\n"
+    "X8017;YXO;2024-05-01;DEDUI;ARRIVED;2024-05-17T18:00;;EST;t-3\n"
+)
+
+
+def test_train_level_rows_become_train_events_keyed_by_operator_number_and_date() -> None:
+    result = RailFeed().parse(TRAIN_REPORT.encode(), RECEIVED)
+    assert (result.events, result.rejections) == ([], [])
+    assert [(c.event_id, c.conveyance.id, c.milestone, c.classifier, c.call.location, c.event_time)
+            for c in result.conveyances] == [
+        ("rail:t-1", "TRAIN:YXO:X8017:2024-05-01", ConveyanceMilestone.DEPARTED, Classifier.ACTUAL, "CNCKG",
+         datetime(2024, 5, 1, 2, 30, tzinfo=UTC)),
+        ("rail:t-2", "TRAIN:YXO:X8017:2024-05-01", ConveyanceMilestone.ARRIVED, Classifier.ACTUAL, "BYBQT",
+         datetime(2024, 5, 12, 19, 5, tzinfo=UTC)),
+        ("rail:t-3", "TRAIN:YXO:X8017:2024-05-01", ConveyanceMilestone.ARRIVED, Classifier.ESTIMATED, "DEDUI",
+         datetime(2024, 5, 17, 16, 0, tzinfo=UTC)),
+    ]  # fmt: skip
+    assert all(c.mode is Mode.RAIL for c in result.conveyances)
+
+
+def test_train_level_row_without_operator_or_date_is_rejected() -> None:
+    data = TRAIN_REPORT.replace(";YXO;2024-05-01;BYBQT", ";;2024-05-01;BYBQT").replace("t-3\n", "t-3\n") + (
+        "X8017;YXO;;DEDUI;ARRIVED;2024-05-17T18:00;;ACT;t-4\n"
+        "X8017;YXO;2024-05-01;DEDUI;LOADED;2024-05-17T18:00;;ACT;t-5\n")
+    result = RailFeed().parse(data.encode(), RECEIVED)
+    assert len(result.conveyances) == 2
+    assert [(r.index, r.reason) for r in result.rejections] == [
+        (1, "row 2: train event names no train corridor can key: a train needs its operator, number and departure "
+            "date: no operator"),
+        (3, "row 4: train event names no train corridor can key: a train needs its operator, number and departure "
+            "date: no departure date"),
+        (4, "row 5: no container_number, and event 'LOADED' is not a train movement (DEPARTED, ARRIVED, "
+            "BORDER_ARRIVED, BORDER_DEPARTED, PASSED_BORDER, CANCELLED, OMITTED)"),
+    ]
+
+
+def test_container_rows_with_operator_and_date_give_the_train_event_once() -> None:
+    rows = [{"train_number": "X8017", "operator": "YXO", "train_date": "2024-05-01", "container_number": box,
+             "station_locode": "CNCKG", "event": "DEPARTED", "event_time": "2024-05-01T10:30"}
+            for box in ("TGHU1643396", "CSQU3054383")]  # fmt: skip
+    result = RailFeed().parse(orjson.dumps(rows), RECEIVED)
+    assert [e.unit.id for e in result.events] == ["TGHU1643396", "CSQU3054383"]
+    (train,) = result.conveyances
+    assert train.conveyance.id == "TRAIN:YXO:X8017:2024-05-01"
+    assert RailFeed().parse(load("rail-x8017.csv"), RECEIVED).conveyances == []  # no operator/date: units only

@@ -324,3 +324,51 @@ def test_part_shipment_pieces_land_in_shipment_refs() -> None:
     assert [e.shipment.pieces for e in partial_awb.events] == [2]
     no_quantity = FSU.parse(b"FSU/14\n020-12345675FRAJFK/T10K1000\nRCS/16OCT1317/FRA\n", RECEIVED)
     assert [e.shipment.pieces for e in no_quantity.events] == [None]
+
+
+# --- flight events (schemas/conveyances.py) ----------------------------------------------------------------------
+
+
+def test_dep_with_flight_times_gives_the_flights_departure_and_estimated_arrival() -> None:
+    message = b"FSU/14\n157-53806270HKGDOH/P2K505.0T10\nDEP/QR8403/20JUN/HKGDOH/P2K505.0/A1039/E1540\n"
+    result = FSU.parse(message, at("2024-06-21T00:00"))
+    assert result.rejections == []
+    departed, arriving = result.conveyances
+    assert departed.conveyance.id == arriving.conveyance.id == "FLIGHT:QR8403:2024-06-20"
+    assert (departed.conveyance.carrier, departed.mode.value) == ("QR", "AIR")
+    assert (departed.milestone.value, departed.classifier.value, departed.call.location, departed.event_time) == (
+        "DEPARTED", "ACTUAL", "HKHKG", at("2024-06-20T02:39"))  # 10:39 Hong Kong
+    assert (arriving.milestone.value, arriving.classifier.value, arriving.call.location, arriving.event_time) == (
+        "ARRIVED", "ESTIMATED", "QADOH", at("2024-06-20T12:40"))  # 15:40 Doha
+
+
+def test_the_same_flight_reported_for_two_air_waybills_is_one_flight_event() -> None:
+    message = (b"FSU/14\n157-53806270HKGDOH/T2K505.0\nDEP/QR8403/20JUN/HKGDOH/T2K505.0/A1039\n"
+               b"FSU/14\n020-12345675HKGDOH/T1K100\nDEP/QR8403/20JUN/HKGDOH/T1K100/A1039\n")  # fmt: skip
+    result = FSU.parse(message, at("2024-06-21T00:00"))
+    assert len(result.events) == 2 and len(result.conveyances) == 1
+
+
+def test_flight_status_without_a_time_and_non_flight_statuses_give_no_flight_event() -> None:
+    result = FSU.parse(sample("good_practice_fsu_example_2a.txt"), at("2023-10-17T00:00"))
+    assert any(e.milestone.value == "DEPARTED" for e in result.events)  # DEP/LH400/16OCT: a date, no time
+    assert result.conveyances == []
+
+
+# --- location per status (docs/feeds/edifact-locations.md, Cargo-IMP section) -----------------------------------
+
+
+@pytest.mark.parametrize(("line", "locode"), [
+    ("BKD/LH400/16OCT1317/FRAJFK", "DEFRA"),  # booked: the departure airport of the pair
+    ("MAN/LH400/16OCT1317/FRAJFK", "DEFRA"),  # manifested: departure airport
+    ("PRE/LH400/16OCT1317/FRAJFK", "DEFRA"),  # prepared for loading: departure airport
+    ("DEP/LH400/16OCT1317/FRAJFK", "DEFRA"),  # departed: departure airport
+    ("ARR/LH400/16OCT1805/JFK", "USNYC"),  # arrived: the one airport is the arrival airport
+    ("ARR/LH400/16OCT1805/FRAJFK", "USNYC"),  # arrived, with the pair: its arrival airport, never the departure
+    ("RCF/LH400/16OCT1905/JFK", "USNYC"),  # received from the flight: arrival airport
+    ("RCS/16OCT0930/FRA", "DEFRA"),  # received from shipper: the status airport
+    ("DLV/17OCT1000/JFK", "USNYC"),  # delivered: the status airport
+])  # fmt: skip
+def test_each_status_is_placed_at_its_airport(line: str, locode: str) -> None:
+    result = FSU.parse(f"FSU/14\n020-12345675FRAJFK/T1K100\n{line}\n".encode(), at("2023-10-18T00:00"))
+    assert result.rejections == [] and result.events[0].location == locode

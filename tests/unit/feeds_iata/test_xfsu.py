@@ -110,3 +110,14 @@ def test_part_shipment_pieces_land_in_shipment_refs() -> None:
         (event,) = XFSU.parse(head + b"<ns3:ReportedStatus>" + changed, RECEIVED).events
         assert (event.shipment.air_waybill, event.shipment.pieces) == ("020-12345675", pieces)
         assert event.event_id == whole.events[0].event_id
+
+
+def test_constructed_xfsu_gives_the_flights_departure_and_estimated_arrival() -> None:
+    result = XFSU.parse(sample("corridor_xfsu_constructed.xml"), datetime(2023, 10, 17, tzinfo=UTC))
+    departed, arriving = result.conveyances
+    assert departed.conveyance.id == arriving.conveyance.id == "FLIGHT:LH400:2023-10-16"
+    assert (departed.milestone.value, departed.classifier.value, departed.call.location) == ("DEPARTED", "ACTUAL",
+                                                                                            "DEFRA")  # fmt: skip
+    assert departed.event_time == datetime(2023, 10, 16, 11, 17, tzinfo=UTC)  # 13:17 Frankfurt (CEST)
+    assert (arriving.milestone.value, arriving.classifier.value, arriving.call.location) == ("ARRIVED", "ESTIMATED",
+                                                                                            "USNYC")  # fmt: skip
