@@ -116,6 +116,6 @@ TOPIC_CONFIG: dict[Role, tuple[Literal["compact", "delete"], int | None]] = {
     "dead_letter": ("delete", 30 * _DAY_MS), "road_ping": ("delete", 7 * _DAY_MS),
     "shipment_plan": ("compact", None), "shipment_feed": ("delete", 90 * _DAY_MS),
     "shipment_timeline": ("compact", None), "shipment_alert": ("delete", 90 * _DAY_MS),
-    "shipment_eta": ("delete", 90 * _DAY_MS),
+    "shipment_eta": ("delete", 90 * _DAY_MS), "conveyance": ("delete", 90 * _DAY_MS),
 }
 RAW_CONFIG: tuple[Literal["delete"], int] = ("delete", 30 * _DAY_MS)  # the re-ingest window
