@@ -358,8 +358,8 @@ def test_the_worker_command_refuses_to_serve_open_beyond_loopback(tmp_path: Path
         "CORRIDOR_HOME": str(tmp_path / "home"), "CORRIDOR_WEB_HOST": "0.0.0.0"}
     done = subprocess.run([sys.executable, "-m", "streams", "worker"], env=env, capture_output=True, text=True,
                           timeout=60)
-    assert done.returncode == 2 and "refusing to serve" in done.stderr.replace("\n", " "), done.stderr
+    assert done.returncode == 2 and "refusing to serve" in " ".join(done.stderr.split()), done.stderr
     (tmp_path / "keys.yaml").write_text("keys: []\n")
     done = subprocess.run([sys.executable, "-m", "streams", "worker"], capture_output=True, text=True, timeout=60,
                           env={**env, "CORRIDOR_AUTH_KEYS_FILE": str(tmp_path / "keys.yaml")})
-    assert done.returncode == 2 and "lists no key" in done.stderr.replace("\n", " "), done.stderr
+    assert done.returncode == 2 and "lists no key" in " ".join(done.stderr.split()), done.stderr

@@ -97,7 +97,8 @@ def test_schemathesis_finds_no_server_error_and_no_hang(worker: str, tmp_path: P
          "--header", f"Authorization: Bearer {KEY}", "--checks", CHECKS,
          "--max-response-time", "10", "--request-timeout", "15", "--max-examples", str(EXAMPLES), "--seed", "7",
          "--workers", "1", "--no-shrink", "--report", "junit", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"})
+        capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
+        cwd=tmp_path)  # schemathesis keeps a cache directory where it runs
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     cases = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
     assert cases and cases[1] == cases[2] and int(cases[1]) >= 9 * 5, run.stdout[-3000:]  # 9 operations, each tried
