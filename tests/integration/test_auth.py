@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from streams.api import _MARK, register
 from streams.api.routing import HOP_HEADER
+from streams.bootstrap import build_worker
 from streams.broker.embedded import EmbeddedBroker
 from streams.io.kafka import OutputReader, Publisher
 from streams.processing.replay import partition_for
@@ -298,15 +299,15 @@ async def test_a_credential_that_asks_too_often_waits(group):
 async def test_no_worker_serves_open_beyond_loopback(bootstrap: str, tmp_path: Path):
     settings = await fresh_settings(bootstrap, tmp_path, web_host="0.0.0.0")
     with pytest.raises(OpenExposure, match="refusing to serve the query API"):
-        create_app(settings, bootstrap)
+        build_worker(settings, bootstrap)
     wide = await fresh_settings(bootstrap, tmp_path / "w", web_bind="0.0.0.0")
     with pytest.raises(OpenExposure):
-        create_app(wide, bootstrap)
+        build_worker(wide, bootstrap)
     # Said explicitly, it starts (and warns); with credentials it needs no permission.
-    create_app(settings.model_copy(update={"allow_open": True}), bootstrap)
+    build_worker(settings.model_copy(update={"allow_open": True}), bootstrap)
     keys = tmp_path / "keys.yaml"
     keys.write_text(yaml.safe_dump({"keys": [{"name": "ops", "key": KEYS["ops"], "customers": "*"}]}))
-    create_app(settings.model_copy(update={"auth_keys_file": keys}), bootstrap)
+    build_worker(settings.model_copy(update={"auth_keys_file": keys}), bootstrap)
 
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium: .ci/install-browser")

@@ -64,7 +64,8 @@ class NotifyMetrics(Collector):
         yield self._lag()
         backlog = GaugeMetricFamily("corridor_notify_backlog", "Messages waiting to be sent or retried, by "
                                     "subscription", labels=["subscription"])  # fmt: skip
-        for sub, n in sorted(svc.snapshot()["backlog"].items()):
+        started = getattr(svc, "store", None) is not None  # the registry also collects once when it is built
+        for sub, n in sorted(svc.snapshot()["backlog"].items() if started else ()):
             backlog.add_metric([sub], n)
         yield backlog
         yield GaugeMetricFamily("corridor_notify_records_in_flight", "Records read and not yet done with (their "
