@@ -172,6 +172,8 @@ async def test_alerts_reach_each_subscriber_once_signed_grouped_resolved_and_fai
             await reader.wait_for(lambda r: len(r.of("timeline")) >= 2)
             await pub.send_all([*unit_events, *journey(OTHER)])
             await reader.wait_for(lambda r: sum(t["status"] == "ARRIVED" for t in r.of("timeline")) == 2)
+            # The alert topic is read on its own: its records may come in after the timelines that show them.
+            await reader.wait_for(lambda r: len({a["alert_id"] for a in r.of("alert")}) >= 4, timeout=60)
             alerts = {a["alert_id"]: a for a in reader.of("alert")}
             assert len(alerts) == 4
             of = {u.id: sorted(i for i, a in alerts.items() if a["unit"]["id"] == u.id) for u in (UNIT, OTHER)}
