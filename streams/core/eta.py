@@ -25,25 +25,31 @@ def predict(evidence: list[Evidence], watermark: datetime | None, policy: Tracki
     prev_pred: datetime | None = None
     prev_planned: datetime | None = None
     for i, ev in enumerate(evidence):
-        ms = ev.milestone
-        pred: datetime | None
-        if ev.actual is not None:
-            pred = ev.actual.event_time
-        elif i < furthest:
-            pred = None
-        else:
-            pred = ms.planned
-            if prev_pred is not None and prev_planned is not None:
-                gap = ms.planned - prev_planned
-                if ms.kind is PlannedStopKind.ARRIVAL:
-                    pred = prev_pred + gap
-                else:
-                    pred = max(ms.planned, prev_pred + min(gap, policy.min_connection(ms.mode)))
-            if ev.estimate is not None:
-                pred = max(pred, ev.estimate.event_time)
-            if watermark is not None and pred < watermark:
-                pred = watermark
+        pred = predict_one(ev, i < furthest, prev_pred, prev_planned, watermark, policy)
         preds.append(pred)
         if pred is not None:
-            prev_pred, prev_planned = pred, ms.planned
+            prev_pred, prev_planned = pred, ev.milestone.planned
     return preds
+
+
+def predict_one(ev: Evidence, passed: bool, prev_pred: datetime | None, prev_planned: datetime | None,
+                watermark: datetime | None, policy: TrackingPolicy) -> datetime | None:
+    """One milestone's prediction from the last predicted one before it (`predict`'s rules; the incremental
+    engine applies them from the first milestone that changed). `passed`: a later milestone has an actual."""
+    ms = ev.milestone
+    if ev.actual is not None:
+        return ev.actual.event_time
+    if passed:
+        return None
+    pred = ms.planned
+    if prev_pred is not None and prev_planned is not None:
+        gap = ms.planned - prev_planned
+        if ms.kind is PlannedStopKind.ARRIVAL:
+            pred = prev_pred + gap
+        else:
+            pred = max(ms.planned, prev_pred + min(gap, policy.min_connection(ms.mode)))
+    if ev.estimate is not None:
+        pred = max(pred, ev.estimate.event_time)
+    if watermark is not None and pred < watermark:
+        pred = watermark
+    return pred

@@ -32,6 +32,7 @@ import orjson
 from schemas import CLASSIFIER_RANK, Classifier, Milestone, PlannedStopKind, Timeline, UnitStatus
 from schemas.codec import dumps_fields
 from schemas.refs import is_normal_unit_id, is_output_locode
+from streams.core.eta import predict_one
 from streams.core.evidence import Evidence, _better_actual, _better_estimate
 from streams.core.milestones import matcher, planned_milestones
 from streams.core.policy import TrackingPolicy
@@ -246,27 +247,10 @@ class Derivation:
                 break
         for i in range(start, len(evidence)):
             ev = evidence[i]
-            ms = ev.milestone
-            pred: datetime | None
-            if ev.actual is not None:
-                pred = ev.actual.event_time
-            elif i < furthest:
-                pred = None
-            else:
-                pred = ms.planned
-                if prev_pred is not None and prev_planned is not None:
-                    gap = ms.planned - prev_planned
-                    if ms.kind is _ARRIVAL:
-                        pred = prev_pred + gap
-                    else:
-                        pred = max(ms.planned, prev_pred + min(gap, policy.min_connection(ms.mode)))
-                if ev.estimate is not None:
-                    pred = max(pred, ev.estimate.event_time)
-                if watermark is not None and pred < watermark:
-                    pred = watermark
+            pred = predict_one(ev, i < furthest, prev_pred, prev_planned, watermark, policy)
             preds[i] = pred
             if pred is not None:
-                prev_pred, prev_planned = pred, ms.planned
+                prev_pred, prev_planned = pred, ev.milestone.planned
 
     def _regroup(self) -> None:
         """Bring the groups of `timeline.same_events` up to date from the smallest changed sort key on.
