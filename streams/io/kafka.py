@@ -4,6 +4,7 @@ replay against a broker, the demo's live view and the integration tests)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,10 +26,15 @@ class Publisher:
                  security: KafkaSecurity | None = None) -> None:
         """`stamped`: each record's Kafka timestamp is when it became known (a plan's issue time, an event's
         receipt, a tick's time) instead of when it is sent: publishing a recorded history, the worker then
-        takes it in the order it happened whatever order it is sent in."""
+        takes it in the order it happened whatever order it is sent in. Unstamped, each record is stamped with
+        the wall clock, but never earlier than the record sent before it, plus a millisecond: the worker takes
+        records in timestamp order across topics, with ties by topic (plans first), so two records sent in the
+        same millisecond (an event, then a plan revision issued later) would be taken in the other order than
+        they were sent, and `corridor replay` of what was sent would differ from the live run."""
         self.topics = topics
         self.partitions = partitions
         self.stamped = stamped
+        self._last_stamp = 0  # milliseconds: the latest unstamped record's timestamp
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
                                           **client_kwargs(security))
 
@@ -41,7 +47,7 @@ class Publisher:
 
     async def send(self, record: Plan | TrackingEvent | ClockTick | ShipmentPlan) -> None:
         value = dumps(record)
-        stamp = int(known_at(record).timestamp() * 1000) if self.stamped else None
+        stamp = int(known_at(record).timestamp() * 1000) if self.stamped else self._wall_stamp()
         if isinstance(record, ShipmentPlan):
             await self._producer.send(self.topics.name("shipment_plan"), key=record.key.encode(), value=value,
                                       timestamp_ms=stamp)  # fmt: skip
@@ -54,8 +60,12 @@ class Publisher:
         role = "plan" if isinstance(record, Plan) else "event"
         await self._producer.send(self.topics.name(role), key=record.unit.id.encode(), value=value, timestamp_ms=stamp)
 
+    def _wall_stamp(self) -> int:
+        self._last_stamp = max(time.time_ns() // 1_000_000, self._last_stamp + 1)
+        return self._last_stamp
+
     async def send_raw(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
-        await self._producer.send(topic, key=key, value=value)
+        await self._producer.send(topic, key=key, value=value, timestamp_ms=self._wall_stamp())
 
     async def send_all(self, records: Iterable[Plan | TrackingEvent | ClockTick | ShipmentPlan]) -> None:
         for r in records:

@@ -87,6 +87,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     batcher = Batcher(metered, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
                       **_ordered(app, topics.inputs, settings), internal={topics.name("shipment_feed")})
     guard.reads(topics.inputs)
+    faust_drain.track_state(app, batcher.state_position)
     metrics.meter_batches(batcher, metered, meters)
     shipment_engine, ship_batcher, ship_metered = _add_shipments(app, topics, settings, meters)
     # Both jobs write through the Kafka client (the batchers), not Faust's producer buffer.
@@ -192,6 +193,7 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
     metrics.meter_batches(batcher, metered, meters)
     inputs = app.topic(*topics.shipment_inputs, **_raw())
     ack_guard.install(app).reads(topics.shipment_inputs)
+    faust_drain.track_state(app, batcher.state_position)
 
     @app.agent(inputs, name="ship", concurrency=1)
     async def ship(stream: faust.StreamT) -> None:

@@ -32,6 +32,12 @@ Outputs to `internal` topics (read by another job of corridor's, which orders it
 timestamp of the record that caused them, as Kafka Streams does it: a unit's report to its shipments is then
 ordered by when the event that caused it was stamped, not by when the worker got round to it.
 
+Each batch also writes, last, the next input offset of every input partition it read (`input-position:<p>` in
+the job's last table, its clock): what the worker's state holds the effects of. A worker whose state came back
+behind the group's committed offset (a changelog write that landed after the next owner rebuilt, a rebuild that
+stopped short) would otherwise skip the records in between; after each rebuild the inputs are sought back to
+where the state says (`faust_drain.rewind_to_state`).
+
 `drop()` (called once the partitions are revoked, after that wait) forgets what is left: neither its state
 nor its outputs were written and its records were not acknowledged, so whichever worker owns them next reads
 them again."""
@@ -48,6 +54,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from typing import Protocol
 
 import faust
+import orjson
 from faust.streams import _current_event
 from faust.types import TP, ProducerT
 
@@ -58,6 +65,8 @@ from streams.topology import faults
 from streams.topology.raw_table import RawTable
 
 log = logging.getLogger(__name__)
+
+POSITION_KEY = b"input-position:%d"  # in a job's last table: {input topic: next offset} of the state's partition
 
 
 async def _delivered(sent: list) -> list:
@@ -220,6 +229,32 @@ class Batcher:
                 await self._complete(stream)
         self._slice_end = time.perf_counter() + self.time_slice
 
+    def _mark_positions(self, events: list[faust.EventT],
+                        as_record_of: Callable[[int], contextlib.AbstractContextManager]) -> None:  # fmt: skip
+        """Record, with the batch's state, the next offset of each input partition it read. Overwritten, not
+        merged upwards: a batch re-read after a restart lowers it again, which only means more is re-read."""
+        nexts: dict[int, dict[str, int]] = {}
+        for event in events:
+            msg = event.message
+            topics = nexts.setdefault(msg.partition, {})
+            if msg.offset >= topics.get(msg.topic, 0):
+                topics[msg.topic] = msg.offset + 1
+        table = self.tables[-1]
+        for partition, topics in nexts.items():
+            key = POSITION_KEY % partition
+            with as_record_of(partition):
+                old = table.get(key)
+                table[key] = orjson.dumps({**orjson.loads(old), **topics} if old else topics,
+                                          option=orjson.OPT_SORT_KEYS)  # fmt: skip
+
+    def state_position(self, topic: str, partition: int) -> int | None:
+        """The next offset of `topic`'s `partition` whose effects this job's state does not hold, as its last
+        table says (None: it does not say)."""
+        if not self.tables or topic not in self.merge.topics:
+            return None
+        raw = self.tables[-1].get_in(partition, POSITION_KEY % partition)
+        return orjson.loads(raw).get(topic) if raw else None
+
     async def _watch(self, stream: faust.StreamT) -> None:
         tick = min(self.linger, 0.01)  # held records wait on the consumer's news: look often
         queue = stream.channel.queue
@@ -270,6 +305,8 @@ class Batcher:
                 _current_event.reset(token)
 
         self.engine.flush(as_record_of)  # into the tables' outboxes (and, for a table not raw, written now)
+        if self.tables:
+            self._mark_positions(events, as_record_of)
         writes = [(table, table.take_outbox()) for table in self.tables]
         send = self.producer.send
         # 1. What the batch caused. Straight to the Kafka client (awaiting only when its buffer is full), without

@@ -180,6 +180,9 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:  # 
     if assignment:
         self.log.info("Seek stream partitions to committed offsets.")
         await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
+        from streams.topology.faust_drain import rewind_to_state
+
+        await self._wait(rewind_to_state(consumer), timeout=app.conf.broker_request_timeout)
     self.completed.set()
     app.flow_control.resume()
     consumer.resume_flow()

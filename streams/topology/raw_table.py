@@ -91,6 +91,13 @@ class RawTable(MutableMapping[bytes, bytes]):
         self._pending[key] = None
         self.outbox.append((_current_partition(), key, None))
 
+    def get_in(self, partition: int, key: bytes) -> bytes | None:
+        """A key of one partition's database, read with no current record (a seek's check reads it)."""
+        value = self._pending.get(key, _NOT_PENDING)
+        if value is not _NOT_PENDING:
+            return value  # type: ignore[return-value]
+        return self.store._db_for_partition(partition).get(key)
+
     def take_outbox(self) -> list[tuple[int, bytes, bytes | None]]:
         out, self.outbox = self.outbox, []
         return out

@@ -296,6 +296,17 @@ class _Table:
         self.changelog, self.log = name, log
         self.outbox: list[tuple[int, bytes, bytes | None]] = []
         self.applied: list[tuple[list, dict]] = []
+        self.kv: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.kv.get(key)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.kv[key] = value
+        self.outbox.append((0, key, value))
+
+    def get_in(self, partition: int, key: bytes) -> bytes | None:
+        return self.kv.get(key)
 
     def take_outbox(self) -> list[tuple[int, bytes, bytes | None]]:
         out, self.outbox = self.outbox, []
@@ -342,8 +353,26 @@ async def test_a_batch_is_written_outputs_first_then_each_table_then_acknowledge
                       linger=30.0)  # fmt: skip
     await _run_until(batcher, stream, lambda: stream.acked)
     assert log == ["send out", "delivered out", "send units", "delivered units", "apply units",
-                   "send clock", "delivered clock", "apply clock", "ack"]  # fmt: skip
+                   "send clock", "send clock", "delivered clock", "delivered clock", "apply clock",
+                   "ack"]  # the clock's state, then the input position: fmt: skip
     assert units.applied == [([(0, b"k", b"state")], {0: 2})]  # with the offset the broker gave it
+
+
+async def test_each_batch_records_with_its_state_the_next_input_offsets_it_holds_the_effects_of() -> None:
+    """Written last, in the last table (the clock): a worker whose state comes back behind the group's committed
+    offset seeks back there instead of skipping (`faust_drain.rewind_to_state`)."""
+    log: list[str] = []
+    units, clock = _Table("units", log), _Table("clock", log)
+    stream = _AckLog([_Event(0, 4), _Event(1, 7), _Event(0, 5)], log)
+    batcher = Batcher(_StatefulEngine([units, clock]), _SlowBroker(log), tables=[units, clock],  # type: ignore[arg-type]
+                      linger=0.01, topics=["in", "other"])  # fmt: skip
+    await _run_until(batcher, stream, lambda: len(stream.acked) == 3)
+    assert batcher.state_position("in", 0) == 6 and batcher.state_position("in", 1) == 8
+    assert batcher.state_position("other", 0) is None  # never read: the state says nothing of it
+    assert batcher.state_position("elsewhere", 0) is None  # not this job's input
+    for written, _ in clock.applied:  # with each batch, last
+        assert written[-1][1].startswith(b"input-position:") and written[0][1] == b"k"
+    assert not any(key.startswith(b"input-position") for written, _ in units.applied for _, key, _ in written)
 
 
 @pytest.mark.parametrize("fail", ["out", "units", "clock"])
