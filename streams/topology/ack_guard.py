@@ -69,6 +69,11 @@ _original_ack = faust_consumer.Consumer.ack
 def _ack(self: Any, message: Any) -> bool:
     guard: AckGuard | None = getattr(self.app, "corridor_ack_guard", None)
     if guard is not None and not message.acked and not guard.may_ack(message):
+        # Not counted, and not waited for either: every reader is done with it (Faust acknowledges to the
+        # consumer once the last reader has). Left among the records in progress, it held the next rebalance
+        # forever (`wait_empty: Waiting for tasks [... clock ... offset=484]`, bench chaos).
+        self._unacked_messages.discard(message)
+        faust_consumer.notify(self._waiting_for_ack)
         return False
     return _original_ack(self, message)
 

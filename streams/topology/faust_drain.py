@@ -198,6 +198,14 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                             await self.wait_first(callback(message), self.suspend_flow.wait())
                         else:
                             await callback(message)
+                        if get_read_offset(tp) != r_offset:
+                            # Sought while this hand-over waited (a rebalance's seek to the committed offset):
+                            # the rest of this fetch is stale. Faust set the read offset to this record's
+                            # anyway, and the records re-fetched from the seek, all below it, were then
+                            # dropped here unread: never processed in that generation, their offsets a gap
+                            # that commits stopped at (bench chaos: a group that never caught up).
+                            sought_back.add(tp)
+                            continue
                         set_read_offset(tp, offset)
                         start_check[tp] = offset
                 unset_flag(flag_consumer_fetching)

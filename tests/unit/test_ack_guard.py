@@ -77,6 +77,19 @@ async def test_the_guard_refuses_records_no_agent_handled(python_streams: None) 
     assert guard.refused == 5
 
 
+def test_a_refused_record_is_not_waited_for() -> None:
+    """A rebalance waits for the records in progress: a refused one is done (every reader let go of it), and
+    waiting for it held the rebalance forever."""
+    app = _app()
+    guard = ack_guard.install(app)
+    guard.reads([TOPIC])
+    app.consumer._committed_offset[TP(TOPIC, 0)] = 0
+    m = _message(4, 0)
+    app.consumer._unacked_messages.add(m)
+    assert not app.consumer.ack(m)
+    assert m not in app.consumer._unacked_messages and _acked(app) == []
+
+
 def test_a_record_is_acknowledged_once_every_reader_handled_it() -> None:
     """Clock ticks are read by both jobs: one job's handling is not enough."""
     app = _app()

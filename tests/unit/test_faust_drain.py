@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from types import SimpleNamespace
 
 from aiokafka import TopicPartition
 from faust.transport.consumer import Consumer
 from faust.types import TP
 
+from streams.topology import faust_drain
 from streams.topology.faust_drain import _pressure_callbacks
 
 
@@ -47,3 +50,49 @@ def test_a_full_queue_pauses_its_partition_and_a_drained_one_resumes_it() -> Non
     drop()
     active = consumer._get_active_partitions()  # asserts every member is a TP
     assert tp in active and all(type(x) is TP for x in active)
+
+
+class _Draining:
+    """Just what `_drain_messages` reaches of a Faust consumer: fetches served in turn, a hand-over that may
+    seek (as a rebalance does while a hand-over waits), and the read offsets."""
+
+    _drain_messages = faust_drain._drain_messages
+    consumer_stopped_errors = ()
+    should_stop = False
+    _commit_every = None
+
+    def __init__(self, fetches: list[list[int]], seek_on: int, seek_to: int) -> None:
+        self.fetches, self.seek_on, self.seek_to = fetches, seek_on, seek_to
+        self.handed: list[int] = []
+        self._read_offset: dict = defaultdict(lambda: None)
+        self._stopped = asyncio.Event()
+        self.suspend_flow = asyncio.Event()
+        self.diag = SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None)
+        self.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+                                   flow_control=SimpleNamespace(is_active=lambda: True))  # fmt: skip
+        self.transport = SimpleNamespace(app=self.app)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async def getmany(self, timeout: float):  # type: ignore[no-untyped-def]
+        if not self.fetches:
+            self._stopped.set()
+            return
+        for offset in self.fetches.pop(0):
+            yield TP("t", 0), SimpleNamespace(topic="t", partition=0, offset=offset)
+
+    async def callback(self, message) -> None:  # type: ignore[no-untyped-def]
+        self.handed.append(message.offset)
+        if message.offset == self.seek_on and self.seek_to is not None:
+            self.seek_to, to = None, self.seek_to
+            self._read_offset[TP("t", 0)] = to  # what Consumer.seek does
+
+
+async def test_a_seek_during_a_hand_over_is_not_overwritten_by_the_stale_fetch() -> None:
+    """Records 10 and 11 were fetched before a rebalance; while 10 was being handed over, the new generation's
+    seek put the partition back at 5. What the client fetches from there must all be handed over: setting the
+    read offset to 10, then 11, dropped 5 to 10 unread (a gap the commits stopped at)."""
+    consumer = _Draining([[10, 11], [5, 6, 7, 8, 9, 10, 11]], seek_on=10, seek_to=5)
+    await consumer._drain_messages(SimpleNamespace(_stopped=asyncio.Event()))
+    assert consumer.handed == [10, 5, 6, 7, 8, 9, 10, 11]
