@@ -8,13 +8,15 @@ runs have two workers in the group and kill either. When the history is out and 
 unit's final timeline, final ETA and set of alert ids are compared with `replay()` of exactly what was
 published. Printed per run: inputs lost (in replay's final timeline, not in the live one), units whose final
 timeline or ETA differ, alerts missing and extra, alerts emitted more than once (delivery is at least once, so
-duplicates are counted, not failed). The last line is JSON."""
+duplicates are counted, not failed), and records read again because a rebuilt state was behind the committed
+offset (the worker logs each such rewind). The last line is JSON."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -55,6 +57,7 @@ class RunResult:
     duplicated_alerts: int
     seconds: float
     stuck: bool = False  # the group never committed all its input within the time allowed
+    reread: int = 0  # records read again because a rebuilt state was behind the committed offset (logged)
 
 
 class Workers:
@@ -94,6 +97,12 @@ class Workers:
     def stop(self) -> None:
         for proc in self.procs.values():
             stop_process(proc)
+
+    def reread(self) -> int:
+        """Records the workers read again because a rebuilt state was behind the group's committed offset."""
+        found = (re.search(rb"reading (\d+) records again", line) for log in self.tmp.glob("*.log")
+                 for line in log.read_bytes().splitlines())  # fmt: skip
+        return sum(int(m.group(1)) for m in found if m)
 
 
 async def _publish(bootstrap: str, topics: TopicNames, records: list, seconds: float) -> None:
@@ -200,12 +209,13 @@ async def one_run(run: int, seed: int, units: int, seconds: float, min_kills: in
                 live = [(t, v) for t, vs in reader.records.items() for v in vs]
         finally:
             workers.stop()
+            reread = workers.reread()
     result = compare(records, live, topics)
     examples = result.pop("lost_examples")
     if examples:
         print(f"run {run}: lost, for example: {examples}", file=sys.stderr)
     return RunResult(run, len(workers.procs), kills, starting, len(records), seconds=round(time.monotonic() - began, 1),
-                     stuck=stuck, **result)  # fmt: skip
+                     stuck=stuck, reread=reread, **result)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -219,15 +229,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     results = []
-    print("run workers kills (starting) published | lost differing missing-alerts extra-alerts duplicated | s",
-          flush=True)
+    print("run workers kills (starting) published | lost differing missing-alerts extra-alerts duplicated | "
+          "reread | s", flush=True)
     for run in range(args.runs):
         r = asyncio.run(one_run(run, args.seed + run, args.units, args.seconds, args.kills, run % 2 == 1,
                                 args.keep, rng))  # fmt: skip
         results.append(r)
         print(f"{r.run:3} {r.workers:7} {r.kills:5} ({r.kills_starting:2}) {r.published:9} | {r.lost:4} "
               f"{r.differing_units:9} {r.missing_alerts:14} {r.extra_alerts:12} {r.duplicated_alerts:10} | "
-              f"{r.seconds}{' STUCK' if r.stuck else ''}", flush=True)  # fmt: skip
+              f"{r.reread:6} | {r.seconds}{' STUCK' if r.stuck else ''}", flush=True)  # fmt: skip
     clean = sum(r.lost == 0 and r.differing_units == 0 and r.missing_alerts == 0 and not r.stuck for r in results)
     print(f"{clean} of {len(results)} runs with nothing lost and nothing differing")
     print(orjson.dumps({"runs": [asdict(r) for r in results], "clean_runs": clean}).decode())
