@@ -214,6 +214,11 @@ async def one_run(run: int, seed: int, units: int, seconds: float, min_kills: in
     examples = result.pop("lost_examples")
     if examples:
         print(f"run {run}: lost, for example: {examples}", file=sys.stderr)
+    if keep is not None and (result["lost"] or result["differing_units"] or result["missing_alerts"]):
+        # What was published and what came out, for a look afterwards (the broker is gone with the run).
+        (tmp / "published.jsonl").write_bytes(b"\n".join(r.model_dump_json().encode() for r in records))
+        (tmp / "live.jsonl").write_bytes(b"\n".join(orjson.dumps({"topic": t, "value": v}) for t, v in live))
+        print(f"run {run}: inputs and outputs kept in {tmp}", file=sys.stderr)
     return RunResult(run, len(workers.procs), kills, starting, len(records), seconds=round(time.monotonic() - began, 1),
                      stuck=stuck, reread=reread, **result)  # fmt: skip
 
