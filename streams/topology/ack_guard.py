@@ -100,6 +100,18 @@ def _release_on_clear(app: Any) -> None:
     flow.clear = clear_releasing
 
 
+def let_go(app: Any) -> Any:
+    """A function that tells `app`'s consumer to stop waiting for a record an agent will not process (it is
+    read again from the committed offset)."""
+
+    def release(message: Any) -> None:
+        consumer = app.consumer
+        consumer._unacked_messages.discard(message)
+        faust_consumer.notify(consumer._waiting_for_ack)
+
+    return release
+
+
 def install(app: Any) -> AckGuard:
     """Guard `app`'s consumer's acknowledgements (idempotent per app)."""
     faust_consumer.Consumer.ack = _ack  # type: ignore[method-assign]

@@ -208,7 +208,7 @@ def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
     return {"topics": inputs, "caught_up": caught_up_on(app.consumer), "max_idle": settings.input_sync_idle_ms / 1000,
             "flowing": lambda: app.flow_control.is_active(),  # built when the worker runs: it needs the loop
             # A batch that cannot be written stops the worker (a process exits non-zero): its input is read again.
-            "on_failure": app.crash, "handled": ack_guard.install(app).handled}
+            "on_failure": app.crash, "handled": ack_guard.install(app).handled, "let_go": ack_guard.let_go(app)}
 
 
 def _raw_tables(tables: list) -> list[raw_table.RawTable]:

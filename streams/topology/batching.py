@@ -130,6 +130,7 @@ class Batcher:
         internal: Collection[str] = (),
         on_failure: Callable[[BaseException], Awaitable[None]] = _no_failure_handler,
         handled: Callable[[object], None] = lambda message: None,
+        let_go: Callable[[object], None] = lambda message: None,
     ) -> None:
         """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
         partitions the worker owns now (the assignor's), for their changelog offsets; `time_slice`: how long a
@@ -139,7 +140,8 @@ class Batcher:
         holds, so it is done at once); `internal`: output topics whose records take the timestamp of the record
         that caused them; `on_failure`: called once if a batch cannot be written (the worker must stop: this
         batcher acknowledges nothing after it); `handled`: told of each input record once its batch is written,
-        just before it is acknowledged (the worker's `AckGuard`: nothing else may acknowledge it)."""
+        just before it is acknowledged (the worker's `AckGuard`: nothing else may acknowledge it); `let_go`: told of
+        each input record left unprocessed at a rebalance, for Faust to stop waiting for it."""
         self.engine = engine
         self.producer = producer
         self.max_records = max_records
@@ -152,6 +154,7 @@ class Batcher:
         self.internal = frozenset(internal)
         self.on_failure = on_failure
         self.handled = handled
+        self.let_go = let_go
         self.failure: BaseException | None = None  # what stopped this batcher: it writes nothing more
         self._ready: deque[faust.EventT] = deque()  # released by the merge, not yet processed
         self._slice_end = 0.0  # when the current time slice ends (perf_counter)
@@ -261,8 +264,16 @@ class Batcher:
         while True:
             await asyncio.sleep(tick if self.merge.held else self.linger)
             forced = self.merge.forced_idle
-            released = (self.merge.ready(more_waiting=not queue.empty(), stopped=not self.flowing())
-                        if self.merge.held else [])  # fmt: skip
+            if self.merge.held and not self.flowing():
+                # A rebalance: Faust waits for every record handed to the agent. What is held waits for an
+                # earlier record of another topic; processed now, out of order, it decided against the wrong
+                # clock. It is let go unprocessed (and unacknowledged: read again from the committed offset).
+                left = self.merge.take_held()
+                for event in left:
+                    self.let_go(event.message)
+                log.info("%d records held for timestamp order left unprocessed at a rebalance: they are read "
+                         "again from the committed offset", len(left))  # fmt: skip
+            released = self.merge.ready(more_waiting=not queue.empty()) if self.merge.held else []
             if self.merge.forced_idle > forced and self.flowing():  # a partition said it had more: nothing came
                 log.warning("%d records taken out of timestamp order after waiting %.1f s for another input "
                             "(last waited on: %s)",

@@ -172,6 +172,15 @@ def test_the_merged_order_is_the_same_whatever_the_fetch_order() -> None:
         assert got == want and m.forced == 0
 
 
+def test_what_is_held_can_be_taken_back_unprocessed() -> None:
+    """A rebalance: the worker lets go of what waits, for the next owner to read again in its order."""
+    consumer = Consumer({("events", 0): 2, ("clock", 0): 0})  # plans: never answers
+    m = merge(consumer, max_idle=60.0)
+    m.add("events", 0, 0, 20.0, "e0")
+    m.add("events", 0, 1, 21.0, "e1")
+    assert m.take_held() == ["e0", "e1"] and m.held == 0 and m.ready() == [] and m.forced == 0
+
+
 def test_a_stopped_consumer_releases_at_once() -> None:
     """A rebalance stops the flow and Faust waits for what the agent holds: waiting on would hold it up."""
     consumer = Consumer({("events", 0): 1, ("clock", 0): 0})  # plans: never answers
