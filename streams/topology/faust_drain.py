@@ -137,6 +137,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
 
     guard = getattr(app, "corridor_ack_guard", None)
     guarded = guard.readers if guard is not None else {}
+    gapless = getattr(app, "corridor_gapless_topics", frozenset())
     start_check: dict = {}  # tp -> the read offset this loop last set (another value: a seek happened)
     verified: dict = {}  # tp -> (committed, first offset) already sought back once
 
@@ -163,11 +164,22 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                     if tp in sought_back:
                         continue  # the rest of a fetch that started past the committed offset
                     # The first record of an input since a seek (an assignment's seek to the committed offset):
-                    if (r_offset != start_check.get(tp, _UNSET) and message.topic in guarded
-                            and not await _check_start(self, tp, message.topic, offset, r_offset, verified)):
-                        start_check.pop(tp, None)
-                        sought_back.add(tp)
-                        continue
+                    if message.topic in guarded:
+                        last = start_check.get(tp, _UNSET)
+                        if r_offset != last:  # the first record since a seek
+                            expected = r_offset
+                        elif message.topic in gapless and r_offset is not None and offset > r_offset + 1:
+                            # Offsets skipped in a topic that never has gaps (no compaction, no transactions):
+                            # a fetch from before a seek, or a position moved under the loop. Read again from
+                            # the next offset rather than skip what lies between.
+                            expected = r_offset + 1
+                        else:
+                            expected = _UNSET
+                        if expected is not _UNSET and not await _check_start(self, tp, message.topic, offset,
+                                                                              expected, verified):  # fmt: skip
+                            start_check.pop(tp, None)
+                            sought_back.add(tp)
+                            continue
                     if r_offset is None or offset >= r_offset:
                         gap = offset - (r_offset or 0)
                         if gap > 1 and r_offset and acks_enabled_for(message.topic):
@@ -268,8 +280,9 @@ async def _check_start(consumer: Any, tp: Any, topic: str, offset: int, committe
                     where, committed, offset - 1, offset)  # fmt: skip
         return True
     verified[tp] = (committed, offset)
-    log.error("%s: the consumer started at offset %d, past the committed offset %d: refusing to skip %d records; "
-              "seeking back to %d", where, offset, committed, offset - committed, committed)  # fmt: skip
+    log.error("%s: the next record read is at offset %d, past offset %d where reading should go on (the committed "
+              "offset after a seek, else the record after the last one read): refusing to skip %d records; seeking "
+              "back to %d", where, offset, committed, offset - committed, committed)  # fmt: skip
     await consumer.seek(tp, committed)
     return False
 
@@ -339,6 +352,12 @@ async def _place(consumer: Any, tp: Any, earliest: int) -> None:
         "%s: the consumer was at offset %s, the group's start is %d (%s): seeking to %d", where, position, start,
         told, start)  # fmt: skip
     await consumer.seek(tp, start)
+
+
+def gapless(app: Any, topics: Iterable[str]) -> None:
+    """Inputs whose offsets have no gaps (delete retention, no transactions): a record past the next offset is
+    read again from that offset, not taken (the guarded loop in `_drain_messages`)."""
+    app.corridor_gapless_topics = frozenset(getattr(app, "corridor_gapless_topics", ())) | frozenset(topics)
 
 
 def track_state(app: Any, position: Any) -> None:
