@@ -86,7 +86,7 @@ def caught_up_on(consumer: object) -> CaughtUp:
     committed = consumer._committed_offset  # type: ignore[attr-defined]  # Faust's, set when it seeks and commits
     highwater = consumer.highwater  # type: ignore[attr-defined]
 
-    def caught_up(topic: str, partition: int, next_offset: int | None) -> bool:
+    def caught_up(topic: str, partition: int, next_offset: int | None) -> bool | None:
         tp = tps.get((topic, partition))
         if tp is None:
             tp = tps[(topic, partition)] = TP(topic, partition)
@@ -95,13 +95,13 @@ def caught_up_on(consumer: object) -> CaughtUp:
         except Exception:  # not assigned (any more): nothing more will come from it
             return True
         if end is None:  # no fetch answered yet
-            return False
+            return None
         return (committed.get(tp) or 0 if next_offset is None else next_offset) >= end
 
     return caught_up
 
 
-def _never_behind(topic: str, partition: int, next_offset: int | None) -> bool:
+def _never_behind(topic: str, partition: int, next_offset: int | None) -> bool | None:
     return True
 
 

@@ -226,7 +226,7 @@ def test_caught_up_reads_the_fetched_high_water_mark_against_the_next_or_committ
 
     consumer = _FaustConsumer()
     caught_up = caught_up_on(consumer)
-    assert caught_up("plans", 0, 5) is False  # no fetch answered yet
+    assert caught_up("plans", 0, 5) is None  # no fetch answered yet: not known
     consumer.ends[TP("plans", 0)] = 6
     assert caught_up("plans", 0, 5) is False and caught_up("plans", 0, 6) is True
     assert caught_up("plans", 0, None) is False  # nothing read, nothing committed: starts at 0
