@@ -57,7 +57,7 @@ import importlib.abc, importlib.machinery, sys
 
 class Broken(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, name, path, target=None):
-        return importlib.machinery.ModuleSpec(name, self) if name == "streams.feeds.iata_xfsu" else None
+        return importlib.machinery.ModuleSpec(name, self) if name == "streams.feeds.iata.xfsu" else None
     def create_module(self, spec):
         return None
     def exec_module(self, module):

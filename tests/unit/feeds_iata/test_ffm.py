@@ -1,4 +1,4 @@
-"""Cargo-IMP FFM flight manifests (streams/feeds/iata_ffm.py): published samples, then the edge cases.
+"""Cargo-IMP FFM flight manifests (streams/feeds/iata/ffm.py): published samples, then the edge cases.
 
 Sources of the samples: tests/unit/feeds_iata/samples/README.md. The `iata_cimp34_*` files are the message examples
 of the IATA Cargo-IMP manual (34th edition) with their line reference numbers removed; their air waybill numbers
@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from schemas import Classifier, Milestone, Mode, UnitKind
-from streams.feeds.iata_ffm import CargoImpFfm
-from streams.feeds.iata_fsu import CargoImpFsu
+from streams.feeds.iata.ffm import CargoImpFfm
+from streams.feeds.iata.fsu import CargoImpFsu
 from streams.feeds.registry import FORMATS, detect, parse
 from tests.unit.feeds_iata import sample
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.feeds.base import ParseResult
-from streams.feeds.iata_ffm import CargoImpFfm
+from streams.feeds.iata.ffm import CargoImpFfm
 from tests.unit.feeds_iata import SAMPLES
 
 FFM = CargoImpFfm()

@@ -1,4 +1,4 @@
-"""Cargo-IMP FSU/FSA (streams/feeds/iata_fsu.py): published samples, then the edge cases.
+"""Cargo-IMP FSU/FSA (streams/feeds/iata/fsu.py): published samples, then the edge cases.
 
 Sources of the samples: tests/unit/feeds_iata/samples/README.md (repository, path and commit of each)."""
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.feeds.iata_fsu import CargoImpFsu
+from streams.feeds.iata.fsu import CargoImpFsu
 from tests.unit.feeds_iata import brief, sample
 
 FSU = CargoImpFsu()

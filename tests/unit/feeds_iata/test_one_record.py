@@ -1,4 +1,4 @@
-"""ONE Record LogisticsEvents (streams/feeds/one_record.py): published examples, combined as the good practice
+"""ONE Record LogisticsEvents (streams/feeds/iata/one_record.py): published examples, combined as the good practice
 serves them, and edge cases. Sources: tests/unit/feeds_iata/samples/README.md."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from streams.feeds.one_record import OneRecordLogisticsEvent
+from streams.feeds.iata.one_record import OneRecordLogisticsEvent
 from tests.unit.feeds_iata import brief, sample
 
 ONE = OneRecordLogisticsEvent()

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.feeds.base import ParseResult
-from streams.feeds.iata_fsu import STATUS_RULES, CargoImpFsu
-from streams.feeds.iata_xfsu import CargoXmlXfsu
-from streams.feeds.one_record import OneRecordLogisticsEvent
+from streams.feeds.iata.fsu import CargoImpFsu
+from streams.feeds.iata.one_record import OneRecordLogisticsEvent
+from streams.feeds.iata.rules import STATUS_RULES
+from streams.feeds.iata.xfsu import CargoXmlXfsu
 from tests.unit.feeds_iata import SAMPLES
 
 ADAPTERS = [CargoImpFsu(), CargoXmlXfsu(), OneRecordLogisticsEvent()]

@@ -1,4 +1,4 @@
-"""Cargo-XML XFSU (streams/feeds/iata_xfsu.py): the published sample, a constructed one, edge cases.
+"""Cargo-XML XFSU (streams/feeds/iata/xfsu.py): the published sample, a constructed one, edge cases.
 
 Sources: tests/unit/feeds_iata/samples/README.md."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.feeds.iata_fsu import CargoImpFsu
-from streams.feeds.iata_xfsu import CargoXmlXfsu
+from streams.feeds.iata.fsu import CargoImpFsu
+from streams.feeds.iata.xfsu import CargoXmlXfsu
 from tests.unit.feeds_iata import brief, sample
 
 XFSU = CargoXmlXfsu()

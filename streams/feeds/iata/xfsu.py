@@ -24,7 +24,7 @@ Elements are matched by local name, whatever the namespace prefixes (the JAXB ro
 published samples is accepted too). The AWB is MasterConsignment/TransportContractDocument/ID; each ReportedStatus
 (ReasonCode, or StatusCode) gives, per AssociatedStatusConsignment and transport movement:
 
-- the status's own event (the STATUS_RULES table of streams.feeds.iata_fsu: same milestones and classifiers as
+- the status's own event (the STATUS_RULES table of streams.feeds.iata.rules: same milestones and classifiers as
   FSU) at SpecifiedLocation/ID and SpecifiedEvent/OccurrenceDateTime; without them, a departure-side status (DEP,
   BKD, MAN, PRE) uses the DepartureEvent and an arrival-side one (ARR, RCF) the ArrivalEvent;
 - DEPARTED / ARRIVED events from the movement's DepartureEvent / ArrivalEvent (and ARRIVED PLANNED from a
@@ -51,19 +51,13 @@ from defusedxml.ElementTree import fromstring
 
 from schemas import Milestone
 from streams.feeds.base import ParseResult, Rejection
-from streams.feeds.iata_fsu import (
+from streams.feeds.iata.events import EventDraft, GuardedIataFormat, emit
+from streams.feeds.iata.places import Place, instant, resolve_place
+from streams.feeds.iata.refs import awb_problem, partial_pieces, split_flight
+from streams.feeds.iata.rules import (
     STATUS_RULES,
-    EventDraft,
-    GuardedIataFormat,
-    Place,
     StatusRule,
-    awb_problem,
-    emit,
     flight_time_classifier,
-    instant,
-    partial_pieces,
-    resolve_place,
-    split_flight,
     status_classifier,
     unmapped_reason,
 )

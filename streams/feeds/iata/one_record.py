@@ -14,7 +14,7 @@ name whatever the prefix or `@vocab` (`cargo:eventCode`, `eventCode`, full IRIs;
 write it). Links (`{"@id": ...}`) are followed inside the same document only: nothing is fetched.
 
 - Milestone: eventCode (an IATA status code as an IRI `...StatusCode#DEP`, `...coreCodeLists#StatusCode_DEP`, a
-  CodeListElement, or a string) through the FSU table (streams.feeds.iata_fsu.STATUS_RULES). BKD has no milestone
+  CodeListElement, or a string) through the FSU table (streams.feeds.iata.rules.STATUS_RULES). BKD has no milestone
   here: a booking LogisticsEvent's date is when the booking was made, not a planned departure.
 - Classifier: eventTimeType ACTUAL / ESTIMATED / PLANNED (SCHEDULED and REQUESTED read as PLANNED); absent ->
   ACTUAL (the property is optional and events without it report what happened).
@@ -41,17 +41,10 @@ import orjson
 
 from schemas import Classifier
 from streams.feeds.base import ParseResult, Rejection
-from streams.feeds.iata_fsu import (
-    STATUS_RULES,
-    EventDraft,
-    GuardedIataFormat,
-    awb_problem,
-    emit,
-    instant,
-    resolve_place,
-    split_flight,
-    unmapped_reason,
-)
+from streams.feeds.iata.events import EventDraft, GuardedIataFormat, emit
+from streams.feeds.iata.places import instant, resolve_place
+from streams.feeds.iata.refs import awb_problem, split_flight
+from streams.feeds.iata.rules import STATUS_RULES, unmapped_reason
 
 EVENT_TYPES = frozenset({"logisticsevent", "statusupdateevent"})
 TIME_TYPES = {

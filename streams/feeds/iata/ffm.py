@@ -18,10 +18,10 @@ carrier, shipment = ShipmentRefs(air_waybill=AWB, pieces=the pieces of that AWB 
 listed more than once under the ULD). A bulk consignment (listed before any ULD of its unloading point, or after a
 `BULK` line) has no unit to ride in: it gives a LOADED event for the AWB itself, with the bulk pieces.
 
-Times follow the FSU adapter (streams.feeds.iata_fsu.local_date_time): the flight date has no year, the one nearest
-the reception day at the airport of loading is taken; a manifest without departure time is placed at 00:00 local;
-the airport's IANA zone turns it into UTC; an unknown airport rejects the message. An event more than a day after
-reception is rejected as in the future.
+Times follow the Cargo-IMP conventions (streams.feeds.iata.cargo_imp.local_date_time): the flight date has no
+year, the one nearest the reception day at the airport of loading is taken; a manifest without departure time is
+placed at 00:00 local; the airport's IANA zone turns it into UTC; an unknown airport rejects the message. An event
+more than a day after reception is rejected as in the future.
 
 Rejections, each with its line: a missing or unreadable flight line or an unknown airport of loading rejects the
 whole message; a ULD id corridor cannot track (schemas: type of three letters, 4-5 digit serial, owner) rejects that
@@ -44,14 +44,9 @@ from pydantic import ValidationError
 
 from schemas import Classifier, Milestone, TrackedUnit, UnitKind
 from streams.feeds.base import ParseResult, Rejection
-from streams.feeds.iata_fsu import (
-    EventDraft,
-    GuardedIataFormat,
-    awb_problem,
-    emit,
-    local_date_time,
-    split_messages,
-)
+from streams.feeds.iata.cargo_imp import local_date_time, split_messages
+from streams.feeds.iata.events import EventDraft, GuardedIataFormat, emit
+from streams.feeds.iata.refs import awb_problem
 
 STATUS = "FFM"  # the "status" of the events in their ids and messages
 _HEADER = re.compile(r"^FFM/(\d{1,3})$")
