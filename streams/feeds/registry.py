@@ -18,7 +18,7 @@ from datetime import datetime
 
 from streams.feeds.base import FeedFormat, ParseResult, Rejection
 from streams.feeds.dcsa import DcsaTnt22, DcsaTnt30
-from streams.feeds.edifact import Edifact
+from streams.feeds.edifact.interchange import Edifact
 from streams.feeds.epcis import Epcis
 from streams.feeds.iata.ffm import CargoImpFfm
 from streams.feeds.iata.fsu import CargoImpFsu
