@@ -21,7 +21,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from stdnum import iso6346
 
-from bench.throughput import PARTITIONS, log
+from bench.common import PARTITIONS, log
 from bench.workload import build
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from bench.throughput import _event_ids, probe_order
+from bench.latency import event_ids, probe_order
 
 
 def _ev(unit: str, n: int) -> tuple[bytes, bytes]:
@@ -34,5 +34,5 @@ def test_it_stops_at_the_count_or_when_only_held_back_events_are_left() -> None:
 def test_a_timeline_names_its_events_and_the_reports_it_merged() -> None:
     timeline = orjson.dumps({"record": "timeline", "events": [
         {"event_id": "e1", "also_reported": []}, {"event_id": "e2", "also_reported": ["e3", "e4"]}]})
-    assert _event_ids(timeline) == {"e1", "e2", "e3", "e4"}
-    assert _event_ids(orjson.dumps({"record": "timeline"})) == set()
+    assert event_ids(timeline) == {"e1", "e2", "e3", "e4"}
+    assert event_ids(orjson.dumps({"record": "timeline"})) == set()
