@@ -32,8 +32,9 @@ def register(topology: Topology, settings: Settings) -> bool:
     app = topology.app
     if getattr(app, _MARK, None) is not None:
         return True
+    from streams.api.index import add_index
     from streams.api.routing import Cluster
-    from streams.api.store import LocalStore, ShipmentTables, add_index
+    from streams.api.store import LocalStore, ShipmentTables
     from streams.api.views import Api, add_views
     from streams.security import quietlog
     from streams.security.setup import api_guard

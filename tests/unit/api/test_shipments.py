@@ -10,10 +10,11 @@ import orjson
 import pytest
 
 from schemas import ClockTick, Plan, ShipmentPlan, TrackingEvent, dumps
+from streams.api.index import add_alert, add_eta
 from streams.api.models import AlertPage, DelayedShipments, ShipmentDetail
 from streams.api.refs import RefError, parse_shipment_ref
 from streams.api.shipments import delayed_order
-from streams.api.store import LocalStore, NotFound, ShipmentTables, add_alert, add_eta
+from streams.api.store import LocalStore, NotFound, ShipmentTables
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.processing.engine import Engine
