@@ -1,6 +1,6 @@
 """Cargo-XML XFSU (streams/feeds/iata/xfsu.py): the published sample, a constructed one, edge cases.
 
-Sources: tests/unit/feeds_iata/samples/README.md."""
+Sources: tests/unit/feeds/iata/samples/README.md."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from streams.feeds.iata.fsu import CargoImpFsu
 from streams.feeds.iata.xfsu import CargoXmlXfsu
-from tests.unit.feeds_iata import brief, sample
+from tests.unit.feeds.iata import brief, sample
 
 XFSU = CargoXmlXfsu()
 RECEIVED = datetime(2023, 10, 16, 20, 30, tzinfo=UTC)

@@ -15,7 +15,7 @@ from schemas.generate import MODELS
 from streams.processing.ingest import Ingestor
 from streams.processing.topics import SPECS, TopicNames
 
-SAMPLES = Path(__file__).parent / "feeds" / "samples"
+SAMPLES = Path(__file__).parents[1] / "feeds" / "samples"
 TOPICS = TopicNames()
 RECEIVED_AT = datetime(2026, 1, 25, 12, 0, tzinfo=UTC).timestamp()
 
@@ -69,7 +69,7 @@ def test_the_contract_is_generated_and_the_topic_declared() -> None:
     (spec,) = [s for s in SPECS if s.role == "conveyance"]
     assert (spec.suffix, spec.key, spec.schema) == ("conveyances", "conveyance id", "conveyance-event.schema.json")
     assert TOPICS.name("conveyance") in TOPICS.all
-    assert "corridor.conveyances" in (Path(__file__).parents[2] / "deploy" / "topics.md").read_text()
+    assert "corridor.conveyances" in (Path(__file__).parents[3] / "deploy" / "topics.md").read_text()
 
 
 def test_ingest_routes_a_transport_only_message_to_the_conveyance_topic_keyed_by_conveyance() -> None:

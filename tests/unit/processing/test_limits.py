@@ -214,7 +214,7 @@ def test_cache_writes_the_bytes_it_was_given_and_encodes_otherwise() -> None:
 
 
 def test_ingest_refuses_a_canonical_event_too_big_for_a_record() -> None:
-    sample = (Path(__file__).parent / "feeds" / "samples" / "dcsa-tnt-300-request-equipment.json").read_bytes()
+    sample = (Path(__file__).parents[1] / "feeds" / "samples" / "dcsa-tnt-300-request-equipment.json").read_bytes()
     data = sample.replace(b"CARRIER_BOOKING_REFERENCE_PLACEHOLDER", b"B" * 40_000)
     ing = Ingestor(TOPICS, max_record_bytes=30_000)
     (out,) = ing.process_raw(TOPICS.raw("dcsa-tnt-3.0"), 0, 9, b"k", data, 1_700_000_000.0)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from streams.feeds.base import ParseResult
 from streams.feeds.iata.ffm import CargoImpFfm
-from tests.unit.feeds_iata import SAMPLES
+from tests.unit.feeds.iata import SAMPLES
 
 FFM = CargoImpFfm()
 SAMPLE_BYTES = [p.read_bytes() for p in sorted((SAMPLES / "ffm").glob("*.txt"))]

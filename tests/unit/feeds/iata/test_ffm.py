@@ -1,6 +1,6 @@
 """Cargo-IMP FFM flight manifests (streams/feeds/iata/ffm.py): published samples, then the edge cases.
 
-Sources of the samples: tests/unit/feeds_iata/samples/README.md. The `iata_cimp34_*` files are the message examples
+Sources of the samples: tests/unit/feeds/iata/samples/README.md. The `iata_cimp34_*` files are the message examples
 of the IATA Cargo-IMP manual (34th edition) with their line reference numbers removed; their air waybill numbers
 are illustrations, and many fail the mod-7 check digit (rejected, as a real one would be)."""
 
@@ -12,7 +12,7 @@ from schemas import Classifier, Milestone, Mode, UnitKind
 from streams.feeds.iata.ffm import CargoImpFfm
 from streams.feeds.iata.fsu import CargoImpFsu
 from streams.feeds.registry import FORMATS, detect, parse
-from tests.unit.feeds_iata import sample
+from tests.unit.feeds.iata import sample
 
 FFM = CargoImpFfm()
 

@@ -1,5 +1,5 @@
 """ONE Record LogisticsEvents (streams/feeds/iata/one_record.py): published examples, combined as the good practice
-serves them, and edge cases. Sources: tests/unit/feeds_iata/samples/README.md."""
+serves them, and edge cases. Sources: tests/unit/feeds/iata/samples/README.md."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 
 from streams.feeds.iata.one_record import OneRecordLogisticsEvent
-from tests.unit.feeds_iata import brief, sample
+from tests.unit.feeds.iata import brief, sample
 
 ONE = OneRecordLogisticsEvent()
 RECEIVED = datetime(2023, 4, 2, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """Cargo-IMP FSU/FSA (streams/feeds/iata/fsu.py): published samples, then the edge cases.
 
-Sources of the samples: tests/unit/feeds_iata/samples/README.md (repository, path and commit of each)."""
+Sources of the samples: tests/unit/feeds/iata/samples/README.md (repository, path and commit of each)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.feeds.iata.fsu import CargoImpFsu
-from tests.unit.feeds_iata import brief, sample
+from tests.unit.feeds.iata import brief, sample
 
 FSU = CargoImpFsu()
 

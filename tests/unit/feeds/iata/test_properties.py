@@ -14,7 +14,7 @@ from streams.feeds.iata.fsu import CargoImpFsu
 from streams.feeds.iata.one_record import OneRecordLogisticsEvent
 from streams.feeds.iata.rules import STATUS_RULES
 from streams.feeds.iata.xfsu import CargoXmlXfsu
-from tests.unit.feeds_iata import SAMPLES
+from tests.unit.feeds.iata import SAMPLES
 
 ADAPTERS = [CargoImpFsu(), CargoXmlXfsu(), OneRecordLogisticsEvent()]
 SAMPLE_BYTES = {
