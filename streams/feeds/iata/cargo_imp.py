@@ -20,6 +20,8 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
 from streams.feeds.airports import airport
+from streams.feeds.base import ParseResult, Rejection
+from streams.feeds.iata.events import GuardedIataFormat
 from streams.feeds.iata.places import to_utc
 
 _COMPACT_SPLIT = re.compile(r"\s+(?=\d{3}-\d{8}|[A-Z]{3}/)")
@@ -105,3 +107,26 @@ def local_date_time(
     if moment is None:
         return f"{day_found.isoformat()} is out of range"
     return moment, found.locode
+
+
+class CargoImpFormat(GuardedIataFormat):
+    """A Cargo-IMP format (FSU, FFM): each message of the payload read by `_message`, after its `header` line;
+    a payload with no such line is rejected as a whole with `no_message`."""
+
+    header: re.Pattern[str]
+    no_message: str
+
+    def _parse(self, data: bytes, received: datetime, source: str) -> ParseResult:
+        result = ParseResult()
+        messages = split_messages(data.decode("utf-8", errors="replace"), self.header)
+        if not messages:
+            result.rejections.append(Rejection(self.no_message, data[:2000]))
+            return result
+        seen: set[str] = set()  # event ids of the payload, so a repeated status gives one event
+        for header_line, body in messages:
+            self._message(header_line, body, received, source, result, seen)
+        return result
+
+    def _message(self, header_line: int, body: list[tuple[int, str]], received: datetime, source: str,
+                 result: ParseResult, seen: set[str]) -> None:  # fmt: skip
+        raise NotImplementedError

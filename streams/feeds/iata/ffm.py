@@ -44,8 +44,8 @@ from pydantic import ValidationError
 
 from schemas import Classifier, Milestone, TrackedUnit, UnitKind
 from streams.feeds.base import ParseResult, Rejection
-from streams.feeds.iata.cargo_imp import local_date_time, split_messages
-from streams.feeds.iata.events import EventDraft, GuardedIataFormat, emit
+from streams.feeds.iata.cargo_imp import CargoImpFormat, local_date_time
+from streams.feeds.iata.events import EventDraft, emit
 from streams.feeds.iata.refs import awb_problem
 
 STATUS = "FFM"  # the "status" of the events in their ids and messages
@@ -79,26 +79,16 @@ class _Load:
     lines: list[tuple[int, str]] = field(default_factory=list)
 
 
-class CargoImpFfm(GuardedIataFormat):
+class CargoImpFfm(CargoImpFormat):
     """IATA Cargo-IMP FFM airline flight manifests (Type B envelope optional, parts CONT/LAST)."""
 
     name = "iata-ffm"
     description = "IATA Cargo-IMP FFM flight manifest: air waybills built up in ULDs (STUFFED) or loaded in bulk"
+    header = _HEADER
+    no_message = "no FFM/<version> line: not a Cargo-IMP flight manifest"
 
     def sniff(self, data: bytes) -> bool:
         return bool(re.search(rb"(?m)^\s*FFM/\d{1,3}\s*$", data[:4096]))
-
-    def _parse(self, data: bytes, received: datetime, source: str) -> ParseResult:
-        result = ParseResult()
-        messages = split_messages(data.decode("utf-8", errors="replace"), _HEADER)
-        if not messages:
-            reason = "no FFM/<version> line: not a Cargo-IMP flight manifest"
-            result.rejections.append(Rejection(reason, data[:2000]))
-            return result
-        seen: set[str] = set()
-        for header_line, body in messages:
-            self._message(header_line, body, received, source, result, seen)
-        return result
 
     def _message(
         self,

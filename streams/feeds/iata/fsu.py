@@ -52,8 +52,8 @@ from zoneinfo import ZoneInfo
 from schemas import Milestone
 from streams.feeds.airports import Airport, airport
 from streams.feeds.base import ParseResult, Rejection
-from streams.feeds.iata.cargo_imp import DAY_CHANGE, parse_hhmm, resolve_date, split_messages
-from streams.feeds.iata.events import EventDraft, GuardedIataFormat, emit
+from streams.feeds.iata.cargo_imp import DAY_CHANGE, CargoImpFormat, parse_hhmm, resolve_date
+from streams.feeds.iata.events import EventDraft, emit
 from streams.feeds.iata.places import to_utc
 from streams.feeds.iata.refs import awb_problem, partial_pieces
 from streams.feeds.iata.rules import (
@@ -276,29 +276,17 @@ def _total_pieces(quantity: str | None) -> int | None:
     return int(m.group(5)) if m.group(5) else None
 
 
-class CargoImpFsu(GuardedIataFormat):
+class CargoImpFsu(CargoImpFormat):
     """IATA Cargo-IMP FSU/FSA status messages (Type B envelope optional)."""
 
     name = "iata-fsu"
     description = "IATA Cargo-IMP FSU/FSA air cargo status update (bare or in a Type B envelope)"
+    header = _HEADER
+    no_message = "no FSU/<version> or FSA/<version> line: not a Cargo-IMP status message"
 
     def sniff(self, data: bytes) -> bool:
         head = data[:4096]
         return bool(re.search(rb"(?m)^\s*(?:FSU|FSA)/\d{1,3}\b", head))
-
-    def _parse(self, data: bytes, received: datetime, source: str) -> ParseResult:
-        result = ParseResult()
-        text = data.decode("utf-8", errors="replace")
-        messages = split_messages(text, _HEADER)
-        if not messages:
-            result.rejections.append(
-                Rejection("no FSU/<version> or FSA/<version> line: not a Cargo-IMP status message", data[:2000])
-            )
-            return result
-        seen: set[str] = set()
-        for header_line, body in messages:
-            self._message(header_line, body, received, source, result, seen)
-        return result
 
     def _message(
         self,
