@@ -13,8 +13,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.workload import Workload
+from schemas.topics import TopicNames
 from streams.broker.tansu import true_end_offsets
-from streams.processing.topics import TopicNames
 from streams.topology.process import start_worker
 
 PARTITIONS = 4

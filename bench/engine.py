@@ -18,10 +18,10 @@ import orjson
 
 from bench.common import PARTITIONS, workload_records
 from schemas import ClockTick, dumps
+from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.processing.engine import Engine
 from streams.processing.replay import partition_for
-from streams.processing.topics import TopicNames
 from streams.sim.scenario import generate
 
 

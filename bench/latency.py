@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import PARTITIONS, produce, wait_committed
 from bench.workload import Workload
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import die_with_parent
-from streams.processing.topics import TopicNames
 from streams.topology.process import stop_process
 
 

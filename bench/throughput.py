@@ -42,9 +42,9 @@ from bench.common import (
 from bench.engine import engine_rate, workload_inputs
 from bench.latency import latency, relay_latency
 from bench.workload import build
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker, die_with_parent
-from streams.processing.topics import TopicNames
 from streams.topology.process import stop_process
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import faust
 import orjson
 
-from streams.processing.topics import TopicNames
+from schemas.topics import TopicNames
 
 log = logging.getLogger(__name__)
 

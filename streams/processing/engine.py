@@ -11,6 +11,7 @@ import orjson
 
 from schemas import ClockTick, DeadLetter, DecodeError, Milestone, Plan, TrackingEvent, UnitKind, decode_input, dumps
 from schemas.events import Classifier
+from schemas.topics import TopicNames
 from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState, to_micros
 from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
@@ -25,7 +26,6 @@ from streams.processing.limits import (
     swept,
 )
 from streams.processing.schedule import PartitionClock
-from streams.processing.topics import TopicNames
 
 log = logging.getLogger(__name__)
 

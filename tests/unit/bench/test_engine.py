@@ -7,9 +7,9 @@ from __future__ import annotations
 import orjson
 
 from bench.engine import _workload_inputs, engine, main
+from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.processing.engine import Engine
-from streams.processing.topics import TopicNames
 
 
 def test_the_workload_input_is_the_plans_then_the_events_on_their_units_partitions():

@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import Classifier, ClockTick, Leg, Milestone, Mode, Plan, TrackedUnit, TrackingEvent, dumps
+from schemas.topics import TopicNames
 from streams.core.incremental import Derivation
 from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState
 from streams.core.timeline import derive
 from streams.core.tracker import advance, apply_event, apply_plan
 from streams.processing.engine import Engine
-from streams.processing.topics import TopicNames
 
 TOPICS = TopicNames()
 POLICY = TrackingPolicy()

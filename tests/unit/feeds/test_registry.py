@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from schemas.topics import RAW_FORMATS, TopicNames
 from streams.feeds.registry import FORMATS, detect, parse
 from tests.unit.feeds.conftest import RECEIVED, load
 
@@ -49,6 +50,12 @@ def test_unknown_and_undetectable() -> None:
 def test_every_format_is_registered_in_detection_order() -> None:
     assert list(FORMATS) == ["edifact", "iata-fsu", "iata-ffm", "iata-xfsu", "iata-one-record", "dcsa-tnt-3.0",
                              "dcsa-tnt-2.2", "epcis-2.0", "rail-events", "road-pings"]  # fmt: skip
+
+
+def test_the_topic_contract_has_a_raw_topic_for_every_format_and_no_other() -> None:
+    """schemas/topics.py names the formats (the contracts import no adapter): the two lists must not drift."""
+    assert tuple(FORMATS) == RAW_FORMATS
+    assert TopicNames().raw_topics == [f"corridor.raw.{name}" for name in FORMATS]
 
 
 # A fresh interpreter in which one adapter module fails to import, as one with a missing name or dependency would.

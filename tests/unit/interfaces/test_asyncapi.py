@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
+from schemas.topics import SPECS, TOPIC_CONFIG, TopicNames
 from streams.interfaces.asyncapi import PATH, document, render
-from streams.processing.topics import SPECS, TOPIC_CONFIG, TopicNames
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "data" / "asyncapi-3.0.0.schema.json").read_text())
 

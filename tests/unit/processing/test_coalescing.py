@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from schemas import TrackedUnit
+from schemas.topics import TopicNames
 from streams.processing.engine import Engine, OutRecord
-from streams.processing.topics import TopicNames
 from tests.support.factories import CONTAINER, POLICY, corridor_plan, event, raw, tick
 
 TOPICS = TopicNames()

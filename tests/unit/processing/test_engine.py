@@ -21,12 +21,12 @@ from schemas import (
     dumps,
     loads,
 )
+from schemas.topics import TopicNames
 from streams.core.policy import ModePolicy, TrackingPolicy
 from streams.core.records import PlanRecord
 from streams.core.state import UnitState
 from streams.processing.engine import Engine, OutRecord
 from streams.processing.schedule import PartitionClock
-from streams.processing.topics import TopicNames
 from tests.support.factories import CONTAINER, POLICY, corridor_plan, event, raw, t, tick
 
 TOPICS = TopicNames()

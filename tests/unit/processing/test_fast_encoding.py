@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas import Classifier, Leg, Milestone, Mode, Plan, TrackedUnit, TrackingEvent, UnitKind, decode, dumps
+from schemas.topics import TopicNames
 from streams.core.timeline import derive
 from streams.processing.engine import Engine
-from streams.processing.topics import TopicNames
 from tests.support.factories import POLICY, UNIT, corridor_plan, event
 
 LOCODES = ["CNSHA", "NLRTM", "DEDUI", "DEHAM", "GBFXT", "US2AB"]

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from schemas import DeadLetter, TrackingEvent, decode, dumps, loads
+from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.shipments.policy import DEFAULT_SHIPMENT_POLICY
 from streams.core.shipments.state import ShipmentState
@@ -21,7 +22,6 @@ from streams.processing.ingest import Ingestor
 from streams.processing.limits import TooLarge, dead_letter_bytes, save
 from streams.processing.replay import replay
 from streams.processing.shipments import ShipmentEngine
-from streams.processing.topics import TopicNames
 from tests.support.factories import CONTAINER, POLICY, corridor_plan, event, raw, tick
 from tests.support.shipment_flows import AWB, split_awb
 

@@ -25,10 +25,10 @@ from schemas import (
     TrackingEvent,
     decode,
 )
+from schemas.topics import TopicNames
 from streams.core.milestones import planned_milestones
 from streams.core.tracker import UnitState, apply_event, apply_plan
 from streams.processing.engine import Engine, OutRecord
-from streams.processing.topics import TopicNames
 from tests.support.factories import CONTAINER, POLICY, UNIT, corridor_plan, raw, tick
 
 PLAN = corridor_plan()

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from schemas import Conveyance, ConveyanceEvent, DeadLetter, decode
 from schemas.conveyances import imo_check_digit_ok, normalise_flight
 from schemas.generate import MODELS
+from schemas.topics import SPECS, TopicNames
 from streams.processing.ingest import Ingestor
-from streams.processing.topics import SPECS, TopicNames
 
 SAMPLES = Path(__file__).parents[1] / "feeds" / "samples"
 TOPICS = TopicNames()

@@ -13,8 +13,8 @@ import pytest
 from faust.types import TP
 
 from schemas import DeadLetter
+from schemas.topics import TopicNames
 from streams.processing.engine import OutRecord
-from streams.processing.topics import TopicNames
 from streams.topology.metrics import MeteredEngine, WorkerCollector, WorkerMetrics, meter_batches, reason_class
 
 

@@ -9,13 +9,13 @@ import orjson
 import pytest
 
 from schemas import Milestone, Mode, ShipmentLeg, ShipmentPlan, ShipmentRef, TrackedUnit, UnitKind, dumps
+from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.shipments.policy import DEFAULT_SHIPMENT_POLICY
 from streams.core.shipments.state import ShipmentState
 from streams.core.state import UnitState
 from streams.processing.replay import replay
 from streams.processing.shipments import ShipmentEngine
-from streams.processing.topics import TopicNames
 from tests.support.shipment_flows import AWB, CKG_OUT, consolidation, event, split_awb
 
 TOPICS = TopicNames()
