@@ -73,8 +73,8 @@ def _line(name: str, n: int, seconds: float, lat: list[float]) -> dict[str, floa
 async def gateway_bench(bootstrap: str, requests: int, concurrency: int, home: Path) -> None:
     from aiokafka import AIOKafkaProducer
 
+    from schemas.topics import TopicNames
     from streams.broker.embedded import free_port
-    from streams.processing.topics import TopicNames
 
     topic = TopicNames().raw("dcsa-tnt-3.0")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
@@ -159,9 +159,9 @@ async def _post_all(base: str, requests: int, concurrency: int, name: str) -> di
 async def dropfolder_bench(bootstrap: str, files: int, home: Path) -> None:
     from aiokafka import AIOKafkaProducer
 
+    from schemas.topics import TopicNames
     from streams.connectors.dropfolder import DropFolder
     from streams.connectors.sink import RawSink
-    from streams.processing.topics import TopicNames
 
     names = TopicNames()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
@@ -194,9 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files", type=int, default=300)
     args = parser.parse_args(argv)
 
+    from schemas.topics import TopicNames
     from streams.broker.admin import ensure_topics
     from streams.broker.embedded import EmbeddedBroker
-    from streams.processing.topics import TopicNames
 
     print(f"1 KB DCSA 3.0 bodies ({len(body(0))} bytes), {args.requests} requests, {args.concurrency} at a time; "
           f"{args.files} files; embedded broker; {os.cpu_count()} cores (shared: compare the ratios)")

@@ -16,14 +16,13 @@ import time
 
 import orjson
 
+from bench.common import PARTITIONS, workload_records
 from schemas import ClockTick, dumps
+from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.processing.engine import Engine
 from streams.processing.replay import partition_for
-from streams.processing.topics import TopicNames
 from streams.sim.scenario import generate
-
-PARTITIONS = 4
 
 
 def _inputs(units_per_corridor: int) -> list[tuple[str, int, bytes | None, bytes]]:
@@ -48,10 +47,8 @@ def _workload_inputs(units: int) -> list[tuple[str, int, bytes | None, bytes]]:
 
 def workload_inputs(workload) -> list[tuple[str, int, bytes | None, bytes]]:  # type: ignore[no-untyped-def]
     """A `bench.workload.Workload` as the engine's inputs: the throughput benchmark's records, in its order."""
-    from bench.throughput import _inputs as throughput_inputs
-
     return [(topic, partition_for(key, PARTITIONS), key, value)
-            for topic, key, value in throughput_inputs(workload, TopicNames())]  # fmt: skip
+            for topic, key, value in workload_records(workload, TopicNames())]  # fmt: skip
 
 
 def engine_rate(inputs, rounds: int = 1) -> float:  # type: ignore[no-untyped-def]

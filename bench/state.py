@@ -21,15 +21,15 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from stdnum import iso6346
 
-from bench.throughput import PARTITIONS, log
+from bench.common import PARTITIONS, log
 from bench.workload import build
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.state import UnitState
 from streams.processing.engine import Engine
 from streams.processing.replay import partition_for
-from streams.processing.topics import TopicNames
 from streams.topology.process import start_worker, stop_process
 
 

@@ -33,8 +33,8 @@ def _settings(**overrides: object) -> Settings:
 
 
 async def _ensure_topics(settings: Settings, bootstrap: str) -> None:
+    from schemas.topics import TopicNames
     from streams.broker.admin import ensure_topics
-    from streams.processing.topics import TopicNames
 
     await ensure_topics(bootstrap, TopicNames(settings.topic_prefix).all, settings.partitions, settings.replication,
                         security=settings.kafka_security())
@@ -181,10 +181,10 @@ def simulate(
         err.print(f"wrote {len(scenario.records)} records to {out}")
         return
 
+    from schemas.topics import TopicNames
     from streams.broker.resolve import broker_for
     from streams.io.kafka import Publisher
     from streams.io.paced import publish_paced
-    from streams.processing.topics import TopicNames
 
     settings = _settings(broker=broker)
 
@@ -207,9 +207,9 @@ def replay(
     partitions: Annotated[int | None, typer.Option(help="partitions to route by, as the live topics")] = None,
 ) -> None:
     """Run a recorded history through the tracking engine and write every output as JSON lines."""
+    from schemas.topics import TopicNames
     from streams.processing.replay import as_json_lines
     from streams.processing.replay import replay as run_replay
-    from streams.processing.topics import TopicNames
 
     settings = _settings(partitions=partitions)
     source = sys.stdin.buffer if str(history) == "-" else open(history, "rb")  # noqa: SIM115
@@ -236,8 +236,8 @@ def shipment(
 ) -> None:
     """Print a shipment's timeline across its units, its alerts and how its door-to-door ETA moved."""
     from schemas import loads
+    from schemas.topics import TopicNames
     from streams.interfaces.shipment_view import render
-    from streams.processing.topics import TopicNames
 
     settings = _settings(broker=broker, partitions=partitions)
     names = TopicNames(settings.topic_prefix)
@@ -361,9 +361,9 @@ def publish(
     broker: BrokerOpt = None,
 ) -> None:
     """Send a carrier message, as it is, to its format's raw topic (the worker's ingest parses it)."""
+    from schemas.topics import TopicNames
     from streams.feeds.registry import FORMATS, detect
     from streams.io.kafka import Publisher
-    from streams.processing.topics import TopicNames
 
     try:
         data = _read(source)
@@ -402,8 +402,8 @@ def publish(
 @app.command()
 def topics(broker: BrokerOpt = None) -> None:
     """Create corridor's topics (if missing) and list them with their keys and schemas."""
+    from schemas.topics import SPECS, TopicNames
     from streams.broker.resolve import broker_for
-    from streams.processing.topics import SPECS, TopicNames
 
     settings = _settings(broker=broker)
     with broker_for(settings) as (bootstrap, settings):

@@ -2,7 +2,7 @@
 
 `register(topology, settings)` adds to the tracking app, when `settings.web_enabled` (streams/bootstrap.py calls
 it; the topology itself does not know its web layer):
-- the `api-index` agent and its tables `api_alerts` and `api_eta` (streams/api/store.py), which keep every
+- the `api-index` agent and its tables `api_alerts` and `api_eta` (streams/api/index.py), which keep every
   alert and ETA update published per unit, co-partitioned with the `units` table, and `api_shipment_alerts` and
   `api_shipment_eta`, the same per shipment, co-partitioned with the `shipments` table;
 - the web views (streams/api/views.py): `/api/...` (OpenAPI 3.1 at /api/openapi.json), `/healthz`, `/readyz`
@@ -32,8 +32,9 @@ def register(topology: Topology, settings: Settings) -> bool:
     app = topology.app
     if getattr(app, _MARK, None) is not None:
         return True
+    from streams.api.index import add_index
     from streams.api.routing import Cluster
-    from streams.api.store import LocalStore, ShipmentTables, add_index
+    from streams.api.store import LocalStore, ShipmentTables
     from streams.api.views import Api, add_views
     from streams.security import quietlog
     from streams.security.setup import api_guard

@@ -1,11 +1,7 @@
-"""What one worker knows, for the API: the `units` and `clock` tables of the tracking job, and two tables of
-its own fed from the output topics by the `api-index` agent:
+"""What one worker knows, for the API: the `units` and `clock` tables of the tracking job, the shipment job's
+tables, and the API's own index of published alerts and ETA updates (streams/api/index.py, the `api-index` agent).
 
-- `api_alerts`: per unit, every DelayAlert published for it (de-duplicated by alert id);
-- `api_eta`: per unit, the EtaUpdates published for it, oldest first (the last MAX_ETA_HISTORY).
-
-The unit state keeps only the last ETA and the ids of the alerts it emitted, so the history and the alert
-bodies come from the topics. Both tables are keyed by unit id and written while consuming partition p of
+The index tables are keyed by unit id and written while consuming partition p of
 corridor.alerts / corridor.eta, which are keyed by unit id like every input: partition p of all of them is
 assigned to the same worker (Faust co-partitions topics with the same partition count), so a unit's state,
 alerts and ETA history are always on one worker, the one `units` routing sends its requests to. Like the
@@ -41,13 +37,8 @@ from streams.core.shipments.tracker import view_of as shipment_view_of
 from streams.core.state import UnitState
 from streams.processing.replay import partition_for
 from streams.processing.schedule import PartitionClock
-from streams.processing.topics import TopicNames
 
 log = logging.getLogger(__name__)
-
-ALERTS_TABLE, ETA_TABLE = "api_alerts", "api_eta"
-SHIPMENT_ALERTS_TABLE, SHIPMENT_ETA_TABLE = "api_shipment_alerts", "api_shipment_eta"
-MAX_ETA_HISTORY = 100
 
 
 Sees = Callable[[str | None], bool]  # the tenant's test: is data of this customer theirs (Tenant.sees)
@@ -60,80 +51,6 @@ def _everyone(customer: str | None) -> bool:
 class NotFound(LookupError):
     """A well-formed reference that names nothing here (HTTP 404)."""
 
-
-# -- the index: pure updates of a table value --------------------------------------------------------------
-
-
-def add_alert(current: bytes | None, value: bytes) -> bytes | None:
-    """The unit's alert list with `value` added, or None if it is already there (alerts are emitted at most
-    once, but at-least-once delivery may repeat one)."""
-    alert = orjson.loads(value)
-    alerts: list[dict[str, Any]] = orjson.loads(current) if current else []
-    if any(a["alert_id"] == alert["alert_id"] for a in alerts):
-        return None
-    return orjson.dumps([*alerts, alert])
-
-
-def _eta_identity(e: dict[str, Any]) -> tuple:
-    predicted = e["predicted_arrival"] if "predicted_arrival" in e else e["predicted_delivery"]  # unit or shipment
-    return e["as_of"], predicted, e.get("previous_prediction"), e["plan_revision"], e["reason"]
-
-
-def add_eta(current: bytes | None, value: bytes) -> bytes | None:
-    """The unit's (or shipment's) ETA history with `value` appended (the last MAX_ETA_HISTORY), or None for a repeat."""
-    update = orjson.loads(value)
-    history: list[dict[str, Any]] = orjson.loads(current) if current else []
-    if any(_eta_identity(e) == _eta_identity(update) for e in history[-8:]):
-        return None
-    return orjson.dumps([*history, update][-MAX_ETA_HISTORY:])
-
-
-def _raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:
-    table = app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes, help=help)
-    table.key_serializer = table.value_serializer = "raw"
-    return table
-
-
-@dataclass(frozen=True, slots=True)
-class IndexTables:
-    alerts: Any
-    etas: Any
-    shipment_alerts: Any
-    shipment_etas: Any
-
-
-def add_index(app: faust.App, topics: TopicNames, partitions: int) -> IndexTables:
-    """The four API tables and the agent that fills them from the unit and shipment alert and ETA topics."""
-    alerts = _raw_table(app, ALERTS_TABLE, partitions, "API: alerts published per unit")
-    etas = _raw_table(app, ETA_TABLE, partitions, "API: ETA updates published per unit")
-    shipment_alerts = _raw_table(app, SHIPMENT_ALERTS_TABLE, partitions, "API: alerts published per shipment")
-    shipment_etas = _raw_table(app, SHIPMENT_ETA_TABLE, partitions, "API: ETA updates published per shipment")
-    route = {
-        topics.name("alert"): (alerts, add_alert),
-        topics.name("eta"): (etas, add_eta),
-        topics.name("shipment_alert"): (shipment_alerts, add_alert),
-        topics.name("shipment_eta"): (shipment_etas, add_eta),
-    }
-    source = app.topic(*route, schema=faust.Schema(
-        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"))
-
-    @app.agent(source, name="api-index", concurrency=1)
-    async def api_index(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            key, value, topic = event.key, event.value, event.message.topic
-            if not key or not value:
-                continue
-            table, add = route[topic]
-            try:
-                new = add(table.get(key), value)
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                log.warning("api-index: skipped a malformed record on %s[%s]@%s", topic,
-                            event.message.partition, event.message.offset)
-                continue
-            if new is not None:
-                table[key] = new
-
-    return IndexTables(alerts, etas, shipment_alerts, shipment_etas)
 
 
 # -- reading ----------------------------------------------------------------------------------------------

@@ -28,10 +28,10 @@ def _settings(broker: str | None) -> Settings:
 
 def _run(settings: Settings, go) -> object:  # type: ignore[no-untyped-def]
     """Topics created, then `go(bootstrap, settings, stop)` until SIGINT/SIGTERM."""
+    from schemas.topics import TopicNames
     from streams.broker.admin import ensure_topics
     from streams.broker.resolve import broker_for
     from streams.consumers.common import stop_event_on_signals
-    from streams.processing.topics import TopicNames
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 

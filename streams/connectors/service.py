@@ -10,13 +10,13 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from schemas.topics import TopicNames
 from streams.connectors.checkpoints import CheckpointStore, checkpoint_topic, ensure_checkpoint_topic
 from streams.connectors.config import GatewayConfig, PollConfig
 from streams.connectors.dropfolder import DropFolder
 from streams.connectors.gateway import create_app
 from streams.connectors.poller import Poller
 from streams.connectors.sink import RawSink
-from streams.processing.topics import TopicNames
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

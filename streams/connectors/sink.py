@@ -20,10 +20,10 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
 from schemas import DeadLetter
+from schemas.topics import TopicNames
 from streams.connectors.idempotency import Ack
 from streams.kafka_security import KafkaSecurity, client_kwargs
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, dead_letter_bytes
-from streams.processing.topics import TopicNames
 
 log = logging.getLogger(__name__)
 SOURCE_HEADER = "corridor-source"

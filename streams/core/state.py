@@ -20,20 +20,22 @@ VERSION = 2  # 2 added `links`; version 1 state (no links) is still read
 _MILESTONES = list(Milestone)
 _CLASSIFIERS = list(Classifier)
 _MODES = list(Mode)
-_M = {m: i for i, m in enumerate(_MILESTONES)}
-_C = {c: i for i, c in enumerate(_CLASSIFIERS)}
-_O = {m: i for i, m in enumerate(_MODES)}
+_MILESTONE_INDEX = {m: i for i, m in enumerate(_MILESTONES)}
+_CLASSIFIER_INDEX = {c: i for i, c in enumerate(_CLASSIFIERS)}
+_MODE_INDEX = {m: i for i, m in enumerate(_MODES)}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
 @lru_cache(maxsize=1 << 17)  # and encoded on every save: equal instants give equal integers, whatever their zone
-def _t(dt: datetime | None) -> int | None:
+def to_micros(dt: datetime | None) -> int | None:
+    """An instant as integer microseconds since the epoch (how state stores times)."""
     return None if dt is None else (dt - _EPOCH) // _US
 
 
 @lru_cache(maxsize=1 << 17)  # a unit's plan and event times are decoded on every record that touches it
-def _d(us: int | None) -> datetime | None:
+def from_micros(us: int | None) -> datetime | None:
+    """The aware UTC instant of `to_micros`'s integer."""
     return None if us is None else _EPOCH + timedelta(microseconds=us)
 
 
@@ -70,8 +72,9 @@ class UnitState:
         unit = [self.unit.kind.value, self.unit.id] if self.unit else None
         return orjson.dumps([
             VERSION, unit, _plan_out(self.plan), self._event_rows(),
-            self.alerted, self.alert_floor, _t(self.eta), {k: _t(v) for k, v in self.eta_stops.items()},
-            int(self.eta_arrived), self.timeline_digest, _t(self.next_due), *([self.links] if self.links else []),
+            self.alerted, self.alert_floor, to_micros(self.eta),
+            {k: to_micros(v) for k, v in self.eta_stops.items()}, int(self.eta_arrived), self.timeline_digest,
+            to_micros(self.next_due), *([self.links] if self.links else []),
         ])
 
     def _event_rows(self) -> list[list[Any]]:
@@ -93,32 +96,33 @@ class UnitState:
             unit=owner,
             plan=_plan_in(plan, owner),
             events={
-                e[0]: EventRecord(e[0], e[1], _MILESTONES[e[2]], _CLASSIFIERS[e[3]], _MODES[e[4]], e[5], _d(e[6]),
-                                  _d(e[7]), bool(e[8]), e[9])  # type: ignore[arg-type]
+                e[0]: EventRecord(e[0], e[1], _MILESTONES[e[2]], _CLASSIFIERS[e[3]], _MODES[e[4]], e[5],
+                                  from_micros(e[6]), from_micros(e[7]), bool(e[8]), e[9])  # type: ignore[arg-type]
                 for e in events
             },
             alerted=alerted,
             alert_floor=floor,
-            eta=_d(eta),
-            eta_stops={k: _d(v) for k, v in stops.items()},  # type: ignore[misc]
+            eta=from_micros(eta),
+            eta_stops={k: from_micros(v) for k, v in stops.items()},  # type: ignore[misc]
             eta_arrived=bool(arrived),
             timeline_digest=digest,
-            next_due=_d(due),
+            next_due=from_micros(due),
             links=rest[0] if rest else {},
         )
 
 
 def _event_row(e: EventRecord) -> list[Any]:
-    return [e.event_id, e.source, _M[e.milestone], _C[e.classifier], _O[e.mode], e.location, _t(e.event_time),
-            _t(e.received_time), int(e.retracted), e.digest]  # fmt: skip
+    return [e.event_id, e.source, _MILESTONE_INDEX[e.milestone], _CLASSIFIER_INDEX[e.classifier],
+            _MODE_INDEX[e.mode], e.location, to_micros(e.event_time), to_micros(e.received_time), int(e.retracted),
+            e.digest]  # fmt: skip
 
 
 def _plan_out(p: PlanRecord | None) -> list[Any] | None:
     if p is None:
         return None
-    legs = [[_O[g.mode], g.carrier, g.origin, g.destination, _t(g.planned_departure), _t(g.planned_arrival),
-             g.reference] for g in p.legs]
-    return [p.revision, _t(p.issued_time), p.lane, p.customer, legs, _t(p.promised_delivery)]
+    legs = [[_MODE_INDEX[g.mode], g.carrier, g.origin, g.destination, to_micros(g.planned_departure),
+             to_micros(g.planned_arrival), g.reference] for g in p.legs]
+    return [p.revision, to_micros(p.issued_time), p.lane, p.customer, legs, to_micros(p.promised_delivery)]
 
 
 def _plan_in(raw: list[Any] | None, unit: TrackedUnit | None) -> PlanRecord | None:
@@ -127,7 +131,7 @@ def _plan_in(raw: list[Any] | None, unit: TrackedUnit | None) -> PlanRecord | No
     revision, issued, lane, customer, legs, promised = raw
     return PlanRecord(
         unit,
-        revision, _d(issued), lane, customer,  # type: ignore[arg-type]
-        tuple(LegRecord(_MODES[g[0]], g[1], g[2], g[3], _d(g[4]), _d(g[5]), g[6]) for g in legs),  # type: ignore[arg-type]
-        _d(promised),
+        revision, from_micros(issued), lane, customer,  # type: ignore[arg-type]
+        tuple(LegRecord(_MODES[g[0]], g[1], g[2], g[3], from_micros(g[4]), from_micros(g[5]), g[6]) for g in legs),  # type: ignore[arg-type]
+        from_micros(promised),
     )

@@ -28,8 +28,7 @@ from streams.core.delays import alert_id, new_alerts
 from streams.core.incremental import Derivation
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
-from streams.core.state import UnitState
-from streams.core.state import _t as _us
+from streams.core.state import UnitState, to_micros
 from streams.core.timeline import UnitView, derive
 
 Output = Timeline | DelayAlert | EtaUpdate
@@ -145,7 +144,7 @@ def _forget_old_trips(state: UnitState, event: TrackingEvent,
         raise Refused(f"{full}, none older than the {policy.history.days} days of history it keeps: event "
                       f"{event.event_id} refused. So many events for one unit usually mean a feed re-sending one "
                       "event under new ids")  # fmt: skip
-    cut = _us(horizon)
+    cut = to_micros(horizon)
     return kept, {k: v for k, v in state.links.items() if max((x[2] for x in v), default=0) >= cut}
 
 
@@ -159,8 +158,8 @@ def _link(state: UnitState, event: TrackingEvent) -> list[str]:
     keys = shipment_keys(event.shipment)
     if not keys:
         return []
-    entry = [event.event_id, _JOINS[event.milestone], _us(event.event_time), event.location, event.shipment.pieces,
-             int(event.retracted)]  # fmt: skip
+    entry = [event.event_id, _JOINS[event.milestone], to_micros(event.event_time), event.location,
+             event.shipment.pieces, int(event.retracted)]  # fmt: skip
     links = dict(state.links)
     for key in keys:
         current = [x for x in links.get(key, []) if x[0] != event.event_id]

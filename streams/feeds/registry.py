@@ -18,12 +18,12 @@ from datetime import datetime
 
 from streams.feeds.base import FeedFormat, ParseResult, Rejection
 from streams.feeds.dcsa import DcsaTnt22, DcsaTnt30
-from streams.feeds.edifact import Edifact
+from streams.feeds.edifact.interchange import Edifact
 from streams.feeds.epcis import Epcis
-from streams.feeds.iata_ffm import CargoImpFfm
-from streams.feeds.iata_fsu import CargoImpFsu
-from streams.feeds.iata_xfsu import CargoXmlXfsu
-from streams.feeds.one_record import OneRecordLogisticsEvent
+from streams.feeds.iata.ffm import CargoImpFfm
+from streams.feeds.iata.fsu import CargoImpFsu
+from streams.feeds.iata.one_record import OneRecordLogisticsEvent
+from streams.feeds.iata.xfsu import CargoXmlXfsu
 from streams.feeds.rail import RailFeed
 from streams.feeds.road import RoadPings
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from streams.processing.topics import RAW_CONFIG, RAW_SUFFIX, SPECS, TOPIC_CONFIG, TopicNames, TopicSpec
+from schemas.topics import RAW_CONFIG, RAW_SUFFIX, SPECS, TOPIC_CONFIG, TopicNames, TopicSpec
 from streams.settings import Settings
 
 PATH = Path(__file__).resolve().parents[2] / "schemas" / "asyncapi.yaml"
@@ -142,7 +142,7 @@ def document() -> dict[str, Any]:
             "version": app_version,
             "description": "Live tracking of multimodal freight on Kafka: the topics corridor reads and writes. "
             "Every keyed topic has the same partition count (co-partitioned by unit or shipment). Generated from "
-            "streams/processing/topics.py by `python -m streams.interfaces.asyncapi`; do not edit.",
+            "schemas/topics.py by `python -m streams.interfaces.asyncapi`; do not edit.",
         },
         "defaultContentType": "application/json",
         "servers": {"kafka": {

@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
+from schemas.topics import TopicNames
 from streams.bootstrap import running
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import free_port
@@ -20,7 +21,6 @@ from streams.interfaces.live import render
 from streams.interfaces.summary import Summary, summarise
 from streams.io.kafka import OutputReader, Publisher
 from streams.io.paced import Progress, publish_paced
-from streams.processing.topics import TopicNames
 from streams.settings import Settings
 from streams.sim.scenario import generate
 

@@ -13,9 +13,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import ClockTick, Plan, ShipmentPlan, TrackingEvent, dumps, loads
+from schemas.topics import TopicNames
 from streams.kafka_security import KafkaSecurity, client_kwargs
 from streams.processing.replay import known_at
-from streams.processing.topics import TopicNames
 
 
 class Publisher:

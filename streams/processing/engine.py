@@ -11,9 +11,9 @@ import orjson
 
 from schemas import ClockTick, DeadLetter, DecodeError, Milestone, Plan, TrackingEvent, UnitKind, decode_input, dumps
 from schemas.events import Classifier
+from schemas.topics import TopicNames
 from streams.core.policy import TrackingPolicy
-from streams.core.state import UnitState
-from streams.core.state import _t as _us
+from streams.core.state import UnitState, to_micros
 from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
 from streams.processing.cache import Scope, StateCache
 from streams.processing.limits import (
@@ -26,7 +26,6 @@ from streams.processing.limits import (
     swept,
 )
 from streams.processing.schedule import PartitionClock
-from streams.processing.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +208,7 @@ class Engine:
         targets = list(outcome.linked)
         if timeline is not None:
             # Aboard, or left recently: a late report of something that happened during the ride still counts.
-            newest = max((_us(e.event_time) for e in st.events.values()), default=0)
+            newest = max((to_micros(e.event_time) for e in st.events.values()), default=0)
             uld = st.unit.kind is UnitKind.ULD
             landed, builds = (_landings(st), _builds(st)) if uld else ((), ())
             targets += [k for k, links in st.links.items()
@@ -286,7 +285,7 @@ def _aboard(links: list[list], since: int, landed: Sequence[int] = (),
 
 
 def _landings(state: UnitState) -> list[int]:
-    return sorted(_us(e.event_time) for e in state.events.values()
+    return sorted(to_micros(e.event_time) for e in state.events.values()
                   if e.milestone is Milestone.ARRIVED and e.classifier is Classifier.ACTUAL and not e.retracted)
 
 

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import orjson
 
 from schemas import ConveyanceEvent, DeadLetter, TrackedUnit, TrackingEvent, dumps
+from schemas.topics import TopicNames
 from streams.feeds import registry
 from streams.feeds.base import Rejection
 from streams.feeds.road import DEFAULT_FENCES, Fence, GeofenceState, Ping, parse_pings, step
 from streams.processing.engine import OutRecord
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, dead_letter_bytes
-from streams.processing.topics import TopicNames
 
 ROAD = "road-pings"
 

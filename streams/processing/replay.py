@@ -16,12 +16,12 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from schemas import ClockTick, DecodeError, Plan, ShipmentPlan, TrackingEvent, decode_input, loads
+from schemas.topics import TopicNames
 from streams.core.policy import TrackingPolicy
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.processing.engine import Engine, OutRecord
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES
 from streams.processing.shipments import ShipmentEngine
-from streams.processing.topics import TopicNames
 
 Record = Plan | TrackingEvent | ClockTick | ShipmentPlan
 _RANK = {ShipmentPlan: 0, Plan: 0, TrackingEvent: 1, ClockTick: 2}

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas import ClockTick, DecodeError, ShipmentPlan, decode, decode_input, dumps, loads
+from schemas.topics import TopicNames
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.core.shipments.state import ShipmentState
 from streams.core.shipments.tracker import Outcome, advance, apply_plan, apply_report
@@ -19,7 +20,6 @@ from streams.processing.cache import Scope, StateCache
 from streams.processing.engine import OutRecord, dead_letter
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, STEP_SLACK, TooLarge, check, save, swept
 from streams.processing.schedule import PartitionClock
-from streams.processing.topics import TopicNames
 
 log = logging.getLogger(__name__)
 

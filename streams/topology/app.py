@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import faust
 
+from schemas.topics import TopicNames
 from streams.processing.engine import Engine
 from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
-from streams.processing.topics import TopicNames
 from streams.settings import Settings
 from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table, state_check
 from streams.topology.batching import Batcher, caught_up_on

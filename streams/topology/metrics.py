@@ -26,8 +26,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from schemas.topics import TopicNames
 from streams.processing.engine import OutRecord
-from streams.processing.topics import TopicNames
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
 from streams.io.kafka import OutputReader
-from streams.processing.topics import TopicNames
 from streams.settings import Settings
 
 PARTITIONS = 4

@@ -11,10 +11,10 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from schemas.topics import TopicNames
 from streams.connectors.config import GatewayConfig, Source
 from streams.connectors.gateway import create_app
 from streams.connectors.sink import RawSink
-from streams.processing.topics import TopicNames
 
 V3_KEY = "v3-key-0123456789abcdef"
 INGEST_KEY = "ingest-key-0123456789ab"

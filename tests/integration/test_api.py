@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from schemas import dumps
+from schemas.topics import TopicNames
 from streams.api.models import (
     AlertPage,
     DelayedShipments,
@@ -34,7 +35,6 @@ from streams.broker.embedded import EmbeddedBroker
 from streams.core.policy import DEFAULT_POLICY
 from streams.io.kafka import OutputReader, Publisher
 from streams.processing.replay import canonical_order, partition_for, replay
-from streams.processing.topics import TopicNames
 from streams.settings import Settings
 from streams.topology.runner import wait_ready
 from tests.integration.conftest import PARTITIONS

@@ -12,9 +12,9 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.cli import app
-from streams.processing.topics import TopicNames
 from tests.integration.connectors_support import INGEST_KEY, gateway, read_topic
 
 pytestmark = pytest.mark.integration

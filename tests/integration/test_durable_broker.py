@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import _accepting, free_port
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.topics import TopicNames
 from streams.settings import Settings
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS

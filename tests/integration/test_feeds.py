@@ -18,7 +18,7 @@ from tests.integration.conftest import PARTITIONS
 
 pytestmark = pytest.mark.integration
 SAMPLES = Path(__file__).parents[1] / "unit" / "feeds" / "samples"
-IATA = Path(__file__).parents[1] / "unit" / "feeds_iata" / "samples"
+IATA = Path(__file__).parents[1] / "unit" / "feeds" / "iata" / "samples"
 
 GOOD = [
     ("dcsa-tnt-2.2", SAMPLES / "dcsa-tnt-220-response.json"),  # dcsaorg/Conformance-Gateway

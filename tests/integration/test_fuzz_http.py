@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
 from streams.io.kafka import Publisher
-from streams.processing.topics import TopicNames
 from streams.security.credentials import key_digest
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, d, plan, tick

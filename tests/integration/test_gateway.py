@@ -9,10 +9,10 @@ import aiohttp
 import orjson
 import pytest
 
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
 from streams.connectors.signatures import sign
-from streams.processing.topics import TopicNames
 from streams.topology.runner import running
 from tests.integration.carriers import T0, container, event_v22, event_v30
 from tests.integration.connectors_support import (

@@ -18,12 +18,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.connectors.gateway import create_app
 from streams.connectors.openapi import document
 from streams.connectors.sink import RawSink
 from streams.feeds.registry import FORMATS
-from streams.processing.topics import TopicNames
 from tests.integration.connectors_support import INGEST_KEY, gateway_config
 
 pytestmark = pytest.mark.integration

@@ -16,10 +16,10 @@ import pytest
 import trustme
 from aiokafka.errors import KafkaConnectionError
 
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker, free_port
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.topics import TopicNames
 from streams.settings import Settings
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS

@@ -16,11 +16,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from schemas.topics import TopicNames
 from streams.bootstrap import running
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker, free_port
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.topics import TopicNames
 from streams.settings import Settings
 from streams.topology.broker_watch import limit_repeats
 from tests.integration.conftest import PARTITIONS

@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import ClockTick, TrackingEvent
 from schemas.events import Classifier
+from schemas.topics import TopicNames
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.topics import TopicNames
 from streams.sim.scenario import generate
 from streams.topology.metrics import reason_class
 from tests.integration.conftest import PARTITIONS

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from schemas import TrackedUnit
+from schemas.topics import TopicNames
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.topics import TopicNames
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, plan, tick
 from tests.integration.test_api import LOADED, fresh_settings, publish_in_steps, publish_story, serving, until

@@ -9,10 +9,10 @@ from collections import defaultdict
 import pytest
 
 from schemas import dumps, loads
+from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.interfaces.summary import eta_accuracy, latest_timelines
 from streams.processing.replay import as_json_lines, replay
-from streams.processing.topics import TopicNames
 from streams.sim.scenario import generate
 
 TOPICS = TopicNames()

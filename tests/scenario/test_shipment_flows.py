@@ -7,9 +7,9 @@ import orjson
 import pytest
 
 from schemas import dumps
+from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.processing.replay import replay
-from streams.processing.topics import TopicNames
 from streams.sim.scenario import generate
 
 TOPICS = TopicNames()

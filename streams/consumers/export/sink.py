@@ -18,11 +18,11 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.consumers.common import ConsumerTuning, group_consumer
 from streams.consumers.export.files import BatchFiles
 from streams.consumers.export.rows import Row, rows_for
-from streams.processing.topics import TopicNames
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

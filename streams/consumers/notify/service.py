@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from schemas import dumps
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.consumers.common import ConsumerTuning, OffsetTracker, group_consumer
 from streams.consumers.notify.admin import admin_app, host_names, serve
@@ -37,7 +38,6 @@ from streams.consumers.notify.metrics import NotifyMetrics
 from streams.consumers.notify.resolve import resolution, unit_state
 from streams.consumers.notify.store import DeliveryStore
 from streams.consumers.notify.subscriptions import Subscription, SubscriptionBook
-from streams.processing.topics import TopicNames
 from streams.security.addresses import GuardedResolver, TargetPolicy
 from streams.security.exposure import check_exposure
 from streams.security.setup import HOW, authenticator, limiters

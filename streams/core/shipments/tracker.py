@@ -22,9 +22,10 @@ from schemas import (
     TrackedUnit,
 )
 from streams.core.records import trusted_unit
+from streams.core.shipments.parts import UnitRide
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.core.shipments.state import ShipmentState
-from streams.core.shipments.view import ShipmentView, UnitRide, derive
+from streams.core.shipments.view import ShipmentView, derive
 from streams.core.timeline import minutes
 
 Output = ShipmentTimeline | ShipmentAlert | ShipmentEta

@@ -10,7 +10,7 @@ from streams.connectors.splitting import Unsplittable, split
 from streams.feeds.registry import parse
 
 SAMPLES = Path(__file__).parents[1] / "feeds" / "samples"
-IATA = Path(__file__).parents[1] / "feeds_iata" / "samples"
+IATA = Path(__file__).parents[1] / "feeds" / "iata" / "samples"
 AT = datetime(2026, 3, 2, tzinfo=UTC)
 
 

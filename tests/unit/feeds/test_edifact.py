@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from schemas.conveyances import ConveyanceKind, ConveyanceMilestone
 from schemas.events import Classifier, Milestone
 from schemas.refs import Mode
-from streams.feeds.edifact import Edifact
+from streams.feeds.edifact.interchange import Edifact
 from tests.unit.feeds.conftest import RECEIVED, load
 
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from schemas.topics import RAW_FORMATS, TopicNames
 from streams.feeds.registry import FORMATS, detect, parse
 from tests.unit.feeds.conftest import RECEIVED, load
 
@@ -51,13 +52,19 @@ def test_every_format_is_registered_in_detection_order() -> None:
                              "dcsa-tnt-2.2", "epcis-2.0", "rail-events", "road-pings"]  # fmt: skip
 
 
+def test_the_topic_contract_has_a_raw_topic_for_every_format_and_no_other() -> None:
+    """schemas/topics.py names the formats (the contracts import no adapter): the two lists must not drift."""
+    assert tuple(FORMATS) == RAW_FORMATS
+    assert TopicNames().raw_topics == [f"corridor.raw.{name}" for name in FORMATS]
+
+
 # A fresh interpreter in which one adapter module fails to import, as one with a missing name or dependency would.
 _BROKEN_ADAPTER = """
 import importlib.abc, importlib.machinery, sys
 
 class Broken(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, name, path, target=None):
-        return importlib.machinery.ModuleSpec(name, self) if name == "streams.feeds.iata_xfsu" else None
+        return importlib.machinery.ModuleSpec(name, self) if name == "streams.feeds.iata.xfsu" else None
     def create_module(self, spec):
         return None
     def exec_module(self, module):

@@ -184,9 +184,9 @@ def _exposed_series() -> set[str]:
 
     from prometheus_client.core import CollectorRegistry
 
+    from schemas.topics import TopicNames
     from streams.consumers.common import OffsetTracker
     from streams.consumers.notify.metrics import NotifyMetrics
-    from streams.processing.topics import TopicNames
     from streams.topology.metrics import WorkerCollector, WorkerMetrics
 
     worker = WorkerMetrics(TopicNames())
