@@ -15,6 +15,7 @@ from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState
 from streams.core.state import _t as _us
 from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
+from streams.processing import unit_conveyance
 from streams.processing.cache import Scope, StateCache
 from streams.processing.limits import (
     DEFAULT_MAX_RECORD_BYTES,
@@ -115,6 +116,8 @@ class Engine:
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None
     ) -> list[OutRecord]:
         role = self.topics.role_of(topic)
+        if role == "conveyance_feed":  # a conveyance event for units of this partition (docs/design/conveyances.md)
+            return unit_conveyance.apply_feed(self, topic, partition, offset, key, value)
         try:
             if role not in ("plan", "event", "clock"):
                 raise DecodeError(f"topic {topic!r} is not an input of the tracking job")
@@ -129,8 +132,11 @@ class Engine:
         except DecodeError as exc:
             return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
         try:
+            before = None if isinstance(record, ClockTick) else self._units.get(key)  # type: ignore[arg-type]
             out = self._apply(record, (topic, partition, offset), len(value or b""),
                               lambda reason: self.dead_letter(topic, partition, offset, key, value, reason))
+            if not isinstance(record, ClockTick):  # who boards which ride, for the conveyance job
+                out += unit_conveyance.boardings(self, record, before)
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
             return [self.dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
