@@ -14,8 +14,9 @@ arrival but at its boarding place while where it leaves is unknown), and both at
 ride in between (a block train's border stations), never the rest of the rotation. A unit only
 booked hears plans and estimates but no actual (it may have been rolled); a unit loaded (listed or reported) hears
 actuals too: an ACTUAL departure is then its actual departure, with or without an equipment event of its own.
-A unit discharged stops hearing; one only booked and re-planned off the ride has what it heard withdrawn
-(retracted versions of those events).
+A unit discharged stops hearing the rest of the rotation (it still hears its own calls, which came before its
+discharge, so the order in which the discharge and the news arrive does not matter); one only booked and
+re-planned off the ride has what it heard withdrawn (retracted versions of those events).
 """
 
 from __future__ import annotations
@@ -98,11 +99,13 @@ def unit_news(ev: ConveyanceEvent, unit: TrackedUnit, *, retract: bool = False,
 
 def hears(p: Passage, ev: ConveyanceEvent) -> bool:
     """Whether the unit of passage `p` hears `ev` (see the module docstring)."""
-    if not p.aboard:
-        return False
     if ev.classifier is Classifier.ACTUAL and p.basis is Basis.BOOKED:
         return False
     call = ev.call.location
+    if not p.aboard:  # discharged: still its own calls (they came before), in whatever order the news arrives
+        own = (ev.milestone is ConveyanceMilestone.DEPARTED and call == p.boards) or \
+              (ev.milestone is ConveyanceMilestone.ARRIVED and call == p.leaves)  # fmt: skip
+        return own or call in p.via
     if call in p.via:
         return True
     if ev.milestone is ConveyanceMilestone.DEPARTED:

@@ -19,8 +19,9 @@ from pydantic import ValidationError
 
 from schemas import Classifier, DecodeError, Milestone, Plan, TrackedUnit, TrackingEvent, loads
 from schemas.codec import _explain
+from schemas.conveyances import normalise_flight
 from streams.core.conveyance import Boarding, is_conveyance_news
-from streams.core.manifest import ride_of_event, ride_of_leg
+from streams.core.manifest import _local_date, ride_of_event, ride_of_leg
 from streams.core.records import PlanRecord
 from streams.core.state import UnitState
 from streams.core.tracker import Refused, apply_event
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from streams.processing.engine import Engine, OutRecord
 
 _BOARDING = (Milestone.LOADED, Milestone.DEPARTED, Milestone.DISCHARGED)
+_LISTING = (Milestone.LOADED, Milestone.STUFFED)  # an FFM lists bulk air waybills (LOADED) and built-up ULDs
 
 
 def boardings(engine: Engine, record: Plan | TrackingEvent, before: UnitState | None) -> list[OutRecord]:
@@ -58,16 +60,20 @@ def boardings(engine: Engine, record: Plan | TrackingEvent, before: UnitState | 
     else:
         e = record
         if (is_conveyance_news(e.event_id) or e.retracted or e.classifier is not Classifier.ACTUAL
-                or e.milestone not in _BOARDING or after.events.get(e.event_id) is None):  # fmt: skip
+                or after.events.get(e.event_id) is None):  # fmt: skip
             return []
-        ride = ride_of_event(e, locode_zone, after.plan)  # type: ignore[arg-type]
-        if ride is None:
-            return []
-        if "ffm" in e.source.lower() and e.milestone is Milestone.LOADED:  # a flight manifest: a loading list
-            out.append(Boarding(ride=ride, basis="LISTED", unit=e.unit, boards=e.location, as_of=e.event_time))
-        else:
+        if _listed(e):  # a flight manifest (FFM): each bulk air waybill and ULD it lists, on the flight
+            day = _local_date(e.event_time, e.location, locode_zone)
+            if day is not None:
+                out.append(Boarding(ride=f"FLIGHT:{normalise_flight(e.transport.flight)}:{day}", basis="LISTED",
+                                    unit=e.unit, boards=e.location, as_of=e.event_time))  # fmt: skip
+        elif e.milestone in _BOARDING and (ride := ride_of_event(e, locode_zone, after.plan)):  # type: ignore[arg-type]
             out.append(Boarding(ride=ride, basis="REPORTED", unit=e.unit, as_of=e.event_time, event=e))
     return [OutRecord(topic, b.ride.encode(), b.model_dump_json(exclude_none=True).encode()) for b in out]
+
+
+def _listed(e: TrackingEvent) -> bool:
+    return "ffm" in e.source.lower() and e.milestone in _LISTING and bool(e.transport.flight)
 
 
 def _rides(plan: PlanRecord) -> dict[str, list[str]]:

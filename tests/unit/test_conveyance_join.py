@@ -67,7 +67,8 @@ def test_a_unit_hears_its_own_calls_and_actuals_only_once_loaded() -> None:
     loaded = booked(A, "CNSHA", "NLRTM", Basis.REPORTED)
     assert hears(loaded, ata_rtm) and hears(loaded, atd_sha)
     assert not hears(loaded, call("x", "CNSHA", "ARRIVED", "ACTUAL", d(0), d(0)))  # its boarding port's arrival
-    assert not hears(booked(A, "CNSHA", "NLRTM", Basis.REPORTED, off_at=d(12)), eta_rtm)  # discharged
+    assert not hears(booked(A, "CNSHA", "SGSIN", Basis.REPORTED, off_at=d(12)), eta_rtm)  # discharged
+    assert hears(booked(A, "CNSHA", "SGSIN", Basis.REPORTED, off_at=d(12)), atd_sha)  # its own call, before
     assert hears(booked(A, "CNSHA", None, Basis.REPORTED), eta_sin)  # where it leaves unknown: any arrival
     train = Conveyance(kind="TRAIN", carrier="YXO", number="X8017", departure_date=T0.date())
     border = call("b", "KZDOS", "DEPARTED", "ACTUAL", d(7), d(7), conveyance=train, mode="RAIL")
