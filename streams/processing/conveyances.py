@@ -26,8 +26,8 @@ from streams.core.conveyance import Boarding, Delivery, Ride, ride_of
 from streams.processing.cache import Scope, StateCache
 from streams.processing.engine import OutRecord, dead_letter
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES
-from streams.processing.replay import partition_for
 from streams.processing.topics import TopicNames
+from streams.processing.unit_conveyance import partition_for
 
 log = logging.getLogger(__name__)
 BUCKETS = 64

@@ -19,6 +19,7 @@ from schemas import ClockTick, DecodeError, Plan, ShipmentPlan, TrackingEvent, d
 from schemas.conveyances import ConveyanceEvent
 from streams.core.policy import TrackingPolicy
 from streams.core.shipments.policy import ShipmentPolicy
+from streams.processing.conveyances import ConveyanceEngine
 from streams.processing.engine import Engine, OutRecord
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES
 from streams.processing.shipments import ShipmentEngine
@@ -61,11 +62,9 @@ def replay(
     lines: Iterable[bytes | str], topics: TopicNames, policy: TrackingPolicy, partitions: int,
     shipment_policy: ShipmentPolicy | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> ReplayResult:
-    engine = Engine({}, {}, topics, policy, max_record_bytes=max_record_bytes)
+    engine = Engine({}, {}, topics, policy, max_record_bytes=max_record_bytes, boardings=True)
     shipments = ShipmentEngine({}, {}, topics, shipment_policy or ShipmentPolicy(eta_min_shift=policy.eta_min_shift),
                                max_record_bytes=max_record_bytes)  # fmt: skip
-    from streams.processing.conveyances import ConveyanceEngine  # it imports this module's partition_for
-
     rides = ConveyanceEngine({}, topics, partitions, max_record_bytes=max_record_bytes)
     feed, boarding, conveyance_feed = (topics.name(r) for r in ("shipment_feed", "boarding", "conveyance_feed"))
 

@@ -11,7 +11,7 @@ Functions over the `Engine`, kept out of engine.py so the tracking engine stays 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
@@ -29,19 +29,19 @@ from streams.feeds.locations import locode_zone
 from streams.processing.limits import TooLarge
 from streams.processing.schedule import PartitionClock
 
-if TYPE_CHECKING:
-    from streams.processing.engine import Engine, OutRecord
+# The unit job's Engine and its OutRecord class are passed in, not imported: engine.py imports this module.
+Engine = Any
+OutRecord = Any
 
 _BOARDING = (Milestone.LOADED, Milestone.DEPARTED, Milestone.DISCHARGED)
 _LISTING = (Milestone.LOADED, Milestone.STUFFED)  # an FFM lists bulk air waybills (LOADED) and built-up ULDs
 
 
-def boardings(engine: Engine, record: Plan | TrackingEvent, before: UnitState | None) -> list[OutRecord]:
+def boardings(engine: Engine, record: Plan | TrackingEvent, before: UnitState | None,
+              out_record: type) -> list[OutRecord]:  # fmt: skip
     """What an applied plan or unit event says about rides: a new plan revision books its unit on each ride its
     legs name and unbooks it from those only the previous revision named; a unit's own ACTUAL LOADED, DEPARTED or
     DISCHARGED with a transport reference reports it on (or off) that ride; an FFM's loading lists it."""
-    from streams.processing.engine import OutRecord
-
     after = engine._units.get(record.unit.id.encode())
     if after is None:
         return []
@@ -69,7 +69,7 @@ def boardings(engine: Engine, record: Plan | TrackingEvent, before: UnitState | 
                                     unit=e.unit, boards=e.location, as_of=e.event_time))  # fmt: skip
         elif e.milestone in _BOARDING and (ride := ride_of_event(e, locode_zone, after.plan)):  # type: ignore[arg-type]
             out.append(Boarding(ride=ride, basis="REPORTED", unit=e.unit, as_of=e.event_time, event=e))
-    return [OutRecord(topic, b.ride.encode(), b.model_dump_json(exclude_none=True).encode()) for b in out]
+    return [out_record(topic, b.ride.encode(), b.model_dump_json(exclude_none=True).encode()) for b in out]
 
 
 def _listed(e: TrackingEvent) -> bool:
