@@ -69,10 +69,10 @@ def manifest(units: int) -> tuple[list[Plan], list[TrackingEvent]]:
 
 
 def change(n: int) -> ConveyanceEvent:
-    """The vessel's n-th estimated arrival at Rotterdam: n hours after the plan's, reported on day 5 + n."""
+    """The vessel's n-th estimated arrival at Rotterdam: a day and n hours after the plan's, reported on day 5 + n."""
     return ConveyanceEvent(event_id=f"eta-{n}", source="carrier", conveyance=VESSEL, mode="SEA",
                            call=ConveyanceCall(location="NLRTM", facility="ECTDELTA"), milestone="ARRIVED",
-                           classifier="ESTIMATED", event_time=T0 + timedelta(days=30, hours=n),
+                           classifier="ESTIMATED", event_time=T0 + timedelta(days=31, hours=n),
                            received_time=T0 + timedelta(days=5 + n))  # fmt: skip
 
 

@@ -7,7 +7,8 @@ of that partition that hear it: its key is the ride plus a number chosen so that
 record on the partition those units' own records are on (`feed_key`). See docs/design/conveyances.md.
 
 State: a ride's calls under the ride key; its manifest in 64 buckets (`ride` + 0x1f + bucket), so a boarding
-rewrites one small bucket, and a ride of 24,000 units stays far below the record size limit."""
+rewrites one small bucket (encoded once per batch, at `flush`), and a ride of 24,000 units stays far below the
+record size limit. Without `write_behind` (replay, tests) every record is flushed as it is processed."""
 
 from __future__ import annotations
 
@@ -79,9 +80,11 @@ class ConveyanceEngine:
                  max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:  # fmt: skip
         """`partitions`: of the unit job's input topics, to route fan-out records to its units' partitions."""
         self.rides = rides
+        self.write_behind = write_behind
         self._store: StateCache[bytes] = StateCache(rides, max_items=64 * cached_rides, write_behind=write_behind)
         self._loaded: dict[str, Ride] = {}
         self._members: dict[str, dict[int, set[str]]] = {}  # each loaded ride's units by bucket
+        self._dirty: dict[tuple[str, int], int] = {}  # manifest buckets changed since the flush -> their partition
         self.cached_rides = cached_rides
         self.topics = topics
         self.partitions = partitions
@@ -92,12 +95,22 @@ class ConveyanceEngine:
         self.fine_watermarks: dict[int, datetime] = {}  # no watermark of its own: for the metrics collector
 
     def flush(self, scope: Scope | None = None) -> int:
+        self._write_buckets()
         return self._store.flush(scope)
+
+    def _write_buckets(self) -> None:
+        for (ride_key, bucket), partition in self._dirty.items():
+            ride, members = self._loaded[ride_key], self._members[ride_key].get(bucket, set())
+            self._store.partition = partition
+            self._store[_bucket_key(ride_key, bucket)] = orjson.dumps(sorted(
+                r for u in members if (r := ride.passage_data(u)) is not None))
+        self._dirty.clear()
 
     def forget(self) -> None:
         self._store.clear()
         self._loaded.clear()
         self._members.clear()
+        self._dirty.clear()
 
     def process(self, topic: str, partition: int, offset: int | None, key: bytes | None,
                 value: bytes | None) -> list[OutRecord]:  # fmt: skip
@@ -151,10 +164,13 @@ class ConveyanceEngine:
                 return [refuse(f"contradictory manifest: {problem.reason}")]
             unit, bucket = record.unit.id, bucket_of(record.unit.id)
             members = self._members[ride_key].setdefault(bucket, set())
-            members.add(unit)
-            members.intersection_update(ride.manifest.passages)  # an unbooked unit leaves its bucket
-            self._store[_bucket_key(ride_key, bucket)] = orjson.dumps(sorted(
-                r for u in members if (r := ride.passage_data(u)) is not None))
+            if unit in ride.manifest.passages:
+                members.add(unit)
+            else:
+                members.discard(unit)  # unbooked: it leaves its bucket
+            self._dirty[(ride_key, bucket)] = partition  # encoded once per batch, at `flush`
+            if not self.write_behind:
+                self._write_buckets()
         return feed_records(self._feed, ride_key, deliveries, self.partitions)
 
     def _ride(self, key: str) -> Ride:
@@ -172,8 +188,9 @@ class ConveyanceEngine:
                 ride.load_passage(row)
                 members.setdefault(b, set()).add(row[0])
         if len(self._loaded) >= self.cached_rides:
-            gone = next(iter(self._loaded))
-            del self._loaded[gone], self._members[gone]
+            gone = next((k for k in self._loaded if all(d[0] != k for d in self._dirty)), None)
+            if gone is not None:  # not one with changes waiting for the flush
+                del self._loaded[gone], self._members[gone]
         self._loaded[key], self._members[key] = ride, members
         return ride
 

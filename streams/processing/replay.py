@@ -1,6 +1,9 @@
 """Replay a recorded history through both jobs: JSON lines of plans, events, clock ticks and shipment plans,
 in any order. Unit reports the unit job forwards go straight to the shipment job, as they would via Kafka.
 
+Conveyance events (`"record": "conveyance_event"`) go to the conveyance job, which fans them out to the units
+aboard (docs/design/conveyances.md); its own records (boardings, fan-out) are followed but not returned.
+
 Records are put in a canonical order (when each became known, then a stable tie-break) and routed to
 partitions as Kafka's default partitioner would route them, with clock ticks broadcast to every
 partition, so each partition sees what it would have seen live. The same input always gives the same
@@ -67,6 +70,7 @@ def replay(
                                max_record_bytes=max_record_bytes)  # fmt: skip
     rides = ConveyanceEngine({}, topics, partitions, max_record_bytes=max_record_bytes)
     feed, boarding, conveyance_feed = (topics.name(r) for r in ("shipment_feed", "boarding", "conveyance_feed"))
+    plumbing = (boarding, conveyance_feed)
 
     def unit_job(topic: str, p: int, key: bytes | None, raw: bytes) -> list[OutRecord]:
         """The record's outputs, followed through the internal topics (unit reports to the shipment job, boardings
@@ -85,7 +89,7 @@ def replay(
                 out += rides.process(boarding, partition_for(o.key, partitions), None, o.key, o.value)  # type: ignore[arg-type]
             elif o.topic == conveyance_feed:
                 out += engine.process(conveyance_feed, partition_for(o.key, partitions), None, o.key, o.value)  # type: ignore[arg-type]
-        return out
+        return [o for o in out if o.topic not in plumbing]  # the conveyance join's own records stay inside
 
     records: list[Record] = []
     outputs: list[OutRecord] = []
@@ -108,8 +112,8 @@ def replay(
         elif isinstance(record, ConveyanceEvent):  # re-keyed by ride by the conveyance job, then as above
             key = record.conveyance.id.encode()
             first = rides.process(topics.name("conveyance"), partition_for(key, partitions), None, key, raw)
-            outputs += [o for r in first for o in ([r] if r.topic != boarding else [r, *unit_job(boarding, 0, r.key,
-                                                                                                  r.value)])]
+            outputs += [o for r in first for o in ([r] if r.topic != boarding else unit_job(boarding, 0, r.key,
+                                                                                           r.value))]
         elif isinstance(record, ShipmentPlan):
             key = record.shipment.id.encode()
             outputs += shipments.process(topics.name("shipment_plan"), partition_for(key, partitions), None, key, raw)
