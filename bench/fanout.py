@@ -156,7 +156,7 @@ async def run(units: int, changes: int) -> dict:
     plans, loads = manifest(units)
     log("baseline: the engines alone, in process ...")
     t = time.perf_counter()
-    alone = in_process(plans, loads, min(changes, 5))
+    alone = in_process(plans, loads, min(changes, 3))
     log(f"    {statistics.median(alone):.2f} s per change (median of {len(alone)}); {time.perf_counter() - t:.0f} s "
         "with the load")  # fmt: skip
     with EmbeddedBroker(log_path=workdir / "broker.log") as broker:

@@ -14,7 +14,7 @@ from schemas.conveyances import Conveyance, ConveyanceCall, ConveyanceEvent
 from streams.core.conveyance import Boarding, Ride, hears, news_id
 from streams.core.manifest import Basis, Passage
 from streams.core.policy import DEFAULT_POLICY
-from streams.processing.conveyances import ConveyanceEngine, feed_key, feed_records
+from streams.processing.conveyances import ConveyanceEngine, bucket_of, feed_key, feed_records
 from streams.processing.engine import Engine
 from streams.processing.replay import partition_for, replay
 from streams.processing.topics import TopicNames
@@ -180,6 +180,16 @@ def test_the_rides_table_is_read_back_as_it_was_written() -> None:
     again = ConveyanceEngine(store, TOPICS, 4)._ride(RIDE)
     assert again.manifest.passages == engine._ride(RIDE).manifest.passages and len(again.manifest.passages) == 3
     assert again.calls == engine._ride(RIDE).calls
+    # Written behind (the worker): a bucket is encoded once, when the batch is flushed.
+    behind: dict[bytes, bytes] = {}
+    worker = ConveyanceEngine(behind, TOPICS, 4, write_behind=True)
+    for n, unit in enumerate((A, B, C)):
+        b = Boarding(ride=RIDE, basis="BOOKED", unit=TrackedUnit.container(unit), boards="CNSHA", leaves="NLRTM",
+                     as_of=T0)  # fmt: skip
+        worker.process(TOPICS.name("boarding"), 1, n, RIDE.encode(), b.model_dump_json().encode())
+    assert behind == {}
+    assert worker.flush() == len({bucket_of(u) for u in (A, B, C)})
+    assert len(ConveyanceEngine(behind, TOPICS, 4)._ride(RIDE).manifest.passages) == 3
 
 
 # --- the whole join, through replay ----------------------------------------------------------------------------------
