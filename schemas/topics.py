@@ -9,6 +9,7 @@ Role = Literal[
     "plan", "event", "clock", "timeline", "alert", "eta", "dead_letter", "road_ping",
     "shipment_plan", "shipment_feed", "shipment_timeline", "shipment_alert", "shipment_eta",
     "conveyance",
+    "boarding", "conveyance_feed",
 ]
 UNIT_INPUTS: tuple[Role, ...] = ("plan", "event", "clock")
 SHIPMENT_INPUTS: tuple[Role, ...] = ("shipment_plan", "shipment_feed", "clock")
@@ -54,7 +55,15 @@ SPECS: tuple[TopicSpec, ...] = (
     # conveyance id so every feed about one conveyance lands on one partition, for the conveyance job to join.
     TopicSpec("conveyance", "conveyances", "conveyance id", "conveyance-event.schema.json",
               "vessel, train, flight and truck-trip departures, arrivals and omitted calls (PLN/EST/ACT)", "in"),
+    # The conveyance job (docs/design/conveyances.md): boardings and conveyance events meet keyed by ride; what a
+    # ride's units hear goes back to the unit job, one record per unit partition listing the units.
+    TopicSpec("boarding", "boardings", "ride", "(internal)",
+              "who boards or leaves a ride (plans, unit events, loading lists) and conveyance events, by ride",
+              "internal"),
+    TopicSpec("conveyance_feed", "conveyance-feed", "ride#n (lands on the partition of the units it lists)",
+              "(internal)", "a conveyance event for the units aboard, one record per unit partition", "internal"),
 )
+CONVEYANCE_INPUTS: tuple[Role, ...] = ("conveyance", "boarding")
 RAW_SUFFIX = "raw."  # corridor.raw.<format>: messages as carriers send them, one topic per format
 # The feed formats a raw topic exists for: each is an adapter of streams/feeds/registry.py, in its detection order
 # (tests/unit/feeds/test_registry.py holds the two lists equal). Named here because the topics are part of the
@@ -84,6 +93,11 @@ class TopicNames:
     def shipment_inputs(self) -> list[str]:
         """What the shipment job consumes (clock ticks drive both jobs)."""
         return [self.name(r) for r in SHIPMENT_INPUTS]
+
+    @property
+    def conveyance_inputs(self) -> list[str]:
+        """What the conveyance job consumes."""
+        return [self.name(r) for r in CONVEYANCE_INPUTS]
 
     @property
     def outputs(self) -> list[str]:
@@ -122,5 +136,6 @@ TOPIC_CONFIG: dict[Role, tuple[Literal["compact", "delete"], int | None]] = {
     "shipment_plan": ("compact", None), "shipment_feed": ("delete", 90 * _DAY_MS),
     "shipment_timeline": ("compact", None), "shipment_alert": ("delete", 90 * _DAY_MS),
     "shipment_eta": ("delete", 90 * _DAY_MS), "conveyance": ("delete", 90 * _DAY_MS),
+    "boarding": ("delete", 90 * _DAY_MS), "conveyance_feed": ("delete", 7 * _DAY_MS),
 }
 RAW_CONFIG: tuple[Literal["delete"], int] = ("delete", 30 * _DAY_MS)  # the re-ingest window

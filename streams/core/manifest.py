@@ -1,5 +1,5 @@
 """Who is aboard a conveyance: the manifest of one vessel voyage, train or flight, learnt from the units' own events,
-loading lists and the plans' legs. Pure: event time only, no I/O, no clock. Nothing here is wired into a job yet.
+loading lists and the plans' legs. Pure: event time only, no I/O, no clock. The conveyance job keeps one per ride.
 
 A manifest is keyed by a *ride key*, the part of a conveyance's identity that all three sources can give:
 
@@ -106,6 +106,7 @@ class Passage:
     basis: Basis
     boarded_at: datetime  # event time of the evidence that put it on the ride
     off_at: datetime | None = None  # event time of its ACTUAL discharge from the ride
+    via: tuple[str, ...] = ()  # stops its plan makes on the ride between boarding and leaving (a train's borders)
 
     @property
     def aboard(self) -> bool:
@@ -177,12 +178,13 @@ class Manifest:
             return
         if new.basis < current.basis:  # weaker evidence only fills in what is unknown
             self.passages[new.unit] = replace(current, boards=current.boards or new.boards,
-                                              leaves=current.leaves or new.leaves)  # fmt: skip
+                                              leaves=current.leaves or new.leaves,
+                                              via=current.via or new.via)  # fmt: skip
             return
         if new.basis == current.basis and new.boarded_at < current.boarded_at:
             return  # older news of the same kind
         self.passages[new.unit] = replace(new, boards=new.boards or current.boards, leaves=new.leaves or current.leaves,
-                                          off_at=current.off_at)  # fmt: skip
+                                          off_at=current.off_at, via=new.via or current.via)  # fmt: skip
 
     # --- questions -----------------------------------------------------------------------------------------------
     def aboard(self) -> list[Passage]:

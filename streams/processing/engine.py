@@ -15,6 +15,7 @@ from schemas.topics import TopicNames
 from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState, to_micros
 from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
+from streams.processing import unit_conveyance
 from streams.processing.cache import Scope, StateCache
 from streams.processing.limits import (
     DEFAULT_MAX_RECORD_BYTES,
@@ -66,6 +67,7 @@ class Engine:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         incremental: bool = True,
         coalesce: bool = False,
+        boardings: bool = False,
     ) -> None:
         self.units, self.clock = units, clock  # the stores themselves (up to date after `flush`)
         self._units: StateCache[UnitState] = StateCache(units, UnitState.decode, UnitState.encode, cached_units,
@@ -76,6 +78,7 @@ class Engine:
         self.max_record_bytes = max_record_bytes
         self.incremental = incremental  # False: every record re-derives its unit whole (the specification)
         self.coalesce = coalesce and write_behind  # written through, every record is a batch of its own
+        self.boardings = boardings  # write who boards which ride for the conveyance job (worker, replay)
         # Since the last flush: each unit's latest timeline record and the list `process` returned it in.
         self._latest: dict[bytes | None, tuple[list[OutRecord], OutRecord]] = {}
         self.coalesced = 0  # timelines taken back (superseded within their batch), for the record
@@ -114,6 +117,8 @@ class Engine:
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None
     ) -> list[OutRecord]:
         role = self.topics.role_of(topic)
+        if role == "conveyance_feed":  # a conveyance event for units of this partition (docs/design/conveyances.md)
+            return unit_conveyance.apply_feed(self, topic, partition, offset, key, value)
         try:
             if role not in ("plan", "event", "clock"):
                 raise DecodeError(f"topic {topic!r} is not an input of the tracking job")
@@ -128,8 +133,11 @@ class Engine:
         except DecodeError as exc:
             return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
         try:
+            before = None if isinstance(record, ClockTick) or not self.boardings else self._units.get(key)  # type: ignore[arg-type]
             out = self._apply(record, (topic, partition, offset), len(value or b""),
                               lambda reason: self.dead_letter(topic, partition, offset, key, value, reason))
+            if self.boardings and not isinstance(record, ClockTick):  # who boards which ride, for the conveyance job
+                out += unit_conveyance.boardings(self, record, before, OutRecord)
         except Exception as exc:  # a bug must not crash the worker or lose the record
             log.exception("failed to process %s[%s]@%s", topic, partition, offset)
             return [self.dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]

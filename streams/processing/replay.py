@@ -1,6 +1,9 @@
 """Replay a recorded history through both jobs: JSON lines of plans, events, clock ticks and shipment plans,
 in any order. Unit reports the unit job forwards go straight to the shipment job, as they would via Kafka.
 
+Conveyance events (`"record": "conveyance_event"`) go to the conveyance job, which fans them out to the units
+aboard (docs/design/conveyances.md); its own records (boardings, fan-out) are followed but not returned.
+
 Records are put in a canonical order (when each became known, then a stable tie-break) and routed to
 partitions as Kafka's default partitioner would route them, with clock ticks broadcast to every
 partition, so each partition sees what it would have seen live. The same input always gives the same
@@ -16,15 +19,17 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from schemas import ClockTick, DecodeError, Plan, ShipmentPlan, TrackingEvent, decode_input, loads
+from schemas.conveyances import ConveyanceEvent
 from schemas.topics import TopicNames
 from streams.core.policy import TrackingPolicy
 from streams.core.shipments.policy import ShipmentPolicy
+from streams.processing.conveyances import ConveyanceEngine
 from streams.processing.engine import Engine, OutRecord
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES
 from streams.processing.shipments import ShipmentEngine
 
-Record = Plan | TrackingEvent | ClockTick | ShipmentPlan
-_RANK = {ShipmentPlan: 0, Plan: 0, TrackingEvent: 1, ClockTick: 2}
+Record = Plan | TrackingEvent | ClockTick | ShipmentPlan | ConveyanceEvent
+_RANK = {ShipmentPlan: 0, Plan: 0, TrackingEvent: 1, ConveyanceEvent: 1, ClockTick: 2}
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -35,14 +40,14 @@ def partition_for(key: bytes, partitions: int) -> int:
 def known_at(record: Record) -> datetime:
     if isinstance(record, Plan | ShipmentPlan):
         return record.issued_time
-    if isinstance(record, TrackingEvent):
+    if isinstance(record, TrackingEvent | ConveyanceEvent):
         return record.received_time
     return record.time
 
 
 def canonical_order(records: Iterable[Record]) -> list[Record]:
     def key(r: Record) -> tuple:
-        ident = (r.event_id if isinstance(r, TrackingEvent) else r.unit.id if isinstance(r, Plan)
+        ident = (r.event_id if isinstance(r, TrackingEvent | ConveyanceEvent) else r.unit.id if isinstance(r, Plan)
                  else r.shipment.id if isinstance(r, ShipmentPlan) else "")  # fmt: skip
         return (known_at(r), _RANK[type(r)], ident, r.model_dump_json())
 
@@ -60,17 +65,31 @@ def replay(
     lines: Iterable[bytes | str], topics: TopicNames, policy: TrackingPolicy, partitions: int,
     shipment_policy: ShipmentPolicy | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> ReplayResult:
-    engine = Engine({}, {}, topics, policy, max_record_bytes=max_record_bytes)
+    engine = Engine({}, {}, topics, policy, max_record_bytes=max_record_bytes, boardings=True)
     shipments = ShipmentEngine({}, {}, topics, shipment_policy or ShipmentPolicy(eta_min_shift=policy.eta_min_shift),
                                max_record_bytes=max_record_bytes)  # fmt: skip
-    feed = topics.name("shipment_feed")
+    rides = ConveyanceEngine({}, topics, partitions, max_record_bytes=max_record_bytes)
+    feed, boarding, conveyance_feed = (topics.name(r) for r in ("shipment_feed", "boarding", "conveyance_feed"))
+    plumbing = (boarding, conveyance_feed)
 
     def unit_job(topic: str, p: int, key: bytes | None, raw: bytes) -> list[OutRecord]:
-        out = engine.process(topic, p, None, key, raw)
-        for o in [o for o in out if o.topic == feed]:
-            assert o.key is not None
-            out += shipments.process(feed, partition_for(o.key, partitions), None, o.key, o.value)
-        return out
+        """The record's outputs, followed through the internal topics (unit reports to the shipment job, boardings
+        to the conveyance job, its fan-out back to the unit job), each as soon as it is written, as live."""
+        out = engine.process(topic, p, None, key, raw) if topic != boarding else []
+        if topic == boarding:
+            out = rides.process(topic, partition_for(key or b"", partitions), None, key, raw)
+        i = 0
+        while i < len(out):
+            o = out[i]
+            i += 1
+            assert o.key is not None or o.topic not in (feed, boarding, conveyance_feed)
+            if o.topic == feed:
+                out += shipments.process(feed, partition_for(o.key, partitions), None, o.key, o.value)  # type: ignore[arg-type]
+            elif o.topic == boarding:
+                out += rides.process(boarding, partition_for(o.key, partitions), None, o.key, o.value)  # type: ignore[arg-type]
+            elif o.topic == conveyance_feed:
+                out += engine.process(conveyance_feed, partition_for(o.key, partitions), None, o.key, o.value)  # type: ignore[arg-type]
+        return [o for o in out if o.topic not in plumbing]  # the conveyance join's own records stay inside
 
     records: list[Record] = []
     outputs: list[OutRecord] = []
@@ -79,7 +98,7 @@ def replay(
         if not raw.strip():
             continue
         try:
-            records.append(decode_input(raw))
+            records.append(_conveyance(raw) if b'"conveyance_event"' in raw else decode_input(raw))
         except DecodeError as exc:
             outputs.append(engine.dead_letter("replay", 0, n, None, raw, f"line {n}: {exc}"))
     rejected = len(outputs)
@@ -90,6 +109,11 @@ def replay(
                 outputs += unit_job(topics.name("clock"), p, None, raw)
             for p in range(partitions):
                 outputs += shipments.process(topics.name("clock"), p, None, None, raw)
+        elif isinstance(record, ConveyanceEvent):  # re-keyed by ride by the conveyance job, then as above
+            key = record.conveyance.id.encode()
+            first = rides.process(topics.name("conveyance"), partition_for(key, partitions), None, key, raw)
+            outputs += [o for r in first for o in ([r] if r.topic != boarding else unit_job(boarding, 0, r.key,
+                                                                                           r.value))]
         elif isinstance(record, ShipmentPlan):
             key = record.shipment.id.encode()
             outputs += shipments.process(topics.name("shipment_plan"), partition_for(key, partitions), None, key, raw)
@@ -98,6 +122,16 @@ def replay(
             key = record.unit.id.encode()
             outputs += unit_job(topics.name(role), partition_for(key, partitions), key, raw)
     return ReplayResult(outputs, len(records), rejected)
+
+
+def _conveyance(raw: bytes) -> ConveyanceEvent:
+    obj = loads(raw)
+    if isinstance(obj, dict) and obj.get("record") == "conveyance_event":
+        try:
+            return ConveyanceEvent.model_validate(obj)
+        except ValueError as exc:
+            raise DecodeError(f"invalid conveyance_event: {exc}") from None
+    return decode_input(raw)  # type: ignore[return-value]
 
 
 def as_json_lines(outputs: Iterable[OutRecord]) -> Iterator[bytes]:

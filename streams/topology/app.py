@@ -8,6 +8,7 @@ from datetime import timedelta
 import faust
 
 from schemas.topics import TopicNames
+from streams.processing.conveyances import ConveyanceEngine
 from streams.processing.engine import Engine
 from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
@@ -70,7 +71,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     topics = TopicNames(settings.topic_prefix)
     # Only what an agent handled is acknowledged: Faust acknowledges records its streams skip (ack_guard).
     guard = ack_guard.install(app)
-    inputs = app.topic(*topics.inputs, **_raw())
+    unit_inputs = [*topics.inputs, topics.name("conveyance_feed")]  # the conveyance job's fan-out, per partition
+    inputs = app.topic(*unit_inputs, **_raw())
     outputs = {name: app.topic(name, **_raw()) for name in topics.outputs}
     units = _raw_table(app, "units", settings.partitions, "per-unit tracking state (plan, history, alerts)")
     clock = _raw_table(app, "clock", settings.partitions, "per-partition watermark and due-unit index")
@@ -81,28 +83,33 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     unit_tables = [raw_table.wrap(units, settings.store), raw_table.wrap(clock, settings.store)]
     engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=20_000,
                     max_record_bytes=settings.max_record_bytes,
-                    coalesce=settings.coalesce_timelines)  # fmt: skip
+                    coalesce=settings.coalesce_timelines, boardings=True)  # fmt: skip
     meters = metrics.WorkerMetrics(topics)
     metered = metrics.MeteredEngine(engine, "track", meters)
     batcher = Batcher(metered, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
-                      **_ordered(app, topics.inputs, settings), internal={topics.name("shipment_feed")})
-    guard.reads(topics.inputs)
+                      **_ordered(app, unit_inputs, settings),
+                      internal={topics.name("shipment_feed"), topics.name("boarding")})  # fmt: skip
+    guard.reads(unit_inputs)
     faust_drain.track_state(app, batcher.state_position)
     metrics.meter_batches(batcher, metered, meters)
     shipment_engine, ship_batcher, ship_metered = _add_shipments(app, topics, settings, meters)
-    # Both jobs write through the Kafka client (the batchers), not Faust's producer buffer.
-    faust_drain.route_direct(app, [*topics.inputs, *topics.shipment_inputs])
+    convey_engine, convey_batcher, convey_metered = _add_conveyances(app, topics, settings, meters)
+    # The jobs write through the Kafka client (the batchers), not Faust's producer buffer.
+    faust_drain.route_direct(app, [*unit_inputs, *topics.shipment_inputs, *topics.conveyance_inputs])
     # Delete-retention inputs have no offset gaps (compacted plans do): a jump is a stale fetch, read again.
-    faust_drain.gapless(app, [topics.name(r) for r in ("event", "clock", "shipment_feed")])
+    faust_drain.gapless(app, [topics.name(r) for r in ("event", "clock", "shipment_feed", "conveyance", "boarding",
+                                                   "conveyance_feed")])
 
     def forget() -> None:
         guard.forget()
-        for b in (batcher, ship_batcher):
+        for b in (batcher, ship_batcher, convey_batcher):
             b.drop()
         engine.forget()
         shipment_engine.forget()
+        convey_engine.forget()
         metered.discard()
         ship_metered.discard()
+        convey_metered.discard()
 
     # Only on revocation (Faust revokes every partition at the start of each rebalance, after the records handed
     # to agents are acknowledged): by the time partitions are assigned, flow may have resumed, and a batch in
@@ -123,8 +130,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         patch_highwaters(app.consumer, bootstrap, security)
     _watch_broker(app, bootstrap)
     _add_ingest(app, topics, settings, outputs, meters)
-    topology = Topology(app, engine, shipment_engine, topics, outputs, {"track": batcher, "ship": ship_batcher},
-                        meters)
+    topology = Topology(app, engine, shipment_engine, topics, outputs,
+                        {"track": batcher, "ship": ship_batcher, "convey": convey_batcher}, meters)
     metrics.install(app, meters, metrics.WorkerCollector(app, topics, {
         "track": lambda: engine.fine_watermarks, "ship": lambda: shipment_engine.fine_watermarks}))
     # The query API and operations page are added by streams/bootstrap.py: the topology does not know its web layer.
@@ -199,6 +206,30 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
 
     @app.agent(inputs, name="ship", concurrency=1)
     async def ship(stream: faust.StreamT) -> None:
+        await batcher.run(stream)
+
+    return engine, batcher, metered
+
+
+def _add_conveyances(app: faust.App, topics: TopicNames, settings: Settings, meters: metrics.WorkerMetrics
+                     ) -> tuple[ConveyanceEngine, Batcher, metrics.MeteredEngine]:  # fmt: skip
+    """The conveyance job (docs/design/conveyances.md): conveyance events and boardings in, keyed by ride (it
+    re-keys conveyance events itself); its manifests and calls in a table; fan-out records to the unit job."""
+    rides = _raw_table(app, "rides", settings.partitions, "per-ride manifest (who is aboard) and latest calls")
+    table = raw_table.wrap(rides, settings.store)
+    engine = ConveyanceEngine(table, topics, settings.partitions, write_behind=True,
+                              max_record_bytes=settings.max_record_bytes)  # fmt: skip
+    metered = metrics.MeteredEngine(engine, "convey", meters)
+    batcher = Batcher(metered, app.producer, tables=_raw_tables([table]), actives=app.assignor.assigned_actives,
+                      **_ordered(app, topics.conveyance_inputs, settings),
+                      internal={topics.name("boarding"), topics.name("conveyance_feed")})  # fmt: skip
+    metrics.meter_batches(batcher, metered, meters)
+    inputs = app.topic(*topics.conveyance_inputs, **_raw())
+    ack_guard.install(app).reads(topics.conveyance_inputs)
+    faust_drain.track_state(app, batcher.state_position)
+
+    @app.agent(inputs, name="convey", concurrency=1)
+    async def convey(stream: faust.StreamT) -> None:
         await batcher.run(stream)
 
     return engine, batcher, metered

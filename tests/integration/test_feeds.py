@@ -71,7 +71,8 @@ async def test_samples_become_events_and_bad_input_becomes_dead_letters(bootstra
         # agent sends through Faust's producer buffer, whose back-pressure the conductor applies), and so do the
         # clock ticks, which two agents read.
         direct = set(_raw_inputs(topology.app))
-        assert direct == {topics.name(r) for r in ("plan", "event", "shipment_plan", "shipment_feed")}, direct
+        assert direct == {topics.name(r) for r in ("plan", "event", "shipment_plan", "shipment_feed",
+                                                    "conveyance", "boarding", "conveyance_feed")}, direct  # fmt: skip
 
     sources = {e["source"] for e in events}
     assert {"dcsa", "rail", "iata-fsu"} <= sources, sources
