@@ -29,11 +29,11 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from stdnum import iso6346
-from schemas.topics import TopicNames
 
 from bench.throughput import corridor_worker, produce, wait_committed
 from schemas import Leg, Plan, TrackedUnit, TrackingEvent, TransportRef
 from schemas.conveyances import Conveyance, ConveyanceCall, ConveyanceEvent
+from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
 from streams.broker.tansu import true_end_offsets

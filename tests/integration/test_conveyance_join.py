@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
-from schemas.topics import TopicNames
 
 from schemas import dumps
+from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.io.kafka import OutputReader, Publisher
 from streams.processing.replay import replay

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 from stdnum import iso6346
-from schemas.topics import TopicNames
 
 from schemas import Leg, Plan, TrackedUnit, TrackingEvent, TransportRef, UnitKind
 from schemas.conveyances import Conveyance, ConveyanceCall, ConveyanceEvent
+from schemas.topics import TopicNames
 from streams.core.conveyance import Boarding, Ride, hears, news_id
 from streams.core.manifest import Basis, Passage
 from streams.core.policy import DEFAULT_POLICY
