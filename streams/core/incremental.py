@@ -2,7 +2,7 @@
 
 `streams.core.timeline.derive` stays the specification: a `Derivation` gives the same view (the same timeline
 bytes, evidence and predictions) for the same plan, live events and watermark, and the tests hold it to that on
-random histories (`tests/unit/test_incremental.py`). What it keeps between records, per milestone:
+random histories (`tests/unit/core/test_incremental.py`). What it keeps between records, per milestone:
 
 - the live events each planned milestone matched, and its evidence (best actual, best estimate): an event
   changes only the milestone it matches (and, when it replaces an earlier version, the one that matched);
