@@ -126,6 +126,9 @@ def closed_because(alert: Mapping[str, Any], facts: UnitFacts, alerts: Iterable[
         return f"the unit arrived at {facts.destination or 'its destination'}"
     if facts.plan_revision is not None and alert["plan_revision"] < facts.plan_revision:
         return f"superseded by plan revision {facts.plan_revision}"
+    if alert["kind"] == AlertKind.DIVERTED.value:  # open until the unit is back on its plan where it rejoins
+        back = next((m for m in facts.milestones if m.key == alert["milestone"] and m.actual is not None), None)
+        return f"back on the plan: {back.key} happened" if back is not None else None
     if alert["kind"] == AlertKind.OVERDUE.value:
         keys = [m.key for m in facts.milestones]
         if alert["milestone"] in keys:

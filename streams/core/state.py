@@ -118,16 +118,18 @@ def _plan_out(p: PlanRecord | None) -> list[Any] | None:
         return None
     legs = [[_O[g.mode], g.carrier, g.origin, g.destination, _t(g.planned_departure), _t(g.planned_arrival),
              g.reference] for g in p.legs]
-    return [p.revision, _t(p.issued_time), p.lane, p.customer, legs, _t(p.promised_delivery)]
+    out = [p.revision, _t(p.issued_time), p.lane, p.customer, legs, _t(p.promised_delivery)]
+    return out if p.cargo_tonnes is None else [*out, p.cargo_tonnes]  # appended: older state has 6 fields
 
 
 def _plan_in(raw: list[Any] | None, unit: TrackedUnit | None) -> PlanRecord | None:
     if raw is None or unit is None:
         return None
-    revision, issued, lane, customer, legs, promised = raw
+    revision, issued, lane, customer, legs, promised, *more = raw
     return PlanRecord(
         unit,
         revision, _d(issued), lane, customer,  # type: ignore[arg-type]
         tuple(LegRecord(_MODES[g[0]], g[1], g[2], g[3], _d(g[4]), _d(g[5]), g[6]) for g in legs),  # type: ignore[arg-type]
         _d(promised),
+        more[0] if more else None,
     )
