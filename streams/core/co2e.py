@@ -20,6 +20,7 @@ from itertools import pairwise
 from typing import Any
 
 from schemas import Mode
+from streams.core.routes import distance_rules, great_circle_km, surface_or_air_km, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +30,6 @@ class Factor:
     g_per_tkm: float
     basis: str
     source: str
-
-
-@dataclass(frozen=True, slots=True)
-class DistanceRules:
-    air_extra_km: float
-    factors: tuple[tuple[Mode, float], ...]
-
-    def factor(self, mode: Mode) -> float:
-        return dict(self.factors).get(mode, 1.0)
 
 
 @cache
@@ -52,15 +44,6 @@ def factors() -> dict[Mode, Factor]:
 
 
 @cache
-def distance_rules() -> DistanceRules:
-    d = _data()["distance"]
-    return DistanceRules(float(d["air_extra_km"]), (
-        (Mode.ROAD, float(d["road_factor"])), (Mode.RAIL, float(d["rail_factor"])),
-        (Mode.SEA, float(d["sea_factor"])), (Mode.BARGE, float(d["barge_factor"])),
-    ))  # fmt: skip
-
-
-@cache
 def default_payloads() -> dict[str, float]:
     return {k: float(v) for k, v in _data()["payload_t"].items()}
 
@@ -68,8 +51,6 @@ def default_payloads() -> dict[str, float]:
 @lru_cache(maxsize=8192)
 def distance(mode: Mode, a: str, b: str) -> tuple[float | None, str]:
     """(km, how it was found) for one hop: by the route table, else from positions; (None, why) if neither."""
-    from streams.core.routes import great_circle_km, surface_or_air_km, table
-
     t = table()
     if mode is not Mode.AIR:
         r = t.shortest(a, b, mode)

@@ -128,11 +128,33 @@ def _shortest(table: RouteTable, a: str, b: str, mode: Mode, avoid: frozenset[st
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class DistanceRules:
+    air_extra_km: float
+    factors: tuple[tuple[Mode, float], ...]
+
+    def factor(self, mode: Mode) -> float:
+        return dict(self.factors).get(mode, 1.0)
+
+
+@cache
+def _raw() -> dict:
+    return tomllib.loads(files("streams.core").joinpath("data/routes.toml").read_text("utf-8"))
+
+
+@cache
+def distance_rules() -> DistanceRules:
+    d = _raw()["distance"]
+    return DistanceRules(float(d["air_extra_km"]), (
+        (Mode.ROAD, float(d["road_factor"])), (Mode.RAIL, float(d["rail_factor"])),
+        (Mode.SEA, float(d["sea_factor"])), (Mode.BARGE, float(d["barge_factor"])),
+    ))  # fmt: skip
+
+
 @cache
 def table() -> RouteTable:
     """The route table shipped with corridor."""
-    raw = tomllib.loads(files("streams.core").joinpath("data/routes.toml").read_text("utf-8"))
-    return build(raw)
+    return build(_raw())
 
 
 def build(raw: dict) -> RouteTable:
@@ -157,8 +179,6 @@ def build(raw: dict) -> RouteTable:
 def surface_or_air_km(mode: Mode, p: tuple[float, float], q: tuple[float, float]) -> float:
     """A distance from positions alone, the GLEC way: air great-circle + the air allowance; surface modes
     great-circle x the mode's adjustment factor (`data/emissions.toml`)."""
-    from streams.core.co2e import distance_rules  # the rules live with the factors they go with
-
     rules = distance_rules()
     gc = great_circle_km(p, q)
     if mode is Mode.AIR:
