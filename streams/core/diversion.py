@@ -140,12 +140,20 @@ def detect(milestones: Sequence[PlannedMilestone], evidence: Sequence[Evidence],
 
 def _rejoin(milestones: Sequence[PlannedMilestone], furthest: int, place: str,
             mode: Mode) -> tuple[int | None, Route | None]:  # fmt: skip
-    """The planned arrival ahead to rejoin the plan at: the one that makes the quickest way to the destination
-    (the route from `place` there, then the plan's own remaining time)."""
+    """The planned arrival ahead to rejoin the plan at: the first planned place on the shortest route from `place`
+    to the destination (Brest, for a train re-routed via Khorgos); when the route passes none, the planned arrival
+    that makes the quickest way to the destination (the route there, then the plan's own remaining time)."""
     t = table()
     final = max((i for i, m in enumerate(milestones) if m.kind is PlannedStopKind.ARRIVAL), default=None)
     if final is None:
         return None, None
+    whole = t.shortest(place, milestones[final].location, mode)
+    if whole is not None and whole.segments:
+        for j in range(furthest + 1, final + 1):
+            m = milestones[j]
+            if m.kind is PlannedStopKind.ARRIVAL and m.location in whole.stops[1:]:
+                cut = [s.b for s in whole.segments].index(m.location) + 1
+                return j, Route(mode, whole.segments[:cut])
     best: tuple[float, int, Route] | None = None
     for j in range(furthest + 1, final + 1):
         m = milestones[j]
