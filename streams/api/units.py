@@ -63,6 +63,7 @@ class UnitFacts:
     eta: datetime | None  # the last ETA the tracking job published for the destination
     eta_stops: Mapping[int, datetime]  # last published prediction per remaining stop, by leg index
     customer: str | None = None  # as named on the plan in force: whose unit it is (streams/security/tenants.py)
+    diversion: str | None = None  # why the unit is off its plan (the timeline's diversion.reason), if it is
 
     @property
     def finished(self) -> bool:
@@ -103,6 +104,7 @@ def facts_of(state: UnitState, view: UnitView, policy: TrackingPolicy) -> UnitFa
         eta=state.eta,
         eta_stops={int(k): v for k, v in state.eta_stops.items()},
         customer=state.plan.customer if state.plan is not None else None,
+        diversion=(data.get("diversion") or {}).get("reason"),
     )
 
 
