@@ -7,7 +7,7 @@ const MODE_COLOR = { RAIL: "#7b4ea3", SEA: "#1f6fb2", AIR: "#d9822b", ROAD: "#2f
 const TOLERANCE_MIN = { SEA: 720, BARGE: 720, RAIL: 360, AIR: 180, ROAD: 120 };
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (sel) => document.querySelector(sel);
-const view = { what: "units", ref: null, kind: "", body: null, land: null, hubs: [], boardKeys: new Set(), shipBoardKeys: new Set(), closedOpen: false };
+const view = { what: "units", ref: null, kind: "", body: null, land: null, hubs: [], boardKeys: new Set(), shipBoardKeys: new Set(), riskKeys: new Set(), closedOpen: false };
 const SHIPMENT_KINDS = new Set(["BOOKING", "BILL_OF_LADING", "AIR_WAYBILL", "CONSIGNMENT"]);
 const AWB_SHAPE = /^\d{3}[- ]?\d{8}$/; // the API reads a shipment reference of this shape as an air waybill
 
