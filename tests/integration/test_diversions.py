@@ -77,3 +77,54 @@ async def test_a_cape_diversion_is_alerted_once_and_moves_eta_and_co2e(bootstrap
     assert "diverted: seen at ZACPT" in at_cape["reason"] and "Cape" in at_cape["reason"]
     assert at_cape["predicted_arrival"] > at_cape["previous_prediction"]
     assert timelines[-1]["diversion"]["rejoined"] is True
+
+
+async def test_the_api_and_the_page_show_the_diversion_co2e_and_the_unit_at_risk(bootstrap, tmp_path):
+    import aiohttp
+
+    from streams.io.kafka import OutputReader
+    from streams.processing.topics import TopicNames
+    from tests.integration.test_api import fresh_settings, serving, until
+
+    settings = await fresh_settings(bootstrap, tmp_path)
+    topics = TopicNames(settings.topic_prefix)
+    async with (serving(settings, bootstrap) as (_, base), OutputReader(bootstrap, topics) as reader,
+                Publisher(bootstrap, topics, PARTITIONS) as pub, aiohttp.ClientSession() as http):
+        await pub.send(sea_plan())
+        await pub.flush()
+        await reader.wait_for(lambda r: len(r.of("timeline")) >= 1)
+        await pub.send_all(VOYAGE[:5])  # round the Cape, not arrived yet
+        await reader.wait_for(lambda r: any(a["kind"] == "DIVERTED" for a in r.of("alert")))
+        body = await until(http, f"{base}/api/at-risk", lambda s, b: s == 200 and b["total"] == 1)
+        row = body["items"][0]
+        assert row["record"] == "unit" and row["unit"]["id"] == BOX.id and row["diverted"] is True
+        assert row["minutes_late"] > 9 * 24 * 60 and "ZACPT" in row["reason"]
+        detail = await until(http, f"{base}/api/units/{BOX.id}", lambda s, b: s == 200 and any(
+            a["kind"] == "DIVERTED" for a in b["open_alerts"]))  # the alerts table fills asynchronously
+        assert detail["timeline"]["diversion"]["route_names"] == ["Cape"]
+        assert detail["timeline"]["co2e"]["legs"][1]["stops"] == ["SGSIN", "ZACPT", "NLRTM"]
+
+        playwright_api = pytest.importorskip("playwright.async_api")
+        from pathlib import Path
+
+        if not Path("/usr/bin/chromium").exists():
+            return
+        from tests.integration.test_web import CHROMIUM_ARGS
+
+        async with playwright_api.async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(base + "/")
+                risk = page.locator(f"[data-testid=at-risk-list] li[data-unit='{BOX.id}']")
+                await risk.wait_for()
+                assert "DIVERTED" in await risk.inner_text()
+                await risk.click()
+                await page.locator("[data-testid=diversion]").wait_for()
+                assert "Cape" in await page.inner_text("[data-testid=diversion]")
+                assert "SGSIN → ZACPT → NLRTM" in await page.inner_text("[data-testid=co2e]")
+                assert errors == []
+            finally:
+                await browser.close()
