@@ -4,8 +4,8 @@ whether or not an alert is open. Pure: no I/O.
 Alerts follow documented rules and close (arrived, delivered, the delay made up); an operations team still wants to
 see what *will* be late. A unit is at risk when its predicted arrival at its destination is later than planned by
 more than the final leg's tolerance, or its predicted delivery later than the promise; a shipment when its
-predicted door delivery is later than promised (or planned, without a promise) by more than the tolerance of its
-last leg's mode. Ranked by impact: minutes past the promise first (what the customer was told), then minutes past
+predicted door delivery is later than promised (or planned, without a promise) by more than the shipment policy's
+delivery tolerance. Ranked by impact: minutes past the promise first (what the customer was told), then minutes past
 the plan. `predicted_p90` is carried when the ETA has a band (not yet in this branch: null)."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from schemas import Mode, PlannedStopKind, ShipmentTimeline
+from schemas import PlannedStopKind, ShipmentTimeline
 from streams.api.units import UnitFacts
 from streams.core.policy import TrackingPolicy
+from streams.core.shipments.policy import ShipmentPolicy
 
 
 def _minutes(a: datetime | None, b: datetime | None) -> int | None:
@@ -51,15 +52,14 @@ def unit_row(facts: UnitFacts, policy: TrackingPolicy) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
-def shipment_row(tl: ShipmentTimeline, policy: TrackingPolicy) -> dict[str, Any] | None:
+def shipment_row(tl: ShipmentTimeline, policy: ShipmentPolicy) -> dict[str, Any] | None:
     """The AtRiskItem for a shipment, or None when its door delivery is predicted within tolerance (or done)."""
     if tl.status.value == "DELIVERED" or tl.predicted_delivery is None:
         return None
     target = tl.promised_delivery or tl.planned_delivery
     if target is None:
         return None
-    mode = tl.legs[-1].mode if tl.legs else Mode.ROAD
-    tolerance = round(policy.tolerance(Mode(mode)).total_seconds() / 60)
+    tolerance = round(policy.delivery_tolerance.total_seconds() / 60)
     past = _minutes(tl.predicted_delivery, target)
     if past is None or past <= tolerance:
         return None

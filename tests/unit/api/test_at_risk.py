@@ -49,3 +49,19 @@ def test_most_impact_first() -> None:
             {"record": "shipment", "unit": None, "shipment": {"id": "S"}, "minutes_past_promise": None,
              "minutes_late": 900}]  # fmt: skip
     assert [(r["unit"] or r["shipment"])["id"] for r in sorted(rows, key=order)] == ["B", "S", "A"]
+
+
+def test_a_shipment_is_at_risk_when_its_delivery_is_predicted_past_the_promise() -> None:
+    from schemas import ShipmentTimeline
+    from streams.api.at_risk import shipment_row
+    from streams.core.shipments.policy import ShipmentPolicy
+
+    policy = ShipmentPolicy()
+    tol = policy.delivery_tolerance
+    base = {"shipment": {"kind": "AIR_WAYBILL", "id": "580-12345675"}, "status": "IN_TRANSIT",
+            "planned_delivery": T0, "promised_delivery": T0 + 24 * H}
+    late = ShipmentTimeline.model_validate({**base, "predicted_delivery": T0 + 24 * H + tol + H})
+    row = shipment_row(late, policy)
+    assert row is not None and row["record"] == "shipment" and row["minutes_past_promise"] == (tol + H) / H * 60
+    within = ShipmentTimeline.model_validate({**base, "predicted_delivery": T0 + 24 * H + tol})
+    assert shipment_row(within, policy) is None
