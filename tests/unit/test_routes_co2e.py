@@ -85,10 +85,10 @@ def test_co2e_of_a_suez_plan_by_hand() -> None:
 
 
 def test_co2e_is_none_when_a_position_is_unknown() -> None:
-    legs = (Leg(mode=Mode.ROAD, carrier="C", origin="DEDUI", destination="DECGN", planned_departure=T0,
+    legs = (Leg(mode=Mode.ROAD, carrier="C", origin="DEDUI", destination="DEBRV", planned_departure=T0,
                 planned_arrival=T0 + 2 * H),)  # fmt: skip
     out = co2e.for_plan(legs, None, "CONTAINER")
-    assert out["kg"] is None and out["legs"][0]["distance"] == "no position for DECGN"
+    assert out["kg"] is None and out["legs"][0]["distance"] == "no position for DEBRV"
 
 
 def _sea_plan(revision: int = 1) -> Plan:
