@@ -60,6 +60,54 @@ class TimelineEntry(BaseModel):
     also_reported: list[str] = Field(default=[], description="event ids of the same event from other sources")
 
 
+class DiversionStatus(BaseModel):
+    """A unit seen, actually, at places its plan does not go through, and the route re-derived from there."""
+
+    model_config = ConfigDict(frozen=True)
+
+    leg_index: int = Field(description="the plan leg the unit was on when it left the plan")
+    places: list[Locode] = Field(description="the unplanned places it was seen at, in event order")
+    first_seen: Instant
+    last_place: Locode
+    last_seen: Instant
+    rejoins: str | None = Field(default=None, description="key of the planned milestone where it rejoins the plan")
+    rejoined: bool = False
+    route: list[Locode] | None = Field(default=None, description="re-derived route from the last unplanned place")
+    route_names: list[str] | None = Field(default=None, description="alternatives it takes (Cape, Khorgos...)")
+    route_km: float | None = None
+    route_hours: float | None = Field(default=None, description="typical transit over the re-derived route")
+    earliest_rejoin: Instant | None = Field(default=None, description="predicted no earlier than this at the rejoin")
+    bypassed: list[str] = Field(default=[], description="keys of planned milestones it will not pass")
+    reason: str
+
+
+class Co2eLeg(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    leg_index: int
+    last_leg_index: int = Field(description="a diverted stretch can span several plan legs")
+    mode: Mode
+    stops: list[Locode]
+    km: float | None = Field(default=None, description="None when a stop's position is unknown")
+    distance: str = Field(description="how the distance was found (route table, great-circle x factor...)")
+    g_per_tkm: float | None = Field(default=None, description="well-to-wheel intensity, g CO2e per tonne-km")
+    vehicle: str | None = None
+    kg: float | None = None
+    diverted: bool = False
+
+
+class Co2e(BaseModel):
+    """Well-to-wheel CO2e of the unit's cargo over its plan (along its diversion, if any): ISO 14083 / GLEC."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kg: float | None = Field(default=None, description="total; None when a leg has no distance or factor")
+    tonnes: float
+    tonnes_source: str = Field(description="'plan', or the unit kind's default")
+    basis: str
+    legs: list[Co2eLeg] = []
+
+
 class Timeline(BaseModel):
     model_config = ConfigDict(frozen=True, title="Timeline")
 
@@ -77,12 +125,15 @@ class Timeline(BaseModel):
     minutes_late: int | None = Field(default=None, description="predicted (or actual) minus planned arrival")
     milestones: list[MilestoneStatus] = []
     events: list[TimelineEntry] = []
+    diversion: DiversionStatus | None = Field(default=None, description="set when the unit left its plan")
+    co2e: Co2e | None = Field(default=None, description="well-to-wheel CO2e per leg and in total")
     as_of: Instant | None = Field(default=None, description="event-time watermark when computed")
 
 
 class AlertKind(StrEnum):
     LATE = "LATE"  # a milestone happened later than planned beyond tolerance
     OVERDUE = "OVERDUE"  # a milestone has not happened by planned time plus tolerance
+    DIVERTED = "DIVERTED"  # seen at a place the plan does not go through (once per plan revision)
 
 
 class Severity(StrEnum):

@@ -57,6 +57,10 @@ class Plan(BaseModel):
     customer: str | None = None
     legs: list[Leg] = Field(min_length=1, max_length=32)
     promised_delivery: UtcDateTime | None = None
+    cargo_tonnes: float | None = Field(
+        default=None, gt=0, le=1000,
+        description="gross mass of the cargo in the unit, tonnes (for CO2e); absent: the unit kind's default",
+    )
 
     @model_validator(mode="after")
     def _connected(self) -> Plan:

@@ -180,6 +180,36 @@ class ShipmentSummary(_Model):
     latest_alert: ShipmentAlert | None = None
 
 
+class AtRiskItem(_Model):
+    """A unit or a shipment predicted to miss its plan or promise by more than the tolerance."""
+
+    model_config = ConfigDict(title="AtRiskItem")
+    record: Literal["unit", "shipment"]
+    unit: TrackedUnit | None = None
+    shipment: ShipmentRef | None = None
+    lane: str | None = None
+    customer: str | None = None
+    status: str
+    location: Locode | None = None
+    destination: Locode | None = None
+    planned: Instant | None = Field(default=None, description="planned arrival (unit) or door delivery (shipment)")
+    promised: Instant | None = Field(default=None, description="promised delivery, if any")
+    predicted: Instant = Field(description="predicted arrival (unit) or door delivery (shipment), the median")
+    predicted_p90: Instant | None = Field(default=None, description="the band's late end, when the ETA has one")
+    minutes_late: int | None = Field(default=None, description="predicted minus planned")
+    minutes_past_promise: int | None = Field(default=None, description="predicted minus promised")
+    tolerance_minutes: int
+    diverted: bool = False
+    reason: str
+
+
+class AtRiskList(_Model):
+    model_config = ConfigDict(title="AtRiskList")
+    items: list[AtRiskItem] = Field(description="most impact first: minutes past the promise, then past the plan")
+    total: int = Field(description="units and shipments at risk before `limit`")
+    coverage: Coverage
+
+
 class DelayedShipments(_Model):
     model_config = ConfigDict(title="DelayedShipments")
     items: list[ShipmentSummary] = Field(

@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from streams.api.models import (
     AlertPage,
     ApiError,
+    AtRiskList,
     DelayedShipments,
     DelayedUnits,
     Health,
@@ -29,7 +30,7 @@ from streams.api.models import (
 
 PATH = Path(__file__).with_name("openapi.json")
 _MODELS: list[type[BaseModel]] = [UnitDetail, ShipmentDetail, AlertPage, DelayedUnits, DelayedShipments, HubList,
-                                  HubUnits, Health, Readiness, ApiError]
+                                  HubUnits, Health, Readiness, ApiError, AtRiskList]
 
 DESCRIPTION = """\
 Query corridor's tracking state. Every worker serves this API for the whole cluster: a unit's (or a \
@@ -126,6 +127,16 @@ PATHS: dict[str, Any] = {
         "summary": "Shipments with open alerts: cargo that has not left first, then by severity and minutes late",
         "parameters": [_DELAYED_LIMIT],
         "responses": {"200": _json("DelayedShipments", "shipments with open alerts"), **_errors(400)},
+    }},
+    "/api/at-risk": {"get": {
+        "operationId": "listAtRisk",
+        "summary": "Units and shipments predicted to miss their plan or promise beyond tolerance, most impact first",
+        "description": "Whether or not an alert is open: a unit's predicted arrival (the median) later than planned "
+                       "by more than its final leg's tolerance, or its predicted delivery later than promised; a "
+                       "shipment's predicted door delivery later than promised (or planned). Gathered from every "
+                       "worker (fan-out).",
+        "parameters": [_DELAYED_LIMIT],
+        "responses": {"200": _json("AtRiskList", "units and shipments at risk"), **_errors(400)},
     }},
     "/api/hubs": {"get": {
         "operationId": "listHubs",

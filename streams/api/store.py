@@ -20,6 +20,7 @@ import faust
 import orjson
 
 from schemas import ShipmentRef, ShipmentTimeline, TrackedUnit
+from streams.api import at_risk
 from streams.api import shipments as shipment_rules
 from streams.api.places import place
 from streams.api.units import (
@@ -292,6 +293,27 @@ class LocalStore:
             opened, _ = split_alerts(alerts, facts)
             if opened:
                 rows.append(summary(facts, opened))
+        return rows
+
+    def at_risk(self, sees: Sees = _everyone) -> list[dict[str, Any]]:
+        """Local units and shipments predicted to miss their plan or promise beyond tolerance (`at_risk.py`)."""
+        rows = []
+        for key, raw in self._local_items(self.units):
+            facts = self.facts(key, raw)
+            if facts is not None and sees(facts.customer):
+                row = at_risk.unit_row(facts, self.policy)
+                if row is not None:
+                    rows.append(row)
+        if self.ship is not None:
+            local = self.shipment_partitions()
+            for key, raw in self.ship.shipments.items():
+                if not raw or partition_for(key, self.partitions) not in local:
+                    continue
+                tl = self.shipment_timeline(key, raw)
+                if tl is not None and sees(tl.customer):
+                    row = at_risk.shipment_row(tl, self.ship.policy)
+                    if row is not None:
+                        rows.append(row)
         return rows
 
     def hub(self, hub: str, sees: Sees = _everyone) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -63,6 +63,7 @@ class UnitFacts:
     eta: datetime | None  # the last ETA the tracking job published for the destination
     eta_stops: Mapping[int, datetime]  # last published prediction per remaining stop, by leg index
     customer: str | None = None  # as named on the plan in force: whose unit it is (streams/security/tenants.py)
+    diversion: str | None = None  # why the unit is off its plan (the timeline's diversion.reason), if it is
 
     @property
     def finished(self) -> bool:
@@ -103,6 +104,7 @@ def facts_of(state: UnitState, view: UnitView, policy: TrackingPolicy) -> UnitFa
         eta=state.eta,
         eta_stops={int(k): v for k, v in state.eta_stops.items()},
         customer=state.plan.customer if state.plan is not None else None,
+        diversion=(data.get("diversion") or {}).get("reason"),
     )
 
 
@@ -126,6 +128,9 @@ def closed_because(alert: Mapping[str, Any], facts: UnitFacts, alerts: Iterable[
         return f"the unit arrived at {facts.destination or 'its destination'}"
     if facts.plan_revision is not None and alert["plan_revision"] < facts.plan_revision:
         return f"superseded by plan revision {facts.plan_revision}"
+    if alert["kind"] == AlertKind.DIVERTED.value:  # open until the unit is back on its plan where it rejoins
+        back = next((m for m in facts.milestones if m.key == alert["milestone"] and m.actual is not None), None)
+        return f"back on the plan: {back.key} happened" if back is not None else None
     if alert["kind"] == AlertKind.OVERDUE.value:
         keys = [m.key for m in facts.milestones]
         if alert["milestone"] in keys:

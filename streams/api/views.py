@@ -13,10 +13,11 @@ import orjson
 from faust.web import Request, Response, View
 from pydantic import BaseModel
 
-from streams.api import paging
+from streams.api import at_risk, paging
 from streams.api.models import (
     AlertPage,
     ApiError,
+    AtRiskList,
     DelayedShipments,
     DelayedUnits,
     Health,
@@ -185,6 +186,11 @@ class Api:
         return self.json(view, model.model_validate({
             "items": rows[:limit], "total": len(rows), "coverage": self.coverage(parts)}))
 
+    async def at_risk(self, view: View, request: Request, tenant: Tenant) -> Response:
+        """Units and shipments predicted to miss their plan or promise beyond tolerance (see at_risk.py)."""
+        return await self._urgent_list(view, request, tenant, AtRiskList, self.store.at_risk(tenant.sees),
+                                       self.store.local_partitions(), at_risk.order)  # fmt: skip
+
     async def hubs(self, view: View, request: Request, tenant: Tenant) -> Response:
         return self.json(view, HubList.model_validate({"items": landmarks()}))
 
@@ -269,6 +275,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/alerts", "alerts"),
     ("/api/delayed", "delayed"),
     ("/api/delayed/shipments", "delayed_shipments"),
+    ("/api/at-risk", "at_risk"),
     ("/api/hubs", "hubs"),
     ("/api/hubs/{locode}/units", "hub_units"),
     ("/api/shipments/{ref}", "shipment"),

@@ -9,7 +9,9 @@ ALL) and one per lane and mode for its legs:
   arrival minus the prediction's as_of), over every ETA update of arrived units (ALL rows only: an ETA is
   for the destination, not a leg). Updates are emitted when the prediction moves, so this weighs the
   moments when it changed;
-- CO2e: kg per unit, a lower bound from great-circle leg distances (see emissions.py).
+- CO2e: kg per unit, well-to-wheel, as the tracker computed it per leg (ISO 14083 / GLEC default factors, sea and
+  rail by route, a diverted unit along the route it really took: `streams.core.co2e`); `payload_t` replaces the
+  unit kind's default mass where the plan gave none.
 
 Each unit counts once, from its latest timeline snapshot."""
 
@@ -25,7 +27,6 @@ import duckdb
 import pyarrow as pa
 
 from schemas import Mode
-from streams.consumers.emissions import AIR_ALLOWANCE_KM, FACTORS, PAYLOAD_T, POSITIONS
 from streams.consumers.export.rows import BY_LANE, SCHEMAS
 from streams.core.policy import DEFAULT_POLICY
 
@@ -35,7 +36,7 @@ HORIZONS: list[tuple[str, float, float]] = [  # label, from hours, to hours (pre
     ("1-3d", 24, 3 * 24), ("<1d", 0, 24),
 ]
 COLUMNS = ["lane", "mode", "units", "arrivals", "on_time_pct", "mean_delay_h", "p90_delay_h", "mean_dwell_h",
-           "alerts", *[f"eta_mae_h_{h[0]}" for h in HORIZONS], "co2e_kg_per_unit_min"]
+           "alerts", *[f"eta_mae_h_{h[0]}" for h in HORIZONS], "co2e_kg_per_unit"]
 
 
 def connect(root: Path, payload_t: dict[str, float] | None = None) -> duckdb.DuckDBPyConnection:
@@ -53,13 +54,10 @@ def connect(root: Path, payload_t: dict[str, float] | None = None) -> duckdb.Duc
             con.register(f"_{table}", empty)
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}")
     modes = pa.Table.from_pylist([
-        {"mode": m.value, "tolerance_min": DEFAULT_POLICY.tolerance(m).total_seconds() / 60,
-         "g_per_tkm": FACTORS[m.value].g_per_tkm if m.value in FACTORS else None,
-         "extra_km": AIR_ALLOWANCE_KM if m is Mode.AIR else 0.0} for m in Mode])
-    places = pa.Table.from_pylist([{"locode": k, "lat": v[0], "lon": v[1]} for k, v in POSITIONS.items()])
-    payloads = pa.Table.from_pylist([{"unit_kind": k, "tonnes": v}
-                                     for k, v in {**PAYLOAD_T, **(payload_t or {})}.items()])
-    for name, t in (("modes", modes), ("places", places), ("payloads", payloads)):
+        {"mode": m.value, "tolerance_min": DEFAULT_POLICY.tolerance(m).total_seconds() / 60} for m in Mode])
+    payloads = pa.Table.from_pylist([{"unit_kind": k, "tonnes": v} for k, v in (payload_t or {}).items()],
+                                    schema=pa.schema([("unit_kind", pa.string()), ("tonnes", pa.float64())]))
+    for name, t in (("modes", modes), ("payloads", payloads)):
         con.register(name, t)
     con.execute(_VIEWS)
     return con
@@ -86,15 +84,11 @@ CREATE TEMP VIEW eta_history AS
     LEFT JOIN finals f ON f.unit = e.unit AND f.location = e.destination;
 CREATE TEMP TABLE legs AS
     SELECT *, km * g_per_tkm * tonnes / 1000 AS kg FROM (
-    SELECT d.unit, d.lane, d.unit_kind, d.leg_index, d.mode,
-           2 * 6371 * asin(sqrt(pow(sin(radians(pb.lat - pa.lat) / 2), 2)
-               + cos(radians(pa.lat)) * cos(radians(pb.lat)) * pow(sin(radians(pb.lon - pa.lon) / 2), 2)))
-               + md.extra_km AS km,
-           md.g_per_tkm, pl.tonnes
-    FROM ms d JOIN ms a ON a.unit = d.unit AND a.leg_index = d.leg_index AND a.kind = 'ARRIVAL'
-    LEFT JOIN places pa ON pa.locode = d.location LEFT JOIN places pb ON pb.locode = a.location
-    LEFT JOIN modes md ON md.mode = d.mode LEFT JOIN payloads pl ON pl.unit_kind = d.unit_kind
-    WHERE d.kind = 'DEPARTURE');
+    SELECT e.unit, l.lane, e.unit_kind, e.leg_index, e.mode, e.stops, e.km, e.g_per_tkm, e.diverted,
+           CASE WHEN e.tonnes_source = 'plan' THEN e.tonnes ELSE coalesce(pl.tonnes, e.tonnes) END AS tonnes
+    FROM emissions e
+    JOIN latest l ON e.unit = l.unit AND e.src_partition = l.src_partition AND e.src_offset = l.src_offset
+    LEFT JOIN payloads pl ON pl.unit_kind = e.unit_kind);
 """
 
 _BY_MODE = """
@@ -159,7 +153,7 @@ def build(root: Path, payload_t: dict[str, float] | None = None) -> list[dict[st
     finally:
         con.close()
     for r in out:
-        r["co2e_kg_per_unit_min"] = r.pop("co2e")
+        r["co2e_kg_per_unit"] = r.pop("co2e")
     out.sort(key=lambda r: (r["lane"] or "", r["mode"] != "ALL", r["mode"]))
     return [{c: _round(r.get(c)) for c in COLUMNS} for r in out]
 
@@ -193,7 +187,7 @@ def _table(rows: list[dict[str, Any]], cols: list[str], report: bool) -> str:
     from rich.table import Table
 
     headers = {"on_time_pct": "on time %", "mean_delay_h": "delay h mean", "p90_delay_h": "delay h p90",
-               "mean_dwell_h": "dwell h", "co2e_kg_per_unit_min": "CO2e kg/unit >=",
+               "mean_dwell_h": "dwell h", "co2e_kg_per_unit": "CO2e kg/unit WTW",
                **{f"eta_mae_h_{h[0]}": f"ETA err h {h[0]}" for h in HORIZONS}} if report else {}
     table = Table(title="corridor: lanes and modes" if report else None, caption=CAPTION if report else None,
                   caption_justify="left")
@@ -209,6 +203,7 @@ def _table(rows: list[dict[str, Any]], cols: list[str], report: bool) -> str:
 CAPTION = (
     "on time: arrival <= planned + mode tolerance (ALL: final destination). delay: actual - planned arrival. "
     "dwell: arrival at a stop to the next departure.\nETA err: mean |predicted - actual arrival| by how long "
-    "before arrival the prediction was made (arrived units). CO2e: lower bound, great-circle legs x assumed "
-    "payload x factor (DEFRA 2024 road/sea/air, UBA 2018 rail); '-' where a position or factor is missing."
+    "before arrival the prediction was made (arrived units). CO2e: well-to-wheel, leg distance (sea and rail by "
+    "route, Cape if diverted; air great-circle + 95 km) x cargo t x GLEC v3 default factor; '-' where a leg has no "
+    "distance."
 )

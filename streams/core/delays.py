@@ -101,3 +101,28 @@ def new_alerts(
         )
         floor_minutes = max(floor_minutes, c.minutes_late)
     return alerts
+
+
+def diversion_alert(unit: TrackedUnit, plan_revision: int, view: UnitView, watermark: datetime | None,
+                    policy: TrackingPolicy, emitted: Collection[str]) -> DelayAlert | None:  # fmt: skip
+    """The DIVERTED alert, once per plan revision: the unit was seen at a place its plan does not go through.
+    It names the planned milestone where the unit rejoins its plan (else the next one expected), the first
+    unplanned place, and how late the re-derived route makes that milestone."""
+    div = view.diversion
+    if div is None:
+        return None
+    aid = alert_id(unit.id, f"DIVERTED:r{plan_revision}", AlertKind.DIVERTED)
+    if aid in emitted:
+        return None
+    idx = div.rejoin if div.rejoin is not None else min(view.furthest + 1, len(view.evidence) - 1)
+    ms = view.evidence[idx].milestone
+    pred = view.predicted[idx] or view.evidence[idx].actual_time
+    late = max(0, minutes((pred - ms.planned).total_seconds())) if pred is not None else 0
+    milestones = [ev.milestone for ev in view.evidence]
+    detected = max(div.first_seen, watermark) if watermark is not None else div.first_seen
+    return DelayAlert.model_construct(
+        alert_id=aid, unit=unit, kind=AlertKind.DIVERTED, severity=policy.severity(div.mode, late),
+        milestone=ms.key, milestone_kind=ms.kind, location=div.places[0], leg_index=div.first_leg, mode=div.mode,
+        planned=ms.planned, actual=div.first_seen, minutes_late=late, detected_at=detected,
+        plan_revision=plan_revision, message=f"{unit.id} {div.reason(milestones)}",
+    )  # fmt: skip

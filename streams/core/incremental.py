@@ -32,7 +32,7 @@ import orjson
 from schemas import CLASSIFIER_RANK, Classifier, Milestone, PlannedStopKind, Timeline, UnitStatus
 from schemas.codec import dumps_fields
 from schemas.refs import is_normal_unit_id, is_output_locode
-from streams.core.eta import predict_one
+from streams.core.diversion import MOVES, Diversion, detect, repredict
 from streams.core.evidence import Evidence, _better_actual, _better_estimate
 from streams.core.milestones import matcher, planned_milestones
 from streams.core.policy import TrackingPolicy
@@ -45,6 +45,8 @@ from streams.core.timeline import (
     _milestone_data,
     derive,
     minutes,
+    plan_places,
+    unit_co2e,
 )
 
 _ACTUAL = Classifier.ACTUAL
@@ -79,6 +81,7 @@ class Derivation:
     __slots__ = (
         "_by_ms",
         "_dirty",
+        "_div",
         "_ev_entries",
         "_evidence",
         "_frags",
@@ -92,7 +95,9 @@ class Derivation:
         "_matched",
         "_milestones",
         "_ms_entries",
+        "_off",
         "_ordered",
+        "_places",
         "_preds",
         "_regrouped",
         "_stale",
@@ -111,6 +116,10 @@ class Derivation:
         n = len(self._milestones)
         self._match = matcher(self._milestones)
         self._index = {ms.key: i for i, ms in enumerate(self._milestones)}
+        # Diversions (`streams.core.diversion`): live actual movement events at places the plan does not go through.
+        self._places = plan_places(self._milestones)
+        self._off: dict[str, EventRecord] = {}
+        self._div: Diversion | None = None
         self._by_ms: list[dict[str, EventRecord]] = [{} for _ in range(n)]  # live events matched, by id
         self._matched: dict[str, str] = {}  # event id -> milestone key, for live events that matched one
         self._ordered: list[EventRecord] = []  # live events in history order
@@ -163,6 +172,8 @@ class Derivation:
             self._stale = key
         if not is_output_locode(e.location):
             self._invalid.add(e.event_id)
+        if e.classifier is _ACTUAL and e.milestone in MOVES and e.location not in self._places:
+            self._off[e.event_id] = e
         ms = self._match(e)
         if ms is not None:
             idx = self._index[ms.key]
@@ -179,6 +190,7 @@ class Derivation:
             if self._stale is None or key < self._stale:
                 self._stale = key
         self._invalid.discard(e.event_id)
+        self._off.pop(e.event_id, None)
         ms_key = self._matched.pop(e.event_id, None)
         if ms_key is not None:
             idx = self._index[ms_key]
@@ -221,6 +233,13 @@ class Derivation:
             start = min(start, max(0, min(furthest, self._furthest)))
         if watermark != self._watermark:
             start = min(start, max(0, furthest))
+        div = None
+        if self._off and self.plan is not None:
+            off = sorted(self._off.values(), key=_key)
+            div = detect(self._milestones, evidence, furthest, off, self.plan.issued_time, self.policy)
+        if div != self._div:  # its bypassed milestones and rejoin start after the furthest, old or new
+            start = min(start, max(0, min(furthest, self._furthest) + 1))
+            self._div = div
         self._furthest, self._watermark = furthest, watermark
         preds = self._preds
         self._predict(start, furthest, watermark)
@@ -238,19 +257,9 @@ class Derivation:
         return view, late
 
     def _predict(self, start: int, furthest: int, watermark: datetime | None) -> None:
-        """`streams.core.eta.predict` from milestone `start` on, carrying on from the predictions before it."""
-        evidence, preds, policy = self._evidence, self._preds, self.policy
-        prev_pred = prev_planned = None
-        for j in range(start - 1, -1, -1):
-            if preds[j] is not None:
-                prev_pred, prev_planned = preds[j], evidence[j].milestone.planned
-                break
-        for i in range(start, len(evidence)):
-            ev = evidence[i]
-            pred = predict_one(ev, i < furthest, prev_pred, prev_planned, watermark, policy)
-            preds[i] = pred
-            if pred is not None:
-                prev_pred, prev_planned = pred, ev.milestone.planned
+        """`streams.core.eta.predict` from milestone `start` on, carrying on from the predictions before it (and
+        the diversion's re-derived route, as `derive` applies it)."""
+        repredict(self._evidence, self._preds, start, furthest, watermark, self.policy, self._div)
 
     def _regroup(self) -> None:
         """Bring the groups of `timeline.same_events` up to date from the smallest changed sort key on.
@@ -347,6 +356,8 @@ class Derivation:
                 "planned_arrival": fin.milestone.planned,
                 "predicted_arrival": fin_pred,
                 "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
+                "diversion": self._div.as_data(self._milestones) if self._div is not None else None,
+                "co2e": unit_co2e(unit, plan, self._milestones, self._div),
             }
             milestones = [entry[1] for entry in self._ms_entries]  # type: ignore[index]
         else:
@@ -369,8 +380,10 @@ class Derivation:
             "last_milestone": data["last_milestone"], "destination": data.get("destination"),
             "planned_arrival": data.get("planned_arrival"), "predicted_arrival": data.get("predicted_arrival"),
             "minutes_late": data.get("minutes_late"), "milestones": milestones, "events": events,
+            "diversion": data.get("diversion"), "co2e": data.get("co2e"),
         })  # fmt: skip
-        view = IncrementalView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest)
+        view = IncrementalView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest,
+                               diversion=self._div)  # fmt: skip
         view.__dict__["_body"] = body  # what `UnitView._body` would encode, from the cached entries
         view.__dict__["valid"] = True
         return view

@@ -60,6 +60,7 @@ class PlanRecord:
     customer: str | None
     legs: tuple[LegRecord, ...]
     promised_delivery: datetime | None
+    cargo_tonnes: float | None = None
 
     @property
     def destination(self) -> str:
@@ -71,4 +72,4 @@ class PlanRecord:
             LegRecord(g.mode, g.carrier, g.origin, g.destination, g.planned_departure, g.planned_arrival, g.reference)
             for g in p.legs
         )
-        return cls(p.unit, p.revision, p.issued_time, p.lane, p.customer, legs, p.promised_delivery)
+        return cls(p.unit, p.revision, p.issued_time, p.lane, p.customer, legs, p.promised_delivery, p.cargo_tonnes)

@@ -122,16 +122,18 @@ def _plan_out(p: PlanRecord | None) -> list[Any] | None:
         return None
     legs = [[_MODE_INDEX[g.mode], g.carrier, g.origin, g.destination, to_micros(g.planned_departure),
              to_micros(g.planned_arrival), g.reference] for g in p.legs]
-    return [p.revision, to_micros(p.issued_time), p.lane, p.customer, legs, to_micros(p.promised_delivery)]
+    out = [p.revision, to_micros(p.issued_time), p.lane, p.customer, legs, to_micros(p.promised_delivery)]
+    return out if p.cargo_tonnes is None else [*out, p.cargo_tonnes]  # appended: older state has 6 fields
 
 
 def _plan_in(raw: list[Any] | None, unit: TrackedUnit | None) -> PlanRecord | None:
     if raw is None or unit is None:
         return None
-    revision, issued, lane, customer, legs, promised = raw
+    revision, issued, lane, customer, legs, promised, *more = raw
     return PlanRecord(
         unit,
         revision, from_micros(issued), lane, customer,  # type: ignore[arg-type]
         tuple(LegRecord(_MODES[g[0]], g[1], g[2], g[3], from_micros(g[4]), from_micros(g[5]), g[6]) for g in legs),  # type: ignore[arg-type]
         from_micros(promised),
+        more[0] if more else None,
     )

@@ -24,6 +24,8 @@ from schemas import (
 )
 from schemas.codec import dumps, dumps_fields
 from schemas.refs import is_normal_unit_id, is_output_locode
+from streams.core import co2e
+from streams.core.diversion import Diversion, detect, first_affected, off_plan, repredict
 from streams.core.eta import predict
 from streams.core.evidence import Evidence, collect, furthest_actual, history
 from streams.core.milestones import planned_milestones
@@ -43,6 +45,7 @@ class UnitView:
     evidence: list[Evidence]
     predicted: list[datetime | None]
     furthest: int  # index of the furthest milestone that happened, -1 if none
+    diversion: Diversion | None = None  # set when the unit left its plan (`streams.core.diversion`)
 
     @cached_property
     def timeline(self) -> Timeline:
@@ -73,7 +76,7 @@ class UnitView:
             "last_milestone": data["last_milestone"], "destination": data.get("destination"),
             "planned_arrival": data.get("planned_arrival"), "predicted_arrival": data.get("predicted_arrival"),
             "minutes_late": data.get("minutes_late"), "milestones": data.get("milestones", []),
-            "events": data["events"],
+            "events": data["events"], "diversion": data.get("diversion"), "co2e": data.get("co2e"),
         })  # fmt: skip
 
     @cached_property
@@ -88,8 +91,12 @@ class UnitView:
 
     @property
     def next_expected(self) -> int | None:
-        """Index of the first milestone after the furthest one that happened."""
+        """Index of the first milestone after the furthest one that happened; for a diverted unit, the one where
+        it rejoins its plan (those it bypasses are not expected)."""
         nxt = self.furthest + 1
+        d = self.diversion
+        if d is not None and d.active and d.rejoin is not None and d.rejoin > nxt:
+            nxt = d.rejoin
         return nxt if nxt < len(self.evidence) else None
 
 
@@ -120,6 +127,13 @@ def derive(
     evidence, matched = collect(milestones, ordered)
     preds = predict(evidence, watermark, policy)
     furthest = furthest_actual(evidence)
+    div = None
+    if plan is not None:
+        div = detect(milestones, evidence, furthest, off_plan(ordered, plan_places(milestones)), plan.issued_time,
+                     policy)  # fmt: skip
+        start = first_affected(div, furthest)
+        if start is not None:
+            repredict(evidence, preds, start, furthest, watermark, policy, div)
 
     final = _final_arrival(evidence)
     if furthest >= 0:
@@ -159,8 +173,21 @@ def derive(
             "predicted_arrival": fin_pred,
             "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
             "milestones": [_milestone_data(ev, pred) for ev, pred in zip(evidence, preds, strict=True)],
+            "diversion": div.as_data(milestones) if div is not None else None,
+            "co2e": unit_co2e(unit, plan, milestones, div),
         }
-    return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest)
+    return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest, diversion=div)
+
+
+def plan_places(milestones: list) -> frozenset[str]:
+    return frozenset(ms.location for ms in milestones)
+
+
+def unit_co2e(unit: TrackedUnit, plan: Any, milestones: list, div: Diversion | None) -> dict[str, Any]:
+    """The timeline's `co2e`: along the plan, or along the diversion once there is one."""
+    legs = tuple(plan.legs)
+    hop = div.co2e_hop(milestones, legs) if div is not None else None
+    return co2e.for_plan(legs, plan.cargo_tonnes, unit.kind.value, hop)
 
 
 def _milestone_data(ev: Evidence, pred: datetime | None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from schemas import (
     UnitKind,
 )
 from schemas.refs import normalise_awb
-from streams.core.delays import alert_id, new_alerts
+from streams.core.delays import alert_id, diversion_alert, new_alerts
 from streams.core.incremental import Derivation
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
@@ -211,6 +211,10 @@ def _evaluate(
             new.alerted = [*state.alerted, *(a.alert_id for a in alerts)]
             new.alert_floor = max(state.alert_floor, *(a.minutes_late for a in alerts))
             outputs.extend(alerts)
+        diverted = diversion_alert(state.unit, state.plan.revision, view, watermark, policy, new.alerted)
+        if diverted is not None:  # once per plan revision; it does not raise the floor of delay alerts
+            new.alerted = [*new.alerted, diverted.alert_id]
+            outputs.append(diverted)
         eta = _eta_update(new, view, watermark or trigger_time, policy, trigger, replanned)
         if eta is not None:
             outputs.append(eta)
@@ -264,6 +268,9 @@ def _eta_update(
         reason = f"first prediction ({trigger})"
     else:
         reason = f"{trigger}: {_moves(predicted, state, stops, plan.destination)}"
+    div = view.diversion
+    if div is not None and div.active and not arrived:  # the timeline has the whole story; the ETA says why
+        reason = f"{reason}; {div.reason([ev.milestone for ev in view.evidence])}"
     update = EtaUpdate.model_construct(
         unit=plan.unit,
         destination=plan.destination,

@@ -122,9 +122,11 @@ def report(
     data: Annotated[Path, typer.Option(envvar="CORRIDOR_EXPORT_DIR", help="directory written by `corridor export`")
                     ] = Path(".corridor/export"),
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
-    payload: Annotated[list[str] | None, typer.Option(help="assumed tonnes per unit kind, e.g. CONTAINER=14")] = None,
+    payload: Annotated[list[str] | None, typer.Option(
+        help="cargo tonnes per unit kind where the plan gave none, e.g. CONTAINER=14")] = None,
     sql: Annotated[str | None, typer.Option(help="run this query on the views instead (timelines, milestones, "
-                                                 "durations, eta, alerts, latest, eta_history)")] = None,
+                                                 "durations, emissions, eta, alerts, latest, "
+                                                 "eta_history, legs)")] = None,
 ) -> None:
     """Lane and mode figures from the exported files: on-time %, delays, dwell, ETA error, CO2e."""
     from streams.consumers import report as rep

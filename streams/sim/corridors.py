@@ -416,3 +416,37 @@ DEFAULT_LATENCY_MINUTES = 30.0
 def imo_check_digit(six: str) -> int:
     """IMO ship number check digit: digits weighted 7..2, sum mod 10."""
     return sum(int(d) * w for d, w in zip(six, range(7, 1, -1), strict=True)) % 10
+
+
+# -- Diversions (issue #25): where a diverted unit is seen, and rail border re-routing -----------------------------
+
+
+@dataclass(frozen=True)
+class CapeCall:
+    """A sailing diverted round the Cape of Good Hope calls (bunkers) at `place` on the way: the carrier reports
+    the vessel's arrival and departure there, the first sign in the events that it is not going through Suez."""
+
+    place: str = "ZACPT"  # Cape Town
+    share: float = 0.48  # of the Cape voyage's transit, Singapore -> Cape Town (5,600 of 11,750 nm)
+    p: float = 0.85  # chance a diverted sailing calls there (others pass without calling, or call Port Louis)
+    stay: tuple[float, float] = (10.0, 30.0)  # hours alongside, uniform
+
+
+CAPE_CALL = CapeCall()
+
+
+@dataclass(frozen=True)
+class BorderReroute:
+    """A train planned over one China - Kazakhstan crossing that is sent over the other (congestion at the
+    gauge change, a closed line): the legs touching the planned crossing are replaced, with their transit."""
+
+    planned: tuple[str, str]  # the planned crossing: CN side, KZ side
+    alternative: tuple[str, str]
+    transit: tuple[timedelta, timedelta, timedelta]  # to the CN side, the crossing, on from the KZ side
+    p: float  # chance a departure of the corridor's first leg is re-routed (all units on the train are)
+
+
+BORDER_REROUTES: dict[str, BorderReroute] = {
+    # Alashankou - Dostyk to Khorgos - Altynkol: 96 h Chongqing - Horgos, 8 h crossing, 136 h Altynkol - Brest.
+    "crx": BorderReroute(("CNAKL", "KZALS"), ("CNHRS", "KZHOR"), (96 * H, 8 * H, 136 * H), 0.12),
+}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from schemas import (
@@ -24,6 +24,8 @@ from schemas import (
     TransportRef,
 )
 from streams.sim.corridors import (
+    BORDER_REROUTES,
+    CAPE_CALL,
     DEFAULT_LATENCY_MINUTES,
     LATENCY_MINUTES,
     Corridor,
@@ -79,6 +81,26 @@ def to_minute(t: datetime) -> datetime:
 
 def random_hours(rng: random.Random, lo: float, hi: float) -> timedelta:
     return timedelta(hours=rng.uniform(lo, hi))
+
+
+def _reroutes(seed: int, corridor: Corridor, trip: Trip) -> bool:
+    """Whether this departure of the corridor's first leg is sent over the other border crossing: drawn from a
+    Random of its own, so the other draws (and so every other scenario) stay as they were."""
+    spec = BORDER_REROUTES.get(corridor.code)
+    return spec is not None and random.Random(f"{seed}|reroute|{trip.key}").random() < spec.p
+
+
+def _rerouted_leg(corridor: Corridor, leg: LegSpec) -> LegSpec:
+    """The leg as a re-routed train runs it: the planned crossing's places swapped for the alternative's."""
+    spec = BORDER_REROUTES[corridor.code]
+    (cn, kz), (alt_cn, alt_kz) = spec.planned, spec.alternative
+    if leg.destination == cn:
+        return replace(leg, destination=alt_cn, transit=spec.transit[0])
+    if (leg.origin, leg.destination) == (cn, kz):
+        return replace(leg, origin=alt_cn, destination=alt_kz, transit=spec.transit[1])
+    if leg.origin == kz:
+        return replace(leg, origin=alt_kz, transit=spec.transit[2])
+    return leg
 
 
 def draw_trip(seed: int, key: str, n: int, leg: LegSpec) -> Trip:
@@ -148,8 +170,11 @@ def travel(
     holds: dict[int, tuple[datetime, datetime]] = {}
     legs = range(len(corridor.legs)) if legs is None else legs
     ready = planned[legs[0]][0] if ready is None else ready
+    rerouted = False
     for i in legs:
         leg = corridor.legs[i]
+        if rerouted:
+            leg = _rerouted_leg(corridor, leg)
         if leg.headway is not None:  # scheduled service: a unit not ready in time takes the next departure
             sched = planned[i][0]
             while sched < ready:
@@ -163,6 +188,10 @@ def travel(
                 seed, f"{corridor.code}|{i}|{sched:%Y%m%dT%H%M}", departure_number(start, sched, leg.headway), leg
             )
             departed = sched + trip.departure_delay
+            if i == 0 and _reroutes(seed, corridor, trip):
+                rerouted = True
+                leg = _rerouted_leg(corridor, leg)
+                tags.append(f"border-reroute@{leg.destination}")
         else:  # the same train runs on once handled at the border
             prev = runs[-1].trip
             trip = draw_trip(seed, f"{prev.key}>{i}", prev.n, leg)
@@ -301,6 +330,8 @@ def emit_runs(
                 Classifier.ESTIMATED,
                 reported=run.diverted_at,
             )
+        if run.diverted_at is not None:
+            _emit_cape_call(em, run, transport)
         em.emit(leg.source, leg.mode, Milestone.ARRIVED, leg.destination, run.arrived, transport)
         last_done = run.arrived
         if leg.mode is Mode.SEA:
@@ -314,3 +345,22 @@ def emit_runs(
             em.emit(customs_source, leg.mode, Milestone.CUSTOMS_RELEASED, leg.destination, release, transport)
             last_done = max(last_done, release)
     return last_done
+
+
+def _emit_cape_call(em: Emitter, run: Run, transport: TransportRef) -> None:
+    """A diverted sailing's call at Cape Town (`CAPE_CALL`), reported as the vessel's arrival and departure there.
+    Drawn from a Random keyed by the sailing (all its units agree), and emitted with one too, so the unit's own
+    draws (and every other event of the scenario) stay as they were."""
+    rng = random.Random(f"cape-call|{run.trip.key}")
+    if rng.random() >= CAPE_CALL.p:
+        return
+    at = to_minute(run.departed + (run.arrived - run.departed) * CAPE_CALL.share)
+    if run.diverted_at is not None and at <= run.diverted_at:
+        return  # the diversion came after it would have been there: no call to report
+    left = to_minute(at + timedelta(hours=rng.uniform(*CAPE_CALL.stay)))
+    own, em.rng = em.rng, random.Random(f"cape-call|{run.trip.key}|{em.unit.id}")
+    try:
+        em.emit(run.leg.source, run.leg.mode, Milestone.ARRIVED, CAPE_CALL.place, at, transport)
+        em.emit(run.leg.source, run.leg.mode, Milestone.DEPARTED, CAPE_CALL.place, left, transport)
+    finally:
+        em.rng = own

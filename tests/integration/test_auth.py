@@ -193,6 +193,9 @@ async def test_each_tenant_reads_its_own_customers_on_every_endpoint(group):
             assert seen == units and delayed["total"] == len(units) if exact else seen >= units
             _, delayed = await _read(http, f"{base}/api/delayed/shipments", who)
             assert {r["shipment"]["id"] for r in delayed["items"]} == shipments
+            _, risk = await _read(http, f"{base}/api/at-risk", who)
+            assert risk["coverage"]["complete"]
+            assert not exact or {(r["unit"] or r["shipment"])["id"] for r in risk["items"]} <= units | shipments
             _, hub = await _read(http, f"{base}/api/hubs/{HUB}/units", who)
             seen = _units(hub, "at", "bound")
             assert (seen == units if exact else seen >= units) and hub["coverage"]["complete"]
@@ -204,7 +207,8 @@ async def test_without_credentials_only_the_page_probes_and_description_answer(g
     http = group["http"]
     for base in group["workers"]:
         for path in (f"/api/units/{UNIT.id}", f"/api/shipments/{AWB}", "/api/alerts", "/api/delayed",
-                     "/api/delayed/shipments", "/api/hubs", f"/api/hubs/{HUB}/units", "/api/nothing"):
+                     "/api/delayed/shipments", "/api/at-risk", "/api/hubs", f"/api/hubs/{HUB}/units",
+                     "/api/nothing"):
             status, body, headers = await get(http, base + path)
             assert status == 401 and body["error"] == "unauthorized", path
             assert headers["WWW-Authenticate"] == 'Bearer realm="corridor"'

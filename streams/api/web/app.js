@@ -7,7 +7,7 @@ const MODE_COLOR = { RAIL: "#7b4ea3", SEA: "#1f6fb2", AIR: "#d9822b", ROAD: "#2f
 const TOLERANCE_MIN = { SEA: 720, BARGE: 720, RAIL: 360, AIR: 180, ROAD: 120 };
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (sel) => document.querySelector(sel);
-const view = { what: "units", ref: null, kind: "", body: null, land: null, hubs: [], boardKeys: new Set(), shipBoardKeys: new Set(), closedOpen: false };
+const view = { what: "units", ref: null, kind: "", body: null, land: null, hubs: [], boardKeys: new Set(), shipBoardKeys: new Set(), riskKeys: new Set(), closedOpen: false };
 const SHIPMENT_KINDS = new Set(["BOOKING", "BILL_OF_LADING", "AIR_WAYBILL", "CONSIGNMENT"]);
 const AWB_SHAPE = /^\d{3}[- ]?\d{8}$/; // the API reads a shipment reference of this shape as an air waybill
 
@@ -189,6 +189,37 @@ async function load(first) {
 
 // ---------------------------------------------------------------- unit view
 
+// A unit seen off its plan: where, the route re-derived from there and what it bypasses.
+function diversionCard(t) {
+  const v = t.diversion;
+  if (!v) return "";
+  return `<div class="card" data-testid="diversion">
+      <h2>${v.rejoined ? "Was diverted" : "Diverted"} <span class="muted" style="font-weight:400">(leg ${v.leg_index + 1})</span></h2>
+      <p>${esc(v.reason)}</p>
+      <dl class="kv">
+        <dt>Seen at</dt><dd>${v.places.map(esc).join(", ")} · first ${fmtTime(v.first_seen, { year: true })}, last ${esc(v.last_place)} ${fmtTime(v.last_seen)}</dd>
+        ${v.route ? `<dt>Route now</dt><dd>${v.route.map(esc).join(" → ")} (${esc((v.route_names ?? []).join(", "))}, ${Math.round(v.route_km).toLocaleString()} km, ${Math.round(v.route_hours)} h)</dd>` : ""}
+        ${v.earliest_rejoin ? `<dt>Not before</dt><dd>${fmtTime(v.earliest_rejoin, { year: true })} at ${esc(v.rejoins ?? "")}</dd>` : ""}
+        ${v.bypassed.length ? `<dt>Bypasses</dt><dd>${v.bypassed.map(esc).join(", ")}</dd>` : ""}
+      </dl></div>`;
+}
+
+// Well-to-wheel CO2e per leg (ISO 14083 / GLEC defaults), along the diversion if any.
+function co2eCard(t) {
+  const c = t.co2e;
+  if (!c) return "";
+  const kg = (v) => (v === null || v === undefined ? "–" : Math.round(v).toLocaleString());
+  const rows = c.legs.map((l) => `<tr${l.diverted ? ' class="late"' : ""}><td>${l.leg_index + 1}${l.last_leg_index !== l.leg_index ? `–${l.last_leg_index + 1}` : ""}</td>
+      <td>${esc(l.mode.toLowerCase())}</td><td>${l.stops.map(esc).join(" → ")}${l.diverted ? " (diverted)" : ""}</td>
+      <td class="num">${kg(l.km)}</td><td class="num">${l.g_per_tkm ?? "–"}</td><td class="num">${kg(l.kg)}</td>
+      <td class="muted">${esc(l.distance)}</td></tr>`).join("");
+  return `<div class="card" data-testid="co2e">
+      <h2>CO2e <span class="muted" style="font-weight:400">${kg(c.kg)} kg, ${esc(c.basis)}</span></h2>
+      <p class="muted">Cargo ${c.tonnes} t (${esc(c.tonnes_source)}).</p>
+      <table><thead><tr><th>Leg</th><th>Mode</th><th>Stops</th><th class="num">km</th><th class="num">g/t·km</th><th class="num">kg CO2e</th><th>Distance</th></tr></thead>
+      <tbody>${rows}</tbody></table></div>`;
+}
+
 function renderUnit(d) {
   const t = d.timeline;
   const detail = $("#detail");
@@ -219,6 +250,8 @@ function renderUnit(d) {
       </div>
     </div>
 
+    ${diversionCard(t)}
+
     <div class="card" data-testid="alerts">
       <h2>Open alerts <span class="count" style="background:${d.open_alerts.length ? "var(--late)" : "var(--ok)"}">${d.open_alerts.length}</span></h2>
       ${d.open_alerts.length ? `<ul class="alerts">${d.open_alerts.map(alertItem).join("")}</ul>` : `<p class="muted">No open alert.</p>`}
@@ -241,6 +274,8 @@ function renderUnit(d) {
       ${milestoneTable(t, places)}
       ${eventsTable(t)}
     </div>
+
+    ${co2eCard(t)}
 
     <div class="card">
       <h2>ETA history <span class="muted" style="font-weight:400">(${d.eta.history.length} update${d.eta.history.length === 1 ? "" : "s"})</span></h2>
@@ -578,6 +613,21 @@ function shipmentItem(r, before) {
       <div class="msg">${esc(r.latest_alert?.message ?? "")}</div></li>`;
 }
 
+// A unit or shipment predicted (median) to miss its plan or promise beyond tolerance, alert or not.
+function riskItem(r, before) {
+  const ref = r.unit ?? r.shipment;
+  const key = r.record + "|" + ref.id;
+  const fresh = before.size && !before.has(key) ? " fresh" : "";
+  const data = r.unit ? `data-unit="${esc(ref.id)}"` : `data-shipment="${esc(ref.id)}"`;
+  const p90 = r.predicted_p90 ? ` (p90 ${fmtTime(r.predicted_p90)})` : "";
+  return `<li class="${r.diverted ? "OVERDUE" : ""}${fresh}" ${data} data-kind="${esc(ref.kind)}" tabindex="0">
+      <button class="uid" type="button">${esc(ref.id)}</button> ${badge(r.record === "unit" ? "UNIT" : "SHIPMENT")} ${r.diverted ? badge("DIVERTED") : ""}
+      <div class="line"><span class="delay late">${r.minutes_late === null ? "" : fmtDelay(r.minutes_late)}</span>
+        · ${esc(r.location ?? "not departed")} → ${esc(r.destination ?? "?")} · predicted ${fmtTime(r.predicted)}${p90}
+        ${r.promised ? ` · promised ${fmtTime(r.promised)}` : ""}</div>
+      <div class="msg">${esc(r.reason)}</div></li>`;
+}
+
 function fillBoard(list, items, render, keyOf, beforeKey, none) {
   const before = view[beforeKey];
   view[beforeKey] = new Set(items.map(keyOf));
@@ -586,7 +636,8 @@ function fillBoard(list, items, render, keyOf, beforeKey, none) {
 }
 
 async function refreshBoard() {
-  const [units, shipments] = await Promise.all([api("/api/delayed?limit=200"), api("/api/delayed/shipments?limit=200")]);
+  const [units, shipments, risk] = await Promise.all([api("/api/delayed?limit=200"),
+    api("/api/delayed/shipments?limit=200"), api("/api/at-risk?limit=200")]);
   const live = $("#live");
   const failed = [units, shipments].find((res) => !res.ok);
   const now = new Date();
@@ -606,6 +657,15 @@ async function refreshBoard() {
     $("#ship-board-meta").textContent = boardMeta(coverage, "Shipments");
     fillBoard($("#delayed-shipments"), items, shipmentItem,
       (r) => r.shipment.id + "|" + (r.latest_alert?.alert_id ?? ""), "shipBoardKeys", "No shipment at risk.");
+  }
+  if (risk.ok) {
+    const { items, total, coverage } = risk.body;
+    $("#risk-board-count").textContent = total;
+    $("#risk-board-meta").textContent = coverage.complete
+      ? `Predicted (median) to miss plan or promise beyond tolerance, alert or not; most impact first.`
+      : `Partial: partitions ${coverage.missing.join(", ")} did not answer (rebalancing?).`;
+    fillBoard($("#at-risk"), items, riskItem, (r) => r.record + "|" + (r.unit ?? r.shipment).id, "riskKeys",
+      "Nothing predicted late.");
   }
   markSelected();
   if (view.ref && view.body) load(false); // the open unit or shipment follows the same rhythm
@@ -628,7 +688,7 @@ function openFromBoard(ev) {
   const shipment = ev.target.closest("li[data-shipment]");
   if (shipment) location.hash = shipmentHash(shipment.dataset.shipment, shipment.dataset.kind);
 }
-for (const list of [$("#delayed"), $("#delayed-shipments")]) {
+for (const list of [$("#delayed"), $("#delayed-shipments"), $("#at-risk")]) {
   list.addEventListener("click", openFromBoard);
   list.addEventListener("keydown", openFromBoard);
 }

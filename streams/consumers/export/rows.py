@@ -38,8 +38,15 @@ SCHEMAS: dict[str, pa.Schema] = {
                          ("location", pa.string()), ("leg_index", pa.int32()), ("mode", pa.string()),
                          ("planned", TS), ("actual", TS), ("minutes_late", pa.int64()), ("detected_at", TS),
                          ("plan_revision", pa.int32()), ("message", pa.string())]),
+    # CO2e per leg (a diverted stretch is one row, along the route really taken), from the timeline's `co2e`.
+    "emissions": pa.schema([*SRC, ("unit", pa.string()), ("unit_kind", pa.string()), ("as_of", TS),
+                            ("leg_index", pa.int32()), ("last_leg_index", pa.int32()), ("mode", pa.string()),
+                            ("stops", pa.string()), ("km", pa.float64()), ("distance", pa.string()),
+                            ("g_per_tkm", pa.float64()), ("tonnes", pa.float64()), ("tonnes_source", pa.string()),
+                            ("kg", pa.float64()), ("diverted", pa.bool_())]),
 }
-BY_LANE = {"timelines", "milestones", "durations"}  # alerts and ETAs carry no lane: partitioned by date only
+# Alerts and ETAs carry no lane: partitioned by date only.
+BY_LANE = {"timelines", "milestones", "durations", "emissions"}
 
 Row = tuple[str, str | None, str, dict[str, Any]]  # (table, lane or None, month YYYY-MM, values)
 
@@ -102,6 +109,13 @@ def _timeline(v: dict[str, Any], src: dict[str, int]) -> list[Row]:
             "delay_minutes": m.get("minutes_late") if m.get("actual") else None,
         }))
     out += [("durations", lane, month, {**src, "unit": unit, "as_of": when, **d}) for d in segments(milestones)]
+    co2e = v.get("co2e") or {}
+    out += [("emissions", lane, month, {
+        **src, "unit": unit, "unit_kind": v["unit"].get("kind"), "as_of": when, "leg_index": g["leg_index"],
+        "last_leg_index": g["last_leg_index"], "mode": g["mode"], "stops": "-".join(g["stops"]), "km": g.get("km"),
+        "distance": g.get("distance"), "g_per_tkm": g.get("g_per_tkm"), "tonnes": co2e.get("tonnes"),
+        "tonnes_source": co2e.get("tonnes_source"), "kg": g.get("kg"), "diverted": bool(g.get("diverted")),
+    }) for g in co2e.get("legs") or []]  # fmt: skip
     return out
 
 

@@ -109,7 +109,7 @@ def test_report_has_a_row_per_lane_and_per_lane_and_mode(exported: Path) -> None
     for r in rows:
         assert r["units"] == 3
         assert 0 <= r["on_time_pct"] <= 100 and r["mean_delay_h"] is not None and r["p90_delay_h"] is not None
-        assert r["co2e_kg_per_unit_min"] > 0
+        assert r["co2e_kg_per_unit"] > 0
     alls = [r for r in rows if r["mode"] == "ALL"]
     assert all(r["arrivals"] == 3 for r in alls)
     assert any(r[f"eta_mae_h_{h[0]}"] is not None for r in alls for h in report.HORIZONS)
@@ -117,15 +117,18 @@ def test_report_has_a_row_per_lane_and_per_lane_and_mode(exported: Path) -> None
     assert all(all(r[f"eta_mae_h_{h[0]}"] is None for h in report.HORIZONS) for r in modes)
     # A lane's legs add up to its journey's CO2e.
     for lane in {r["lane"] for r in rows}:
-        total = next(r for r in alls if r["lane"] == lane)["co2e_kg_per_unit_min"]
-        assert sum(r["co2e_kg_per_unit_min"] for r in modes if r["lane"] == lane) == pytest.approx(total, abs=0.2)
+        total = next(r for r in alls if r["lane"] == lane)["co2e_kg_per_unit"]
+        assert sum(r["co2e_kg_per_unit"] for r in modes if r["lane"] == lane) == pytest.approx(total, abs=0.2)
 
 
-def test_co2e_uses_great_circle_distance_payload_and_factor(exported: Path) -> None:
+def test_co2e_comes_from_the_timelines_with_the_payload_where_the_plan_gave_none(exported: Path) -> None:
     con = report.connect(exported, {"AWB": 1.0})
-    km, kg = con.execute("SELECT km, kg FROM legs WHERE mode = 'AIR' LIMIT 1").fetchone()
-    # Hong Kong airport - Liege airport great circle is about 9,300 km; air adds 95 km; 1 t x 603 g/t-km.
-    assert 9200 < km - 95 < 9400 and kg == pytest.approx(km * 603 / 1000)
+    km, kg, tonnes = con.execute("SELECT km, kg, tonnes FROM legs WHERE mode = 'AIR' LIMIT 1").fetchone()
+    # Hong Kong airport - Liege airport great circle is about 9,300 km; air adds 95 km; 1 t x 880 g/t-km (GLEC v3
+    # freighter, long haul, well-to-wheel).
+    assert 9200 < km - 95 < 9400 and tonnes == 1.0 and kg == pytest.approx(km * 880 / 1000)
+    sea = con.execute("SELECT stops, km FROM legs WHERE mode = 'SEA' AND stops = 'SGSIN-NLRTM' LIMIT 1").fetchone()
+    assert sea is not None and sea[1] == pytest.approx(8250 * 1.852, abs=1)  # via Suez, from the route table
     con.close()
 
 
@@ -140,7 +143,7 @@ def test_eta_history_joins_the_actual_arrival_and_horizon(exported: Path) -> Non
 def test_formats(exported: Path) -> None:
     rows = report.build(exported)
     table = report.render(rows, "table")
-    assert "CNCKG-DEDUI" in table and "CO2e kg/unit >=" in table and "lower bound" in table
+    assert "CNCKG-DEDUI" in table and "CO2e kg/unit WTW" in table and "well-to-wheel" in table
     assert report.render(rows, "csv").splitlines()[0] == ",".join(report.COLUMNS)
     assert orjson.loads(report.render(rows, "json")) == rows
 

@@ -29,7 +29,7 @@ POLICY = TrackingPolicy()
 # A unit at its cap of events forgets those more than 5 days older than its newest, or refuses the new one.
 CAPPED = TrackingPolicy(max_events=8, history=timedelta(days=5))
 UNITS = [TrackedUnit.container("CSQU3054383"), TrackedUnit.container("MSKU1234565")]
-PLACES = ["CNSHA", "NLRTM", "DEDUI", "DEHAM", "GBFXT"]
+PLACES = ["CNSHA", "NLRTM", "DEDUI", "DEHAM", "GBFXT", "SGSIN"]
 START = datetime(2024, 3, 1, tzinfo=UTC)
 EVIDENCE = [Milestone.DEPARTED, Milestone.ARRIVED, Milestone.DISCHARGED, Milestone.DELIVERED]
 NOISE = [Milestone.GATE_IN, Milestone.LOADED, Milestone.CUSTOMS_HOLD]
@@ -70,7 +70,7 @@ def histories(draw: st.DrawFn, unit: TrackedUnit, plan: Plan) -> list[TrackingEv
         events.append(TrackingEvent(
             event_id=f"{unit.id}-e{n}", source=draw(st.sampled_from(["carrier", "terminal"])), unit=unit,
             mode=draw(st.sampled_from(list(Mode))), milestone=draw(st.sampled_from(EVIDENCE + NOISE)),
-            classifier=classifier, location=draw(st.sampled_from([*places, *places, "BEANR"])), event_time=at,
+            classifier=classifier, location=draw(st.sampled_from([*places, *places, "BEANR", "ZACPT"])), event_time=at,
             received_time=received,
         ))  # fmt: skip
     extra: list[TrackingEvent] = []
@@ -82,7 +82,7 @@ def histories(draw: st.DrawFn, unit: TrackedUnit, plan: Plan) -> list[TrackingEv
         elif change == "correct":
             extra.append(e.model_copy(update={
                 "received_time": later, "event_time": e.event_time + timedelta(hours=draw(st.integers(-30, 30))),
-                "location": draw(st.sampled_from(places)),
+                "location": draw(st.sampled_from([*places, "ZACPT"])),
             }))  # fmt: skip
         elif change == "retract":
             extra.append(e.model_copy(update={"received_time": later, "retracted": True}))

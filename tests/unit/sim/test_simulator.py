@@ -12,7 +12,8 @@ from stdnum import iso6346
 
 from schemas import Classifier, ClockTick, Milestone, Mode, Plan, TrackingEvent, UnitKind, decode_input, dumps
 from streams.sim import CORRIDORS, Scenario, generate
-from streams.sim.corridors import imo_check_digit
+from streams.sim.corridors import CAPE_CALL, imo_check_digit
+from streams.sim.trips import _rerouted_leg
 
 DAY = timedelta(days=1)
 BY_CODE = {c.code: c for c in CORRIDORS}
@@ -115,10 +116,14 @@ def test_units_carry_valid_identifiers() -> None:
 def test_every_leg_departs_and_arrives_then_the_unit_is_delivered() -> None:
     s = scenario()
     corridors = corridor_of(s)
+    rerouted = {o.unit for o in s.outcomes if any(t.startswith("border-reroute@") for t in o.disruptions)}
+    assert rerouted  # the seed's scenario sends a train over the other border crossing (see also test_reroutes)
     for unit, events in actual(s).items():
         c = BY_CODE[corridors[unit]]
         seen = {(e.milestone, e.location, e.mode) for e in events}
         for leg in c.legs:
+            if unit in rerouted:  # it travelled the legs as re-routed
+                leg = _rerouted_leg(c, leg)
             assert (Milestone.DEPARTED, leg.origin, leg.mode) in seen
             assert (Milestone.ARRIVED, leg.destination, leg.mode) in seen
         assert events[0].milestone is Milestone.GATE_IN and events[0].location == c.origin
@@ -179,6 +184,7 @@ def test_carrier_estimates_follow_departures_and_are_optimistic() -> None:
         arrived = next(a for a in acts[e.unit.id] if a.milestone is Milestone.ARRIVED and a.location == e.location)
         departed = [
             a for a in acts[e.unit.id] if a.milestone is Milestone.DEPARTED and a.event_time < arrived.event_time
+            and a.location != CAPE_CALL.place  # a call on the way, not the leg's departure
         ]
         assert departed and e.received_time > departed[-1].event_time
         assert e.event_time <= arrived.event_time  # carriers' ETAs run early
@@ -284,3 +290,23 @@ def test_size_and_start_are_parameters() -> None:
 def test_modes_of_each_corridor() -> None:
     modes = {c.code: {leg.mode for leg in c.legs} for c in CORRIDORS}
     assert modes == {"crx": {Mode.RAIL}, "asx": {Mode.ROAD, Mode.RAIL}, "sea": {Mode.SEA}, "air": {Mode.AIR, Mode.ROAD}}
+
+
+def test_diverted_sailings_call_at_cape_town_and_rerouted_trains_cross_at_khorgos() -> None:
+    s = scenario()
+    events = actual(s)
+    cape = [o.unit for o in s.outcomes if "cape-diversion" in o.disruptions]
+    assert cape
+    called = [u for u in cape if any(e.location == CAPE_CALL.place for e in events[u])]
+    assert called  # most diverted sailings call there (CAPE_CALL.p)
+    for u in called:
+        at = [e for e in events[u] if e.location == CAPE_CALL.place]
+        assert [e.milestone for e in at] == [Milestone.ARRIVED, Milestone.DEPARTED]
+    suez = [o.unit for o in s.outcomes if o.corridor == "sea" and "cape-diversion" not in o.disruptions]
+    assert not any(e.location == CAPE_CALL.place for u in suez for e in events[u])
+    for o in s.outcomes:
+        places = {e.location for e in events[o.unit]}
+        if any(t.startswith("border-reroute@") for t in o.disruptions):
+            assert {"CNHRS", "KZHOR"} <= places and not {"CNAKL", "KZALS"} & places
+        elif o.corridor == "crx":
+            assert not {"CNHRS", "KZHOR"} & places

@@ -1,0 +1,226 @@
+"""Diversions: a unit seen, actually, at a place its plan does not go through (Cape Town on a Suez plan, Khorgos
+on an Alashankou plan, another airport) has left its plan. Its remaining route is re-derived from where it really
+is to the plan's next places via the route table (`streams.core.routes`), and its predictions follow that route.
+
+A function of the plan, the live events and nothing else (no clock): `timeline.derive` (the specification) and
+`incremental.Derivation` call the same `detect` and `repredict`, so both paths agree.
+
+Seam for learned transit times: `transit_hours` is the one place a remaining segment's duration is read; it takes
+the route table's typical transit today, and a learned median per segment can replace it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from schemas import Classifier, Milestone, Mode, PlannedStopKind
+from streams.core.eta import predict_one
+from streams.core.evidence import Evidence
+from streams.core.milestones import PlannedMilestone
+from streams.core.policy import TrackingPolicy
+from streams.core.routes import Route, table
+
+# Events that say where the unit physically is. Customs and gate events at an unplanned place are not counted:
+# they are often reported under a terminal's or an office's own code.
+MOVES = frozenset({Milestone.ARRIVED, Milestone.DEPARTED, Milestone.LOADED, Milestone.DISCHARGED})
+
+
+@dataclass(frozen=True, slots=True)
+class Diversion:
+    first_leg: int  # the plan leg the unit was on when it left the plan
+    places: tuple[str, ...]  # the unplanned places it was seen at, in event order
+    first_event: str  # id of the first unplanned event
+    first_seen: datetime  # its event time
+    last_place: str
+    last_seen: datetime
+    mode: Mode
+    rejoin: int | None  # index of the planned milestone where it rejoins (or rejoined) the plan
+    route: Route | None  # from the last unplanned place to the rejoin place (None once rejoined, or if unknown)
+    floor: datetime | None  # earliest arrival at the rejoin place by that route (None once rejoined)
+    rejoined: bool
+
+    @property
+    def active(self) -> bool:
+        return not self.rejoined
+
+    def co2e_hop(self, milestones: Sequence[PlannedMilestone], legs: Sequence) -> tuple[int, int, tuple[str, ...]]:
+        """(first leg, last leg, stops travelled) of the diverted stretch, for `co2e.hops_of`."""
+        origin = legs[self.first_leg].origin
+        if self.rejoin is None:
+            end, last = legs[self.first_leg].destination, self.first_leg
+        else:
+            ms = milestones[self.rejoin]
+            if ms.kind is PlannedStopKind.DEPARTURE:
+                end, last = ms.location, ms.leg_index - 1
+            else:
+                end, last = ms.location, ms.leg_index
+        last = max(last, self.first_leg)
+        stops = tuple(dict.fromkeys((origin, *self.places)))  # a place seen twice (arrived, departed) once
+        return self.first_leg, last, (*stops, end) if stops[-1] != end else stops
+
+    def as_data(self, milestones: Sequence[PlannedMilestone]) -> dict:
+        """The timeline's `diversion` field."""
+        rejoin = milestones[self.rejoin] if self.rejoin is not None else None
+        bypassed = [] if self.rejoin is None or self.rejoined else [
+            m.key for m in milestones[: self.rejoin] if m.leg_index >= self.first_leg
+            and not (m.kind is PlannedStopKind.DEPARTURE and m.leg_index == self.first_leg)
+        ]  # fmt: skip
+        return {
+            "leg_index": self.first_leg, "places": list(self.places), "first_seen": self.first_seen,
+            "last_place": self.last_place, "last_seen": self.last_seen,
+            "rejoins": rejoin.key if rejoin else None, "rejoined": self.rejoined,
+            "route": list(self.route.stops) if self.route else None,
+            "route_names": list(self.route.names) if self.route else None,
+            "route_km": round(self.route.km, 1) if self.route else None,
+            "route_hours": round(transit_hours(self.route), 1) if self.route else None,
+            "earliest_rejoin": self.floor, "bypassed": bypassed, "reason": self.reason(milestones),
+        }  # fmt: skip
+
+    def reason(self, milestones: Sequence[PlannedMilestone]) -> str:
+        seen = ", ".join(self.places)
+        if self.rejoined:
+            where = milestones[self.rejoin].location if self.rejoin is not None else "the plan"
+            return f"diverted via {seen} (not on the plan), back on the plan at {where}"
+        if self.route is None or self.rejoin is None:
+            return f"diverted: seen at {seen}, not on the plan; no known route from {self.last_place} to the plan"
+        names = "/".join(self.route.names)
+        return (f"diverted: seen at {seen}, not on the plan; re-routed {'-'.join(self.route.stops)} ({names}, "
+                f"{self.route.km:,.0f} km, {transit_hours(self.route):.0f} h) to rejoin at "
+                f"{milestones[self.rejoin].location}")  # fmt: skip
+
+
+def transit_hours(route: Route) -> float:
+    """Typical transit over a re-derived route: the route table's today (the seam for learned segment medians)."""
+    return route.hours
+
+
+def off_plan(events: Iterable, places: frozenset[str]) -> list:
+    """The actual movement events at places not on the plan, in the order given."""
+    return [e for e in events if e.classifier is Classifier.ACTUAL and e.milestone in MOVES
+            and e.location not in places]  # fmt: skip
+
+
+def detect(milestones: Sequence[PlannedMilestone], evidence: Sequence[Evidence], furthest: int,
+           unplanned: Sequence, issued: datetime, policy: TrackingPolicy) -> Diversion | None:  # fmt: skip
+    """The unit's diversion, if it left its plan: `unplanned` are the off-plan actual movement events in history
+    order (`off_plan`). Counted only between the trip's first planned actual and its final arrival, and after the
+    plan was issued (a plan issued later knew where the unit had been)."""
+    if not unplanned or furthest < 0:
+        return None
+    actual_times = [(i, ev.actual.event_time) for i, ev in enumerate(evidence) if ev.actual is not None]
+    start = min(t for _, t in actual_times)
+    final = next((i for i in range(len(milestones) - 1, -1, -1) if milestones[i].kind is PlannedStopKind.ARRIVAL),
+                 None)  # fmt: skip
+    end = evidence[final].actual.event_time if final is not None and evidence[final].actual else None
+    rel = [e for e in unplanned if e.event_time > start and e.event_time >= issued
+           and (end is None or e.event_time < end)]  # fmt: skip
+    if not rel:
+        return None
+    first, last = rel[0], rel[-1]
+    before = max(i for i, t in actual_times if t <= first.event_time) if any(
+        t <= first.event_time for _, t in actual_times) else 0  # fmt: skip
+    ms = milestones[before]
+    nlegs = max(m.leg_index for m in milestones) + 1
+    first_leg = ms.leg_index if ms.kind is PlannedStopKind.DEPARTURE else min(ms.leg_index + 1, nlegs - 1)
+    places = tuple(dict.fromkeys(e.location for e in rel))
+    back = [i for i, t in actual_times if t > last.event_time and i > before]
+    if back:
+        return Diversion(first_leg, places, first.event_id, first.event_time, last.location, last.event_time,
+                         last.mode, min(back), None, None, True)  # fmt: skip
+    rejoin, route = _rejoin(milestones, furthest, last.location, last.mode)
+    floor = None
+    if route is not None:
+        floor = last.event_time + timedelta(hours=transit_hours(route))
+        if last.milestone in (Milestone.ARRIVED, Milestone.DISCHARGED):  # still there: it has to leave first
+            floor += policy.min_connection(last.mode)
+    return Diversion(first_leg, places, first.event_id, first.event_time, last.location, last.event_time,
+                     last.mode, rejoin, route, floor, False)  # fmt: skip
+
+
+def _rejoin(milestones: Sequence[PlannedMilestone], furthest: int, place: str,
+            mode: Mode) -> tuple[int | None, Route | None]:  # fmt: skip
+    """The planned arrival ahead to rejoin the plan at: the first planned place on the shortest route from `place`
+    to the destination (Brest, for a train re-routed via Khorgos); when the route passes none, the planned arrival
+    that makes the quickest way to the destination (the route there, then the plan's own remaining time)."""
+    t = table()
+    final = max((i for i, m in enumerate(milestones) if m.kind is PlannedStopKind.ARRIVAL), default=None)
+    if final is None:
+        return None, None
+    whole = t.shortest(place, milestones[final].location, mode)
+    if whole is not None and whole.segments:
+        for j in range(furthest + 1, final + 1):
+            m = milestones[j]
+            if m.kind is PlannedStopKind.ARRIVAL and m.location in whole.stops[1:]:
+                cut = [s.b for s in whole.segments].index(m.location) + 1
+                return j, Route(mode, whole.segments[:cut])
+    best: tuple[float, int, Route] | None = None
+    for j in range(furthest + 1, final + 1):
+        m = milestones[j]
+        if m.kind is not PlannedStopKind.ARRIVAL:
+            continue
+        r = t.shortest(place, m.location, mode)
+        if r is None or not r.segments:
+            continue
+        cost = transit_hours(r) + (milestones[final].planned - m.planned).total_seconds() / 3600
+        if best is None or cost < best[0]:
+            best = (cost, j, r)
+    return (best[1], best[2]) if best else (None, None)
+
+
+def repredict(evidence: Sequence[Evidence], preds: list[datetime | None], start: int, furthest: int,
+              watermark: datetime | None, policy: TrackingPolicy, div: Diversion | None) -> None:  # fmt: skip
+    """`eta.predict` from milestone `start` on, in place, carrying on from the predictions before it; a diverted
+    unit's milestones between where it left the plan and where it rejoins are bypassed (None: it will not be
+    there), and the rejoin is predicted no earlier than the re-derived route allows."""
+    rejoin = div.rejoin if div is not None and div.active else None
+    prev_pred = prev_planned = None
+    for j in range(start - 1, -1, -1):
+        if preds[j] is not None:
+            prev_pred, prev_planned = preds[j], evidence[j].milestone.planned
+            break
+    for i in range(start, len(evidence)):
+        ev = evidence[i]
+        if rejoin is not None and furthest < i < rejoin and ev.actual is None:
+            preds[i] = None
+            continue
+        pred = predict_one(ev, i < furthest, prev_pred, prev_planned, watermark, policy)
+        if i == rejoin and pred is not None and ev.actual is None and div.floor is not None and pred < div.floor:
+            pred = div.floor
+        preds[i] = pred
+        if pred is not None:
+            prev_pred, prev_planned = pred, ev.milestone.planned
+
+
+def first_affected(div: Diversion | None, furthest: int) -> int | None:
+    """The first milestone whose prediction a diversion can change."""
+    return None if div is None or not div.active else furthest + 1
+
+
+# -- The lane signal: recent sailings round the Cape ---------------------------------------------------------
+
+
+def cape_share(sailings: Iterable[tuple[datetime, bool]], now: datetime, window: timedelta = timedelta(days=30)
+               ) -> tuple[int, int]:  # fmt: skip
+    """(sailings round the Cape, sailings) among a lane's sailings that left within `window` before `now` (event
+    time): each sailing is (departure, went round the Cape)."""
+    recent = [cape for dep, cape in sailings if now - window <= dep <= now]
+    return sum(recent), len(recent)
+
+
+def cape_widening(origin: str, destination: str, overdue: bool, cape: int, sailings: int,
+                  min_sailings: int = 2) -> timedelta:  # fmt: skip
+    """How much later than its median a Suez-routed sea leg's arrival may plausibly be, before any report says
+    so: when a Suez-side call is overdue and most of the lane's recent sailings went round the Cape, the whole
+    Cape detour (its extra transit over Suez, from the route table); else nothing. A p90 adds it; the median
+    does not move until a report (or the carrier's estimate) says the unit is going round."""
+    if not overdue or sailings < min_sailings or cape * 2 < sailings:
+        return timedelta(0)
+    t = table()
+    suez = t.shortest(origin, destination, Mode.SEA)
+    if suez is None or "Suez" not in suez.names:
+        return timedelta(0)
+    cape_route = t.shortest(origin, destination, Mode.SEA, avoid=frozenset({"EGPSD"}))
+    if cape_route is None or "Cape" not in cape_route.names:
+        return timedelta(0)
+    return timedelta(hours=transit_hours(cape_route) - transit_hours(suez))
