@@ -8,7 +8,7 @@ from streams.api.units import facts_of, view_of
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.state import UnitState
 from streams.core.tracker import apply_event, apply_plan
-from tests.unit.test_routes_co2e import CAPE_VOYAGE, T0, H, _ev, _sea_plan
+from tests.unit.core.test_routes_co2e import CAPE_VOYAGE, T0, H, _ev, _sea_plan
 
 
 def _facts(events: list, watermark):  # type: ignore[no-untyped-def]
