@@ -87,6 +87,7 @@ class Derivation:
         "_index",
         "_invalid",
         "_keys",
+        "_last",
         "_late",
         "_match",
         "_matched",
@@ -115,6 +116,7 @@ class Derivation:
         self._matched: dict[str, str] = {}  # event id -> milestone key, for live events that matched one
         self._ordered: list[EventRecord] = []  # live events in history order
         self._keys: list[tuple[datetime, int, str]] = []  # their sort keys
+        self._last: EventRecord | None = None  # the last live actual in history order (the timeline's head)
         self._evidence = [Evidence(ms, None, None) for ms in self._milestones]
         self._dirty: set[int] = set()  # milestones whose matched events changed since the last view
         self._late: set[int] | None = None  # milestones whose actual changed since the last view; None: all
@@ -163,6 +165,8 @@ class Derivation:
             self._stale = key
         if not is_output_locode(e.location):
             self._invalid.add(e.event_id)
+        if e.classifier is _ACTUAL and (self._last is None or key > _key(self._last)):
+            self._last = e
         ms = self._match(e)
         if ms is not None:
             idx = self._index[ms.key]
@@ -178,6 +182,8 @@ class Derivation:
             del self._ordered[i]
             if self._stale is None or key < self._stale:
                 self._stale = key
+            if self._last is not None and _key(self._last) == key:  # the one before it, found once
+                self._last = next((x for x in reversed(self._ordered[:i]) if x.classifier is _ACTUAL), None)
         self._invalid.discard(e.event_id)
         ms_key = self._matched.pop(e.event_id, None)
         if ms_key is not None:
@@ -315,8 +321,8 @@ class Derivation:
     def _assemble(self, watermark: datetime | None, evidence: list[Evidence], preds: list[datetime | None],
                   furthest: int) -> UnitView:  # fmt: skip
         """`derive`'s timeline fields, and its bytes from the cached entries."""
-        unit, plan, ordered = self.unit, self.plan, self._ordered
-        last = next((e for e in reversed(ordered) if e.classifier is _ACTUAL), None)
+        unit, plan = self.unit, self.plan
+        last = self._last
         final = next((i for i in range(len(evidence) - 1, -1, -1) if evidence[i].milestone.kind is _ARRIVAL), None)
         if furthest >= 0:
             status = _STATUS_AFTER[evidence[furthest].milestone.kind]
