@@ -379,4 +379,5 @@ class Derivation:
         view = IncrementalView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest)
         view.__dict__["_body"] = body  # what `UnitView._body` would encode, from the cached entries
         view.__dict__["valid"] = True
+        view.__dict__["final_arrival"] = final
         return view
