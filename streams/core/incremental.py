@@ -90,6 +90,7 @@ class Derivation:
         "_index",
         "_invalid",
         "_keys",
+        "_last",
         "_late",
         "_match",
         "_matched",
@@ -124,6 +125,7 @@ class Derivation:
         self._matched: dict[str, str] = {}  # event id -> milestone key, for live events that matched one
         self._ordered: list[EventRecord] = []  # live events in history order
         self._keys: list[tuple[datetime, int, str]] = []  # their sort keys
+        self._last: EventRecord | None = None  # the last live actual in history order (the timeline's head)
         self._evidence = [Evidence(ms, None, None) for ms in self._milestones]
         self._dirty: set[int] = set()  # milestones whose matched events changed since the last view
         self._late: set[int] | None = None  # milestones whose actual changed since the last view; None: all
@@ -174,6 +176,8 @@ class Derivation:
             self._invalid.add(e.event_id)
         if e.classifier is _ACTUAL and e.milestone in MOVES and e.location not in self._places:
             self._off[e.event_id] = e
+        if e.classifier is _ACTUAL and (self._last is None or key > _key(self._last)):
+            self._last = e
         ms = self._match(e)
         if ms is not None:
             idx = self._index[ms.key]
@@ -189,6 +193,8 @@ class Derivation:
             del self._ordered[i]
             if self._stale is None or key < self._stale:
                 self._stale = key
+            if self._last is not None and _key(self._last) == key:  # the one before it, found once
+                self._last = next((x for x in reversed(self._ordered[:i]) if x.classifier is _ACTUAL), None)
         self._invalid.discard(e.event_id)
         self._off.pop(e.event_id, None)
         ms_key = self._matched.pop(e.event_id, None)
@@ -324,8 +330,8 @@ class Derivation:
     def _assemble(self, watermark: datetime | None, evidence: list[Evidence], preds: list[datetime | None],
                   furthest: int) -> UnitView:  # fmt: skip
         """`derive`'s timeline fields, and its bytes from the cached entries."""
-        unit, plan, ordered = self.unit, self.plan, self._ordered
-        last = next((e for e in reversed(ordered) if e.classifier is _ACTUAL), None)
+        unit, plan = self.unit, self.plan
+        last = self._last
         final = next((i for i in range(len(evidence) - 1, -1, -1) if evidence[i].milestone.kind is _ARRIVAL), None)
         if furthest >= 0:
             status = _STATUS_AFTER[evidence[furthest].milestone.kind]
@@ -386,4 +392,5 @@ class Derivation:
                                diversion=self._div)  # fmt: skip
         view.__dict__["_body"] = body  # what `UnitView._body` would encode, from the cached entries
         view.__dict__["valid"] = True
+        view.__dict__["final_arrival"] = final
         return view

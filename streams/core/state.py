@@ -54,9 +54,10 @@ class UnitState:
     # Shipments whose cargo went into or out of this unit: shipment id -> link events, each
     # [event_id, stuffed (1) or stripped (0), event time (us), location, pieces, retracted], in arrival order.
     links: dict[str, list[list[Any]]] = field(default_factory=dict)
-    # Not state: each event's encoded row by event id, so that a unit's events are encoded once while it is in
-    # memory rather than on every save. Shared by copies; a row is used only for the very record it was made of.
-    _rows: dict[str, tuple[EventRecord, list[Any]]] = field(default_factory=dict, compare=False, repr=False)
+    # Not state: each event's encoded row (its bytes, as `encode` writes them) by event id, so that a unit's events
+    # are encoded once while it is in memory rather than on every save. Shared by copies; a row is used only for
+    # the very record it was made of.
+    _rows: dict[str, tuple[EventRecord, orjson.Fragment]] = field(default_factory=dict, compare=False, repr=False)
     # Not state either: the derived view kept up to date change by change (`streams.core.incremental`), used
     # only while it reflects this very state's unit, plan and events. Passed on to copies.
     _derived: Any = field(default=None, compare=False, repr=False)
@@ -77,12 +78,12 @@ class UnitState:
             to_micros(self.next_due), *([self.links] if self.links else []),
         ])
 
-    def _event_rows(self) -> list[list[Any]]:
+    def _event_rows(self) -> list[orjson.Fragment]:
         rows, memo = [], self._rows
         for e in self.events.values():
             hit = memo.get(e.event_id)
             if hit is None or hit[0] is not e:
-                hit = memo[e.event_id] = (e, _event_row(e))
+                hit = memo[e.event_id] = (e, _encoded_row(e))
             rows.append(hit[1])
         return rows
 
@@ -109,6 +110,12 @@ class UnitState:
             next_due=from_micros(due),
             links=rest[0] if rest else {},
         )
+
+
+def _encoded_row(e: EventRecord) -> orjson.Fragment:
+    """Copied to bytes of its own size: orjson's output keeps the whole buffer it wrote into (4 KB, for a row of
+    100 bytes), and a unit keeps its rows for as long as it is in memory."""
+    return orjson.Fragment(bytes(memoryview(orjson.dumps(_event_row(e)))))
 
 
 def _event_row(e: EventRecord) -> list[Any]:

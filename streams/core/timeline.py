@@ -84,7 +84,7 @@ class UnitView:
         """Changes when the timeline changes, whatever the watermark it was computed at."""
         return hashlib.blake2b(self._body, digest_size=12).hexdigest()
 
-    @property
+    @cached_property  # asked for several times per record (ETA, alerts)
     def final_arrival(self) -> int | None:
         """Index of the arrival at the final destination."""
         return _final_arrival(self.evidence)

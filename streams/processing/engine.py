@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 
-from schemas import ClockTick, DeadLetter, DecodeError, Milestone, Plan, TrackingEvent, UnitKind, decode_input, dumps
+from schemas import ClockTick, DeadLetter, DecodeError, Plan, TrackingEvent, UnitKind, decode_input, dumps
 from schemas.events import Classifier
 from schemas.topics import TopicNames
 from streams.core.policy import TrackingPolicy
-from streams.core.state import UnitState, to_micros
+from streams.core.reports import report_targets
+from streams.core.state import UnitState
 from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
 from streams.processing import unit_conveyance
 from streams.processing.cache import Scope, StateCache
@@ -209,21 +210,13 @@ class Engine:
 
     def _reports(self, outcome: Outcome, out: list[OutRecord]) -> list[OutRecord]:
         """Forward the unit's timeline to the shipments it carries (or carried, when their links changed),
-        and an air waybill's own timeline to the shipment it is."""
+        and an air waybill's own timeline to the shipment it is (`streams.core.reports` says which)."""
         st = outcome.state
         assert st.unit is not None
-        timeline = next((r.value for r in out if r.topic == self._out_topic["timeline"]), None)
-        targets = list(outcome.linked)
-        if timeline is not None:
-            # Aboard, or left recently: a late report of something that happened during the ride still counts.
-            newest = max((to_micros(e.event_time) for e in st.events.values()), default=0)
-            uld = st.unit.kind is UnitKind.ULD
-            landed, builds = (_landings(st), _builds(st)) if uld else ((), ())
-            targets += [k for k, links in st.links.items()
-                        if k not in targets and _aboard(links, newest - _RECENT, landed, builds)]  # fmt: skip
-        own = st.unit.kind is UnitKind.AWB and timeline is not None
+        targets, own = report_targets(st, outcome.linked, outcome.timeline)
         if not targets and not own:
             return []
+        timeline = next((r.value for r in out if r.topic == self._out_topic["timeline"]), None)
         if timeline is None:
             assert outcome.view is not None
             timeline = outcome.view.timeline_json
@@ -265,40 +258,6 @@ def dead_letter(dead_topic: str, topic: str, partition: int, offset: int | None,
         source_topic=topic, partition=partition, offset=offset, key=key, reason=reason, original=value or b""
     )
     return OutRecord(dead_topic, key, dead_letter_bytes(letter, limit))
-
-
-_RECENT = 14 * 86_400 * 1_000_000  # microseconds
-
-
-def _aboard(links: list[list], since: int, landed: Sequence[int] = (),
-            builds: Sequence[tuple[int, str]] = ()) -> bool:  # fmt: skip
-    """The shipment's cargo is (partly) in the unit (its latest link, in event time, is a stuffing), or left
-    it after `since`. For a ULD, IATA feeds report no breakdown, so without the rest a ULD forwarded its
-    timeline to every shipment it ever carried. `landed`: its actual arrivals (ascending): the cargo left it at
-    the first one after it was built up. `builds`: its build-ups (time, place; ascending, any shipment's), for
-    feeds that report no ULD arrival either (FFM and FSU alone): a build-up somewhere else lists what the ULD
-    holds on its next flight, so cargo it does not list had left by then. Cargo that flies on in the same ULD
-    is listed again (a new build-up link of its own)."""
-    live = [x for x in links if not x[5]]
-    if not live:
-        return False
-    last = max(live, key=lambda x: (x[2], x[1]))
-    if last[1] != 1:
-        return last[2] >= since
-    left = next((t for t in landed if t > last[2]), None)
-    moved = next((t for t, where in builds if t > last[2] and where != last[3]), None)
-    if moved is not None and (left is None or moved < left):
-        left = moved
-    return left is None or left >= since
-
-
-def _landings(state: UnitState) -> list[int]:
-    return sorted(to_micros(e.event_time) for e in state.events.values()
-                  if e.milestone is Milestone.ARRIVED and e.classifier is Classifier.ACTUAL and not e.retracted)
-
-
-def _builds(state: UnitState) -> list[tuple[int, str]]:
-    return sorted({(x[2], x[3]) for links in state.links.values() for x in links if x[1] == 1 and not x[5]})
 
 
 def _report(shipment_id: str, kind: str, links: list[list], own: bool, timeline: bytes) -> bytes:
