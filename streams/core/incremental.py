@@ -34,6 +34,7 @@ from schemas.codec import dumps_fields
 from schemas.refs import is_normal_unit_id, is_output_locode
 from streams.core.eta import predict_one
 from streams.core.evidence import Evidence, _better_actual, _better_estimate
+from streams.core.learning.forecast import Forecast
 from streams.core.milestones import matcher, planned_milestones
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
@@ -51,6 +52,11 @@ _ACTUAL = Classifier.ACTUAL
 _ARRIVAL = PlannedStopKind.ARRIVAL
 _DELIVERED = Milestone.DELIVERED
 _UNSET: Any = object()
+
+
+def _knowledge_version(policy: TrackingPolicy) -> int:
+    knowledge = policy.knowledge
+    return 0 if knowledge is None else knowledge.version
 
 
 class IncrementalView(UnitView):
@@ -81,12 +87,14 @@ class Derivation:
         "_dirty",
         "_ev_entries",
         "_evidence",
+        "_fc",
         "_frags",
         "_furthest",
         "_groups",
         "_index",
         "_invalid",
         "_keys",
+        "_kv",
         "_late",
         "_match",
         "_matched",
@@ -121,6 +129,8 @@ class Derivation:
         self._furthest = -1
         self._watermark: datetime | None = _UNSET
         self._preds: list[datetime | None] = [None] * n
+        self._fc: list[Forecast | None] = [None] * n  # the predictions' bands; `_preds` holds their medians
+        self._kv = -1  # the version of what the job had learned when the predictions were made
         self._ms_entries: list[tuple[Any, orjson.Fragment] | None] = [None] * n
         self._ev_entries: dict[str, tuple[EventRecord, list[str], orjson.Fragment]] = {}
         # `timeline.same_events` kept as events come and go: its groups (reports of one happening), each group's
@@ -221,6 +231,9 @@ class Derivation:
             start = min(start, max(0, min(furthest, self._furthest)))
         if watermark != self._watermark:
             start = min(start, max(0, furthest))
+        kv = _knowledge_version(self.policy)
+        if kv != self._kv:  # the job learned something since: every prediction may have moved
+            start, self._kv = 0, kv
         self._furthest, self._watermark = furthest, watermark
         preds = self._preds
         self._predict(start, furthest, watermark)
@@ -235,22 +248,26 @@ class Derivation:
                 entries[i] = (shown, _fragment(_milestone_data(ev, pred)))
 
         view = self._assemble(watermark, list(evidence), list(preds), furthest)
+        object.__setattr__(view, "forecasts", list(self._fc))
         return view, late
 
     def _predict(self, start: int, furthest: int, watermark: datetime | None) -> None:
         """`streams.core.eta.predict` from milestone `start` on, carrying on from the predictions before it."""
-        evidence, preds, policy = self._evidence, self._preds, self.policy
-        prev_pred = prev_planned = None
+        evidence, preds, fcs, policy = self._evidence, self._preds, self._fc, self.policy
+        prev = prev_ms = None
         for j in range(start - 1, -1, -1):
-            if preds[j] is not None:
-                prev_pred, prev_planned = preds[j], evidence[j].milestone.planned
+            if fcs[j] is not None:
+                prev, prev_ms = fcs[j], evidence[j].milestone
                 break
         for i in range(start, len(evidence)):
             ev = evidence[i]
-            pred = predict_one(ev, i < furthest, prev_pred, prev_planned, watermark, policy)
-            preds[i] = pred
+            pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy)
+            fcs[i] = pred
             if pred is not None:
-                prev_pred, prev_planned = pred, ev.milestone.planned
+                preds[i] = pred.mid
+                prev, prev_ms = pred, ev.milestone
+            else:
+                preds[i] = None
 
     def _regroup(self) -> None:
         """Bring the groups of `timeline.same_events` up to date from the smallest changed sort key on.

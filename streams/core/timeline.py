@@ -26,6 +26,7 @@ from schemas.codec import dumps, dumps_fields
 from schemas.refs import is_normal_unit_id, is_output_locode
 from streams.core.eta import predict
 from streams.core.evidence import Evidence, collect, furthest_actual, history
+from streams.core.learning.forecast import Forecast
 from streams.core.milestones import planned_milestones
 from streams.core.policy import TrackingPolicy
 
@@ -43,6 +44,7 @@ class UnitView:
     evidence: list[Evidence]
     predicted: list[datetime | None]
     furthest: int  # index of the furthest milestone that happened, -1 if none
+    forecasts: list[Forecast | None] | None = None  # each milestone's band (p10, p50, p90); p50 is `predicted`
 
     @cached_property
     def timeline(self) -> Timeline:
@@ -118,7 +120,8 @@ def derive(
     last = next((e for e in reversed(ordered) if e.classifier is Classifier.ACTUAL), None)  # the latest actual
     milestones = planned_milestones(plan) if plan else []
     evidence, matched = collect(milestones, ordered)
-    preds = predict(evidence, watermark, policy)
+    forecasts = predict(evidence, watermark, policy)
+    preds = [f.mid if f is not None else None for f in forecasts]
     furthest = furthest_actual(evidence)
 
     final = _final_arrival(evidence)
@@ -160,7 +163,8 @@ def derive(
             "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
             "milestones": [_milestone_data(ev, pred) for ev, pred in zip(evidence, preds, strict=True)],
         }
-    return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest)
+    return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest,
+                    forecasts=forecasts)
 
 
 def _milestone_data(ev: Evidence, pred: datetime | None) -> dict[str, Any]:
