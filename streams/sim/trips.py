@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from schemas import (
@@ -23,6 +23,7 @@ from schemas import (
     TrackingEvent,
     TransportRef,
 )
+from streams.sim import phenomena
 from streams.sim.corridors import (
     DEFAULT_LATENCY_MINUTES,
     LATENCY_MINUTES,
@@ -139,6 +140,7 @@ def travel(
     *,
     legs: range | None = None,
     ready: datetime | None = None,
+    realism: phenomena.Realism = phenomena.NONE,
 ) -> tuple[list[Run], dict[int, tuple[datetime, datetime]]]:
     """Actual departures/arrivals of one unit, and customs holds (index in the runs -> hold, release).
 
@@ -167,6 +169,13 @@ def travel(
             prev = runs[-1].trip
             trip = draw_trip(seed, f"{prev.key}>{i}", prev.n, leg)
             departed = max(planned[i][0], ready) + trip.departure_delay
+        # Issue #25's phenomena (streams/sim/phenomena.py): hub dwell, lane bias, biased estimates.
+        hub = phenomena.hub_wait(realism, seed, trip.key, leg.origin)
+        if hub:
+            departed += hub
+            tags.append(f"hub-dwell@{leg.origin}")
+        trip = replace(trip, transit_factor=trip.transit_factor * phenomena.lane_factor(realism, corridor.code),
+                       eta_optimism=phenomena.optimism(realism, leg.source, trip.eta_optimism))  # fmt: skip
         if trip.departure_delay >= 4 * H:
             tags.append(f"{'border-congestion' if leg.risk is Risk.BORDER else 'departure-delay'}@{leg.origin}")
         departed = to_minute(departed)
