@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
@@ -59,8 +60,10 @@ class ReplayResult:
 def replay(
     lines: Iterable[bytes | str], topics: TopicNames, policy: TrackingPolicy, partitions: int,
     shipment_policy: ShipmentPolicy | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    **learning: Any,
 ) -> ReplayResult:
-    engine = Engine({}, {}, topics, policy, max_record_bytes=max_record_bytes)
+    """`learning`: the engine's learning arguments (`Settings.learning_options`): a replay learns as a worker does."""
+    engine = Engine({}, {}, topics, policy, max_record_bytes=max_record_bytes, **learning)
     shipments = ShipmentEngine({}, {}, topics, shipment_policy or ShipmentPolicy(eta_min_shift=policy.eta_min_shift),
                                max_record_bytes=max_record_bytes)  # fmt: skip
     feed = topics.name("shipment_feed")
