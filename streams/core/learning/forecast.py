@@ -28,10 +28,6 @@ TRANSIT, WAIT, BIAS = 1, 2, 4
 _MIN = timedelta(minutes=1)
 _Z = 2 * 1.2816  # p10 to p90 of a normal distribution, in standard deviations
 _FLOOR = 30.0  # minutes: no forecast is trusted to better than this when blending
-# Learned spreads are widened by this much before composing: units on one departure share its disruptions and a
-# late leg tends to be followed by a late one, so components are not independent and the quadrature sum alone
-# gave bands that held 60-70% of arrivals on held-out simulator seeds instead of 80% (docs/learning.md).
-SPREAD_SCALE = 1.3
 PLAN_SPREAD = 0.10  # plan model: a leg's p10/p90 lie this fraction of its planned duration (plus tolerance) away
 
 
@@ -61,9 +57,8 @@ def shift(f: Forecast, d: timedelta) -> Forecast:
 def add(f: Forecast, q: Quantiles, flag: int = 0) -> Forecast:
     """`f` plus an independent duration of quantiles `q` (minutes)."""
     mid = f.mid + _m(q[1])
-    scale = SPREAD_SCALE if flag else 1.0
-    below = math.hypot(_mins(f.mid - f.lo), (q[1] - q[0]) * scale)
-    above = math.hypot(_mins(f.hi - f.mid), (q[2] - q[1]) * scale)
+    below = math.hypot(_mins(f.mid - f.lo), q[1] - q[0])
+    above = math.hypot(_mins(f.hi - f.mid), q[2] - q[1])
     return Forecast(mid - _m(below), mid, mid + _m(above), f.learned | flag)
 
 
@@ -127,9 +122,8 @@ def with_estimate(f: Forecast, estimate: datetime, received: datetime, source: s
     q = knowledge.quantiles(bias_key(source, mode)) if knowledge is not None and horizon >= 60 else None
     if q is None:  # no learned error for this source: a later estimate wins (carriers' ETAs are optimistic)
         return shift(f, estimate - f.mid) if estimate > f.mid else f
-    mid = q[1] * horizon / 1000
-    e = Forecast(estimate + _m(mid - (q[1] - q[0]) * SPREAD_SCALE * horizon / 1000), estimate + _m(mid),
-                 estimate + _m(mid + (q[2] - q[1]) * SPREAD_SCALE * horizon / 1000), BIAS)  # fmt: skip
+    e = Forecast(estimate + _m(q[0] * horizon / 1000), estimate + _m(q[1] * horizon / 1000),
+                 estimate + _m(q[2] * horizon / 1000), BIAS)  # fmt: skip
     return blend(f, e)
 
 
