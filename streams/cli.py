@@ -484,7 +484,7 @@ def backtest(
         assert train_sim is not None
         model = bt.learn([r.record for r in train_sim.records], policy, parts)
     _, etas = bt.run(test, policy, parts, prior=model, min_samples=settings.learn_min_samples)
-    _, today = bt.run(test, policy, parts, learning=False)
+    _, today = bt.run(test, bt.todays_rules(policy), parts, learning=False)
     print(bt.render(bt.score(test, etas, today), with_today=True))
 
 

@@ -95,8 +95,8 @@ class Settings(BaseSettings):
         default=8, ge=1, description="observations a learned distribution needs before predictions use it (per "
         "carrier, else per segment, else the plan)")
     eta_relative_shift: float = Field(
-        default=0.0, ge=0, le=1, description="an ETA update is also held back unless the prediction moves by "
-        "this fraction of the time left until it (0.02: an ETA a week out must move 3.4 h); eta_min_shift_minutes "
+        default=0.03, ge=0, le=1, description="an ETA update is also held back unless the prediction moves by "
+        "this fraction of the time left until it (0.03: an ETA a week out must move 5 h); eta_min_shift_minutes "
         "is the floor")
 
     def learning_options(self) -> dict:

@@ -42,8 +42,8 @@ class TrackingPolicy:
     knowledge: Any = field(default=None, compare=False)
     # An ETA update is published when the median moves by eta_min_shift or this fraction of the time left until
     # the predicted arrival, whichever is more, or when p10 or p90 moves by that or by this fraction of the band.
-    eta_relative_shift: float = 0.0
-    eta_band_shift: float = 0.25
+    eta_relative_shift: float = 0.03
+    eta_band_shift: float | None = 0.5  # None: band moves alone publish nothing (the rule before bands)
 
     def tolerance(self, mode: Mode) -> timedelta:
         return self.modes[mode].tolerance

@@ -267,7 +267,7 @@ def _eta_update(
         for ms, p, _ in remaining
         if f"{ms.leg_index}" in state.eta_stops
     )
-    if not moved and state.eta_band is not None:
+    if not moved and state.eta_band is not None and policy.eta_band_shift is not None:
         lo, hi = state.eta_band
         width = (hi - lo) * policy.eta_band_shift
         moved = any(abs(new - old) >= width and _material(new, old, as_of, policy)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from statistics import mean
 
@@ -66,6 +66,11 @@ def run(records: list[Record], policy: TrackingPolicy, partitions: int = 4, *, l
         etas += [orjson.loads(o.value) for o in outs if o.topic == eta_topic]
     engine.flush()
     return engine, etas
+
+
+def todays_rules(policy: TrackingPolicy) -> TrackingPolicy:
+    """The ETA rules before learning: the plan alone (run with learning off), published on median moves only."""
+    return replace(policy, eta_band_shift=None, eta_relative_shift=0.0)
 
 
 def learn(records: list[Record], policy: TrackingPolicy, partitions: int = 4) -> dict[str, Sketch]:

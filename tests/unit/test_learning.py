@@ -255,7 +255,7 @@ def test_the_backtest_beats_the_schedule_and_today_on_a_held_out_seed() -> None:
     prior = backtest.learn([r.record for r in train.records], POLICY)
     records = [r.record for r in test.records]
     _, etas = backtest.run(records, POLICY, prior=prior)
-    _, today = backtest.run(records, POLICY, learning=False)
+    _, today = backtest.run(records, backtest.todays_rules(POLICY), learning=False)
     scores = backtest.score(records, etas, today)
     s = scores["all"]
     from statistics import mean
@@ -271,3 +271,35 @@ def test_the_backtest_beats_the_schedule_and_today_on_a_held_out_seed() -> None:
     honest = generate(seed=12, units_per_corridor=1).records
     assert generate(seed=12, units_per_corridor=1, realism=NONE).records == honest
     assert generate(seed=12, units_per_corridor=1, realism=REALISM).records != honest
+
+
+# -- no churn ---------------------------------------------------------------------------------------------------
+
+def test_a_move_is_published_when_material_for_the_time_left() -> None:
+    """30 days out, the default rule wants 3% of the time left (about 22 h) before it publishes; an hour out,
+    the 30-minute floor."""
+    from streams.core.state import UnitState
+    from streams.core.tracker import apply_event, apply_plan
+
+    unit = _unit(7)
+    plan = Plan(unit=unit, issued_time=T0 - timedelta(days=1), legs=[
+        Leg(mode=Mode.SEA, carrier="C", origin="CNSHA", destination="NLRTM", planned_departure=T0,
+            planned_arrival=T0 + timedelta(days=30))])  # fmt: skip
+    state = apply_plan(UnitState(), plan, None, POLICY).state
+
+    def departed(hours: float):
+        at = T0 + timedelta(hours=hours)
+        e = TrackingEvent(event_id="d", source="s", unit=unit, mode=Mode.SEA, milestone=Milestone.DEPARTED,
+                          classifier=Classifier.ACTUAL, location="CNSHA", event_time=at, received_time=at)  # fmt: skip
+        return [o for o in apply_event(state, e, at, POLICY).outputs if o.record == "eta"]
+
+    assert departed(10) == []  # 10 h on a 30-day voyage: not material
+    (eta,) = departed(30)
+    assert eta.predicted_arrival == T0 + timedelta(days=30, hours=30)
+    assert eta.arrival_p10 < eta.predicted_arrival < eta.arrival_p90  # the plan model's band
+    absolute = TrackingPolicy(eta_relative_shift=0.0)
+    at = T0 + timedelta(hours=10)
+    e = TrackingEvent(event_id="d", source="s", unit=unit, mode=Mode.SEA, milestone=Milestone.DEPARTED,
+                      classifier=Classifier.ACTUAL, location="CNSHA", event_time=at, received_time=at)  # fmt: skip
+    assert [o for o in apply_event(apply_plan(UnitState(), plan, None, absolute).state, e, at, absolute).outputs
+            if o.record == "eta"]  # fmt: skip
