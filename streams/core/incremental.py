@@ -97,6 +97,7 @@ class Derivation:
         "_kv",
         "_late",
         "_match",
+        "lessons",
         "_matched",
         "_milestones",
         "_ms_entries",
@@ -131,6 +132,7 @@ class Derivation:
         self._preds: list[datetime | None] = [None] * n
         self._fc: list[Forecast | None] = [None] * n  # the predictions' bands; `_preds` holds their medians
         self._kv = -1  # the version of what the job had learned when the predictions were made
+        self.lessons: tuple[list[Evidence], Any] | None = None  # the tracker's memo: evidence -> observations
         self._ms_entries: list[tuple[Any, orjson.Fragment] | None] = [None] * n
         self._ev_entries: dict[str, tuple[EventRecord, list[str], orjson.Fragment]] = {}
         # `timeline.same_events` kept as events come and go: its groups (reports of one happening), each group's
@@ -232,8 +234,8 @@ class Derivation:
         if watermark != self._watermark:
             start = min(start, max(0, furthest))
         kv = _knowledge_version(self.policy)
-        if kv != self._kv:  # the job learned something since: every prediction may have moved
-            start, self._kv = 0, kv
+        if kv != self._kv:  # the job learned something since: every prediction after what happened may have moved
+            start, self._kv = min(start, max(0, furthest)), kv
         self._furthest, self._watermark = furthest, watermark
         preds = self._preds
         self._predict(start, furthest, watermark)

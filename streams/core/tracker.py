@@ -223,7 +223,7 @@ def _evaluate(
 
     learned_before = None
     if policy.knowledge is not None and state.plan is not None:
-        lessons = observations(view.evidence, [g.carrier for g in state.plan.legs], policy)
+        lessons = _lessons(view.evidence, state.plan, policy, state._derived if incremental else None)
         if lessons != state.learned:
             learned_before, new.learned = state.learned, lessons
 
@@ -233,6 +233,18 @@ def _evaluate(
     new.next_due = _next_due(new, view, watermark, policy)
     changed = timeline or outputs != [] or new.next_due != state.next_due or replanned or learned_before is not None
     return Outcome(new, outputs, changed, view, timeline=timeline, learned_before=learned_before)
+
+
+def _lessons(evidence: list, plan: PlanRecord, policy: TrackingPolicy, derived: Derivation | None) -> dict:
+    """What the unit's history teaches (`observe.observations`). The incremental engine's derivation replaces an
+    Evidence only when it changes: the same Evidence objects teach the same, so most records skip the work."""
+    memo = derived.lessons if derived is not None else None
+    if memo is not None and len(memo[0]) == len(evidence) and all(a is b for a, b in zip(memo[0], evidence)):
+        return memo[1]
+    lessons = observations(evidence, [g.carrier for g in plan.legs], policy)
+    if derived is not None:
+        derived.lessons = (evidence, lessons)
+    return lessons
 
 
 def _eta_update(

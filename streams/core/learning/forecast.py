@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from streams.core.learning.knowledge import Quantiles, bias_key, transit_keys, wait_key
@@ -43,7 +44,7 @@ def point(t: datetime) -> Forecast:
 
 
 def _m(x: float) -> timedelta:
-    return timedelta(minutes=round(x))
+    return _MIN * round(x)  # faster than timedelta(minutes=...): this runs for every milestone of every record
 
 
 def _mins(d: timedelta) -> float:
@@ -95,8 +96,16 @@ def arrival(prev: Forecast | None, prev_kind: str | None, prev_leg: int | None, 
         if q is not None:
             return add(prev, q, TRANSIT)
     gap = planned - prev_planned
-    spread = _mins(tolerance) + PLAN_SPREAD * max(_mins(gap), 0.0)
-    return add(shift(prev, gap), (-spread, 0.0, spread))
+    spread = _plan_spread(tolerance, gap)
+    mid = prev.mid + gap
+    below = math.hypot((prev.mid - prev.lo) / _MIN, spread)
+    above = math.hypot((prev.hi - prev.mid) / _MIN, spread)
+    return Forecast(mid - _m(below), mid, mid + _m(above), prev.learned)
+
+
+@lru_cache(maxsize=4096)
+def _plan_spread(tolerance: timedelta, gap: timedelta) -> float:
+    return tolerance / _MIN + PLAN_SPREAD * max(gap / _MIN, 0.0)
 
 
 def departure(prev: Forecast | None, prev_planned: datetime | None, planned: datetime, kind: str, location: str,

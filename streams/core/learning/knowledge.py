@@ -21,7 +21,8 @@ Model keys (strings, also the encoding's keys):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 
 import orjson
 
@@ -33,15 +34,18 @@ Quantiles = tuple[float, float, float]
 Observations = dict[str, list]  # observation id -> [value, model key, model key...] (see `observe`)
 
 
-def transit_keys(origin: str, destination: str, mode: str, carrier: str | None) -> list[str]:
+@lru_cache(maxsize=8192)  # asked for on every prediction of every milestone
+def transit_keys(origin: str, destination: str, mode: str, carrier: str | None) -> tuple[str, ...]:
     generic = f"T|{origin}|{destination}|{mode}|*"
-    return [f"T|{origin}|{destination}|{mode}|{carrier}", generic] if carrier else [generic]
+    return (f"T|{origin}|{destination}|{mode}|{carrier}", generic) if carrier else (generic,)
 
 
+@lru_cache(maxsize=8192)
 def wait_key(kind: str, location: str, mode: str) -> str:
     return f"W|{kind}|{location}|{mode}"
 
 
+@lru_cache(maxsize=8192)
 def bias_key(source: str, mode: str) -> str:
     return f"B|{source}|{mode}"
 
@@ -59,8 +63,8 @@ def decode_model(raw: bytes | None) -> dict[str, Sketch]:
 class Knowledge:
     """The learned models of the partitions a job works on, one partition current at a time (`partition`, set
     by the engine before each record). `load(partition)` reads a partition's stored model (None: nothing yet);
-    `dirty` names the partitions changed since the engine last stored them. `version` changes whenever any
-    quantile may have: derived views cached beside units recompute their predictions then."""
+    `dirty` names the partitions changed since the engine last stored them. `version` changes whenever a quantile
+    that was asked for changed: derived views cached beside units recompute their predictions then."""
 
     def __init__(self, prior: Mapping[str, Sketch] | None = None, *, min_samples: int = 8,
                  load: Callable[[int], bytes | None] | None = None) -> None:  # fmt: skip
@@ -88,6 +92,10 @@ class Knowledge:
         ck = (self.partition, key)
         if ck in self._cache:
             return self._cache[ck]
+        q = self._cache[ck] = self._compute(key)
+        return q
+
+    def _compute(self, key: str) -> Quantiles | None:
         own, prior = self.model().get(key), self.prior.get(key)
         sketch = own.merge(prior) if own is not None and prior is not None else own or prior
         q = None
@@ -97,10 +105,9 @@ class Knowledge:
             # departure share its disruptions, so n overstates the independent observations: widen in proportion.
             w = 1 + SMALL_SAMPLE_WIDENING / math.sqrt(sketch.n)
             q = (round(p50 - (p50 - p10) * w, 2), p50, round(p50 + (p90 - p50) * w, 2))
-        self._cache[ck] = q
         return q
 
-    def first(self, keys: list[str]) -> Quantiles | None:
+    def first(self, keys: Sequence[str]) -> Quantiles | None:
         """The most specific of `keys` that has enough data."""
         for k in keys:
             q = self.quantiles(k)
@@ -116,25 +123,35 @@ class Knowledge:
         if old == new:
             return
         model = self.model()
+        touched: dict[str, None] = {}  # in order, once each
         for oid, obs in old.items():
             if new.get(oid) != obs:
                 for key in obs[1:]:
                     sketch = model.get(key)
                     if sketch is not None:
                         sketch.remove(obs[0])
-                        self._changed(key)
+                        touched[key] = None
                         if sketch.n <= 0:
                             del model[key]
         for oid, obs in new.items():
             if old.get(oid) != obs:
                 for key in obs[1:]:
                     model.setdefault(key, Sketch()).add(obs[0])
-                    self._changed(key)
+                    touched[key] = None
+        if touched:
+            self.dirty.add(self.partition)
+        for key in touched:
+            self._changed(key)
 
     def _changed(self, key: str) -> None:
-        self._cache.pop((self.partition, key), None)
-        self.dirty.add(self.partition)
-        self.version += 1
+        """Predictions depend on quantiles only: the version moves only when one that was asked for changed (most
+        observations added to a well-filled sketch move none of its rounded p10, p50, p90)."""
+        ck = (self.partition, key)
+        if ck in self._cache:
+            q = self._compute(key)
+            if q != self._cache[ck]:
+                self._cache[ck] = q
+                self.version += 1
 
     def encoded(self, partition: int) -> bytes:
         return encode_model(self.model(partition))
