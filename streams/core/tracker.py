@@ -239,7 +239,8 @@ def _lessons(evidence: list, plan: PlanRecord, policy: TrackingPolicy, derived: 
     """What the unit's history teaches (`observe.observations`). The incremental engine's derivation replaces an
     Evidence only when it changes: the same Evidence objects teach the same, so most records skip the work."""
     memo = derived.lessons if derived is not None else None
-    if memo is not None and len(memo[0]) == len(evidence) and all(a is b for a, b in zip(memo[0], evidence, strict=False)):
+    if memo is not None and len(memo[0]) == len(evidence) and \
+            all(a is b for a, b in zip(memo[0], evidence, strict=True)):
         return memo[1]
     lessons = observations(evidence, [g.carrier for g in plan.legs], policy)
     if derived is not None:
