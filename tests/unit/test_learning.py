@@ -303,3 +303,32 @@ def test_a_move_is_published_when_material_for_the_time_left() -> None:
                       classifier=Classifier.ACTUAL, location="CNSHA", event_time=at, received_time=at)  # fmt: skip
     assert [o for o in apply_event(apply_plan(UnitState(), plan, None, absolute).state, e, at, absolute).outputs
             if o.record == "eta"]  # fmt: skip
+
+
+def test_corridor_learn_reads_the_parquet_export(tmp_path) -> None:
+    """The export's latest timeline snapshot per unit teaches transit and hub waits (not estimate errors: the
+    export holds no receipt times), the same transit a replay of the history teaches."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from streams.consumers.export.rows import SCHEMAS, rows_for
+    from streams.processing.learn_export import learn_export
+    from streams.processing.replay import replay
+
+    sim = generate(seed=4, units_per_corridor=4, realism=REALISM)
+    lines = [dumps(r.record) for r in sim.records if r.record.record in ("plan", "event", "clock")]
+    result = replay(lines, TOPICS, POLICY, 2, learning=False)
+    rows: dict[tuple[str, str, str], list[dict]] = {}
+    for offset, o in enumerate(result.outputs):
+        if o.topic == TOPICS.name("timeline"):
+            for table, lane, month, values in rows_for("timeline", orjson.loads(o.value), 0, offset):
+                rows.setdefault((table, lane or "none", month), []).append(values)
+    for (table, lane, month), values in rows.items():
+        folder = tmp_path / table / f"lane={lane}" / f"month={month}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(values, schema=SCHEMAS[table]), folder / "part.parquet")
+    model = learn_export(tmp_path, POLICY)
+    assert any(k.startswith("T|CNSHA|SGSIN|SEA|*") for k in model) and any(k.startswith("W|") for k in model)
+    assert not any(k.startswith("B|") for k in model)
+    replayed = backtest.learn([r.record for r in sim.records if r.record.record != "shipment_plan"], POLICY, 2)
+    assert model["T|CNSHA|SGSIN|SEA|*"] == replayed["T|CNSHA|SGSIN|SEA|*"]
