@@ -170,6 +170,8 @@ class StopEta(BaseModel):
     leg_index: int
     planned: Instant
     predicted: Instant
+    predicted_p10: Instant | None = Field(default=None, description="10% of arrivals come before this")
+    predicted_p90: Instant | None = Field(default=None, description="90% of arrivals come before this")
 
 
 class EtaUpdate(BaseModel):
@@ -178,7 +180,9 @@ class EtaUpdate(BaseModel):
     record: Literal["eta"] = "eta"
     unit: TrackedUnit
     destination: Locode
-    predicted_arrival: Instant
+    predicted_arrival: Instant = Field(description="the median: as likely earlier as later")
+    arrival_p10: Instant | None = Field(default=None, description="10% of arrivals come before this")
+    arrival_p90: Instant | None = Field(default=None, description="90% of arrivals come before this")
     previous_prediction: Instant | None = None
     planned_arrival: Instant
     carrier_estimate: Instant | None = None

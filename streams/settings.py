@@ -84,6 +84,30 @@ class Settings(BaseSettings):
         "make room; with nothing that old, new events are refused",
     )
 
+    # -- learning from history (docs/learning.md) ---------------------------------------------------------------
+    learning: bool = Field(
+        default=True, description="learn segment transit, hub dwell and each source's estimate error from completed "
+        "legs (worker state, per partition) and predict with them; off: predictions from the plan alone")
+    learned_prior: Path | None = Field(
+        default=None, description="what the job starts from before it has learned anything itself: a file written by "
+        "`corridor learn` from exported or replayed history")
+    learn_min_samples: int = Field(
+        default=8, ge=1, description="observations a learned distribution needs before predictions use it (per "
+        "carrier, else per segment, else the plan)")
+    eta_relative_shift: float = Field(
+        default=0.03, ge=0, le=1, description="an ETA update is also held back unless the prediction moves by "
+        "this fraction of the time left until it (0.03: an ETA a week out must move 5 h); eta_min_shift_minutes "
+        "is the floor")
+
+    def learning_options(self) -> dict:
+        """The engine's learning arguments: on or off, the prior (read from `learned_prior`), the sample floor."""
+        prior = None
+        if self.learning and self.learned_prior is not None:
+            from streams.core.learning.knowledge import decode_model
+
+            prior = decode_model(self.learned_prior.read_bytes())
+        return {"learning": self.learning, "prior": prior, "min_samples": self.learn_min_samples}
+
     # -- who may see what (docs/security.md) --------------------------------------------------------------
     auth_keys_file: Path | None = Field(
         default=None, description="YAML file of API keys (name, sha256 or key, customers) for the query API, the "
@@ -147,4 +171,5 @@ class Settings(BaseSettings):
 
         return TrackingPolicy(eta_min_shift=timedelta(minutes=self.eta_min_shift_minutes),
                               max_events=self.max_events_per_unit,
-                              history=timedelta(days=self.history_days))  # fmt: skip
+                              history=timedelta(days=self.history_days),
+                              eta_relative_shift=self.eta_relative_shift)  # fmt: skip

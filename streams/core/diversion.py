@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from schemas import Classifier, Milestone, Mode, PlannedStopKind
 from streams.core.eta import predict_one
 from streams.core.evidence import Evidence
+from streams.core.learning.forecast import Forecast, shift
 from streams.core.milestones import PlannedMilestone
 from streams.core.policy import TrackingPolicy
 from streams.core.routes import Route, table
@@ -168,28 +169,29 @@ def _rejoin(milestones: Sequence[PlannedMilestone], furthest: int, place: str,
     return (best[1], best[2]) if best else (None, None)
 
 
-def repredict(evidence: Sequence[Evidence], preds: list[datetime | None], start: int, furthest: int,
+def repredict(evidence: Sequence[Evidence], forecasts: list[Forecast | None], start: int, furthest: int,
               watermark: datetime | None, policy: TrackingPolicy, div: Diversion | None) -> None:  # fmt: skip
-    """`eta.predict` from milestone `start` on, in place, carrying on from the predictions before it; a diverted
+    """`eta.predict` from milestone `start` on, in place, carrying on from the forecasts before it; a diverted
     unit's milestones between where it left the plan and where it rejoins are bypassed (None: it will not be
-    there), and the rejoin is predicted no earlier than the re-derived route allows."""
+    there), and the rejoin is predicted no earlier than the re-derived route allows (its band moved with it)."""
     rejoin = div.rejoin if div is not None and div.active else None
-    prev_pred = prev_planned = None
+    prev = prev_ms = None
     for j in range(start - 1, -1, -1):
-        if preds[j] is not None:
-            prev_pred, prev_planned = preds[j], evidence[j].milestone.planned
+        if forecasts[j] is not None:
+            prev, prev_ms = forecasts[j], evidence[j].milestone
             break
     for i in range(start, len(evidence)):
         ev = evidence[i]
         if rejoin is not None and furthest < i < rejoin and ev.actual is None:
-            preds[i] = None
+            forecasts[i] = None
             continue
-        pred = predict_one(ev, i < furthest, prev_pred, prev_planned, watermark, policy)
-        if i == rejoin and pred is not None and ev.actual is None and div.floor is not None and pred < div.floor:
-            pred = div.floor
-        preds[i] = pred
+        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy)
+        if (i == rejoin and pred is not None and ev.actual is None and div.floor is not None  # type: ignore[union-attr]
+                and pred.mid < div.floor):  # type: ignore[union-attr]
+            pred = shift(pred, div.floor - pred.mid)  # type: ignore[union-attr]
+        forecasts[i] = pred
         if pred is not None:
-            prev_pred, prev_planned = pred, ev.milestone.planned
+            prev, prev_ms = pred, ev.milestone
 
 
 def first_affected(div: Diversion | None, furthest: int) -> int | None:

@@ -1,4 +1,5 @@
-"""Arrival prediction: carry every observed deviation through the remaining legs of the plan."""
+"""Arrival prediction: carry every observed deviation through the remaining legs, with what was learned from
+completed legs where there is enough of it (`streams.core.learning`), as a band (p10, p50, p90)."""
 
 from __future__ import annotations
 
@@ -6,50 +7,59 @@ from datetime import datetime
 
 from schemas import PlannedStopKind
 from streams.core.evidence import Evidence, furthest_actual
+from streams.core.learning import forecast as fc
+from streams.core.learning.forecast import Forecast
+from streams.core.milestones import PlannedMilestone
 from streams.core.policy import TrackingPolicy
 
+_ARRIVAL = PlannedStopKind.ARRIVAL
 
-def predict(evidence: list[Evidence], watermark: datetime | None, policy: TrackingPolicy) -> list[datetime | None]:
-    """Predicted time of every milestone, in plan order: the actual where it happened; None for a milestone
-    passed without a report; otherwise the previous prediction carried forward.
 
-    - Transit time is not compressible: an arrival is the predicted departure plus the planned transit.
+def predict(evidence: list[Evidence], watermark: datetime | None, policy: TrackingPolicy) -> list[Forecast | None]:
+    """Forecast of every milestone, in plan order: the actual where it happened; None for a milestone
+    passed without a report; otherwise composed from the previous forecast.
+
+    - Transit time is not compressible: an arrival is the predicted departure plus the leg's learned transit,
+      or else its planned transit.
     - Dwell is: a unit arriving late leaves after the mode's minimum connection, never before the
-      scheduled departure.
-    - A carrier estimate later than ours wins (carriers' estimates are optimistic, so a later one carries
-      information we lack, such as a diversion).
+      scheduled departure; plus the hub's learned wait beyond that rule.
+    - A carrier estimate is evidence weighed by its source's learned error; with none learned, a later one
+      wins (carriers' estimates are optimistic, so a later one carries information we lack, such as a diversion).
     - Nothing that has not happened is predicted before the watermark: as of event time it is still ahead.
     """
     furthest = furthest_actual(evidence)
-    preds: list[datetime | None] = []
-    prev_pred: datetime | None = None
-    prev_planned: datetime | None = None
+    preds: list[Forecast | None] = []
+    prev: Forecast | None = None
+    prev_ms: PlannedMilestone | None = None
     for i, ev in enumerate(evidence):
-        pred = predict_one(ev, i < furthest, prev_pred, prev_planned, watermark, policy)
+        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy)
         preds.append(pred)
         if pred is not None:
-            prev_pred, prev_planned = pred, ev.milestone.planned
+            prev, prev_ms = pred, ev.milestone
     return preds
 
 
-def predict_one(ev: Evidence, passed: bool, prev_pred: datetime | None, prev_planned: datetime | None,
-                watermark: datetime | None, policy: TrackingPolicy) -> datetime | None:
-    """One milestone's prediction from the last predicted one before it (`predict`'s rules; the incremental
+def predict_one(ev: Evidence, passed: bool, prev: Forecast | None, prev_ms: PlannedMilestone | None,
+                watermark: datetime | None, policy: TrackingPolicy) -> Forecast | None:
+    """One milestone's forecast from the last forecast one before it (`predict`'s rules; the incremental
     engine applies them from the first milestone that changed). `passed`: a later milestone has an actual."""
     ms = ev.milestone
     if ev.actual is not None:
-        return ev.actual.event_time
+        return fc.point(ev.actual.event_time)
     if passed:
         return None
-    pred = ms.planned
-    if prev_pred is not None and prev_planned is not None:
-        gap = ms.planned - prev_planned
-        if ms.kind is PlannedStopKind.ARRIVAL:
-            pred = prev_pred + gap
-        else:
-            pred = max(ms.planned, prev_pred + min(gap, policy.min_connection(ms.mode)))
-    if ev.estimate is not None:
-        pred = max(pred, ev.estimate.event_time)
-    if watermark is not None and pred < watermark:
-        pred = watermark
+    kn = policy.knowledge
+    prev_planned = prev_ms.planned if prev_ms is not None else None
+    if ms.kind is _ARRIVAL:
+        pred = fc.arrival(prev, prev_ms.kind.value if prev_ms else None, prev_ms.leg_index if prev_ms else None,
+                          prev_ms.location if prev_ms else None, prev_planned, ms.planned, ms.leg_index, ms.location,
+                          ms.mode.value, ms.carrier, policy.tolerance(ms.mode), kn)  # fmt: skip
+    else:
+        pred = fc.departure(prev, prev_planned, ms.planned, ms.kind.value, ms.location, ms.mode.value,
+                            policy.min_connection(ms.mode), kn)  # fmt: skip
+    est = ev.estimate
+    if est is not None:
+        pred = fc.with_estimate(pred, est.event_time, est.received_time, est.source, ms.mode.value, kn)
+    if watermark is not None and pred.lo < watermark:
+        pred = fc.at_least(pred, watermark)
     return pred

@@ -34,6 +34,7 @@ from schemas.codec import dumps_fields
 from schemas.refs import is_normal_unit_id, is_output_locode
 from streams.core.diversion import MOVES, Diversion, detect, repredict
 from streams.core.evidence import Evidence, _better_actual, _better_estimate
+from streams.core.learning.forecast import Forecast
 from streams.core.milestones import matcher, planned_milestones
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
@@ -53,6 +54,11 @@ _ACTUAL = Classifier.ACTUAL
 _ARRIVAL = PlannedStopKind.ARRIVAL
 _DELIVERED = Milestone.DELIVERED
 _UNSET: Any = object()
+
+
+def _knowledge_version(policy: TrackingPolicy) -> int:
+    knowledge = policy.knowledge
+    return 0 if knowledge is None else knowledge.version
 
 
 class IncrementalView(UnitView):
@@ -84,12 +90,14 @@ class Derivation:
         "_div",
         "_ev_entries",
         "_evidence",
+        "_fc",
         "_frags",
         "_furthest",
         "_groups",
         "_index",
         "_invalid",
         "_keys",
+        "_kv",
         "_last",
         "_late",
         "_match",
@@ -105,6 +113,7 @@ class Derivation:
         "_static_ok",
         "_watermark",
         "events",
+        "lessons",
         "plan",
         "policy",
         "unit",
@@ -132,6 +141,9 @@ class Derivation:
         self._furthest = -1
         self._watermark: datetime | None = _UNSET
         self._preds: list[datetime | None] = [None] * n
+        self._fc: list[Forecast | None] = [None] * n  # the predictions' bands; `_preds` holds their medians
+        self._kv = -1  # the version of what the job had learned when the predictions were made
+        self.lessons: tuple[list[Evidence], Any] | None = None  # the tracker's memo: evidence -> observations
         self._ms_entries: list[tuple[Any, orjson.Fragment] | None] = [None] * n
         self._ev_entries: dict[str, tuple[EventRecord, list[str], orjson.Fragment]] = {}
         # `timeline.same_events` kept as events come and go: its groups (reports of one happening), each group's
@@ -246,6 +258,9 @@ class Derivation:
         if div != self._div:  # its bypassed milestones and rejoin start after the furthest, old or new
             start = min(start, max(0, min(furthest, self._furthest) + 1))
             self._div = div
+        kv = _knowledge_version(self.policy)
+        if kv != self._kv:  # the job learned something since: every prediction after what happened may have moved
+            start, self._kv = min(start, max(0, furthest)), kv
         self._furthest, self._watermark = furthest, watermark
         preds = self._preds
         self._predict(start, furthest, watermark)
@@ -260,12 +275,17 @@ class Derivation:
                 entries[i] = (shown, _fragment(_milestone_data(ev, pred)))
 
         view = self._assemble(watermark, list(evidence), list(preds), furthest)
+        object.__setattr__(view, "forecasts", list(self._fc))
         return view, late
 
     def _predict(self, start: int, furthest: int, watermark: datetime | None) -> None:
-        """`streams.core.eta.predict` from milestone `start` on, carrying on from the predictions before it (and
+        """`streams.core.eta.predict` from milestone `start` on, carrying on from the forecasts before it (and
         the diversion's re-derived route, as `derive` applies it)."""
-        repredict(self._evidence, self._preds, start, furthest, watermark, self.policy, self._div)
+        fcs, preds = self._fc, self._preds
+        repredict(self._evidence, fcs, start, furthest, watermark, self.policy, self._div)
+        for i in range(start, len(fcs)):
+            f = fcs[i]
+            preds[i] = f.mid if f is not None else None
 
     def _regroup(self) -> None:
         """Bring the groups of `timeline.same_events` up to date from the smallest changed sort key on.

@@ -20,6 +20,7 @@ class PlannedMilestone:
     mode: Mode
     location: str
     planned: datetime
+    carrier: str | None = None  # the leg's (learned transit is kept per carrier where there is enough data)
 
 
 # Which event milestones evidence which planned stop kind. The first of each list is the primary evidence;
@@ -65,7 +66,7 @@ def _planned(plan: Plan | PlanRecord) -> list[PlannedMilestone]:
     def add(kind: PlannedStopKind, leg: int, mode: Mode, loc: str, at: datetime) -> None:
         seen[(kind, loc)] += 1
         key = f"{KEY_PREFIX[kind]}:{loc}:{seen[(kind, loc)]}"
-        out.append(PlannedMilestone(key, kind, leg, mode, loc, at))
+        out.append(PlannedMilestone(key, kind, leg, mode, loc, at, plan.legs[leg].carrier))
 
     for i, leg in enumerate(plan.legs):
         add(PlannedStopKind.DEPARTURE, i, leg.mode, leg.origin, leg.planned_departure)

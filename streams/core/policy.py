@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from schemas import Mode, Severity
 
@@ -36,6 +37,13 @@ class TrackingPolicy:
     max_events: int = 1000
     # What a unit at the cap may forget to make room: events this long before its newest (longer than any trip).
     history: timedelta = timedelta(days=90)
+    # What the job has learned (`streams.core.learning.Knowledge`), or None: predictions from the plan alone.
+    # Each engine gives its policy a Knowledge of its own (it is engine state, not configuration).
+    knowledge: Any = field(default=None, compare=False)
+    # An ETA update is published when the median moves by eta_min_shift or this fraction of the time left until
+    # the predicted arrival, whichever is more, or when p10 or p90 moves by that or by this fraction of the band.
+    eta_relative_shift: float = 0.03
+    eta_band_shift: float | None = 0.5  # None: band moves alone publish nothing (the rule before bands)
 
     def tolerance(self, mode: Mode) -> timedelta:
         return self.modes[mode].tolerance

@@ -15,7 +15,7 @@ import orjson
 from schemas import Classifier, Milestone, Mode, TrackedUnit
 from streams.core.records import EventRecord, LegRecord, PlanRecord, trusted_unit
 
-VERSION = 2  # 2 added `links`; version 1 state (no links) is still read
+VERSION = 3  # 2 added `links`, 3 `learned` and `eta_band`; versions 1 and 2 are still read
 # Append-only: stored state refers to these by position.
 _MILESTONES = list(Milestone)
 _CLASSIFIERS = list(Classifier)
@@ -54,6 +54,10 @@ class UnitState:
     # Shipments whose cargo went into or out of this unit: shipment id -> link events, each
     # [event_id, stuffed (1) or stripped (0), event time (us), location, pieces, retracted], in arrival order.
     links: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # What this unit's history taught the job (`streams.core.learning.observe`), as contributed: observation id ->
+    # [value, model keys...]. Kept so that only what changes is learned again (nothing twice, corrections undone).
+    learned: dict[str, list[Any]] = field(default_factory=dict)
+    eta_band: tuple[datetime, datetime] | None = None  # last emitted (p10, p90) of the final arrival
     # Not state: each event's encoded row (its bytes, as `encode` writes them) by event id, so that a unit's events
     # are encoded once while it is in memory rather than on every save. Shared by copies; a row is used only for
     # the very record it was made of.
@@ -67,7 +71,7 @@ class UnitState:
         Lists and dicts are shared: replace them, never change them in place."""
         return UnitState(self.unit, self.plan, self.events, self.alerted, self.alert_floor, self.eta,
                          self.eta_stops, self.eta_arrived, self.timeline_digest, self.next_due, self.links,
-                         self._rows, self._derived)  # fmt: skip
+                         self.learned, self.eta_band, self._rows, self._derived)  # fmt: skip
 
     def encode(self) -> bytes:
         unit = [self.unit.kind.value, self.unit.id] if self.unit else None
@@ -75,8 +79,16 @@ class UnitState:
             VERSION, unit, _plan_out(self.plan), self._event_rows(),
             self.alerted, self.alert_floor, to_micros(self.eta),
             {k: to_micros(v) for k, v in self.eta_stops.items()}, int(self.eta_arrived), self.timeline_digest,
-            to_micros(self.next_due), *([self.links] if self.links else []),
+            to_micros(self.next_due), *self._tail(),
         ])
+
+    def _tail(self) -> list[Any]:
+        """The fields added since version 1, as far as any is set (older states end earlier)."""
+        band = [to_micros(self.eta_band[0]), to_micros(self.eta_band[1])] if self.eta_band else None
+        tail = [self.links, self.learned, band]
+        while tail and not tail[-1]:
+            tail.pop()
+        return tail
 
     def _event_rows(self) -> list[orjson.Fragment]:
         rows, memo = [], self._rows
@@ -90,7 +102,7 @@ class UnitState:
     @classmethod
     def decode(cls, data: bytes) -> UnitState:
         version, unit, plan, events, alerted, floor, eta, stops, arrived, digest, due, *rest = orjson.loads(data)
-        if version not in (1, VERSION):
+        if version not in (1, 2, VERSION):
             raise ValueError(f"unit state version {version} is not {VERSION}")
         owner = trusted_unit(*unit) if unit else None
         return cls(
@@ -109,6 +121,8 @@ class UnitState:
             timeline_digest=digest,
             next_due=from_micros(due),
             links=rest[0] if rest else {},
+            learned=rest[1] if len(rest) > 1 else {},
+            eta_band=(from_micros(rest[2][0]), from_micros(rest[2][1])) if len(rest) > 2 and rest[2] else None,  # type: ignore[arg-type]
         )
 
 

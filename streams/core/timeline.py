@@ -28,6 +28,7 @@ from streams.core import co2e
 from streams.core.diversion import Diversion, detect, first_affected, off_plan, repredict
 from streams.core.eta import predict
 from streams.core.evidence import Evidence, collect, furthest_actual, history
+from streams.core.learning.forecast import Forecast
 from streams.core.milestones import planned_milestones
 from streams.core.policy import TrackingPolicy
 
@@ -46,6 +47,7 @@ class UnitView:
     predicted: list[datetime | None]
     furthest: int  # index of the furthest milestone that happened, -1 if none
     diversion: Diversion | None = None  # set when the unit left its plan (`streams.core.diversion`)
+    forecasts: list[Forecast | None] | None = None  # each milestone's band (p10, p50, p90); p50 is `predicted`
 
     @cached_property
     def timeline(self) -> Timeline:
@@ -125,7 +127,8 @@ def derive(
     last = next((e for e in reversed(ordered) if e.classifier is Classifier.ACTUAL), None)  # the latest actual
     milestones = planned_milestones(plan) if plan else []
     evidence, matched = collect(milestones, ordered)
-    preds = predict(evidence, watermark, policy)
+    forecasts = predict(evidence, watermark, policy)
+    preds = [f.mid if f is not None else None for f in forecasts]
     furthest = furthest_actual(evidence)
     div = None
     if plan is not None:
@@ -133,7 +136,8 @@ def derive(
                      policy)  # fmt: skip
         start = first_affected(div, furthest)
         if start is not None:
-            repredict(evidence, preds, start, furthest, watermark, policy, div)
+            repredict(evidence, forecasts, start, furthest, watermark, policy, div)
+            preds = [f.mid if f is not None else None for f in forecasts]
 
     final = _final_arrival(evidence)
     if furthest >= 0:
@@ -176,7 +180,8 @@ def derive(
             "diversion": div.as_data(milestones) if div is not None else None,
             "co2e": unit_co2e(unit, plan, milestones, div),
         }
-    return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest, diversion=div)
+    return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest, diversion=div,
+                    forecasts=forecasts)
 
 
 def plan_places(milestones: list) -> frozenset[str]:

@@ -26,6 +26,8 @@ from schemas import (
 from schemas.refs import normalise_awb
 from streams.core.delays import alert_id, diversion_alert, new_alerts
 from streams.core.incremental import Derivation
+from streams.core.learning.forecast import Forecast, model_name
+from streams.core.learning.observe import observations
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
 from streams.core.state import UnitState, to_micros
@@ -42,6 +44,9 @@ class Outcome:
     view: UnitView | None = None
     linked: list[str] = field(default_factory=list)  # shipment keys whose links to this unit changed
     timeline: bool = False  # the view's timeline is the first output (kept in the view: built only if asked for)
+    # What the unit had taught the job before this step, when `state.learned` changed: the engine hands both to
+    # its Knowledge once the new state is saved (`Knowledge.apply`).
+    learned_before: dict[str, list] | None = None
 
     @property
     def outputs(self) -> list[Output]:
@@ -219,12 +224,31 @@ def _evaluate(
         if eta is not None:
             outputs.append(eta)
 
+    learned_before = None
+    if policy.knowledge is not None and state.plan is not None:
+        lessons = _lessons(view.evidence, state.plan, policy, state._derived if incremental else None)
+        if lessons != state.learned:
+            learned_before, new.learned = state.learned, lessons
+
     timeline = (not quiet or outputs != []) and view.digest != state.timeline_digest
     if timeline:
         new.timeline_digest = view.digest
     new.next_due = _next_due(new, view, watermark, policy)
-    changed = timeline or outputs != [] or new.next_due != state.next_due or replanned
-    return Outcome(new, outputs, changed, view, timeline=timeline)
+    changed = timeline or outputs != [] or new.next_due != state.next_due or replanned or learned_before is not None
+    return Outcome(new, outputs, changed, view, timeline=timeline, learned_before=learned_before)
+
+
+def _lessons(evidence: list, plan: PlanRecord, policy: TrackingPolicy, derived: Derivation | None) -> dict:
+    """What the unit's history teaches (`observe.observations`). The incremental engine's derivation replaces an
+    Evidence only when it changes: the same Evidence objects teach the same, so most records skip the work."""
+    memo = derived.lessons if derived is not None else None
+    if memo is not None and len(memo[0]) == len(evidence) and \
+            all(a is b for a, b in zip(memo[0], evidence, strict=True)):
+        return memo[1]
+    lessons = observations(evidence, [g.carrier for g in plan.legs], policy)
+    if derived is not None:
+        derived.lessons = (evidence, lessons)
+    return lessons
 
 
 def _eta_update(
@@ -235,7 +259,9 @@ def _eta_update(
     trigger: str,
     replanned: bool,
 ) -> EtaUpdate | None:
-    """Update `state`'s ETA memory and return an EtaUpdate when the prediction moved meaningfully."""
+    """Update `state`'s ETA memory and return an EtaUpdate when the prediction moved materially: the median of
+    the final arrival or of a remaining stop by `_material`, or an edge of the final arrival's band (p10, p90)
+    by that or by `policy.eta_band_shift` of the band's width, whichever is more."""
     fin = view.final_arrival
     plan = state.plan
     if fin is None or plan is None or state.eta_arrived:
@@ -243,31 +269,39 @@ def _eta_update(
     predicted = view.predicted[fin]
     if predicted is None:
         return None
+    forecasts = view.forecasts or [None] * len(view.predicted)
+    band = forecasts[fin] or Forecast(predicted, predicted, predicted)
     arrived = view.evidence[fin].actual is not None
     remaining = [
-        (ev.milestone, p)
-        for ev, p in zip(view.evidence[view.furthest + 1:], view.predicted[view.furthest + 1:], strict=True)
+        (ev.milestone, p, f)
+        for ev, p, f in zip(view.evidence[view.furthest + 1:], view.predicted[view.furthest + 1:],
+                            forecasts[view.furthest + 1:], strict=True)
         if ev.milestone.kind is PlannedStopKind.ARRIVAL and p is not None
-    ]
-    shift = policy.eta_min_shift
-    moved = state.eta is None or abs(predicted - state.eta) >= shift or any(
-        abs(p - state.eta_stops[f"{ms.leg_index}"]) >= shift
-        for ms, p in remaining
+    ]  # fmt: skip
+    moved = state.eta is None or _material(predicted, state.eta, as_of, policy) or any(
+        _material(p, state.eta_stops[f"{ms.leg_index}"], as_of, policy)
+        for ms, p, _ in remaining
         if f"{ms.leg_index}" in state.eta_stops
     )
+    if not moved and state.eta_band is not None and policy.eta_band_shift is not None:
+        lo, hi = state.eta_band
+        width = (hi - lo) * policy.eta_band_shift
+        moved = any(abs(new - old) >= width and _material(new, old, as_of, policy)
+                    for new, old in ((band.lo, lo), (band.hi, hi)))  # fmt: skip
     if not (moved or replanned or arrived):
         return None
     # The stops' models are built only now: most re-derivations move no prediction.
     stops = [
-        StopEta.model_construct(location=ms.location, leg_index=ms.leg_index, planned=ms.planned, predicted=p)
-        for ms, p in remaining
-    ]
+        StopEta.model_construct(location=ms.location, leg_index=ms.leg_index, planned=ms.planned, predicted=p,
+                                predicted_p10=f.lo if f else p, predicted_p90=f.hi if f else p)
+        for ms, p, f in remaining
+    ]  # fmt: skip
     if arrived:
         reason = f"arrived at {plan.destination}"
     elif state.eta is None:
-        reason = f"first prediction ({trigger})"
+        reason = f"first prediction ({trigger}); model: {model_name(band.learned)}"
     else:
-        reason = f"{trigger}: {_moves(predicted, state, stops, plan.destination)}"
+        reason = f"{trigger}: {_moves(predicted, state, stops, plan.destination)}; model: {model_name(band.learned)}"
     div = view.diversion
     if div is not None and div.active and not arrived:  # the timeline has the whole story; the ETA says why
         reason = f"{reason}; {div.reason([ev.milestone for ev in view.evidence])}"
@@ -275,6 +309,8 @@ def _eta_update(
         unit=plan.unit,
         destination=plan.destination,
         predicted_arrival=predicted,
+        arrival_p10=band.lo,
+        arrival_p90=band.hi,
         previous_prediction=state.eta,
         planned_arrival=view.evidence[fin].milestone.planned,
         carrier_estimate=view.evidence[fin].estimated_time,
@@ -284,9 +320,19 @@ def _eta_update(
         plan_revision=plan.revision,
     )
     state.eta = predicted
+    state.eta_band = (band.lo, band.hi)
     state.eta_stops = {f"{s.leg_index}": s.predicted for s in stops}
     state.eta_arrived = arrived
     return update
+
+
+def _material(new: datetime, old: datetime, as_of: datetime, policy: TrackingPolicy) -> bool:
+    """A move worth publishing: at least `eta_min_shift`, and at least `eta_relative_shift` of the time left
+    until the new prediction (a week's ETA moving by an hour is noise; an hour's ETA moving by 30 min is not)."""
+    threshold = policy.eta_min_shift
+    if policy.eta_relative_shift and new > as_of:
+        threshold = max(threshold, (new - as_of) * policy.eta_relative_shift)
+    return abs(new - old) >= threshold
 
 
 def _next_due(

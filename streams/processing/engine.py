@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import orjson
@@ -12,6 +12,7 @@ import orjson
 from schemas import ClockTick, DeadLetter, DecodeError, Plan, TrackingEvent, UnitKind, decode_input, dumps
 from schemas.events import Classifier
 from schemas.topics import TopicNames
+from streams.core.learning import Knowledge, Sketch
 from streams.core.policy import TrackingPolicy
 from streams.core.reports import report_targets
 from streams.core.state import UnitState
@@ -69,12 +70,22 @@ class Engine:
         incremental: bool = True,
         coalesce: bool = False,
         boardings: bool = False,
+        learning: bool = True,
+        prior: Mapping[str, Sketch] | None = None,
+        min_samples: int = 8,
     ) -> None:
         self.units, self.clock = units, clock  # the stores themselves (up to date after `flush`)
         self._units: StateCache[UnitState] = StateCache(units, UnitState.decode, UnitState.encode, cached_units,
                                                        write_behind)  # fmt: skip
         self._clock: StateCache[bytes] = StateCache(clock, max_items=4 * cached_units, write_behind=write_behind)
         self.topics = topics
+        # What the job learns from completed legs (streams/core/learning): one model per input partition, stored in
+        # the clock table under `learned:<partition>` (so it lives in that partition's changelog and moves with it),
+        # written once per batch. `prior` (corridor learn) is what every partition starts from.
+        self.knowledge: Knowledge | None = None
+        if learning and policy.knowledge is None:
+            self.knowledge = Knowledge(prior, min_samples=min_samples, load=lambda p: self._clock.get(_learned_key(p)))
+            policy = replace(policy, knowledge=self.knowledge)
         self.policy = policy
         self.max_record_bytes = max_record_bytes
         self.incremental = incremental  # False: every record re-derives its unit whole (the specification)
@@ -103,6 +114,11 @@ class Engine:
         """Write the state changed since the last flush to the stores; returns how many keys were written. The
         batch ends here: the lists `process` returned are final."""
         self._latest.clear()
+        if self.knowledge is not None and self.knowledge.dirty:
+            for p in sorted(self.knowledge.dirty):
+                self._clock.partition = p
+                self._clock[_learned_key(p)] = self.knowledge.encoded(p)
+            self.knowledge.dirty.clear()
         return self._units.flush(scope) + self._clock.flush(scope)
 
     def forget(self) -> None:
@@ -110,6 +126,8 @@ class Engine:
         watermarks and what the due index was last seen to hold."""
         self._units.clear()
         self._clock.clear()
+        if self.knowledge is not None:
+            self.knowledge.forget()
         self._latest.clear()
         self._fine_watermarks.clear()
         self._due_earliest.clear()
@@ -168,6 +186,8 @@ class Engine:
                size: int, refuse: Callable[[str], OutRecord]) -> list[OutRecord]:  # fmt: skip
         partition = source[1]
         self._units.partition = self._clock.partition = partition  # this record's changes are its partition's
+        if self.knowledge is not None:
+            self.knowledge.partition = partition
         clock = PartitionClock(self._clock, partition, self._fine_watermarks, self._due_earliest)
         wm, moved = clock.advance(_watermark_candidate(record))
         out: list[OutRecord] = []
@@ -204,6 +224,8 @@ class Engine:
             check(f"{unit_id}'s record for {rec.topic}", rec.key, rec.value, limit)
         if outcome.changed:
             save(self._units, key, outcome.state, size + STEP_SLACK, limit, f"{unit_id}'s state")
+            if outcome.learned_before is not None and self.knowledge is not None:  # only once the state is saved
+                self.knowledge.apply(outcome.learned_before, outcome.state.learned)
             if outcome.state.next_due is not None:
                 clock.schedule(unit_id, outcome.state.next_due, previous=state.next_due)
         return out
@@ -248,6 +270,10 @@ class Engine:
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None, reason: str
     ) -> OutRecord:
         return dead_letter(self._dead, topic, partition, offset, key, value, reason, self.max_record_bytes)
+
+
+def _learned_key(partition: int) -> bytes:
+    return f"learned:{partition}".encode()
 
 
 def dead_letter(dead_topic: str, topic: str, partition: int, offset: int | None, key: bytes | None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
@@ -64,8 +65,10 @@ class ReplayResult:
 def replay(
     lines: Iterable[bytes | str], topics: TopicNames, policy: TrackingPolicy, partitions: int,
     shipment_policy: ShipmentPolicy | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    **learning: Any,
 ) -> ReplayResult:
-    engine = Engine({}, {}, topics, policy, max_record_bytes=max_record_bytes, boardings=True)
+    """`learning`: the engine's learning arguments (`Settings.learning_options`): a replay learns as a worker does."""
+    engine = Engine({}, {}, topics, policy, max_record_bytes=max_record_bytes, boardings=True, **learning)
     shipments = ShipmentEngine({}, {}, topics, shipment_policy or ShipmentPolicy(eta_min_shift=policy.eta_min_shift),
                                max_record_bytes=max_record_bytes)  # fmt: skip
     rides = ConveyanceEngine({}, topics, partitions, max_record_bytes=max_record_bytes)

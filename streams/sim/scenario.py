@@ -29,6 +29,7 @@ from schemas import (
     UnitKind,
 )
 from streams.sim.corridors import CORRIDORS, Corridor, D, Risk
+from streams.sim.phenomena import NONE, Realism
 from streams.sim.shipments import ShipmentOutcome, generate_shipments
 from streams.sim.trips import (
     FIRST_DEPARTURE_AFTER,
@@ -172,6 +173,7 @@ def _unit(
     start: datetime,
     advisory: datetime | None,
     used: set[str],
+    realism: Realism = NONE,
 ) -> tuple[list[SimRecord], UnitOutcome]:
     rng = random.Random(f"{seed}|{corridor.code}|{index}")
     unit = _unit_id(corridor, rng, index, used)
@@ -208,7 +210,7 @@ def _unit(
     )
 
     tags: list[str] = []
-    runs, holds = travel(seed, corridor, start, planned, advisory, rng, tags)
+    runs, holds = travel(seed, corridor, start, planned, advisory, rng, tags, realism=realism)
     refs = ShipmentRefs(
         booking=f"{corridor.code.upper()}{start:%y%m%d}{index + 1:03d}",
         bill_of_lading=f"COSU{rng.randrange(10**10):010d}" if corridor.legs[0].mode is Mode.SEA else None,
@@ -230,6 +232,7 @@ def generate(
     *,
     corridors: Sequence[Corridor] = CORRIDORS,
     shipments: int = 0,
+    realism: Realism = NONE,
 ) -> Scenario:
     """Plans, carrier events and clock ticks for `units_per_corridor` units on each corridor, from `start`.
 
@@ -248,7 +251,7 @@ def generate(
     for corridor in corridors:
         advisory = _advisory(rng, corridor, start, slots)
         for index in range(units_per_corridor):
-            unit_records, outcome = _unit(seed, corridor, index, start, advisory, used)
+            unit_records, outcome = _unit(seed, corridor, index, start, advisory, used, realism)
             records.extend(unit_records)
             outcomes.append(outcome)
     shipment_outcomes: list[ShipmentOutcome] = []

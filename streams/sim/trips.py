@@ -23,6 +23,7 @@ from schemas import (
     TrackingEvent,
     TransportRef,
 )
+from streams.sim import phenomena
 from streams.sim.corridors import (
     BORDER_REROUTES,
     CAPE_CALL,
@@ -161,6 +162,7 @@ def travel(
     *,
     legs: range | None = None,
     ready: datetime | None = None,
+    realism: phenomena.Realism = phenomena.NONE,
 ) -> tuple[list[Run], dict[int, tuple[datetime, datetime]]]:
     """Actual departures/arrivals of one unit, and customs holds (index in the runs -> hold, release).
 
@@ -196,6 +198,13 @@ def travel(
             prev = runs[-1].trip
             trip = draw_trip(seed, f"{prev.key}>{i}", prev.n, leg)
             departed = max(planned[i][0], ready) + trip.departure_delay
+        # Issue #25's phenomena (streams/sim/phenomena.py): hub dwell, lane bias, biased estimates.
+        hub = phenomena.hub_wait(realism, seed, trip.key, leg.origin)
+        if hub:
+            departed += hub
+            tags.append(f"hub-dwell@{leg.origin}")
+        trip = replace(trip, transit_factor=trip.transit_factor * phenomena.lane_factor(realism, corridor.code),
+                       eta_optimism=phenomena.optimism(realism, leg.source, trip.eta_optimism))  # fmt: skip
         if trip.departure_delay >= 4 * H:
             tags.append(f"{'border-congestion' if leg.risk is Risk.BORDER else 'departure-delay'}@{leg.origin}")
         departed = to_minute(departed)

@@ -83,7 +83,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     unit_tables = [raw_table.wrap(units, settings.store), raw_table.wrap(clock, settings.store)]
     engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=20_000,
                     max_record_bytes=settings.max_record_bytes,
-                    coalesce=settings.coalesce_timelines, boardings=True)  # fmt: skip
+                    coalesce=settings.coalesce_timelines, boardings=True,
+                    **settings.learning_options())  # fmt: skip
     meters = metrics.WorkerMetrics(topics)
     metered = metrics.MeteredEngine(engine, "track", meters)
     batcher = Batcher(metered, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,

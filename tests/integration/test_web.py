@@ -120,6 +120,7 @@ async def test_search_shows_the_units_timeline_map_eta_and_alerts(site, page):
     assert "IN TRANSIT" in await detail.inner_text()
     assert await page.inner_text("[data-testid=eta-predicted]") == "21 Mar 2026 08:00 UTC"
     assert await page.inner_text("[data-testid=eta-delay]") == "+2 d 8 h late"
+    assert (await page.inner_text("[data-testid=eta-band]")).startswith("80% likely between ")  # p10-p90
     # Timeline: every planned milestone, actual where it happened, predicted where not.
     rows = page.locator("[data-testid=milestones] tbody tr")
     assert await rows.count() == 7

@@ -246,6 +246,7 @@ function renderUnit(d) {
         <div class="eta-big" data-testid="eta-predicted">${fmtTime(t.predicted_arrival, { year: true })} UTC</div>
         <div>planned ${fmtTime(t.planned_arrival, { year: true })} · <span class="delay ${cls}" data-testid="eta-delay">${late === null || late === undefined ? "–" : late > 0 ? `${fmtDelay(late)} late` : fmtDelay(late) === "on time" ? "on time" : `${fmtDelay(late)} early`}</span></div>
         <div class="muted">${eta ? `last ETA update ${fmtTime(eta.as_of)}: ${esc(eta.reason)}` : "no ETA published yet"}</div>
+        ${eta && eta.arrival_p10 && eta.arrival_p90 ? `<div data-testid="eta-band">80% likely between ${fmtTime(eta.arrival_p10)} and ${fmtTime(eta.arrival_p90)}</div>` : ""}
         ${eta && eta.carrier_estimate ? `<div class="muted">carrier estimate ${fmtTime(eta.carrier_estimate)}</div>` : ""}
       </div>
     </div>
@@ -545,7 +546,9 @@ function drawEta(box, d) {
   if (!h.length) return;
   const W = 420, H = 200, L = 92, R = 12, T = 12, B = 26;
   const xs = h.map((e) => +new Date(e.as_of));
-  const ys = [...h.map((e) => +new Date(e.predicted_arrival)), +new Date(h[h.length - 1].planned_arrival)];
+  const band = h.filter((e) => e.arrival_p10 && e.arrival_p90);
+  const ys = [...h.map((e) => +new Date(e.predicted_arrival)), +new Date(h[h.length - 1].planned_arrival),
+    ...band.flatMap((e) => [+new Date(e.arrival_p10), +new Date(e.arrival_p90)])];
   let x0 = Math.min(...xs), x1 = Math.max(...xs);
   if (x1 - x0 < 3600000) { x0 -= 43200000; x1 += 43200000; }
   let y0 = Math.min(...ys), y1 = Math.max(...ys);
@@ -566,6 +569,16 @@ function drawEta(box, d) {
   const planned = +new Date(h[h.length - 1].planned_arrival);
   el("line", { x1: L, x2: W - R, y1: y(planned), y2: y(planned), stroke: "#1e8449", "stroke-dasharray": "5 4" }, svg);
   svgText(svg, W - R - 2, y(planned) - 4, "planned", { "font-size": 10, fill: "#1e8449", "text-anchor": "end" });
+  if (band.length) { // the p10-p90 band, as a step area behind the prediction: along p90, then back along p10
+    const until = (i) => (i + 1 < band.length ? x(+new Date(band[i + 1].as_of)) : W - R);
+    const pts = [];
+    band.forEach((e, i) => pts.push([x(+new Date(e.as_of)), y(+new Date(e.arrival_p90))], [until(i), y(+new Date(e.arrival_p90))]));
+    for (let i = band.length - 1; i >= 0; i--) {
+      const e = band[i];
+      pts.push([until(i), y(+new Date(e.arrival_p10))], [x(+new Date(e.as_of)), y(+new Date(e.arrival_p10))]);
+    }
+    el("polygon", { points: pts.map((p) => p.join(",")).join(" "), fill: "#c0392b", opacity: 0.12, "data-testid": "eta-band-area" }, svg);
+  }
   let path = "";
   h.forEach((e, i) => {
     const px_ = x(+new Date(e.as_of)), py_ = y(+new Date(e.predicted_arrival));

@@ -525,7 +525,7 @@ def test_plan_revision_replans_and_resets_the_alert_floor() -> None:
     assert ms(timeline, "DEP:NLRTM:1").planned == t("2024-04-03 08:00")
     assert (eta.predicted_arrival, eta.previous_prediction, eta.planned_arrival) == (
         t("2024-04-04 20:00"), t("2024-04-04 17:00"), t("2024-04-04 20:00"))
-    assert eta.reason == "plan revision 2: DEHAM +3.0 h"
+    assert eta.reason == "plan revision 2: DEHAM +3.0 h; model: plan"
     assert (eta.plan_revision, eta.as_of) == (2, t("2024-04-03 01:00"))
     assert out.state.alert_floor == 0
     assert out.state.alerted == state.alerted  # ids are per milestone key: the late arrival is not re-alerted
@@ -553,7 +553,8 @@ def test_a_correction_under_the_same_revision_keeps_the_floor() -> None:
     assert out.state.alert_floor == 4320
     timeline, eta = out.outputs
     assert timeline.lane == "CNSHA-DEHAM-X"
-    assert eta.reason == "plan revision 1: DEHAM unchanged"  # a plan always gets an ETA, even when nothing moved
+    # a plan always gets an ETA, even when nothing moved
+    assert eta.reason == "plan revision 1: DEHAM unchanged; model: plan"
 
 
 # -- ETA updates -----------------------------------------------------------------------------------------------
@@ -563,7 +564,7 @@ def test_first_eta_comes_with_the_plan() -> None:
     out = apply_plan(UnitState(), corridor_plan(), None, POLICY)
     timeline, eta = out.outputs
     assert timeline.status is UnitStatus.PLANNED
-    assert eta.reason == "first prediction (plan revision 1)"
+    assert eta.reason == "first prediction (plan revision 1); model: plan"
     assert (eta.destination, eta.predicted_arrival, eta.previous_prediction, eta.planned_arrival) == (
         "DEHAM", t("2024-04-03 20:00"), None, t("2024-04-03 20:00"))
     assert eta.as_of == t("2024-02-20 00:00")  # no watermark yet: the plan's issue time
@@ -581,7 +582,7 @@ def test_eta_update_needs_a_30_minute_move(departed: str, update: str | None) ->
         assert etas == []
     else:
         (eta,) = etas
-        assert eta.reason == f"DEPARTED CNSHA (actual, carrier): NLRTM {update}, DEHAM unchanged"
+        assert eta.reason == f"DEPARTED CNSHA (actual, carrier): NLRTM {update}, DEHAM unchanged; model: plan"
 
 
 def test_small_moves_accumulate_against_the_last_emitted_eta() -> None:
@@ -592,7 +593,7 @@ def test_small_moves_accumulate_against_the_last_emitted_eta() -> None:
     fixed = event("DEPARTED", "CNSHA", "2024-03-01 00:40", event_id="dep", received="2024-03-01 01:00")
     out = apply_event(out.state, fixed, t("2024-03-01 00:40"), POLICY)
     (eta,) = of(out, EtaUpdate)
-    assert eta.reason == "DEPARTED CNSHA (actual, carrier): NLRTM +0.7 h, DEHAM unchanged"
+    assert eta.reason == "DEPARTED CNSHA (actual, carrier): NLRTM +0.7 h, DEHAM unchanged; model: plan"
     assert eta.stops[0].predicted == t("2024-03-31 00:40")
     assert ms(out.outputs[0], "DEP:CNSHA:1").actual == t("2024-03-01 00:40")
     assert out.state.events == {"dep": EventRecord.of(fixed)}
@@ -616,7 +617,7 @@ def test_eta_reports_the_destination_move_and_the_final_arrival_once() -> None:
     state = step_events(planned_state(), [DEP_CNSHA])
     out = apply_event(state, ARR_NLRTM, t("2024-04-03 00:00"), POLICY)
     (eta,) = of(out, EtaUpdate)
-    assert eta.reason == "ARRIVED NLRTM (actual, carrier): DEHAM +21.0 h"
+    assert eta.reason == "ARRIVED NLRTM (actual, carrier): DEHAM +21.0 h; model: plan"
     assert (eta.predicted_arrival, eta.previous_prediction) == (t("2024-04-04 17:00"), t("2024-04-03 20:00"))
     assert [(s.location, s.predicted) for s in eta.stops] == [("DEDUI", t("2024-04-04 08:00")),
                                                                ("DEHAM", t("2024-04-04 17:00"))]
@@ -638,7 +639,7 @@ def test_time_passing_emits_a_timeline_only_with_an_alert_or_eta() -> None:
     out = advance(state, t("2024-03-01 00:30"), POLICY)
     timeline, eta = out.outputs
     assert isinstance(timeline, Timeline) and timeline.as_of == t("2024-03-01 00:30")
-    assert eta.reason == "no report: NLRTM +0.5 h, DEHAM unchanged"
+    assert eta.reason == "no report: NLRTM +0.5 h, DEHAM unchanged; model: plan"
     assert out.state.next_due == t("2024-03-01 12:01")  # the overdue threshold comes before another slip
 
 

@@ -113,10 +113,14 @@ def feeds(draw: st.DrawFn) -> list[tuple[str, bytes | None, bytes]]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(feed=feeds(), flushes=st.lists(st.booleans(), min_size=64, max_size=64), coalesce=st.booleans(),
-       policy=st.sampled_from([POLICY, CAPPED]))
-def test_the_incremental_engine_writes_what_the_full_derivation_writes(feed, flushes, coalesce, policy) -> None:
+       policy=st.sampled_from([POLICY, CAPPED]), min_samples=st.sampled_from([1, 2, 8]))
+def test_the_incremental_engine_writes_what_the_full_derivation_writes(feed, flushes, coalesce, policy,
+                                                                       min_samples) -> None:
+    """Learning included: with `min_samples` 1 or 2, what one unit's completed legs teach moves the other's ETA
+    (and its own) within the feed, and the cached views must notice."""
     stores = {inc: ({}, {}) for inc in (True, False)}
-    engines = {inc: Engine(*stores[inc], TOPICS, policy, write_behind=True, incremental=inc, coalesce=coalesce)
+    engines = {inc: Engine(*stores[inc], TOPICS, policy, write_behind=True, incremental=inc, coalesce=coalesce,
+                           min_samples=min_samples)
                for inc in (True, False)}  # fmt: skip
     written: dict[bool, list] = {True: [], False: []}
     for i, (topic, key, value) in enumerate(feed):

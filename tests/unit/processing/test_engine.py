@@ -144,7 +144,7 @@ def test_a_plan_is_stored_and_answered_with_timeline_and_eta() -> None:
     assert topics(out) == ["corridor.timelines", "corridor.eta"]
     assert all(o.key == KEY for o in out)
     assert decode(out[0].value, Timeline).predicted_arrival == t("2024-04-03 20:00")
-    assert decode(out[1].value, EtaUpdate).reason == "first prediction (plan revision 1)"
+    assert decode(out[1].value, EtaUpdate).reason == "first prediction (plan revision 1); model: plan"
     state = UnitState.decode(e.units[KEY])
     assert state.plan == PlanRecord.of(corridor_plan())
     assert state.next_due == t("2024-03-01 12:00")
@@ -174,7 +174,7 @@ def test_a_clock_tick_makes_an_overdue_alert_fire_for_a_silent_unit() -> None:
     assert (alert.kind, alert.milestone, alert.minutes_late, alert.severity, alert.detected_at) == (
         AlertKind.OVERDUE, "DEP:CNSHA:1", 721, Severity.MINOR, t("2024-03-01 12:01"))
     assert out[1].key == KEY
-    assert decode(out[2].value, EtaUpdate).reason == "no report: NLRTM +12.0 h, DEHAM unchanged"
+    assert decode(out[2].value, EtaUpdate).reason == "no report: NLRTM +12.0 h, DEHAM unchanged; model: plan"
     assert watermark(e) == t("2024-03-01 12:01")
     # the same tick again, or an older one: the watermark does not move, nothing is swept
     assert e.process(CLOCK, 0, 1, None, raw(tick("2024-03-01 12:01"))) == []

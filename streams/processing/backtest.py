@@ -1,0 +1,228 @@
+"""Backtest: replay a history through the tracking engine and judge its standing ETA against what happened.
+
+For every unit whose final arrival happened in the history, at 14, 7, 3 and 1 days before that arrival: the
+error of the engine's standing ETA (the last EtaUpdate whose `as_of` is not later), of the schedule (the
+planned arrival in force) and of the carriers' standing estimate (the latest estimate of the final arrival
+received by then), and whether the arrival fell inside the standing p10-p90 band; and the ETA updates per unit
+per day of tracking (from the unit's first update to its arrival). Pure apart from the engine's own dict stores.
+
+`learn` runs a history through the engine with learning on and returns what it learned, merged over partitions:
+the prior a new deployment starts from (`corridor learn`), or what a backtest trains on."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from statistics import mean
+
+import orjson
+
+from schemas import Classifier, ClockTick, DecodeError, Milestone, Plan, TrackingEvent, decode_input
+from schemas.topics import TopicNames
+from streams.core.learning import Sketch
+from streams.core.learning.knowledge import decode_model, encode_model
+from streams.core.policy import TrackingPolicy
+from streams.processing.engine import Engine
+from streams.processing.replay import canonical_order, partition_for
+
+HORIZONS_DAYS = (14, 7, 3, 1)
+Record = Plan | TrackingEvent | ClockTick
+
+
+def read_history(lines: Iterable[bytes | str]) -> list[Record]:
+    """Plans, events and clock ticks of a replay file (JSON lines); anything else is skipped (shipment plans
+    are not the unit job's), undecodable lines raise with their number."""
+    out: list[Record] = []
+    for n, line in enumerate(lines, 1):
+        raw = line.encode() if isinstance(line, str) else line
+        if not raw.strip():
+            continue
+        try:
+            record = decode_input(raw)
+        except DecodeError as exc:
+            raise ValueError(f"line {n}: {exc}") from exc
+        if isinstance(record, Plan | TrackingEvent | ClockTick):
+            out.append(record)
+    return out
+
+
+def run(records: list[Record], policy: TrackingPolicy, partitions: int = 4, *, learning: bool = True,
+        prior: Mapping[str, Sketch] | None = None, min_samples: int = 8) -> tuple[Engine, list[dict]]:  # fmt: skip
+    """The unit job over `records` as a replay routes them; returns the engine and its ETA updates (decoded)."""
+    topics = TopicNames()
+    engine = Engine({}, {}, topics, policy, learning=learning, prior=prior, min_samples=min_samples)
+    eta_topic = topics.name("eta")
+    etas: list[dict] = []
+    for record in canonical_order(records):
+        raw = record.model_dump_json().encode()
+        if isinstance(record, ClockTick):
+            outs = [o for p in range(partitions) for o in engine.process(topics.name("clock"), p, None, None, raw)]
+        else:
+            key = record.unit.id.encode()
+            role = "plan" if isinstance(record, Plan) else "event"
+            outs = engine.process(topics.name(role), partition_for(key, partitions), None, key, raw)
+        etas += [orjson.loads(o.value) for o in outs if o.topic == eta_topic]
+    engine.flush()
+    return engine, etas
+
+
+def todays_rules(policy: TrackingPolicy) -> TrackingPolicy:
+    """The ETA rules before learning: the plan alone (run with learning off), published on median moves only."""
+    return replace(policy, eta_band_shift=None, eta_relative_shift=0.0)
+
+
+def learn(records: list[Record], policy: TrackingPolicy, partitions: int = 4) -> dict[str, Sketch]:
+    engine, _ = run(records, policy, partitions)
+    assert engine.knowledge is not None
+    return engine.knowledge.merged()
+
+
+def write_prior(model: Mapping[str, Sketch]) -> bytes:
+    return encode_model(model)
+
+
+def read_prior(raw: bytes) -> dict[str, Sketch]:
+    return decode_model(raw)
+
+
+@dataclass
+class Truth:
+    lane: str
+    arrival: datetime  # actual arrival at the final destination
+    plans: list[tuple[datetime, datetime]] = field(default_factory=list)  # (issued, planned arrival)
+    estimates: list[tuple[datetime, datetime]] = field(default_factory=list)  # (received, estimated arrival)
+
+
+def truths(records: list[Record]) -> dict[str, Truth]:
+    """Per unit whose final arrival (under its latest plan) happened: its lane, arrival, plans and estimates."""
+    plans: dict[str, list[Plan]] = defaultdict(list)
+    events: dict[str, list[TrackingEvent]] = defaultdict(list)
+    for r in records:
+        if isinstance(r, Plan):
+            plans[r.unit.id].append(r)
+        elif isinstance(r, TrackingEvent) and not r.retracted:
+            events[r.unit.id].append(r)
+    out: dict[str, Truth] = {}
+    for unit, ps in plans.items():
+        latest = max(ps, key=lambda p: (p.revision, p.issued_time))
+        dest = latest.legs[-1].destination
+        first_dep = latest.legs[0].planned_departure
+        arrivals = [e.event_time for e in events[unit] if e.classifier is Classifier.ACTUAL and e.location == dest
+                    and e.milestone in (Milestone.ARRIVED, Milestone.DISCHARGED) and e.event_time > first_dep]
+        if not arrivals:
+            continue
+        truth = Truth(latest.lane or "(no lane)", min(arrivals))
+        truth.plans = sorted((p.issued_time, p.legs[-1].planned_arrival) for p in ps)
+        truth.estimates = sorted({(e.received_time, e.event_time) for e in events[unit]
+                                  if e.classifier is Classifier.ESTIMATED and e.location == dest
+                                  and e.milestone is Milestone.ARRIVED})  # fmt: skip
+        out[unit] = truth
+    return out
+
+
+def _standing(series: list[tuple[datetime, datetime]], at: datetime) -> datetime | None:
+    value = None
+    for t, v in series:
+        if t > at:
+            break
+        value = v
+    return value
+
+
+@dataclass
+class Score:
+    errors: dict[tuple[str, int], list[float]] = field(default_factory=lambda: defaultdict(list))  # (who, days)
+    covered: dict[int, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    updates: int = 0
+    unit_days: float = 0.0
+    updates_today: int = 0
+    unit_days_today: float = 0.0
+    units: int = 0
+
+
+def score(records: list[Record], etas: list[dict], baseline: list[dict] | None = None) -> dict[str, Score]:
+    """Scores per lane and overall ("all"). `baseline`: another engine's ETA updates (today's rules), scored as
+    "today" beside "corridor"."""
+    truth = truths(records)
+    scores: dict[str, Score] = defaultdict(Score)
+    by_unit = _by_unit(etas)
+    base_by_unit = _by_unit(baseline or [])
+    for unit, t in truth.items():
+        ups = by_unit.get(unit, [])
+        for lane in (t.lane, "all"):
+            s = scores[lane]
+            s.units += 1
+            if ups:
+                s.updates += sum(1 for u in ups if u[0] <= t.arrival)
+                s.unit_days += max((t.arrival - ups[0][0]) / timedelta(days=1), 1.0)
+            base = base_by_unit.get(unit)
+            if base:
+                s.updates_today += sum(1 for u in base if u[0] <= t.arrival)
+                s.unit_days_today += max((t.arrival - base[0][0]) / timedelta(days=1), 1.0)
+            for days in HORIZONS_DAYS:
+                at = t.arrival - timedelta(days=days)
+                for who, series in (("corridor", ups), ("today", base_by_unit.get(unit))):
+                    if not series:
+                        continue
+                    st = _standing([(u[0], u) for u in series], at)
+                    if st is not None:
+                        s.errors[(who, days)].append(abs((st[1] - t.arrival) / timedelta(hours=1)))
+                        if who == "corridor":
+                            s.covered[days].append(st[2] <= t.arrival <= st[3])
+                sched = _standing(t.plans, at)
+                if sched is not None:
+                    s.errors[("schedule", days)].append(abs((sched - t.arrival) / timedelta(hours=1)))
+                est = _standing(t.estimates, at)
+                if est is not None:
+                    s.errors[("carrier", days)].append(abs((est - t.arrival) / timedelta(hours=1)))
+    return dict(scores)
+
+
+def _by_unit(etas: list[dict]) -> dict[str, list[tuple[datetime, datetime, datetime, datetime]]]:
+    out: dict[str, list] = defaultdict(list)
+    for e in etas:
+        p50 = _ts(e["predicted_arrival"])
+        out[e["unit"]["id"]].append((_ts(e["as_of"]), p50, _ts(e.get("arrival_p10")) or p50,
+                                     _ts(e.get("arrival_p90")) or p50))  # fmt: skip
+    for series in out.values():
+        series.sort(key=lambda u: u[0])
+    return out
+
+
+def _ts(v: str | None) -> datetime | None:
+    return datetime.fromisoformat(v.replace("Z", "+00:00")) if v else None
+
+
+def render(scores: dict[str, Score], with_today: bool) -> str:
+    """The backtest as a text table: MAE in hours per lane, horizon and predictor; coverage; updates."""
+    who = ["corridor", *(["today"] if with_today else []), "schedule", "carrier"]
+    head = ["lane", "days", *[f"{w} MAE h" for w in who], "cut vs sched", "p10-p90 cover", "units"]
+    rows = [head]
+    for lane in sorted(scores, key=lambda k: (k == "all", k)):
+        s = scores[lane]
+        for days in HORIZONS_DAYS:
+            maes = {w: (mean(s.errors[(w, days)]) if s.errors.get((w, days)) else None) for w in who}
+            cut = (1 - maes["corridor"] / maes["schedule"]) if maes["corridor"] is not None and maes["schedule"] \
+                else None  # fmt: skip
+            cov = s.covered.get(days)
+            rows.append([lane, str(days), *[f"{maes[w]:.1f}" if maes[w] is not None else "-" for w in who],
+                         f"{cut:.0%}" if cut is not None else "-",
+                         f"{sum(cov) / len(cov):.0%}" if cov else "-", str(len(s.errors.get(("corridor", days), [])))])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.append("")
+    lines.append("ETA updates per unit per day (first update to arrival):")
+    for lane in sorted(scores, key=lambda k: (k == "all", k)):
+        s = scores[lane]
+        cov = [c for days in HORIZONS_DAYS for c in s.covered.get(days, [])]
+        today = f" (today's rules: {s.updates_today / s.unit_days_today:.2f})" if s.unit_days_today else ""
+        lines.append(f"  {lane}: {s.updates / s.unit_days if s.unit_days else 0:.2f}{today} over {s.units} units"
+                     + (f"; p10-p90 coverage over all horizons {sum(cov) / len(cov):.0%}" if cov else ""))
+    return "\n".join(lines)
+
+
+def updates_per_unit_day(scores: dict[str, Score], lane: str = "all") -> float:
+    s = scores[lane]
+    return s.updates / s.unit_days if s.unit_days else 0.0
