@@ -16,7 +16,8 @@ Waiting for a topic whose high-water mark is not known yet is bounded, as Kafka 
 bounds it: once nothing has arrived for `max_idle` seconds while nothing is waiting to be handed over (the
 records waited for may not be coming: a partition is stuck, or fetching is blocked), the held records are
 released in timestamp order anyway, and `forced` counts them. A topic known to hold more is waited for
-however long it takes (Kafka Streams, KIP-695): its records exist. With `max_held` records held on one
+fifteen times as long (Kafka Streams waits for it without a bound, KIP-695): its records exist and come with
+the next fetches; only a job they are not handed to waits that long. With `max_held` records held on one
 partition number, the held records are released anyway. When the consumer stops handing records over (a
 rebalance), the worker takes what is held back unprocessed (`take_held`): the partitions' next owner reads it
 again in its order. Idle time is not time since a partition's last release: in a backlog, the
@@ -34,6 +35,11 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+# A topic known to hold more is waited for this many times `max_idle` (30 s by default) before the held records
+# go anyway: its records exist, so a wait that long means they are not being handed to this job (one its stream
+# skipped after a rebalance is read again only at the next one), and going on beats a job stalled for good.
+BEHIND_WAIT = 15
 
 # (topic, partition, next offset to read or None if none read since the last reset) -> nothing more to read?
 # True: caught up; False: known to hold more (its next offset is below the high-water mark); None: not known yet.
@@ -98,10 +104,12 @@ class InputMerge(Generic[T]):
         `stopped` handing records over (a rebalance: what is held must be done before it can go on); for a
         timer."""
         out: list[T] = []
-        idle = stopped or (not more_waiting and self.clock() - self._last_add >= self.max_idle)
+        quiet = self.clock() - self._last_add
+        idle = stopped or (not more_waiting and quiet >= self.max_idle)
+        stalled = stopped or (not more_waiting and quiet >= self.max_idle * BEHIND_WAIT)
         for partition in [p for p, n in self._held.items() if n]:
             out += self._release(partition, force=False)
-            if self._held[partition] and idle and (stopped or not self._known_behind(partition)):
+            if self._held[partition] and idle and (stalled or not self._known_behind(partition)):
                 forced = self._release(partition, force=True)
                 self.forced_idle += len(forced)
                 out += forced
@@ -109,10 +117,10 @@ class InputMerge(Generic[T]):
 
     def _known_behind(self, partition: int) -> bool:
         """Whether a topic with nothing held on `partition` is known to hold more: its records exist and come with
-        the next fetches, so they are waited for however long that takes (as Kafka Streams waits for a
-        partition with lag, KIP-695). Going on without them decided against the wrong clock: a worker slowed by
-        a loaded machine waited 2 s for its clock ticks, released three records, and 30 units' timelines
-        differed from replay (bench chaos)."""
+        the next fetches, so they are waited for `BEHIND_WAIT` times longer (Kafka Streams waits for a
+        partition with lag without a bound, KIP-695). Going on without them decided against the wrong clock: a
+        worker slowed by a loaded machine waited 2 s for its clock ticks, released three records, and 30 units'
+        timelines differed from replay (bench chaos)."""
         queues = self._queues[partition]
         return any(not queue and self.caught_up(topic, partition, self._next.get((topic, partition))) is False
                    for topic, queue in zip(self.topics, queues, strict=True))  # fmt: skip
