@@ -180,14 +180,18 @@ class Engine:
                         break
             self._latest[rec.key] = (out, rec)
 
+    def at_partition(self, partition: int) -> None:
+        """What follows changes `partition`'s state: its units, its clock and what its model learns."""
+        self._units.partition = self._clock.partition = partition
+        if self.knowledge is not None:
+            self.knowledge.partition = partition
+
     # -- internals ---------------------------------------------------------------------------------
 
     def _apply(self, record: Plan | TrackingEvent | ClockTick, source: tuple[str, int, int | None],
                size: int, refuse: Callable[[str], OutRecord]) -> list[OutRecord]:  # fmt: skip
         partition = source[1]
-        self._units.partition = self._clock.partition = partition  # this record's changes are its partition's
-        if self.knowledge is not None:
-            self.knowledge.partition = partition
+        self.at_partition(partition)
         clock = PartitionClock(self._clock, partition, self._fine_watermarks, self._due_earliest)
         wm, moved = clock.advance(_watermark_candidate(record))
         out: list[OutRecord] = []

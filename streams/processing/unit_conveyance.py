@@ -107,7 +107,7 @@ def apply_feed(engine: Engine, topic: str, partition: int, offset: int | None, k
     except DecodeError as exc:
         return [refuse(str(exc))]
     try:
-        engine._units.partition = engine._clock.partition = partition
+        engine.at_partition(partition)  # its units, clock and learning (a unit stepped here may complete a leg)
         clock = PartitionClock(engine._clock, partition, engine._fine_watermarks, engine._due_earliest)
         wm, moved = clock.advance(watermark_candidate(templates))
         out: list[OutRecord] = []
