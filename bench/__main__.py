@@ -1,5 +1,6 @@
 """python -m bench [--units N] [--durable] | python -m bench state [--units N] [--durable] |
-python -m bench engine [--units N] | python -m bench chaos [--runs N] ..."""
+python -m bench engine [--units N] | python -m bench chaos [--runs N] ... |
+python -m bench soak [--minutes M] [--rate R]"""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ def main() -> None:
         from bench.chaos import main as chaos
 
         chaos(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["soak"]:
+        from bench.soak import main as soak
+
+        soak(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("what", nargs="?", default="throughput", choices=["throughput", "state", "engine"])
