@@ -120,6 +120,7 @@ class Scrape:
     sums: dict[str, float] = field(default_factory=dict)
     counts: dict[str, float] = field(default_factory=dict)
     state_bytes: float | None = None
+    rocksdb_bytes: float | None = None  # the shared budget in use (block cache, memtables charged to it)
 
 
 def scrape(port: int) -> Scrape:
@@ -138,7 +139,13 @@ def scrape(port: int) -> Scrape:
                     s.counts[job] = sample.value
         elif family.name == "corridor_state_bytes":
             s.state_bytes = sum(x.value for x in family.samples)
+        elif family.name == "corridor_rocksdb_memory_bytes":
+            s.rocksdb_bytes = sum(x.value for x in family.samples if x.labels.get("kind") == "cache")
     return s
+
+
+def rocksdb_memory(s: Scrape) -> str:
+    return "" if s.rocksdb_bytes is None else f" (RocksDB memory {s.rocksdb_bytes / 2**20:,.0f} MB)"
 
 
 def batch_summary(before: Scrape, after: Scrape) -> str:
@@ -246,7 +253,8 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                 dt = now - last_t
                 say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  sent {(sent[0] - last_sent) / dt:6,.0f}/s  "
                     f"committed {(done - last_done) / dt:6,.0f}/s  lag {lag:,} inputs, {feed_lag:,} unit reports  "
-                    f"state {(after.state_bytes or 0) / 2**20:,.0f} MB  batches: {batch_summary(before, after)}")
+                    f"state {(after.state_bytes or 0) / 2**20:,.0f} MB{rocksdb_memory(after)}  "
+                    f"batches: {batch_summary(before, after)}")
                 before, last_sent, last_done, last_t = after, sent[0], done, now
             await sender
         finally:

@@ -12,7 +12,7 @@ from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.processing.topics import TopicNames
 from streams.settings import Settings
-from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table, state_check
+from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table, rocksdb_memory, state_check
 from streams.topology.batching import Batcher, caught_up_on
 
 
@@ -37,6 +37,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     so a unit's records are applied in partition order and its state has a single writer."""
     faust_drain.install()
     faust_recovery.install()
+    rocksdb_memory.install(settings.rocksdb_memory_mb)  # one budget for every table partition's RocksDB
     state_check.install_clear_message()
     security = settings.kafka_security()
     app = faust.App(
