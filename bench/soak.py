@@ -22,11 +22,13 @@ import argparse
 import asyncio
 import heapq
 import itertools
+import queue
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,19 +163,51 @@ def batch_summary(before: Scrape, after: Scrape) -> str:
     return ", ".join(parts) or "no batches"
 
 
-async def paced_send(producer: AIOKafkaProducer, records: Iterator[tuple[str, bytes, bytes]], rate: float,
-                     seconds: float, sent: list[int]) -> None:  # fmt: skip
-    """Send `rate` records a second for `seconds`; `sent[0]` counts them."""
+def ahead(records: Iterator[tuple[str, bytes, bytes]], block: int = 2000) -> AsyncIterator[tuple[str, bytes, bytes]]:
+    """`records`, generated in a thread of their own (a chunk of the simulator takes a second or so, which would
+    stall the pacing) and handed over in blocks."""
+    blocks: queue.Queue[list] = queue.Queue(maxsize=20)
+
+    def fill() -> None:
+        while True:
+            blocks.put(list(itertools.islice(records, block)))
+
+    async def each() -> AsyncIterator[tuple[str, bytes, bytes]]:
+        threading.Thread(target=fill, daemon=True).start()  # on first use: the backlog is taken before
+        while True:
+            for record in await asyncio.to_thread(blocks.get):
+                yield record
+
+    return each()
+
+
+@dataclass
+class Sent:
+    records: int = 0
+    failed: int = 0  # not acknowledged by the broker: the feed has a hole, and the run says so
+
+
+async def paced_send(producer: AIOKafkaProducer, records: AsyncIterator[tuple[str, bytes, bytes]], rate: float,
+                     seconds: float, sent: Sent) -> None:  # fmt: skip
+    """Send `rate` records a second for `seconds`."""
+
+    def delivered(future: asyncio.Future) -> None:
+        if future.cancelled() or future.exception() is not None:
+            sent.failed += 1
+
     start = time.perf_counter()
-    for i, (topic, key, value) in enumerate(records):
+    i = 0
+    async for topic, key, value in records:
         due = start + i / rate
+        i += 1
         now = time.perf_counter()
         if due - now > 0.002:
             await asyncio.sleep(due - now)
         if now - start >= seconds:
-            return
-        await producer.send(topic, key=key, value=value)
-        sent[0] += 1
+            break
+        (await producer.send(topic, key=key, value=value)).add_done_callback(delivered)
+        sent.records += 1
+    await producer.flush()
 
 
 async def measure_max(offsets: Offsets, inputs: list[str], backlog: int, timeout: float) -> float:
@@ -199,16 +233,18 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
     topics = TopicNames(f"soak-{uuid.uuid4().hex[:6]}.")
     inputs = [topics.name("plan"), topics.name("event")]
     records = feed(topics)
+    generated = ahead(records)
     with EmbeddedBroker(log_path=work / "broker.log") as broker:
         b = broker.bootstrap
         await ensure_topics(b, topics.all, PARTITIONS)
-        producer = AIOKafkaProducer(bootstrap_servers=b, linger_ms=5, max_batch_size=512 * 1024)
+        # Tansu's store lists every batch of a partition on each fetch (docs/performance.md): a live producer's
+        # one batch per record would slow the broker more with every minute. 100 ms of records per batch.
+        producer = AIOKafkaProducer(bootstrap_servers=b, linger_ms=100, max_batch_size=512 * 1024)
         await producer.start()
-        if rate is None:
-            say(f"writing a backlog of {backlog:,} records to measure the worker's maximum rate ...")
-            for topic, key, value in itertools.islice(records, backlog):
-                await producer.send(topic, key=key, value=value)
-            await producer.flush()
+        say(f"writing a backlog of {backlog:,} records (the warm-up; without --rate, the maximum-rate measurement)")
+        for topic, key, value in itertools.islice(records, backlog):
+            await producer.send(topic, key=key, value=value)
+        await producer.flush()
         app_id = f"soak-{uuid.uuid4().hex[:6]}"
         port = free_port()
         worker = start_worker(work / "worker.log", "warning", broker=b, app_id=app_id, topic_prefix=topics.prefix,
@@ -217,11 +253,12 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
         offsets = Offsets(b, app_id)
         await offsets.start()
         try:
+            measured = await measure_max(offsets, inputs, backlog, timeout=1800)
             if rate is None:
-                rate = await measure_max(offsets, inputs, backlog, timeout=1800)
+                rate = measured
                 say(f"maximum rate: {rate:,.0f} input records/s (the worker's group committing a backlog)")
             else:
-                say(f"maximum rate given: {rate:,.0f} input records/s")
+                say(f"maximum rate given: {rate:,.0f} input records/s (the backlog went at {measured:,.0f})")
             hold = rate / 2
             say(f"holding {hold:,.0f} records/s for {minutes:g} min; worker pid {worker.pid}, log {work}/worker.log")
             while True:  # the web server answers once the worker is up
@@ -233,9 +270,9 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                         raise RuntimeError(f"the worker exited; see {work}/worker.log") from None
                     await asyncio.sleep(0.5)
             _, done_before = await offsets.lag(inputs)
-            sent = [0]
+            sent = Sent()
             started = time.monotonic()
-            sender = asyncio.create_task(paced_send(producer, records, hold, minutes * 60, sent))
+            sender = asyncio.create_task(paced_send(producer, generated, hold, minutes * 60, sent))
             samples: list[tuple[float, float]] = []  # (seconds, RSS MB)
             lags: list[int] = []
             last_sent, last_done, last_t = 0, done_before, started
@@ -251,23 +288,26 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                 samples.append((now - started, rss))
                 lags.append(lag)
                 dt = now - last_t
-                say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  sent {(sent[0] - last_sent) / dt:6,.0f}/s  "
+                say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  "
+                    f"sent {(sent.records - last_sent) / dt:6,.0f}/s  "
                     f"committed {(done - last_done) / dt:6,.0f}/s  lag {lag:,} inputs, {feed_lag:,} unit reports  "
                     f"state {(after.state_bytes or 0) / 2**20:,.0f} MB{rocksdb_memory(after)}  "
                     f"batches: {batch_summary(before, after)}")
-                before, last_sent, last_done, last_t = after, sent[0], done, now
+                before, last_sent, last_done, last_t = after, sent.records, done, now
             await sender
         finally:
             await offsets.stop()
             await producer.stop()
             stop_process(worker)
-    return {"rate": rate, "hold": hold, "samples": samples, "lags": lags, "sent": sent[0]}
+    return {"rate": rate, "hold": hold, "samples": samples, "lags": lags, "sent": sent.records,
+            "failed": sent.failed}
 
 
 def report(result: dict) -> dict:
     xs, ys = mb_per_hour(result["samples"])
     summary: dict = {"max_rate": round(result["rate"]), "held_rate": round(result["hold"]),
-                     "sent": result["sent"], "rss_first_mb": round(ys[0], 1), "rss_last_mb": round(ys[-1], 1),
+                     "sent": result["sent"], "send_failures": result["failed"],
+                     "rss_first_mb": round(ys[0], 1), "rss_last_mb": round(ys[-1], 1),
                      "lag_max": max(result["lags"]), "lag_last": result["lags"][-1]}  # fmt: skip
     if len(xs) < 3:
         say("too few samples for a slope (at least 3: a longer --minutes or a shorter --every)")
@@ -286,6 +326,8 @@ def report(result: dict) -> dict:
         summary |= {"second_half_slope_mb_h": round(half.slope, 1),
                     "second_half_ci": [round(half.low, 1), round(half.high, 1)], "verdict": v.word}  # fmt: skip
     say(f"consumer lag of the inputs: at most {summary['lag_max']:,} records, {summary['lag_last']:,} at the end")
+    if result["failed"]:
+        say(f"{result['failed']:,} of {result['sent']:,} records sent were not acknowledged by the broker")
     return summary
 
 
