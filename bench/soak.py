@@ -56,7 +56,8 @@ def say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def feed(topics: TopicNames, seed: int = 11) -> Iterator[tuple[str, bytes, bytes]]:
+def feed(topics: TopicNames, seed: int = 11, units_per_chunk: int = UNITS_PER_CHUNK,
+         spacing: timedelta = CHUNK_SPACING) -> Iterator[tuple[str, bytes, bytes]]:  # fmt: skip
     """(topic, key, value) of an endless feed, in the order its records become known. Chunk k's units start at
     base + k * CHUNK_SPACING; a chunk is generated when the merge reaches its start. A unit id met again in a later
     chunk (the simulator draws serials at random) is left out, so every unit has one plan."""
@@ -65,11 +66,11 @@ def feed(topics: TopicNames, seed: int = 11) -> Iterator[tuple[str, bytes, bytes
     heap: list[tuple[datetime, int, str, bytes, bytes]] = []
     order = itertools.count()
     for k in itertools.count():
-        start = base + k * CHUNK_SPACING
+        start = base + k * spacing
         while heap and heap[0][0] < start:
             _, _, topic, key, value = heapq.heappop(heap)
             yield topic, key, value
-        scenario = generate(seed=seed * 100_000 + k, units_per_corridor=UNITS_PER_CHUNK // 4, start=start)
+        scenario = generate(seed=seed * 100_000 + k, units_per_corridor=units_per_chunk // 4, start=start)
         fresh = {p.unit.id for p in scenario.plans} - seen
         seen |= fresh
         for r in scenario.records:
