@@ -89,14 +89,16 @@ class Verdict:
     def __str__(self) -> str:
         text = f"{self.word} (growth budget {self.budget_mb_per_h:.1f} MB/h"
         if self.hours_to_target is not None:
-            text += f"; at this slope the target is reached in {self.hours_to_target:,.0f} h"
+            text += f"; at this slope the target is reached in {self.hours_to_target:,.1f} h"
+        elif self.budget_mb_per_h == 0:
+            text += "; RSS is already above the target"
         return text + ")"
 
 
 def verdict(f: Fit, rss_now_mb: float, target_mb: float = 1024, horizon_h: float = 24) -> Verdict:
     """`f`: RSS in MB against time in hours (the second half of the run). See the module's docstring."""
     budget = max(target_mb - rss_now_mb, 0.0) / horizon_h
-    hours = (target_mb - rss_now_mb) / f.slope if f.slope > 0 else None
+    hours = (target_mb - rss_now_mb) / f.slope if f.slope > 0 and rss_now_mb < target_mb else None
     if f.low > 0:
         return Verdict("grows", budget, hours)
     if f.high < 0:

@@ -93,3 +93,10 @@ def test_histogram_quantile_bounds_by_bucket() -> None:
     assert histogram_quantile(delta, 0.99) == 1.0
     assert histogram_quantile({0.01: 0, math.inf: 0}, 0.99) is None
     assert histogram_quantile({0.01: 0, math.inf: 4}, 0.99) == math.inf
+
+
+def test_rss_past_the_target_has_no_budget_and_says_so() -> None:
+    xs, ys = _noisy(slope=400, sd=0.5)
+    v = verdict(fit(xs, ys), rss_now_mb=1221)
+    assert v.word == "grows" and v.budget_mb_per_h == 0 and v.hours_to_target is None
+    assert "already above the target" in str(v)
