@@ -1,6 +1,6 @@
 """python -m bench [--units N] [--durable] | python -m bench state [--units N] [--durable] |
 python -m bench engine [--units N] | python -m bench chaos [--runs N] ... |
-python -m bench fanout [--units N] [--changes N]"""
+python -m bench fanout [--units N] [--changes N] | python -m bench soak [--minutes M] [--rate R]"""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def main() -> None:
         from bench.fanout import main as fanout
 
         fanout(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["soak"]:
+        from bench.soak import main as soak
+
+        soak(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("what", nargs="?", default="throughput", choices=["throughput", "state", "engine"])

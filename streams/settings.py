@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     replication: int = Field(default=1, ge=1, description="replication factor for created topics")
     store: str = Field(default="rocksdb://", description="Faust table store: rocksdb:// or memory://")
     data_dir: Path = Field(default=Path(".corridor/data"), description="worker state (RocksDB) directory")
+    cached_units: int = Field(
+        default=20_000, ge=100,
+        description="units whose decoded state a worker keeps in memory (about 41 KB each with its derivation "
+        "cache): more is faster when many units are active, fewer bounds the worker's memory",
+    )
+    rocksdb_memory_mb: int = Field(
+        default=256, ge=16,
+        description="memory all of a worker's RocksDB stores share (block cache and memtables under one limit)",
+    )
     home: Path = Field(default=Path.home() / ".corridor", description="embedded broker state file, logs")
     web_port: int = Field(default=6066, description="worker web port (Faust web views)")
     web_host: str = Field(default="127.0.0.1", description="address the worker's web server binds and advertises")

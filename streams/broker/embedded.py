@@ -107,11 +107,19 @@ def record_shared(home: Path, broker: EmbeddedBroker) -> None:
     home.mkdir(parents=True, exist_ok=True)
     assert broker.process is not None
     state_file(home).write_text(json.dumps({"pid": broker.process.pid, "owner": os.getpid(),
-                                            "bootstrap": broker.bootstrap}))
+                                            "bootstrap": broker.bootstrap, "durable": broker.durable}))
 
 
 def forget_shared(home: Path) -> None:
     state_file(home).unlink(missing_ok=True)
+
+
+def shared_is_durable(home: Path) -> bool:
+    """Whether the running `corridor broker` recorded in `home` keeps its topics (s3:// on SeaweedFS)."""
+    try:
+        return bool(json.loads(state_file(home).read_text()).get("durable", False))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def find_shared(home: Path) -> str | None:

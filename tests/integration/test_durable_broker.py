@@ -181,3 +181,25 @@ async def test_worker_state_survives_a_broker_sigkill(durable: BrokerProcess, tm
         for u in units:
             mine = [r for r in got if r.get("unit", {}).get("id") == u.id]
             assert mine == [r for r in want[topics.name(role)] if r.get("unit", {}).get("id") == u.id], (u.id, role)
+
+
+def test_seaweedfs_tries_other_ports_when_one_is_taken_before_it_binds(tmp_path: Path, monkeypatch) -> None:
+    """On a busy machine a port found free may be taken before weed binds it: weed exits, and corridor starts
+    it again on other ports instead of failing."""
+    import socket
+
+    from streams.broker import seaweed
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    picks = iter([taken.getsockname()[1]])  # the first port handed to weed is already in use
+    monkeypatch.setattr(seaweed, "free_port", lambda: next(picks, None) or free_port())
+    objects = seaweed.SeaweedFS(tmp_path / "data").start()
+    try:
+        assert objects.process is not None and objects.process.poll() is None
+        assert objects._s3_answers()
+        assert b"address already in use" in (tmp_path / "data" / "seaweedfs.log").read_bytes()
+    finally:
+        objects.stop()
+        taken.close()

@@ -135,6 +135,9 @@ async def test_metrics_follow_a_simulated_run(bootstrap, tmp_path):
         assert total(end, "corridor_state_keys", table="units") >= units
         assert total(end, "corridor_state_bytes", table="units") > 0
         assert total(end, "corridor_state_keys", table="shipments") > 0
+        # RocksDB's shared budget: the tables' memtables are counted, and charged to the one block cache.
+        assert 0 < total(end, "corridor_rocksdb_memory_bytes", kind="memtables") <= total(
+            end, "corridor_rocksdb_memory_bytes", kind="cache")
 
         # Watermark delay: wall clock minus the event time the run reached, on every partition of both jobs.
         ticks = [r.time for r in records if isinstance(r, ClockTick)]

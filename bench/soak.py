@@ -1,0 +1,349 @@
+"""`python -m bench soak --minutes 30 [--rate R]`: does a worker hold a steady load without growing?
+
+One `corridor worker` (a process of its own, RocksDB state, its web server on for `/metrics`) on a fresh embedded
+broker (memory://) is fed an endless simulated feed: the simulator's four corridors, a new batch of units starting
+every few hours of event time, their plans and events merged in the order they become known, so event time moves
+on as it does live and units start and finish all the time.
+
+1. **Maximum rate** (unless `--rate` is given): a backlog of the feed's first records is written before the worker
+   starts; the rate at which the worker's group commits it (input records per second) is its maximum. The backlog
+   also warms the worker up.
+2. **Hold** half that rate (or half of `--rate`) for `--minutes` (fractions allowed), and every `--every` seconds
+   (60) report: the worker's RSS (/proc), consumer lag (end offsets minus the group's committed offsets of the input
+   topics, and of the shipment job's input, the unit reports), batch time per job from the worker's `/metrics`
+   (the mean and the bucket bounding p99 over the interval), and the tables' bytes in RocksDB (SST files and memtables).
+3. **The RSS slope**: least squares over the whole hold and over its second half, in MB per hour, with 95%
+   confidence intervals, and the verdict defined in `bench.soak_stats`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import heapq
+import itertools
+import queue
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.soak_stats import fit, histogram_delta, histogram_quantile, mb_per_hour, second_half, verdict
+from schemas import dumps
+from schemas.topics import TopicNames
+from streams.broker.admin import ensure_topics
+from streams.broker.children import free_port
+from streams.broker.embedded import EmbeddedBroker
+from streams.broker.tansu import true_end_offsets
+from streams.sim.scenario import generate
+from streams.topology.process import start_worker, stop_process
+
+PARTITIONS = 4
+UNITS_PER_CHUNK = 400  # 100 per corridor: a departure's worth
+CHUNK_SPACING = timedelta(hours=14)  # event time between chunks: about 20,000 units active at once, as in `bench`
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def feed(topics: TopicNames, seed: int = 11, units_per_chunk: int = UNITS_PER_CHUNK,
+         spacing: timedelta = CHUNK_SPACING) -> Iterator[tuple[str, bytes, bytes]]:  # fmt: skip
+    """(topic, key, value) of an endless feed, in the order its records become known. Chunk k's units start at
+    base + k * CHUNK_SPACING; a chunk is generated when the merge reaches its start. A unit id met again in a later
+    chunk (the simulator draws serials at random) is left out, so every unit has one plan."""
+    base = datetime(2026, 1, 5, tzinfo=UTC)
+    seen: set[str] = set()
+    heap: list[tuple[datetime, int, str, bytes, bytes]] = []
+    order = itertools.count()
+    for k in itertools.count():
+        start = base + k * spacing
+        while heap and heap[0][0] < start:
+            _, _, topic, key, value = heapq.heappop(heap)
+            yield topic, key, value
+        scenario = generate(seed=seed * 100_000 + k, units_per_corridor=units_per_chunk // 4, start=start)
+        fresh = {p.unit.id for p in scenario.plans} - seen
+        seen |= fresh
+        for r in scenario.records:
+            rec = r.record
+            if rec.record == "clock" or rec.unit.id not in fresh:
+                continue
+            topic = topics.name("plan") if rec.record == "plan" else topics.name("event")
+            heapq.heappush(heap, (r.published_at, next(order), topic, rec.unit.id.encode(), dumps(rec)))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class Offsets:
+    """End offsets of topics and a group's committed offsets, through a consumer of the group that never joins it
+    (aiokafka's admin OffsetFetch does not parse Tansu's answer)."""
+
+    def __init__(self, bootstrap: str, group: str) -> None:
+        self.bootstrap = bootstrap
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+
+    async def start(self) -> None:
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def lag(self, topics: list[str]) -> tuple[int, int]:
+        """(records after the committed offsets, committed records) summed over the topics' partitions."""
+        tps = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        ends = await true_end_offsets(self.bootstrap, await self.consumer.end_offsets(tps))
+        lag = committed = 0
+        for tp in tps:
+            done = await self.consumer.committed(tp) or 0
+            committed += done
+            lag += max(0, ends[tp] - done)
+        return lag, committed
+
+
+@dataclass
+class Scrape:
+    """What one `/metrics` scrape says: batch-time histograms by job, and the tables' RocksDB bytes (SST files
+    and memtables: the memtables are in the worker's RSS)."""
+
+    buckets: dict[str, dict[float, float]] = field(default_factory=dict)  # job -> le -> cumulative count
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, float] = field(default_factory=dict)
+    state_bytes: float | None = None
+    rocksdb_bytes: float | None = None  # the shared budget in use (block cache, memtables charged to it)
+
+
+def scrape(port: int) -> Scrape:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    s = Scrape()
+    for family in text_string_to_metric_families(text):
+        if family.name == "corridor_batch_seconds":
+            for sample in family.samples:
+                job = sample.labels["job"]
+                if sample.name.endswith("_bucket"):
+                    s.buckets.setdefault(job, {})[float(sample.labels["le"])] = sample.value
+                elif sample.name.endswith("_sum"):
+                    s.sums[job] = sample.value
+                elif sample.name.endswith("_count"):
+                    s.counts[job] = sample.value
+        elif family.name == "corridor_state_bytes":
+            s.state_bytes = sum(x.value for x in family.samples)
+        elif family.name == "corridor_rocksdb_memory_bytes":
+            s.rocksdb_bytes = sum(x.value for x in family.samples if x.labels.get("kind") == "cache")
+    return s
+
+
+def rocksdb_memory(s: Scrape) -> str:
+    return "" if s.rocksdb_bytes is None else f" (RocksDB memory {s.rocksdb_bytes / 2**20:,.0f} MB)"
+
+
+def batch_summary(before: Scrape, after: Scrape) -> str:
+    parts = []
+    for job in sorted(after.counts):
+        n = after.counts[job] - before.counts.get(job, 0.0)
+        if n <= 0:
+            continue
+        mean = (after.sums[job] - before.sums.get(job, 0.0)) / n
+        p99 = histogram_quantile(histogram_delta(before.buckets.get(job, {}), after.buckets[job]), 0.99)
+        bound = "inf" if p99 is None or p99 == float("inf") else f"{p99 * 1000:g}"
+        parts.append(f"{job} {int(n)} x {mean * 1000:.1f} ms (p99 <= {bound} ms)")
+    return ", ".join(parts) or "no batches"
+
+
+def ahead(records: Iterator[tuple[str, bytes, bytes]], block: int = 2000) -> AsyncIterator[tuple[str, bytes, bytes]]:
+    """`records`, generated in a thread of their own (a chunk of the simulator takes a second or so, which would
+    stall the pacing) and handed over in blocks."""
+    blocks: queue.Queue[list] = queue.Queue(maxsize=20)
+
+    def fill() -> None:
+        while True:
+            blocks.put(list(itertools.islice(records, block)))
+
+    async def each() -> AsyncIterator[tuple[str, bytes, bytes]]:
+        threading.Thread(target=fill, daemon=True).start()  # on first use: the backlog is taken before
+        while True:
+            for record in await asyncio.to_thread(blocks.get):
+                yield record
+
+    return each()
+
+
+@dataclass
+class Sent:
+    records: int = 0
+    failed: int = 0  # not acknowledged by the broker: the feed has a hole, and the run says so
+
+
+async def paced_send(producer: AIOKafkaProducer, records: AsyncIterator[tuple[str, bytes, bytes]], rate: float,
+                     seconds: float, sent: Sent) -> None:  # fmt: skip
+    """Send `rate` records a second for `seconds`."""
+
+    def delivered(future: asyncio.Future) -> None:
+        if future.cancelled() or future.exception() is not None:
+            sent.failed += 1
+
+    start = time.perf_counter()
+    i = 0
+    async for topic, key, value in records:
+        due = start + i / rate
+        i += 1
+        now = time.perf_counter()
+        if due - now > 0.002:
+            await asyncio.sleep(due - now)
+        if now - start >= seconds:
+            break
+        (await producer.send(topic, key=key, value=value)).add_done_callback(delivered)
+        sent.records += 1
+    await producer.flush()
+
+
+async def measure_max(offsets: Offsets, inputs: list[str], backlog: int, timeout: float) -> float:
+    """Input records per second the worker's group commits while it works off `backlog` records; timed from
+    the first commit seen, so its start-up does not count."""
+    first: tuple[float, int] | None = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, done = await offsets.lag(inputs)
+        now = time.monotonic()
+        if done and first is None:
+            first = (now, done)
+        if done >= backlog and first is not None:
+            if done == first[1]:
+                raise RuntimeError("the backlog was committed at once: give a larger --backlog")
+            return (done - first[1]) / (now - first[0])
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"the worker did not work off {backlog} records in {timeout:.0f} s")
+
+
+async def run(minutes: float, rate: float | None, every: float, backlog: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="corridor-soak-"))
+    topics = TopicNames(f"soak-{uuid.uuid4().hex[:6]}.")
+    inputs = [topics.name("plan"), topics.name("event")]
+    records = feed(topics)
+    generated = ahead(records)
+    with EmbeddedBroker(log_path=work / "broker.log") as broker:
+        b = broker.bootstrap
+        await ensure_topics(b, topics.all, PARTITIONS)
+        # Tansu's store lists every batch of a partition on each fetch (docs/performance.md): a live producer's
+        # one batch per record would slow the broker more with every minute. 100 ms of records per batch.
+        producer = AIOKafkaProducer(bootstrap_servers=b, linger_ms=100, max_batch_size=512 * 1024)
+        await producer.start()
+        say(f"writing a backlog of {backlog:,} records (the warm-up; without --rate, the maximum-rate measurement)")
+        for topic, key, value in itertools.islice(records, backlog):
+            await producer.send(topic, key=key, value=value)
+        await producer.flush()
+        app_id = f"soak-{uuid.uuid4().hex[:6]}"
+        port = free_port()
+        worker = start_worker(work / "worker.log", "warning", broker=b, app_id=app_id, topic_prefix=topics.prefix,
+                              data_dir=work / app_id, embedded_broker=True, web_enabled=True, web_port=port,
+                              commit_interval=0.5, partitions=PARTITIONS)  # fmt: skip
+        offsets = Offsets(b, app_id)
+        await offsets.start()
+        try:
+            measured = await measure_max(offsets, inputs, backlog, timeout=1800)
+            if rate is None:
+                rate = measured
+                say(f"maximum rate: {rate:,.0f} input records/s (the worker's group committing a backlog)")
+            else:
+                say(f"maximum rate given: {rate:,.0f} input records/s (the backlog went at {measured:,.0f})")
+            hold = rate / 2
+            say(f"holding {hold:,.0f} records/s for {minutes:g} min; worker pid {worker.pid}, log {work}/worker.log")
+            while True:  # the web server answers once the worker is up
+                try:
+                    before = await asyncio.to_thread(scrape, port)
+                    break
+                except OSError:
+                    if worker.poll() is not None:
+                        raise RuntimeError(f"the worker exited; see {work}/worker.log") from None
+                    await asyncio.sleep(0.5)
+            _, done_before = await offsets.lag(inputs)
+            sent = Sent()
+            started = time.monotonic()
+            sender = asyncio.create_task(paced_send(producer, generated, hold, minutes * 60, sent))
+            samples: list[tuple[float, float]] = []  # (seconds, RSS MB)
+            lags: list[int] = []
+            last_sent, last_done, last_t = 0, done_before, started
+            while not sender.done() or not samples:
+                await asyncio.wait({sender}, timeout=max(0.0, started + every * (len(samples) + 1) - time.monotonic()))
+                if worker.poll() is not None:
+                    raise RuntimeError(f"the worker exited; see {work}/worker.log")
+                now = time.monotonic()
+                rss = rss_mb(worker.pid)
+                lag, done = await offsets.lag(inputs)
+                feed_lag, _ = await offsets.lag([topics.name("shipment_feed")])
+                after = await asyncio.to_thread(scrape, port)
+                samples.append((now - started, rss))
+                lags.append(lag)
+                dt = now - last_t
+                say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  "
+                    f"sent {(sent.records - last_sent) / dt:6,.0f}/s  "
+                    f"committed {(done - last_done) / dt:6,.0f}/s  lag {lag:,} inputs, {feed_lag:,} unit reports  "
+                    f"state {(after.state_bytes or 0) / 2**20:,.0f} MB{rocksdb_memory(after)}  "
+                    f"batches: {batch_summary(before, after)}")
+                before, last_sent, last_done, last_t = after, sent.records, done, now
+            await sender
+        finally:
+            await offsets.stop()
+            await producer.stop()
+            stop_process(worker)
+    return {"rate": rate, "hold": hold, "samples": samples, "lags": lags, "sent": sent.records,
+            "failed": sent.failed}
+
+
+def report(result: dict) -> dict:
+    xs, ys = mb_per_hour(result["samples"])
+    summary: dict = {"max_rate": round(result["rate"]), "held_rate": round(result["hold"]),
+                     "sent": result["sent"], "send_failures": result["failed"],
+                     "rss_first_mb": round(ys[0], 1), "rss_last_mb": round(ys[-1], 1),
+                     "lag_max": max(result["lags"]), "lag_last": result["lags"][-1]}  # fmt: skip
+    if len(xs) < 3:
+        say("too few samples for a slope (at least 3: a longer --minutes or a shorter --every)")
+        return summary
+    whole = fit(xs, ys)
+    hx, hy = second_half(xs, ys)
+    say(f"RSS slope, whole run: {whole.slope:+.1f} MB/h (95% CI {whole.low:+.1f} .. {whole.high:+.1f}; "
+        f"scatter about the line {whole.residual_sd:.1f} MB, {whole.n} samples)")
+    summary |= {"slope_mb_h": round(whole.slope, 1), "slope_ci": [round(whole.low, 1), round(whole.high, 1)]}
+    if len(hx) >= 3:
+        half = fit(hx, hy)
+        v = verdict(half, ys[-1])
+        say(f"RSS slope, second half: {half.slope:+.1f} MB/h (95% CI {half.low:+.1f} .. {half.high:+.1f}; "
+            f"scatter {half.residual_sd:.1f} MB, {half.n} samples)")
+        say(f"verdict: {v}")
+        summary |= {"second_half_slope_mb_h": round(half.slope, 1),
+                    "second_half_ci": [round(half.low, 1), round(half.high, 1)], "verdict": v.word}  # fmt: skip
+    say(f"consumer lag of the inputs: at most {summary['lag_max']:,} records, {summary['lag_last']:,} at the end")
+    if result["failed"]:
+        say(f"{result['failed']:,} of {result['sent']:,} records sent were not acknowledged by the broker")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench soak")
+    parser.add_argument("--minutes", type=float, default=30.0, help="how long to hold the load (fractions allowed)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="the maximum rate, input records/s (default: measured first); half of it is held")
+    parser.add_argument("--every", type=float, default=60.0, help="seconds between reports")
+    parser.add_argument("--backlog", type=int, default=60_000, help="records of the maximum-rate measurement")
+    args = parser.parse_args(argv)
+    if args.minutes <= 0 or args.every <= 0 or (args.rate is not None and args.rate <= 0):
+        parser.error("--minutes, --every and --rate must be positive")
+    started = time.monotonic()
+    summary = report(asyncio.run(run(args.minutes, args.rate, args.every, args.backlog)))
+    say(f"run time {time.monotonic() - started:.0f} s")
+    say(orjson.dumps(summary).decode())
+    return summary

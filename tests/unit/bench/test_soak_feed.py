@@ -1,0 +1,37 @@
+"""The soak's endless feed: units start all the time, each with one plan read before its events, in the order
+the records became known, so event time moves on as it does live."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import orjson
+
+from bench.soak import feed
+from schemas.topics import TopicNames
+
+
+def test_feed_is_an_endless_live_like_stream() -> None:
+    topics = TopicNames("t.")
+    # Small chunks, as often (the soak's: 400 units every 14 h), so that the test is quick.
+    records = list(itertools.islice(feed(topics, units_per_chunk=40, spacing=timedelta(hours=1, minutes=24)), 4_000))
+    planned: set[bytes] = set()
+    started_units = 0
+    known_at: list[str] = []
+    for topic, key, value in records:
+        record = orjson.loads(value)
+        assert key == record["unit"]["id"].encode()
+        if topic == topics.name("plan"):
+            assert key not in planned  # one plan per unit: ids met again in a later chunk are left out
+            planned.add(key)
+            started_units += 1
+        else:
+            assert topic == topics.name("event")
+            assert key in planned  # a unit's plan is known before its events
+            known_at.append(record.get("received_time") or record["event_time"])
+    assert started_units > 200  # many chunks of 40 units have started
+    # Events arrive in the order they became known: received times move forward (a few late reports aside).
+    in_order = sum(a <= b for a, b in itertools.pairwise(known_at))
+    assert in_order / (len(known_at) - 1) > 0.9
+    assert known_at[-1][:10] > known_at[0][:10]  # event time moved on by days
