@@ -5,6 +5,7 @@ compiled stream iterator, used where its extension is built, skips them without 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import faust
 import faust.streams
@@ -130,3 +131,26 @@ def test_a_rebalance_does_not_wait_for_records_it_cleared_from_a_queue() -> None
     app.flow_control.clear()  # what a rebalance does before it waits for acknowledgements
     assert m not in app.consumer._unacked_messages and not m.acked
     assert _acked(app) == []  # not acknowledged: read again from the committed offset
+
+
+async def test_a_stale_record_skipped_after_a_rebalance_is_read_again_from_where_nothing_is_skipped() -> None:
+    """The new generation's reading may be past it already: sought back to the earliest of the record, the read
+    offset and the committed offset (the commits stopped at its gap for good otherwise)."""
+    tp = TP(TOPIC, 0)
+    sought: list[tuple[TP, int]] = []
+
+    class Consumer:
+        _read_offset = {tp: 70}
+        _committed_offset = {tp: 60}
+
+        def assignment(self) -> set[TP]:
+            return {tp}
+
+        async def seek(self, partition: TP, offset: int) -> None:
+            sought.append((partition, offset))
+
+    consumer = Consumer()
+    for offset in (65, 62, 66):  # a burst of skipped records: one seek, to the earliest that skips nothing
+        ack_guard._read_again(consumer, SimpleNamespace(tp=tp, offset=offset))
+    await consumer.__dict__["corridor_read_again_task"]
+    assert sought == [(tp, 60)]
