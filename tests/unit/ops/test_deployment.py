@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from streams.cli import app
 from streams.connectors.cli import register as register_connectors
 from streams.interfaces.consumers_cli import register
+from streams.interfaces.learning_cli import register as register_learning
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data"
@@ -31,6 +32,7 @@ EXPECTED_ELSEWHERE: set[str] = set()
 
 register(app)  # notify, export, report: what `corridor` adds at start (streams.cli.main)
 register_connectors(app)  # gateway, poll, watch
+register_learning(app)  # learn, backtest
 
 
 def _compose() -> dict[str, Any]:
