@@ -57,4 +57,17 @@ async def running(settings: Settings, bootstrap: str, *, ready_timeout: float = 
         await wait_ready(topology, ready_timeout)
         yield topology
     finally:
+        databases = open_databases(topology.app)
         await topology.app.stop()
+        for db in databases:
+            db.close()
+
+
+def open_databases(app: faust.App) -> list:
+    """The RocksDB databases the app's tables hold open. Faust's store forgets them on stop and leaves the
+    closing to the garbage collector (its `db.close()` is commented out), but an app that crashed is still
+    referenced (its crash reason's traceback, the caller's variables) and `collector.freeze()` exempts what
+    start-up allocated from collection: the databases stay open with their locks. A worker started again in
+    the same process on the same data dir (a test's restart, the demo) then cannot open them ("lock hold by
+    current process"), and never becomes ready."""
+    return [db for table in app.tables.values() for db in getattr(table.data, "_dbs", {}).values()]
