@@ -54,8 +54,6 @@ def _key(record: dict) -> bytes:
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
 
 
-# One retry: under load the restarted worker was seen not ready within its 60 s while the crashed instance still
-# held RocksDB's lock (seen since the session of 2026-12-07 on the code before it too); a second failure fails.
 @pytest.mark.parametrize(("fails", "after", "rebuild"), [
     ("eta", 40, False),  # restarted on the same disk: the local store must not be ahead of what was delivered
     ("units-changelog", 8, True),  # restarted on a new disk: the state is rebuilt from the changelog
