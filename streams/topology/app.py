@@ -14,7 +14,7 @@ from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.settings import Settings
 from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table, rocksdb_memory, state_check
-from streams.topology.batching import Batcher, caught_up_on
+from streams.topology.batching import Batcher, caught_up_on, heard_on
 
 
 # Bytes in and out: decoding is the engine's job, so a malformed record becomes a dead letter, not a crash.
@@ -241,7 +241,8 @@ def _add_conveyances(app: faust.App, topics: TopicNames, settings: Settings, met
 def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
     """A job takes its inputs in timestamp order (plans before events stamped the same millisecond), and stops
     the worker if it cannot write a batch."""
-    return {"topics": inputs, "caught_up": caught_up_on(app.consumer), "max_idle": settings.input_sync_idle_ms / 1000,
+    return {"topics": inputs, "caught_up": caught_up_on(app.consumer), "heard": heard_on(app.consumer),
+            "max_idle": settings.input_sync_idle_ms / 1000,
             "flowing": lambda: app.flow_control.is_active(),  # built when the worker runs: it needs the loop
             # A batch that cannot be written stops the worker (a process exits non-zero): its input is read again.
             "on_failure": app.crash, "handled": ack_guard.install(app).handled, "let_go": ack_guard.let_go(app)}

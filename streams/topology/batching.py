@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import weakref
 from collections import deque
@@ -60,7 +61,7 @@ from faust.types import TP, ProducerT
 
 from streams.processing.cache import Scope
 from streams.processing.engine import OutRecord
-from streams.processing.input_order import CaughtUp, InputMerge
+from streams.processing.input_order import CaughtUp, Heard, InputMerge
 from streams.topology import faults
 from streams.topology.raw_table import RawTable
 
@@ -101,6 +102,24 @@ def caught_up_on(consumer: object) -> CaughtUp:
     return caught_up
 
 
+def heard_on(consumer: object) -> Heard:
+    """When a Faust consumer last heard each partition's high-water mark: the time (ms) of the latest fetch
+    response that carried it (aiokafka's `last_poll_timestamp`; None before the first). A partition it no longer
+    has answers infinity: nothing more will come from it (as `caught_up_on` answers)."""
+    tps: dict[tuple[str, int], TP] = {}
+
+    def heard(topic: str, partition: int) -> float | None:
+        tp = tps.get((topic, partition))
+        if tp is None:
+            tp = tps[(topic, partition)] = TP(topic, partition)
+        try:
+            return consumer._thread._ensure_consumer().last_poll_timestamp(tp)  # type: ignore[attr-defined]
+        except Exception:  # not assigned (any more)
+            return math.inf
+
+    return heard
+
+
 def _never_behind(topic: str, partition: int, next_offset: int | None) -> bool | None:
     return True
 
@@ -125,6 +144,7 @@ class Batcher:
         time_slice: float = 0.005,
         topics: Collection[str] = (),
         caught_up: CaughtUp = _never_behind,
+        heard: Heard | None = None,
         max_idle: float = 2.0,
         flowing: Callable[[], bool] = lambda: True,
         internal: Collection[str] = (),
@@ -135,7 +155,7 @@ class Batcher:
         """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
         partitions the worker owns now (the assignor's), for their changelog offsets; `time_slice`: how long a
         batch runs before it lets the event loop run the other agents (seconds); `topics`: the inputs, in
-        timestamp ties' order, `caught_up` and `max_idle` (seconds; 0: arrival order) for their ordering, and
+        timestamp ties' order, `caught_up`, `heard` and `max_idle` (seconds; 0: arrival order) for their ordering, and
         `flowing` false while the consumer hands nothing over (a rebalance: Faust waits for what the agent
         holds, so it is done at once); `internal`: output topics whose records take the timestamp of the record
         that caused them; `on_failure`: called once if a batch cannot be written (the worker must stop: this
@@ -149,7 +169,8 @@ class Batcher:
         self.actives = actives
         self.linger = linger
         self.time_slice = time_slice
-        self.merge: InputMerge[faust.EventT] = InputMerge(list(topics), caught_up, max_idle=max_idle if topics else 0)
+        self.merge: InputMerge[faust.EventT] = InputMerge(list(topics), caught_up, max_idle=max_idle if topics else 0,
+                                                          heard=heard)
         self.flowing = flowing
         self.internal = frozenset(internal)
         self.on_failure = on_failure

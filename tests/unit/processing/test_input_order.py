@@ -85,6 +85,40 @@ def test_an_unknown_high_water_mark_means_wait_and_news_releases_through_ready()
     assert m.forced == 0
 
 
+def test_a_high_water_mark_heard_before_the_record_arrived_is_not_taken_for_caught_up() -> None:
+    """The backlog case of `bench chaos`: the events' last fetch (heard at 100) said 376 was the end; the ticks
+    came with a later fetch (heard at 200), after event 376 had been appended. Against the old mark the events
+    look caught up, and the tick went before event 376, stamped earlier. It must wait for a mark heard at 200 or
+    later, which shows the event, and then go after it."""
+    consumer = Consumer({("plans", 3): 0, ("events", 3): 376, ("clock", 3): 209})
+    heard = {("plans", 3): 200.0, ("events", 3): 100.0, ("clock", 3): 200.0}
+    clock = Clock()
+    m: InputMerge[str] = InputMerge(TOPICS, consumer.caught_up, clock=clock,
+                                    heard=lambda topic, partition: heard.get((topic, partition)))  # fmt: skip
+    m._next[("events", 3)] = 376  # what the events' backlog left: all of it read
+    assert m.add("clock", 3, 208, 50.0, "tick208") == []  # events 376 (stamped 40) is in the log by now
+    assert m.ready() == []
+    heard.update({("plans", 3): 210.0, ("events", 3): 210.0, ("clock", 3): 210.0})
+    consumer.highwater[("events", 3)] = 377  # the next fetch (of every partition with nothing buffered) shows it
+    assert m.ready() == []  # known behind now
+    assert m.add("events", 3, 376, 40.0, "event376") == ["event376", "tick208"]
+    assert m.forced == 0
+
+
+def test_a_mark_heard_with_the_record_or_later_lets_it_go_at_once() -> None:
+    """Fetched together (one response: the same time), or the other topic heard since: no wait."""
+    consumer = Consumer({("plans", 0): 0, ("events", 0): 0, ("clock", 0): 1})
+    heard = {("plans", 0): 300.0, ("events", 0): 300.0, ("clock", 0): 300.0}
+    m: InputMerge[str] = InputMerge(TOPICS, consumer.caught_up,
+                                    heard=lambda topic, partition: heard.get((topic, partition)))  # fmt: skip
+    assert m.add("clock", 0, 0, 50.0, "tick0") == ["tick0"]
+    heard[("clock", 0)] = 400.0
+    consumer.highwater[("clock", 0)] = 2
+    assert m.add("clock", 0, 1, 60.0, "tick1") == []  # the others were last heard before it came
+    heard[("plans", 0)] = heard[("events", 0)] = 401.0
+    assert m.ready() == ["tick1"]
+
+
 def test_the_committed_position_counts_when_nothing_was_read() -> None:
     """`caught_up` gets None for a partition with nothing read since the reset: the consumer answers from its
     committed offset. Reading a record moves the position the merge reports."""

@@ -235,6 +235,31 @@ def test_caught_up_reads_the_fetched_high_water_mark_against_the_next_or_committ
     assert caught_up("gone", 0, None) is True  # revoked: nothing more will come from it
 
 
+class _AiokafkaConsumer:
+    def __init__(self) -> None:
+        self.polled: dict = {}
+
+    def last_poll_timestamp(self, tp):  # type: ignore[no-untyped-def]
+        assert tp in self.polled, "Partition is not assigned"  # as aiokafka asserts
+        return self.polled[tp]
+
+
+def test_heard_reads_when_the_consumer_last_had_a_fetch_answer_for_the_partition() -> None:
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    from streams.topology.batching import heard_on
+
+    client = _AiokafkaConsumer()
+    heard = heard_on(SimpleNamespace(_thread=SimpleNamespace(_ensure_consumer=lambda: client)))
+    client.polled[TP("plans", 0)] = None
+    assert heard("plans", 0) is None  # assigned, no fetch answered yet
+    client.polled[TP("plans", 0)] = 1_700_000_000_123
+    assert heard("plans", 0) == 1_700_000_000_123
+    assert heard("gone", 0) == float("inf")  # revoked: nothing more will come from it
+
+
 async def test_held_records_are_let_go_unprocessed_when_a_rebalance_stops_the_flow() -> None:
     """Faust suspends the flow, clears the queues and waits for every record handed to the agent to be
     acknowledged. A record held for a lagging input is not processed out of its order (it decided against a
