@@ -70,10 +70,6 @@ class _Worker:
             stop_process(self.proc)
 
 
-# One retry: nothing has been lost in any run, but under load a two-worker run still differs from replay now and
-# then (a partition's clock tick taken before that partition's events stamped earlier: an alert missing). That
-# defect is open in the data-loss issue (#22; docs/design/restarts.md, "Left open"); a second failure in a row fails.
-@pytest.mark.flaky(reruns=1)
 async def test_every_input_takes_effect_across_kills_at_the_worst_moments(bootstrap, settings, topics, tmp_path):
     scenario = generate(seed=11, units_per_corridor=3, shipments=0)
     records = canonical_order([r.record for r in scenario.records
