@@ -160,8 +160,8 @@ def test_same_interchange_twice_same_ids_and_resend_dedupes() -> None:
 
 
 def test_unsupported_message_type_and_garbage() -> None:
-    result = Edifact().parse(b"UNH+1+BAPLIE:D:95B:UN'BGM+X'UNT+2+1'", RECEIVED)
-    assert result.rejections[0].reason == "UNH 1: message type BAPLIE is not IFTSTA, CODECO or COARRI"
+    result = Edifact().parse(b"UNH+1+COPRAR:D:95B:UN'BGM+X'UNT+2+1'", RECEIVED)
+    assert result.rejections[0].reason == "UNH 1: message type COPRAR is not IFTSTA, CODECO, COARRI or BAPLIE"
     assert Edifact().parse(b"UNB+UNOC:3'", RECEIVED).rejections[0].reason.startswith("EDIFACT")
     codeco = b"UNH+1+CODECO:D:95B:UN'BGM+99++9'EQD+CN+TGHU1643396'UNT+3+1'"
     assert Edifact().parse(codeco, RECEIVED).rejections[0].reason == (
