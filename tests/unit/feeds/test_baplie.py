@@ -220,3 +220,21 @@ def test_ingest_writes_each_listed_box_to_the_boardings_topic_keyed_by_ride_and_
     (rekeyed,) = rides.process(atd.topic, 0, None, atd.key, atd.value)
     fanned = rides.process(TOPICS.name("boarding"), 0, None, rekeyed.key, rekeyed.value)
     assert sorted(u for o in fanned for _, u in orjson.loads(o.value)["units"]) == ["MAEU1234567", "SEGU4455666"]
+
+
+def test_corridor_parse_prints_the_vessel_events_and_the_boardings_and_exits_0_on_warnings() -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli import app
+    from tests.unit.feeds.conftest import SAMPLES
+
+    result = CliRunner().invoke(app, ["parse", str(SAMPLES / V2), "--received", "2026-01-12T16:00:00+00:00"])
+    assert result.exit_code == 0, result.output
+    printed = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [p["record"] for p in printed] == ["conveyance_event"] * 2 + ["boarding"] * 4
+    assert {(p["ride"], p["basis"]) for p in printed[2:]} == {("VOYAGE:2103N", "LISTED")}
+    assert "warning [0] BAPLIE BP0007: cell 0030184: EQD+CN: container TGHU1643390" in result.stderr
+    nameless = load(V2).replace(b"TDT+20+2103N+++MAE:172:20+++9321483:146:11:EMMA MAERSK'", b"")
+    result = CliRunner().invoke(app, ["parse", "-", "--received", "2026-01-12T16:00:00+00:00"], input=nameless)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "rejected [0] BAPLIE BP0007: names no vessel (no TDT+20)" in result.stderr
