@@ -77,6 +77,10 @@ class TransportRef(BaseModel):
     train: str | None = None
     flight: str | None = None
     truck: str | None = None
+    unloading: UnLocode | None = Field(
+        default=None, description="where the unit is to leave this conveyance, when the report says: the point of "
+        "unloading of a flight manifest (FFM), the port of discharge of a loading list",
+    )
 
 
 class ShipmentRefs(BaseModel):

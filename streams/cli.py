@@ -347,6 +347,11 @@ def parse(
         out.write(dumps(e) + b"\n")
     for c in result.conveyances:  # vessel, train, flight and truck-trip events (record "conveyance_event")
         out.write(dumps(c) + b"\n")
+    if result.listings:  # who a bay plan puts aboard (record "boarding", as ingest writes to corridor.boardings)
+        from streams.processing.ingest import boarding_of
+
+        for listing in result.listings:
+            out.write(boarding_of(listing).model_dump_json(exclude_none=True).encode() + b"\n")
     out.flush()
     for r in result.rejections:
         where = f"[{r.index}] " if r.index is not None else ""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from schemas import ConveyanceEvent, TrackingEvent
+from schemas import Conveyance, ConveyanceEvent, TrackedUnit, TrackingEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,17 +21,33 @@ class Rejection:
     warning: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One unit on a loading list or bay plan (BAPLIE): aboard `conveyance` from `boards` to `leaves` (None: not
+    said), as of `as_of` (UTC, the list's own time). It says who is aboard, not that anything happened to the unit,
+    so it is no unit event: ingest writes it to the conveyance job as a LISTED boarding (docs/design/conveyances.md)."""
+
+    conveyance: Conveyance
+    unit: TrackedUnit
+    boards: str | None
+    leaves: str | None
+    as_of: datetime
+
+
 @dataclass(slots=True)
 class ParseResult:
     events: list[TrackingEvent] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     # Events about a vessel, train, flight or truck trip rather than one unit (see schemas/conveyances.py).
     conveyances: list[ConveyanceEvent] = field(default_factory=list)
+    # Units a loading list or bay plan puts aboard a conveyance (Listing).
+    listings: list[Listing] = field(default_factory=list)
 
     def extend(self, other: ParseResult) -> None:
         self.events.extend(other.events)
         self.rejections.extend(other.rejections)
         self.conveyances.extend(other.conveyances)
+        self.listings.extend(other.listings)
 
     def add_conveyance(self, event: ConveyanceEvent) -> None:
         """Keep one copy of a conveyance event a message repeats (one per container or air waybill reported)."""

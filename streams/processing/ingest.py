@@ -13,8 +13,10 @@ import orjson
 
 from schemas import ConveyanceEvent, DeadLetter, TrackedUnit, TrackingEvent, dumps
 from schemas.topics import TopicNames
+from streams.core.conveyance import Boarding
+from streams.core.manifest import ride_of_conveyance
 from streams.feeds import registry
-from streams.feeds.base import Rejection
+from streams.feeds.base import Listing, Rejection
 from streams.feeds.road import DEFAULT_FENCES, Fence, GeofenceState, Ping, parse_pings, step
 from streams.processing.engine import OutRecord
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES, dead_letter_bytes
@@ -38,6 +40,7 @@ class Ingestor:
         self._dead = topics.name("dead_letter")
         self._pings = topics.name("road_ping")
         self._conveyances = topics.name("conveyance")
+        self._boardings = topics.name("boarding")
 
     def process_raw(
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None,
@@ -55,6 +58,7 @@ class Ingestor:
         result = registry.parse(data, fmt, received)
         out = [self._event(e, topic, partition, offset, key, data) for e in result.events]
         out += [self._conveyance(c, topic, partition, offset, key, data) for c in result.conveyances]
+        out += [self._boarding(b) for b in result.listings]
         out += [self._letter(topic, partition, offset, key, data, _reason(fmt, r), r.fragment, r.index)
                 for r in result.rejections]
         return out
@@ -97,6 +101,11 @@ class Ingestor:
                                 f"over the {self.max_record_bytes:,} a record may hold")  # fmt: skip
         return OutRecord(self._conveyances, ckey, raw)
 
+    def _boarding(self, listing: Listing) -> OutRecord:
+        """A bay plan's unit straight to the conveyance job: it tells who is aboard, not what a unit did."""
+        b = boarding_of(listing)
+        return OutRecord(self._boardings, b.ride.encode(), b.model_dump_json(exclude_none=True).encode())
+
     def _rekey_pings(self, topic: str, partition: int, offset: int | None, key: bytes | None, data: bytes,
                      received: datetime) -> list[OutRecord]:  # fmt: skip
         pings, rejections = parse_pings(data)
@@ -110,6 +119,12 @@ class Ingestor:
         letter = DeadLetter(source_topic=topic, partition=partition, offset=offset, key=key, reason=reason,
                             original=original, fragment=fragment, index=index)  # fmt: skip
         return OutRecord(self._dead, key, dead_letter_bytes(letter, self.max_record_bytes))
+
+
+def boarding_of(listing: Listing) -> Boarding:
+    """The LISTED boarding a loading list's unit is, on its conveyance's ride (`corridor.boardings`)."""
+    return Boarding(ride=ride_of_conveyance(listing.conveyance), basis="LISTED", unit=listing.unit,
+                    boards=listing.boards, leaves=listing.leaves, as_of=listing.as_of)  # fmt: skip
 
 
 def _reason(fmt: str, rejection: Rejection) -> str:

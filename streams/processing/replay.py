@@ -2,7 +2,9 @@
 in any order. Unit reports the unit job forwards go straight to the shipment job, as they would via Kafka.
 
 Conveyance events (`"record": "conveyance_event"`) go to the conveyance job, which fans them out to the units
-aboard (docs/design/conveyances.md); its own records (boardings, fan-out) are followed but not returned.
+aboard (docs/design/conveyances.md); its own records (boardings, fan-out) are followed but not returned. LISTED
+boardings (`"record": "boarding"`: the units a bay plan lists, as `corridor parse` prints them and ingest writes
+them) go to the conveyance job too.
 
 Records are put in a canonical order (when each became known, then a stable tie-break) and routed to
 partitions as Kafka's default partitioner would route them, with clock ticks broadcast to every
@@ -22,6 +24,7 @@ from aiokafka.partitioner import murmur2
 from schemas import ClockTick, DecodeError, Plan, ShipmentPlan, TrackingEvent, decode_input, loads
 from schemas.conveyances import ConveyanceEvent
 from schemas.topics import TopicNames
+from streams.core.conveyance import Boarding
 from streams.core.policy import TrackingPolicy
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.processing.conveyances import ConveyanceEngine
@@ -29,8 +32,8 @@ from streams.processing.engine import Engine, OutRecord
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES
 from streams.processing.shipments import ShipmentEngine
 
-Record = Plan | TrackingEvent | ClockTick | ShipmentPlan | ConveyanceEvent
-_RANK = {ShipmentPlan: 0, Plan: 0, TrackingEvent: 1, ConveyanceEvent: 1, ClockTick: 2}
+Record = Plan | TrackingEvent | ClockTick | ShipmentPlan | ConveyanceEvent | Boarding
+_RANK = {ShipmentPlan: 0, Plan: 0, Boarding: 0, TrackingEvent: 1, ConveyanceEvent: 1, ClockTick: 2}
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -43,13 +46,16 @@ def known_at(record: Record) -> datetime:
         return record.issued_time
     if isinstance(record, TrackingEvent | ConveyanceEvent):
         return record.received_time
+    if isinstance(record, Boarding):
+        return record.as_of
     return record.time
 
 
 def canonical_order(records: Iterable[Record]) -> list[Record]:
     def key(r: Record) -> tuple:
         ident = (r.event_id if isinstance(r, TrackingEvent | ConveyanceEvent) else r.unit.id if isinstance(r, Plan)
-                 else r.shipment.id if isinstance(r, ShipmentPlan) else "")  # fmt: skip
+                 else r.shipment.id if isinstance(r, ShipmentPlan)
+                 else f"{r.ride}|{r.unit.id}" if isinstance(r, Boarding) else "")  # fmt: skip
         return (known_at(r), _RANK[type(r)], ident, r.model_dump_json())
 
     return sorted(records, key=key)
@@ -101,7 +107,8 @@ def replay(
         if not raw.strip():
             continue
         try:
-            records.append(_conveyance(raw) if b'"conveyance_event"' in raw else decode_input(raw))
+            records.append(_conveyance(raw) if b'"conveyance_event"' in raw or b'"boarding"' in raw
+                           else decode_input(raw))  # fmt: skip
         except DecodeError as exc:
             outputs.append(engine.dead_letter("replay", 0, n, None, raw, f"line {n}: {exc}"))
     rejected = len(outputs)
@@ -117,6 +124,8 @@ def replay(
             first = rides.process(topics.name("conveyance"), partition_for(key, partitions), None, key, raw)
             outputs += [o for r in first for o in ([r] if r.topic != boarding else unit_job(boarding, 0, r.key,
                                                                                            r.value))]
+        elif isinstance(record, Boarding):  # a loading list's unit, keyed by its ride as ingest writes it
+            outputs += unit_job(boarding, 0, record.ride.encode(), raw)
         elif isinstance(record, ShipmentPlan):
             key = record.shipment.id.encode()
             outputs += shipments.process(topics.name("shipment_plan"), partition_for(key, partitions), None, key, raw)
@@ -127,13 +136,21 @@ def replay(
     return ReplayResult(outputs, len(records), rejected)
 
 
-def _conveyance(raw: bytes) -> ConveyanceEvent:
+def _conveyance(raw: bytes) -> ConveyanceEvent | Boarding:
     obj = loads(raw)
     if isinstance(obj, dict) and obj.get("record") == "conveyance_event":
         try:
             return ConveyanceEvent.model_validate(obj)
         except ValueError as exc:
             raise DecodeError(f"invalid conveyance_event: {exc}") from None
+    if isinstance(obj, dict) and obj.get("record") == "boarding":
+        try:
+            found = Boarding.model_validate(obj)
+        except ValueError as exc:
+            raise DecodeError(f"invalid boarding: {exc}") from None
+        if found.basis != "LISTED":  # the others are the unit job's, derived from plans and events replayed
+            raise DecodeError(f"a boarding replayed must be LISTED (a loading list's), not {found.basis}")
+        return found
     return decode_input(raw)  # type: ignore[return-value]
 
 

@@ -66,7 +66,8 @@ def boardings(engine: Engine, record: Plan | TrackingEvent, before: UnitState | 
             day = _local_date(e.event_time, e.location, locode_zone)
             if day is not None:
                 out.append(Boarding(ride=f"FLIGHT:{normalise_flight(e.transport.flight)}:{day}", basis="LISTED",
-                                    unit=e.unit, boards=e.location, as_of=e.event_time))  # fmt: skip
+                                    unit=e.unit, boards=e.location, leaves=e.transport.unloading,
+                                    as_of=e.event_time))  # fmt: skip
         elif e.milestone in _BOARDING and (ride := ride_of_event(e, locode_zone, after.plan)):  # type: ignore[arg-type]
             out.append(Boarding(ride=ride, basis="REPORTED", unit=e.unit, as_of=e.event_time, event=e))
     return [out_record(topic, b.ride.encode(), b.model_dump_json(exclude_none=True).encode()) for b in out]

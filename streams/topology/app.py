@@ -160,7 +160,8 @@ def _add_ingest(app: faust.App, topics: TopicNames, settings: Settings, outputs:
     ingestor = metrics.MeteredIngestor(Ingestor(topics, max_record_bytes=settings.max_record_bytes), meters)
     senders = {**outputs, topics.name("event"): app.topic(topics.name("event"), **_raw()),
                topics.name("road_ping"): app.topic(topics.name("road_ping"), **_raw()),
-               topics.name("conveyance"): app.topic(topics.name("conveyance"), **_raw())}
+               topics.name("conveyance"): app.topic(topics.name("conveyance"), **_raw()),
+               topics.name("boarding"): app.topic(topics.name("boarding"), **_raw())}  # bay plans (BAPLIE)
     raw = app.topic(*topics.raw_topics, **_raw())
     pings = app.topic(topics.name("road_ping"), **_raw())
     geofences = _raw_table(app, "geofences", settings.partitions, "per-vehicle geofence state (road pings)")

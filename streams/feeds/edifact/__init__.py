@@ -1,6 +1,7 @@
 """UN/EDIFACT container messages -> canonical TrackingEvents: IFTSTA (status), CODECO (gate in/out), COARRI
-(discharge/load). Segments are read with pydifact; the message type comes from each UNH, so one format ("edifact")
-takes whole interchanges, even ones mixing message types. `source` defaults to "edifact-<type>" per message.
+(discharge/load); and BAPLIE bay plans -> who is aboard a vessel voyage (listings, see baplie.py). Segments are
+read with pydifact; the message type comes from each UNH, so one format ("edifact") takes whole interchanges, even
+ones mixing message types. `source` defaults to "edifact-<type>" per message.
 
 What is read (and why):
 - IFTSTA: each STS starts a status; its container is the EQD+CN / RFF+EQ of that status (else of the message
@@ -29,5 +30,5 @@ What is read (and why):
 
 Modules: segments (UNA, UNH..UNT messages, segment groups), reading (places, times, containers, transport and
 references read from segments), conveyances (the vessel and train calls of a TDT group), iftsta, container_reports
-(CODECO and COARRI), interchange (the `Edifact` format the registry holds).
+(CODECO and COARRI), baplie (bay plans), interchange (the `Edifact` format the registry holds).
 """

@@ -28,17 +28,19 @@ CALL_TIMES = {
 }
 
 
-def conveyance_of(tdt: Segment, mode: Mode, departure: datetime | None) -> Conveyance:
+def conveyance_of(tdt: Segment, mode: Mode, departure: datetime | None, reference: str | None = None) -> Conveyance:
     """The conveyance a TDT names, or ValidationError saying what is missing. `departure`: a train's first departure
-    (UTC) in its group, whose local date is the train's departure date."""
-    ref, carrier = element(tdt, 1) or None, element(tdt, 4) or None
+    (UTC) in its group, whose local date is the train's departure date; `reference`: the voyage when the TDT has no
+    conveyance reference of its own (a BAPLIE's RFF+VON)."""
+    ref, carrier = element(tdt, 1) or reference or None, element(tdt, 4) or None
     ident, code_list, name = element(tdt, 7), element(tdt, 7, 1), element(tdt, 7, 3) or None
     if mode is Mode.RAIL:
         return Conveyance(kind=ConveyanceKind.TRAIN, carrier=carrier, number=ref,
                           departure_date=departure.date() if departure else None)  # fmt: skip
     if mode is Mode.ROAD:
         return Conveyance(kind=ConveyanceKind.TRUCK, plate=ident or None, trip=ref)
-    imo = ident if code_list in ("146", "11") and imo_check_digit_ok(ident) else None
+    lloyds = code_list in ("146", "11") or element(tdt, 7, 2) == "11"  # SMDG 2.x 146:11, 3.x ::11 (Lloyd's)
+    imo = ident if lloyds and imo_check_digit_ok(ident) else None
     call_sign = ident if code_list == "103" and ident else None
     return Conveyance(kind=ConveyanceKind.VESSEL, carrier=carrier, vessel_imo=imo, call_sign=call_sign,
                       vessel_name=name, voyage=ref)  # fmt: skip

@@ -1,5 +1,6 @@
-"""The "edifact" feed format: whole interchanges, the message type read from each UNH (IFTSTA, CODECO, COARRI; see
-the package's docstring), `source` "edifact-<type>" by default. A message that cannot be read is rejected alone."""
+"""The "edifact" feed format: whole interchanges, the message type read from each UNH (IFTSTA, CODECO, COARRI,
+BAPLIE; see the package's docstring), `source` "edifact-<type>" by default. A message that cannot be read is
+rejected alone."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from streams.feeds.base import ParseResult, Rejection
+from streams.feeds.edifact.baplie import baplie_listings
 from streams.feeds.edifact.container_reports import BGM_MILESTONES, container_report_events
 from streams.feeds.edifact.iftsta import iftsta_events
 from streams.feeds.edifact.segments import Reject, split_messages
@@ -15,7 +17,7 @@ from streams.feeds.edifact.segments import Reject, split_messages
 
 class Edifact:
     name = "edifact"
-    description = "UN/EDIFACT IFTSTA, CODECO and COARRI interchanges (message type read from each UNH)"
+    description = "UN/EDIFACT IFTSTA, CODECO, COARRI and BAPLIE interchanges (message type read from each UNH)"
 
     def sniff(self, data: bytes) -> bool:
         head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -45,9 +47,12 @@ class Edifact:
                     events = list(iftsta_events(msg, received, src, result, index, frag))
                 elif msg.kind in BGM_MILESTONES:
                     events = list(container_report_events(msg, received, src, result, index, frag))
+                elif msg.kind == "BAPLIE":  # who is aboard: listings, no unit events
+                    events = []
+                    baplie_listings(msg, received, src, result, index, frag)
                 else:
                     kind = msg.kind or "?"
-                    raise Reject(f"UNH {msg.reference}: message type {kind} is not IFTSTA, CODECO or COARRI")
+                    raise Reject(f"UNH {msg.reference}: message type {kind} is not IFTSTA, CODECO, COARRI or BAPLIE")
                 result.events.extend(events)
             except Reject as exc:
                 result.rejections.append(Rejection(str(exc), frag, index))

@@ -79,7 +79,8 @@ def transport_of(tdt: Segment | None, mode: Mode) -> TransportRef:
     ref, carrier = element(tdt, 1) or None, element(tdt, 4) or None
     ident, code_list, name = element(tdt, 7), element(tdt, 7, 1), element(tdt, 7, 3) or None
     if mode in (Mode.SEA, Mode.BARGE):
-        imo = ident if code_list in ("146", "11") and len(ident) == 7 and ident.isdigit() else None
+        lloyds = code_list in ("146", "11") or element(tdt, 7, 2) == "11"  # SMDG 2.x 146:11, 3.x ::11 (Lloyd's)
+        imo = ident if lloyds and len(ident) == 7 and ident.isdigit() else None
         return TransportRef(carrier=carrier, vessel_imo=imo, vessel_name=name, voyage=ref)
     if mode is Mode.RAIL:
         return TransportRef(carrier=carrier, train=ref)

@@ -43,6 +43,7 @@ class EventDraft:
     # Set when the draft is a time of the flight itself (a DEP/ARR/BKD status time or a flight time field): the
     # flight's date, which with its number identifies it. The draft then also gives a flight ConveyanceEvent.
     flight_date: date | None = None
+    unloading: str | None = None  # where the unit is to leave the flight (an FFM's point of unloading)
 
 
 def flight_event(draft: EventDraft, source: str, received: datetime) -> ConveyanceEvent | None:
@@ -114,7 +115,7 @@ def emit(
                 location=draft.locode,
                 event_time=draft.at,
                 received_time=received,
-                transport=TransportRef(carrier=draft.carrier, flight=draft.flight),
+                transport=TransportRef(carrier=draft.carrier, flight=draft.flight, unloading=draft.unloading),
                 shipment=ShipmentRefs(air_waybill=awb, pieces=pieces),
             )
         except ValidationError as exc:

@@ -13,10 +13,18 @@ A manifest, bare or inside a Type B telex envelope, CRLF or LF, possibly in part
     LAST
 
 Per (ULD, AWB) the message gives one TrackingEvent: unit = the ULD (UnitKind.ULD), milestone STUFFED (built up for
-this flight), classifier ACTUAL, mode AIR, location = the airport of loading's UN/LOCODE, transport = flight and
-carrier, shipment = ShipmentRefs(air_waybill=AWB, pieces=the pieces of that AWB in that ULD, summed when the AWB is
-listed more than once under the ULD). A bulk consignment (listed before any ULD of its unloading point, or after a
-`BULK` line) has no unit to ride in: it gives a LOADED event for the AWB itself, with the bulk pieces.
+this flight), classifier ACTUAL, mode AIR, location = the airport of loading's UN/LOCODE, transport = flight,
+carrier and point of unloading, shipment = ShipmentRefs(air_waybill=AWB, pieces=the pieces of that AWB in that ULD,
+summed when the AWB is listed more than once under the ULD). A bulk consignment (listed before any ULD of its
+unloading point, or after a `BULK` line) has no unit to ride in: it gives a LOADED event for the AWB itself, with
+the bulk pieces.
+
+Point of unloading: a manifest lists its cargo by the airport where it leaves the aircraft (a multi-leg flight
+HKG-LGG-MAD has a `LGG` section, then a `MAD` one). Each event's `transport.unloading` is the UN/LOCODE of the
+section its ULD or bulk consignment is listed in, so the unit hears the flight's arrival there, not every call. A
+unit listed under two points (a ULD cannot leave at two airports; a bulk AWB split between them) keeps no point of
+unloading, with a warning: it then hears every arrival. An airport corridor does not know is a warning too; the
+consignments under it keep their events, without a point of unloading.
 
 Times follow the Cargo-IMP conventions (streams.feeds.iata.cargo_imp.local_date_time): the flight date has no
 year, the one nearest the reception day at the airport of loading is taken; a manifest without departure time is
@@ -46,6 +54,7 @@ from schemas import Classifier, Milestone, TrackedUnit, UnitKind
 from streams.feeds.base import ParseResult, Rejection
 from streams.feeds.iata.cargo_imp import CargoImpFormat, local_date_time
 from streams.feeds.iata.events import EventDraft, emit
+from streams.feeds.iata.places import resolve_place
 from streams.feeds.iata.refs import awb_problem
 
 STATUS = "FFM"  # the "status" of the events in their ids and messages
@@ -77,6 +86,7 @@ class _Load:
 
     pieces: int = 0
     lines: list[tuple[int, str]] = field(default_factory=list)
+    unloading: set[str | None] = field(default_factory=set)  # the points of unloading it is listed under
 
 
 class CargoImpFfm(CargoImpFormat):
@@ -111,6 +121,7 @@ class CargoImpFfm(CargoImpFormat):
         units: dict[str, TrackedUnit] = {}
         uld: str | None = None  # the ULD the next consignments are in (None: bulk)
         bad_uld: str | None = None  # the rejected ULD line the next consignments are under
+        point: str | None = None  # the UN/LOCODE of the point of unloading the next consignments are listed under
         for number, line in body[1:]:
             fragment = line.encode()
             if line.startswith("/"):
@@ -120,8 +131,14 @@ class CargoImpFfm(CargoImpFormat):
             if line == "BULK":
                 uld = bad_uld = None
                 continue
-            if _UNLOADING.match(line):
+            if m := _UNLOADING.match(line):
                 uld = bad_uld = None  # a new point of unloading starts with its bulk cargo
+                place = resolve_place(m.group(1))
+                point = place.locode if not isinstance(place, str) else None
+                if isinstance(place, str):
+                    reason = (f"{line[:80]}: point of unloading: {place}; the consignments under it are kept "
+                              "without a point of unloading (they hear every arrival of the flight)")  # fmt: skip
+                    result.rejections.append(Rejection(reason, fragment, number, warning=True))
                 continue
             if m := _ULD_LINE.match(line):
                 try:
@@ -136,7 +153,7 @@ class CargoImpFfm(CargoImpFormat):
                 uld, bad_uld = unit.id, None
                 continue
             if _AWB_START.match(line):
-                self._consignment(number, line, uld, bad_uld, loads, result)
+                self._consignment(number, line, uld, bad_uld, point, loads, result)
                 continue
             code = line.split("/", 1)[0]
             if code in INFO_LINES:
@@ -144,15 +161,17 @@ class CargoImpFfm(CargoImpFormat):
             reason = (f"{line[:80]}: not an FFM line (point of unloading, ULD/..., consignment NNN-NNNNNNNN..., "
                       "or an information line such as OSI/)")  # fmt: skip
             result.rejections.append(Rejection(reason, fragment, number))
+        unloading = _points_of_unloading(flight.flight, loads, result)
         for (uld_id, awb), load in loads.items():
             fragment = "\n".join(text for _, text in load.lines).encode()
+            point = unloading[uld_id or awb]
             if uld_id is None:
                 draft = EventDraft(Milestone.LOADED, Classifier.ACTUAL, flight.locode, flight.at, flight.flight,
-                                   flight.carrier)  # fmt: skip
+                                   flight.carrier, unloading=point)  # fmt: skip
                 unit, label = None, f"FFM {flight.flight} bulk {awb}"
             else:
                 draft = EventDraft(Milestone.STUFFED, Classifier.ACTUAL, flight.locode, flight.at, flight.flight,
-                                   flight.carrier)  # fmt: skip
+                                   flight.carrier, unloading=point)  # fmt: skip
                 unit, label = units[uld_id], f"FFM {flight.flight} ULD {uld_id} {awb}"
             emit(
                 [draft],
@@ -175,6 +194,7 @@ class CargoImpFfm(CargoImpFormat):
         line: str,
         uld: str | None,
         bad_uld: str | None,
+        point: str | None,
         loads: dict[tuple[str | None, str], _Load],
         result: ParseResult,
     ) -> None:
@@ -202,6 +222,32 @@ class CargoImpFfm(CargoImpFormat):
         load = loads.setdefault((uld, awb), _Load())
         load.pieces += pieces
         load.lines.append((number, line))
+        load.unloading.add(point)
+
+
+def _points_of_unloading(flight: str, loads: dict[tuple[str | None, str], _Load],
+                         result: ParseResult) -> dict[str, str | None]:  # fmt: skip
+    """The point of unloading of each unit the manifest lists (a ULD, or a bulk AWB): None, with a warning, for a
+    unit listed under two of them."""
+    points: dict[str, set[str | None]] = {}
+    lines: dict[str, list[tuple[int, str]]] = {}
+    for (uld_id, awb), load in loads.items():
+        points.setdefault(uld_id or awb, set()).update(load.unloading)
+        lines.setdefault(uld_id or awb, []).extend(load.lines)
+    out: dict[str, str | None] = {}
+    for unit, found in points.items():
+        if len(found) == 1:
+            out[unit] = next(iter(found))
+            continue
+        out[unit] = None
+        named = " and ".join(sorted(p or "an unknown airport" for p in found))
+        what = f"contradictory manifest: ULD {unit}" if (None, unit) not in loads else f"bulk {unit}"
+        reason = (f"FFM {flight}: {what} is listed for unloading at {named}; its events keep no point of unloading "
+                  "(it hears every arrival of the flight)")  # fmt: skip
+        first = min(lines[unit])
+        result.rejections.append(Rejection(reason, "\n".join(t for _, t in sorted(lines[unit])).encode(), first[0],
+                                           warning=True))  # fmt: skip
+    return out
 
 
 def _flight(line: str, received: datetime) -> _Flight | str:

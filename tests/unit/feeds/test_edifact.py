@@ -160,8 +160,8 @@ def test_same_interchange_twice_same_ids_and_resend_dedupes() -> None:
 
 
 def test_unsupported_message_type_and_garbage() -> None:
-    result = Edifact().parse(b"UNH+1+BAPLIE:D:95B:UN'BGM+X'UNT+2+1'", RECEIVED)
-    assert result.rejections[0].reason == "UNH 1: message type BAPLIE is not IFTSTA, CODECO or COARRI"
+    result = Edifact().parse(b"UNH+1+COPRAR:D:95B:UN'BGM+X'UNT+2+1'", RECEIVED)
+    assert result.rejections[0].reason == "UNH 1: message type COPRAR is not IFTSTA, CODECO, COARRI or BAPLIE"
     assert Edifact().parse(b"UNB+UNOC:3'", RECEIVED).rejections[0].reason.startswith("EDIFACT")
     codeco = b"UNH+1+CODECO:D:95B:UN'BGM+99++9'EQD+CN+TGHU1643396'UNT+3+1'"
     assert Edifact().parse(codeco, RECEIVED).rejections[0].reason == (
@@ -285,3 +285,28 @@ def test_coarri_vessel_group_times_without_loc_are_at_the_port_of_the_report() -
         (ConveyanceMilestone.DEPARTED, Classifier.ESTIMATED, "NLRTM", datetime(2024, 5, 2, 20, 0, tzinfo=UTC)),
     ]
     assert result.conveyances[0].conveyance.id == "VESSEL:IMO9839179:0AB3NE1"
+
+
+def test_event_time_qualifiers_in_their_order_local_at_the_place() -> None:
+    # COARRI: DTM+203 (execution) before DTM+7 (effective); CODECO: DTM+7 before 203. Both local at the event's place.
+    def coarri(times: str) -> bytes:
+        return _coarri("44", "LOC+11+NLRTM:139:6'", "").replace(b"DTM+203:202405011000:203'", times.encode())
+
+    both = coarri("DTM+7:202405011200:203'DTM+203:202405011000:203'")
+    assert Edifact().parse(both, RECEIVED).events[0].event_time == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    only_7 = coarri("DTM+7:202405011200:203'")
+    assert Edifact().parse(only_7, RECEIVED).events[0].event_time == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    none = Edifact().parse(coarri("DTM+137:202405011200:203'"), RECEIVED)
+    assert [r.reason for r in none.rejections] == ["COARRI 1: no event time (DTM+203 / DTM+7 / DTM+334)"]
+    manila = load("edifact-codeco-manila.edi")
+    (gate_in,) = Edifact().parse(manila.replace(b"DTM+7:", b"DTM+203:"), RECEIVED).events
+    assert gate_in.event_time == datetime(2011, 4, 2, 4, 59, tzinfo=UTC)  # DTM+203 when no DTM+7: 12:59 Manila
+
+
+def test_tdt_20_names_the_vessel_by_imo_with_code_list_146_or_lloyds_agency_11_else_call_sign() -> None:
+    for c222, imo in [("9839179:146::CMA CGM JACQUES SAADE", "9839179"), ("9839179::11:CMA CGM JACQUES SAADE",
+                      "9839179"), ("FMIA:103::CMA CGM JACQUES SAADE", None)]:  # fmt: skip
+        data = _coarri("44", "LOC+11+NLRTM:139:6'", "").replace(b"9839179:146::CMA CGM JACQUES SAADE", c222.encode())
+        (event,) = Edifact().parse(data, RECEIVED).events
+        assert (event.transport.vessel_imo, event.transport.vessel_name, event.transport.voyage) == (
+            imo, "CMA CGM JACQUES SAADE", "0AB3NE1")

@@ -30,6 +30,23 @@ def test_corridor_hubs_are_known_with_their_zone(code: str, zone: str) -> None:
     assert locode_position(code) is not None
 
 
+def test_cnakl_is_alashankou_on_the_kazakh_border_not_a_port_in_guangdong() -> None:
+    # UN/LOCODE CN-65 (Xinjiang) AKL Alatawshankou; the seaport list the table is built from had it as Dianbai.
+    lat, lon = locode_position("CNAKL")
+    assert 44.5 < lat < 45.5 and 82 < lon < 83  # a few km from Dostyk, across the border
+    assert str(locode_zone("CNAKL")) == "Asia/Shanghai"  # Beijing time, as rail and customs there report
+    assert local_to_utc(datetime(2026, 3, 8, 14, 0), "CNAKL") == datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
+
+
+def test_the_kazakh_border_stations_corridor_routes_through_have_their_zone() -> None:
+    # Kazakhstan has several zone names (no country fallback): a station must be listed to read its local times.
+    for code in ("KZALS", "KZHOR"):  # Dostyk, Altynkol
+        assert str(locode_zone(code)) == "Asia/Almaty" and locode_position(code) is not None
+    # Kazakhstan moved to UTC+5 on 2024-03-01: a local time at Dostyk is read with the offset of its date.
+    assert local_to_utc(datetime(2024, 2, 20, 12, 0), "KZALS") == datetime(2024, 2, 20, 6, 0, tzinfo=UTC)
+    assert local_to_utc(datetime(2026, 3, 8, 12, 0), "KZALS") == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+
+
 def test_unknown_place_of_a_single_zone_country_gets_the_country_zone_and_others_none() -> None:
     assert not is_known_locode("DEXYZ")
     assert str(locode_zone("DEXYZ")) == "Europe/Berlin"  # Germany keeps one clock (Berlin = Busingen)

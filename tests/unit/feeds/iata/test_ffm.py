@@ -142,6 +142,54 @@ def test_manual_multi_destination() -> None:
     ]
 
 
+def test_manual_multi_destination_each_unit_leaves_at_the_point_of_unloading_it_is_listed_under() -> None:
+    result = FFM.parse(sample("ffm/iata_cimp34_6.5_multi_destination.txt"), at("2024-03-18T09:00:00"))
+    assert {e.unit.id: e.transport.unloading for e in result.events} == {
+        "074-12345653": "NLAMS", "P1G1234KL": "NLAMS", "AVM9243KL": "NLAMS",  # the AMS section
+        "074-35775331": "NLRTM", "AVM9876KL": "NLRTM",  # the RTM section
+    }  # fmt: skip
+
+
+TWO_LEGS = """FFM/8
+1/CV7301/04DEC0130/HKG
+LGG
+160-12345675HKGLGG/T12K300MC1.1/GARMENTS
+ULD/PMC12345CV
+160-22334454HKGLGG/T40K900MC5.0/ELECTRONICS
+MAD
+ULD/PMC54321CV
+160-33445565HKGMAD/T30K700MC4.1/TOYS
+LAST
+"""
+
+
+def test_two_leg_flight_gives_each_unit_its_own_point_of_unloading() -> None:
+    result = FFM.parse(TWO_LEGS.encode(), at("2026-12-04T12:00:00"))
+    assert result.rejections == []
+    assert [(e.unit.id, e.milestone.value, e.location, e.transport.flight, e.transport.unloading)
+            for e in result.events] == [
+        ("160-12345675", "LOADED", "HKHKG", "CV7301", "BELGG"),  # bulk, under LGG
+        ("PMC12345CV", "STUFFED", "HKHKG", "CV7301", "BELGG"),
+        ("PMC54321CV", "STUFFED", "HKHKG", "CV7301", "ESMAD"),
+    ]  # fmt: skip
+
+
+def test_a_uld_listed_under_two_points_of_unloading_or_an_unknown_one_keeps_none_with_a_warning() -> None:
+    text = TWO_LEGS.replace("ULD/PMC54321CV", "ULD/PMC12345CV").replace("MAD\n", "MAD\n160-44556676HKGMAD/T1K9/DOCS\n")
+    result = FFM.parse(text.encode(), at("2026-12-04T12:00:00"))
+    assert {e.unit.id: e.transport.unloading for e in result.events} == {
+        "160-12345675": "BELGG", "PMC12345CV": None, "160-44556676": "ESMAD"}  # fmt: skip
+    (warning,) = result.rejections
+    assert warning.warning and warning.index == 5 and warning.reason == (
+        "FFM CV7301: contradictory manifest: ULD PMC12345CV is listed for unloading at BELGG and ESMAD; its events "
+        "keep no point of unloading (it hears every arrival of the flight)")
+    unknown = FFM.parse(TWO_LEGS.replace("\nMAD\n", "\nQQQ\n").encode(), at("2026-12-04T12:00:00"))
+    assert [e.transport.unloading for e in unknown.events] == ["BELGG", "BELGG", None]
+    assert [(r.warning, r.reason) for r in unknown.rejections] == [(True, (
+        "QQQ: point of unloading: unknown airport QQQ; the consignments under it are kept without a point of "
+        "unloading (they hear every arrival of the flight)"))]
+
+
 def test_manual_manifest_in_two_parts_in_one_payload() -> None:
     # IATA Cargo-IMP manual 6.6: the first part ends with CONT, the second (sequence 2) with LAST.
     first = sample("ffm/iata_cimp34_6.6.1_first_part.txt")
