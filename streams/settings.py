@@ -108,12 +108,6 @@ class Settings(BaseSettings):
         "this fraction of the time left until it (0.03: an ETA a week out must move 5 h); eta_min_shift_minutes "
         "is the floor")
 
-    # -- output (docs/performance.md, conveyance fan-out) ---------------------------------------------------
-    producer_compression: Literal["none", "lz4", "zstd", "gzip", "snappy"] = Field(
-        default="lz4", description="compression of the record batches the worker writes (outputs, internal topics, "
-        "changelogs): a vessel's ETA change writes a timeline, an ETA update and a state per unit aboard, much alike; "
-        "consumers decompress transparently")
-
     def learning_options(self) -> dict:
         """The engine's learning arguments: on or off, the prior (read from `learned_prior`), the sample floor."""
         prior = None

@@ -66,9 +66,6 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
         producer_max_batch_size=512 * 1024,
         # The engines keep every record within max_record_bytes (key and value); the client counts headers too.
         producer_max_request_size=settings.max_record_bytes + 1024,
-        # A vessel's ETA change writes three records per unit aboard, alike: lz4 cuts the bytes the broker takes
-        # several-fold for less CPU than it saves in the client (docs/performance.md, conveyance fan-out).
-        producer_compression_type=None if settings.producer_compression == "none" else settings.producer_compression,
         broker_commit_interval=settings.commit_interval,
         broker_credentials=security.faust_credentials(),  # TLS / SASL for every client Faust makes
     )
