@@ -33,10 +33,11 @@ class EventRecord:
     digest: str  # of the whole event as received: a re-sent event with new content has a new digest
 
     @classmethod
-    def of(cls, e: TrackingEvent) -> EventRecord:
+    def of(cls, e: TrackingEvent, encoded: bytes | None = None) -> EventRecord:
+        """`encoded`: `dumps(e)`, when the caller has it (the digest is of those bytes)."""
         return cls(
             e.event_id, e.source, e.milestone, e.classifier, e.mode, e.location, e.event_time, e.received_time,
-            e.retracted, hashlib.blake2b(dumps(e), digest_size=8).hexdigest(),
+            e.retracted, hashlib.blake2b(dumps(e) if encoded is None else encoded, digest_size=8).hexdigest(),
         )
 
 

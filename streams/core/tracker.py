@@ -23,6 +23,7 @@ from schemas import (
     TrackingEvent,
     UnitKind,
 )
+from schemas.codec import constructor
 from schemas.refs import normalise_awb
 from streams.core.delays import alert_id, diversion_alert, new_alerts
 from streams.core.incremental import Derivation
@@ -34,6 +35,8 @@ from streams.core.state import UnitState, to_micros
 from streams.core.timeline import UnitView, derive
 
 Output = Timeline | DelayAlert | EtaUpdate
+# Built whenever a prediction moves (every unit aboard, for a vessel's new ETA): pydantic's model_construct is slow.
+_ETA_UPDATE, _STOP_ETA = constructor(EtaUpdate), constructor(StopEta)
 
 
 @dataclass(slots=True)
@@ -76,10 +79,13 @@ class Refused(ValueError):
 
 def apply_event(
     state: UnitState, event: TrackingEvent, watermark: datetime | None, policy: TrackingPolicy, *,
-    incremental: bool = True,
+    incremental: bool = True, record: EventRecord | None = None,
 ) -> Outcome:
+    """`record`: `EventRecord.of(event)`, when the caller made it already (a conveyance fan-out makes one per unit
+    from the bytes of its template, `streams.processing.unit_conveyance`)."""
     old = state.events.get(event.event_id)
-    record = EventRecord.of(event)
+    if record is None:
+        record = EventRecord.of(event)
     if old is not None and (old == record or event.received_time < old.received_time):
         return Outcome(state)  # duplicate delivery, or an older version of a corrected event
     events, links = state.events, state.links
@@ -292,8 +298,8 @@ def _eta_update(
         return None
     # The stops' models are built only now: most re-derivations move no prediction.
     stops = [
-        StopEta.model_construct(location=ms.location, leg_index=ms.leg_index, planned=ms.planned, predicted=p,
-                                predicted_p10=f.lo if f else p, predicted_p90=f.hi if f else p)
+        _STOP_ETA(location=ms.location, leg_index=ms.leg_index, planned=ms.planned, predicted=p,
+                  predicted_p10=f.lo if f else p, predicted_p90=f.hi if f else p)
         for ms, p, f in remaining
     ]  # fmt: skip
     if arrived:
@@ -305,7 +311,7 @@ def _eta_update(
     div = view.diversion
     if div is not None and div.active and not arrived:  # the timeline has the whole story; the ETA says why
         reason = f"{reason}; {div.reason([ev.milestone for ev in view.evidence])}"
-    update = EtaUpdate.model_construct(
+    update = _ETA_UPDATE(
         unit=plan.unit,
         destination=plan.destination,
         predicted_arrival=predicted,

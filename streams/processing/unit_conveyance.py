@@ -11,18 +11,19 @@ Functions over the `Engine`, kept out of engine.py so the tracking engine stays 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
-from schemas import Classifier, DecodeError, Milestone, Plan, TrackedUnit, TrackingEvent, loads
+from schemas import Classifier, DecodeError, Milestone, Plan, TrackedUnit, TrackingEvent, dumps, loads
 from schemas.codec import _explain
 from schemas.conveyances import normalise_flight
 from streams.core.conveyance import Boarding, is_conveyance_news
 from streams.core.manifest import _local_date, ride_of_event, ride_of_leg
-from streams.core.records import PlanRecord
+from streams.core.records import EventRecord, PlanRecord
 from streams.core.state import UnitState
 from streams.core.tracker import Refused, apply_event
 from streams.feeds.locations import locode_zone
@@ -113,12 +114,13 @@ def apply_feed(engine: Engine, topic: str, partition: int, offset: int | None, k
         wm, moved = clock.advance(watermark_candidate(templates))
         out: list[OutRecord] = []
         policy, inc = engine.policy, engine.incremental
+        news = [_News(t) for t in templates]
         for unit in units:
-            for template in templates:
-                ev = template if template.unit == unit else template.model_copy(update={"unit": unit})
+            for item in news:
+                ev, rec = item.of(unit)
                 try:
-                    out += engine._step(unit.id, clock,
-                                        lambda s, ev=ev: apply_event(s, ev, wm, policy, incremental=inc), size)
+                    out += engine._step(unit.id, clock, lambda s, ev=ev, rec=rec: apply_event(
+                        s, ev, wm, policy, incremental=inc, record=rec), size)  # fmt: skip
                 except Refused as exc:
                     out.append(refuse(f"{unit.id} refused {ev.event_id}: {exc}"))
                 except TooLarge as exc:
@@ -132,13 +134,49 @@ def apply_feed(engine: Engine, topic: str, partition: int, offset: int | None, k
     return out
 
 
+class _News:
+    """One event of a fan-out record, for each unit it lists in turn: the unit's copy of it, and its `EventRecord`
+    with the digest of the copy's bytes, spliced from the template's (encoded once) and the unit's: per unit, the
+    same record as `EventRecord.of(copy)`, without encoding the whole event again (a vessel's news reaches
+    thousands of units)."""
+
+    __slots__ = ("_head", "_tail", "template")
+
+    def __init__(self, template: TrackingEvent) -> None:
+        self.template = template
+        raw = dumps(template)
+        unit = b'"unit":' + _unit_bytes(template.unit)
+        at = raw.find(unit)
+        if at < 0 or raw.find(unit, at + 1) >= 0:  # not found once (cannot be, but then: encode per unit)
+            self._head = self._tail = None
+        else:
+            self._head, self._tail = raw[:at + 7], raw[at + len(unit):]
+
+    def of(self, unit: TrackedUnit) -> tuple[TrackingEvent, EventRecord]:
+        t = self.template
+        ev = t if t.unit == unit else t.model_copy(update={"unit": unit})
+        if self._head is None:
+            return ev, EventRecord.of(ev)
+        return ev, EventRecord.of(ev, self._head + _unit_bytes(unit) + self._tail)  # type: ignore[operator]
+
+
+@lru_cache(maxsize=1 << 16)
+def _unit_bytes(unit: TrackedUnit) -> bytes:
+    return dumps(unit)
+
+
+@lru_cache(maxsize=1 << 16)  # a ride's fan-out lists the same thousands of units change after change
+def _listed_unit(kind: str, unit_id: str) -> TrackedUnit:
+    return TrackedUnit(kind=kind, id=unit_id)  # type: ignore[arg-type]
+
+
 def _decode(data: bytes, partition: int) -> tuple[list[TrackedUnit], list[TrackingEvent], int]:
     obj = loads(data)
     if not isinstance(obj, dict) or obj.get("record") != "conveyance_fanout":
         raise DecodeError("expected a conveyance_fanout record")
     try:
         partitions = int(obj["partitions"])
-        units = [TrackedUnit(kind=k, id=i) for k, i in obj["units"]]
+        units = [_listed_unit(k, i) for k, i in obj["units"]]
         if not units or partitions < 1:
             raise DecodeError("a conveyance_fanout record lists no unit")
         templates = [TrackingEvent.model_validate({**e, "unit": units[0]}) for e in obj["events"]]
@@ -153,6 +191,7 @@ def _decode(data: bytes, partition: int) -> tuple[list[TrackedUnit], list[Tracki
     return units, templates, max(len(orjson.dumps(e)) for e in obj["events"]) if obj["events"] else 0
 
 
+@lru_cache(maxsize=1 << 17)  # checked for each unit of each fan-out record, and by the conveyance job for each unit
 def partition_for(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (as `streams.processing.replay.partition_for`, which cannot be imported here)."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
