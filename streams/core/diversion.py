@@ -18,6 +18,7 @@ from schemas import Classifier, Milestone, Mode, PlannedStopKind
 from streams.core.eta import predict_one
 from streams.core.evidence import Evidence
 from streams.core.learning.forecast import Forecast, shift
+from streams.core.learning.lanes import cape_places
 from streams.core.milestones import PlannedMilestone
 from streams.core.policy import TrackingPolicy
 from streams.core.routes import Route, table
@@ -185,7 +186,7 @@ def repredict(evidence: Sequence[Evidence], forecasts: list[Forecast | None], st
         if rejoin is not None and furthest < i < rejoin and ev.actual is None:
             forecasts[i] = None
             continue
-        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy)
+        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy, cape=div is None or not div.active)
         if (i == rejoin and pred is not None and ev.actual is None and div.floor is not None  # type: ignore[union-attr]
                 and pred.mid < div.floor):  # type: ignore[union-attr]
             pred = shift(pred, div.floor - pred.mid)  # type: ignore[union-attr]
@@ -199,30 +200,11 @@ def first_affected(div: Diversion | None, furthest: int) -> int | None:
     return None if div is None or not div.active else furthest + 1
 
 
-# -- The lane signal: recent sailings round the Cape ---------------------------------------------------------
-
-
-def cape_share(sailings: Iterable[tuple[datetime, bool]], now: datetime, window: timedelta = timedelta(days=30)
-               ) -> tuple[int, int]:  # fmt: skip
-    """(sailings round the Cape, sailings) among a lane's sailings that left within `window` before `now` (event
-    time): each sailing is (departure, went round the Cape)."""
-    recent = [cape for dep, cape in sailings if now - window <= dep <= now]
-    return sum(recent), len(recent)
-
-
-def cape_widening(origin: str, destination: str, overdue: bool, cape: int, sailings: int,
-                  min_sailings: int = 2) -> timedelta:  # fmt: skip
-    """How much later than its median a Suez-routed sea leg's arrival may plausibly be, before any report says
-    so: when a Suez-side call is overdue and most of the lane's recent sailings went round the Cape, the whole
-    Cape detour (its extra transit over Suez, from the route table); else nothing. A p90 adds it; the median
-    does not move until a report (or the carrier's estimate) says the unit is going round."""
-    if not overdue or sailings < min_sailings or cape * 2 < sailings:
-        return timedelta(0)
-    t = table()
-    suez = t.shortest(origin, destination, Mode.SEA)
-    if suez is None or "Suez" not in suez.names:
-        return timedelta(0)
-    cape_route = t.shortest(origin, destination, Mode.SEA, avoid=frozenset({"EGPSD"}))
-    if cape_route is None or "Cape" not in cape_route.names:
-        return timedelta(0)
-    return timedelta(hours=transit_hours(cape_route) - transit_hours(suez))
+def cape_legs(div: Diversion | None) -> dict[int, datetime]:
+    """The sea leg a diversion took round the Cape of Good Hope (seen at a Cape-only place, or re-routed round
+    it), with when the diversion was first seen: what the lane summary learns before the unit arrives."""
+    if div is None or div.mode is not Mode.SEA:
+        return {}
+    if cape_places().isdisjoint(div.places) and (div.route is None or "Cape" not in div.route.names):
+        return {}
+    return {div.first_leg: div.first_seen}

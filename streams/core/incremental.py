@@ -143,7 +143,7 @@ class Derivation:
         self._preds: list[datetime | None] = [None] * n
         self._fc: list[Forecast | None] = [None] * n  # the predictions' bands; `_preds` holds their medians
         self._kv = -1  # the version of what the job had learned when the predictions were made
-        self.lessons: tuple[list[Evidence], Any] | None = None  # the tracker's memo: evidence -> observations
+        self.lessons: tuple[list[Evidence], Any, Any] | None = None  # the tracker's memo (`tracker._lessons`)
         self._ms_entries: list[tuple[Any, orjson.Fragment] | None] = [None] * n
         self._ev_entries: dict[str, tuple[EventRecord, list[str], orjson.Fragment]] = {}
         # `timeline.same_events` kept as events come and go: its groups (reports of one happening), each group's

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from streams.core.learning.knowledge import Knowledge
 
 # What a forecast used, as bits: the ETA's reason says which model it comes from.
-TRANSIT, WAIT, BIAS = 1, 2, 4
+TRANSIT, WAIT, BIAS, CAPE = 1, 2, 4, 8  # CAPE: the Cape risk widened p90 (streams.core.learning.lanes)
 _MIN = timedelta(minutes=1)
 _Z = 2 * 1.2816  # p10 to p90 of a normal distribution, in standard deviations
 _FLOOR = 30.0  # minutes: no forecast is trusted to better than this when blending
@@ -141,4 +141,5 @@ def model_name(learned: int) -> str:
     if not learned:
         return "plan"
     parts = [name for bit, name in ((TRANSIT, "transit"), (WAIT, "dwell"), (BIAS, "source bias")) if learned & bit]
-    return "learned " + "+".join(parts)
+    name = "learned " + "+".join(parts) if parts else "plan"
+    return f"{name}; p90 widened: recent sailings on the lane went round the Cape" if learned & CAPE else name

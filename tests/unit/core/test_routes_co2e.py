@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from schemas import AlertKind, Classifier, Leg, Milestone, Mode, Plan, TrackedUnit, TrackingEvent
 from streams.core import co2e
-from streams.core.diversion import cape_share, cape_widening
+from streams.core.learning.lanes import cape_share, cape_widening
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.routes import KM_PER_NM, great_circle_km, table
 from streams.core.state import UnitState
