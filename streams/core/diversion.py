@@ -21,7 +21,7 @@ from streams.core.learning.forecast import Forecast, shift
 from streams.core.learning.lanes import cape_places
 from streams.core.milestones import PlannedMilestone
 from streams.core.policy import TrackingPolicy
-from streams.core.routes import Route, table
+from streams.core.routes import Route, road_fallback, table
 
 # Events that say where the unit physically is. Customs and gate events at an unplanned place are not counted:
 # they are often reported under a terminal's or an office's own code.
@@ -46,8 +46,11 @@ class Diversion:
     def active(self) -> bool:
         return not self.rejoined
 
-    def co2e_hop(self, milestones: Sequence[PlannedMilestone], legs: Sequence) -> tuple[int, int, tuple[str, ...]]:
-        """(first leg, last leg, stops travelled) of the diverted stretch, for `co2e.hops_of`."""
+    def co2e_hop(self, milestones: Sequence[PlannedMilestone], legs: Sequence
+                 ) -> tuple[int, int, tuple[str, ...], tuple[Mode, ...]]:  # fmt: skip
+        """(first leg, last leg, stops travelled, the mode between each two) of the diverted stretch, for
+        `co2e.hops_of`: to the unplanned places by the mode it left the plan on, then on to the rejoin place by
+        its onward mode (a truck, from an airport it was diverted to)."""
         origin = legs[self.first_leg].origin
         if self.rejoin is None:
             end, last = legs[self.first_leg].destination, self.first_leg
@@ -59,7 +62,11 @@ class Diversion:
                 end, last = ms.location, ms.leg_index
         last = max(last, self.first_leg)
         stops = tuple(dict.fromkeys((origin, *self.places)))  # a place seen twice (arrived, departed) once
-        return self.first_leg, last, (*stops, end) if stops[-1] != end else stops
+        left_on = legs[self.first_leg].mode  # the leg it left the plan on (later events may be the truck's)
+        modes = (left_on,) * (len(stops) - 1)
+        if stops[-1] != end:
+            stops, modes = (*stops, end), (*modes, onward_mode(left_on))
+        return self.first_leg, last, stops, modes
 
     def as_data(self, milestones: Sequence[PlannedMilestone]) -> dict:
         """The timeline's `diversion` field."""
@@ -90,6 +97,13 @@ class Diversion:
         return (f"diverted: seen at {seen}, not on the plan; re-routed {'-'.join(self.route.stops)} ({names}, "
                 f"{self.route.km:,.0f} km, {transit_hours(self.route):.0f} h) to rejoin at "
                 f"{milestones[self.rejoin].location}")  # fmt: skip
+
+
+def onward_mode(mode: Mode) -> Mode:
+    """How a unit diverted on a leg of `mode` goes on from where it was diverted: cargo flown to another airport
+    is trucked to where it was going (flying it back through the hub is not what forwarders do); otherwise the
+    same mode, by the route table's alternatives."""
+    return Mode.ROAD if mode is Mode.AIR else mode
 
 
 def transit_hours(route: Route) -> float:
@@ -149,7 +163,9 @@ def _rejoin(milestones: Sequence[PlannedMilestone], furthest: int, place: str,
     final = max((i for i, m in enumerate(milestones) if m.kind is PlannedStopKind.ARRIVAL), default=None)
     if final is None:
         return None, None
-    whole = t.shortest(place, milestones[final].location, mode)
+    mode = onward_mode(mode)
+    whole = t.shortest(place, milestones[final].location, mode) or road_fallback(t, place,
+                                                                                  milestones[final].location, mode)
     if whole is not None and whole.segments:
         for j in range(furthest + 1, final + 1):
             m = milestones[j]
@@ -161,7 +177,7 @@ def _rejoin(milestones: Sequence[PlannedMilestone], furthest: int, place: str,
         m = milestones[j]
         if m.kind is not PlannedStopKind.ARRIVAL:
             continue
-        r = t.shortest(place, m.location, mode)
+        r = t.shortest(place, m.location, mode) or road_fallback(t, place, m.location, mode)
         if r is None or not r.segments:
             continue
         cost = transit_hours(r) + (milestones[final].planned - m.planned).total_seconds() / 3600
