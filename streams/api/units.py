@@ -45,6 +45,7 @@ class MilestoneFact:
     predicted: datetime | None
     minutes_late: int | None  # actual (or predicted) minus planned
     tolerance: int  # minutes of lateness the mode accepts before alerting
+    predicted_p90: datetime | None = None  # the band's upper edge, until actual
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,7 @@ def facts_of(state: UnitState, view: UnitView, policy: TrackingPolicy) -> UnitFa
         milestones=tuple(
             MilestoneFact(m["key"], PlannedStopKind(m["kind"]), m["leg_index"], m["location"], m["planned"],
                           m["actual"], m["predicted"], m["minutes_late"],
-                          round(policy.tolerance(m["mode"]).total_seconds() / 60))
+                          round(policy.tolerance(m["mode"]).total_seconds() / 60), m.get("predicted_p90"))
             for m in data.get("milestones", [])
         ),
         eta=state.eta,

@@ -267,12 +267,13 @@ class Derivation:
 
         # Milestone entries, re-encoded from `start` on where what they show changed.
         entries = self._ms_entries
+        fcs = self._fc
         for i in range(start, n):
-            ev, pred = evidence[i], preds[i]
-            shown = (ev.actual_time, ev.estimated_time, ev.actual is not None, pred)
+            ev, f = evidence[i], fcs[i]
+            shown = (ev.actual_time, ev.estimated_time, ev.actual is not None, f)
             cached = entries[i]
             if cached is None or cached[0] != shown:
-                entries[i] = (shown, _fragment(_milestone_data(ev, pred)))
+                entries[i] = (shown, _fragment(_milestone_data(ev, f)))
 
         view = self._assemble(watermark, list(evidence), list(preds), furthest)
         object.__setattr__(view, "forecasts", list(self._fc))
