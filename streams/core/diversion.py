@@ -121,7 +121,8 @@ def detect(milestones: Sequence[PlannedMilestone], evidence: Sequence[Evidence],
            unplanned: Sequence, issued: datetime, policy: TrackingPolicy) -> Diversion | None:  # fmt: skip
     """The unit's diversion, if it left its plan: `unplanned` are the off-plan actual movement events in history
     order (`off_plan`). Counted only between the trip's first planned actual and its final arrival, and after the
-    plan was issued (a plan issued later knew where the unit had been)."""
+    plan was issued, at places it had not been seen at before then (a plan issued later knew where the unit had
+    been: a ship re-planned while at Cape Town leaving Cape Town is not a new diversion)."""
     if not unplanned or furthest < 0:
         return None
     actual_times = [(i, ev.actual.event_time) for i, ev in enumerate(evidence) if ev.actual is not None]
@@ -129,7 +130,8 @@ def detect(milestones: Sequence[PlannedMilestone], evidence: Sequence[Evidence],
     final = next((i for i in range(len(milestones) - 1, -1, -1) if milestones[i].kind is PlannedStopKind.ARRIVAL),
                  None)  # fmt: skip
     end = evidence[final].actual.event_time if final is not None and evidence[final].actual else None
-    rel = [e for e in unplanned if e.event_time > start and e.event_time >= issued
+    known = {e.location for e in unplanned if e.event_time < issued}  # the plan was made knowing it was there
+    rel = [e for e in unplanned if e.event_time > start and e.event_time >= issued and e.location not in known
            and (end is None or e.event_time < end)]  # fmt: skip
     if not rel:
         return None

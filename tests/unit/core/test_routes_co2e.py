@@ -264,3 +264,55 @@ def test_a_road_route_the_table_lacks_is_great_circle_times_the_road_factor() ->
     assert r.km == pytest.approx(gc * 1.05, abs=0.1) and r.hours == pytest.approx(r.km / 60, abs=0.05)
     assert road_fallback(t, "DEFRA", "XXXXX", Mode.ROAD) is None
     assert road_fallback(t, "DEFRA", "HUBUD", Mode.AIR) is None
+
+
+# -- one DIVERTED alert per diversion: lateness escalates through the delay alerts -----------------------------
+
+
+def _alerts(outs: list, kind: AlertKind) -> list:
+    return [o for o in outs if o.record == "alert" and o.kind is kind]
+
+
+@pytest.mark.parametrize("incremental", [True, False])
+def test_a_diversion_is_alerted_once_across_re_plans_and_its_growing_lateness_by_delay_alerts(incremental: bool
+                                                                                             ) -> None:  # fmt: skip
+    from streams.core.tracker import advance
+
+    state, outs, _ = _run(_sea_plan(), CAPE_VOYAGE[:4], incremental)  # at Cape Town: diverted
+    assert len(_alerts(outs, AlertKind.DIVERTED)) == 1
+    # The forwarder re-times the plan (revision 2, issued before the Cape call, received after it; still Suez):
+    # the same diversion, not a new one.
+    retimed = _sea_plan(revision=2).model_copy(update={"issued_time": T0 + 300 * H})
+    o = apply_plan(state, retimed, T0 + 570 * H, DEFAULT_POLICY, incremental=incremental)
+    assert o.view.timeline.diversion is not None and not _alerts(o.records, AlertKind.DIVERTED)
+    state = o.state
+    # ...and again once it is at Cape Town (revision 3, issued after the call, Suez still): the plan knew.
+    at_cape = _sea_plan(revision=3).model_copy(update={"issued_time": T0 + 570 * H})
+    o = apply_plan(state, at_cape, T0 + 575 * H, DEFAULT_POLICY, incremental=incremental)
+    assert not _alerts(o.records, AlertKind.DIVERTED)
+    state, later = o.state, []
+    # Time passes, the ship leaves Cape Town, Rotterdam falls overdue and then it arrives, ten days late: the
+    # delay alerts say so, with rising severity; DIVERTED is not raised again.
+    for e in CAPE_VOYAGE[4:5]:
+        o = apply_event(state, e, e.received_time, DEFAULT_POLICY, incremental=incremental)
+        state, later = o.state, later + o.records
+    for h in range(600, 1000, 12):
+        o = advance(state, T0 + h * H, DEFAULT_POLICY, incremental=incremental)
+        state, later = o.state, later + o.records
+    o = apply_event(state, CAPE_VOYAGE[5], CAPE_VOYAGE[5].received_time, DEFAULT_POLICY, incremental=incremental)
+    later += o.records
+    assert not _alerts(later, AlertKind.DIVERTED)
+    delays = _alerts(later, AlertKind.OVERDUE) + _alerts(later, AlertKind.LATE)
+    assert delays and max(a.minutes_late for a in delays) > 200 * 60
+    assert delays[-1].severity.value == "CRITICAL"
+
+
+def test_a_new_off_plan_place_after_a_re_plan_is_a_new_diversion() -> None:
+    state, outs, _ = _run(_sea_plan(), CAPE_VOYAGE[:4], True)
+    first = _alerts(outs, AlertKind.DIVERTED)[0]
+    replan = _sea_plan(revision=2).model_copy(update={"issued_time": T0 + 570 * H})
+    state = apply_plan(state, replan, T0 + 575 * H, DEFAULT_POLICY).state
+    # Then it is reported at Algeciras (not on the new plan either, and not known when it was made).
+    o = apply_event(state, _ev(9, Milestone.ARRIVED, "ESALG", T0 + 800 * H), T0 + 801 * H, DEFAULT_POLICY)
+    again = _alerts(o.records, AlertKind.DIVERTED)
+    assert len(again) == 1 and again[0].alert_id != first.alert_id and again[0].location == "ESALG"
