@@ -62,8 +62,12 @@ def predict_one(ev: Evidence, passed: bool, prev: Forecast | None, prev_ms: Plan
                           prev_ms.location if prev_ms else None, prev_planned, ms.planned, ms.leg_index, ms.location,
                           ms.mode.value, ms.carrier, policy.tolerance(ms.mode), kn)  # fmt: skip
     else:
+        # At the hub (its arrival happened: a point no later than the watermark), the wait ahead is conditioned
+        # on how long it has lasted.
+        at_hub = watermark if prev is not None and prev.lo == prev.hi and prev.mid <= (watermark or prev.mid) \
+            and prev_ms is not None and prev_ms.location == ms.location else None
         pred = fc.departure(prev, prev_planned, ms.planned, ms.kind.value, ms.location, ms.mode.value,
-                            policy.min_connection(ms.mode), kn)  # fmt: skip
+                            policy.min_connection(ms.mode), kn, at_hub)  # fmt: skip
     est = ev.estimate
     if est is not None:
         pred = fc.with_estimate(pred, est.event_time, est.received_time, est.source, ms.mode.value, kn)

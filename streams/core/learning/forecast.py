@@ -109,17 +109,25 @@ def _plan_spread(tolerance: timedelta, gap: timedelta) -> float:
 
 
 def departure(prev: Forecast | None, prev_planned: datetime | None, planned: datetime, kind: str, location: str,
-              mode: str, min_connection: timedelta, knowledge: Knowledge | None) -> Forecast:  # fmt: skip
+              mode: str, min_connection: timedelta, knowledge: Knowledge | None,
+              now: datetime | None = None) -> Forecast:  # fmt: skip
     """A departure (or delivery): dwell is compressible, so a unit running late leaves after the minimum
     connection, never before the scheduled time (the plan's rule); plus the hub's learned wait beyond that
-    rule (queues at a gauge change, a missed train)."""
+    rule (queues at a gauge change, a missed train). `now`: the watermark, when the unit is at the hub (`prev`
+    is its actual arrival): once it has waited past its rule, the wait ahead is the learned wait given it has
+    lasted that long (`Knowledge.remaining`), not the unconditioned one."""
     if prev is None or prev_planned is None:
         base = point(planned)
     else:
         conn = min(planned - prev_planned, min_connection)
         base = at_least(shift(prev, conn), planned)
     if knowledge is not None:
-        q = knowledge.quantiles(wait_key(kind, location, mode))
+        key = wait_key(kind, location, mode)
+        if now is not None and now > base.mid and base.lo == base.hi:
+            q = knowledge.remaining(key, _mins(now - base.mid))
+            if q is not None:
+                return add(base, q, WAIT)
+        q = knowledge.quantiles(key)
         if q is not None:
             return add(base, q, WAIT)
     return base

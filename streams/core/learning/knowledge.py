@@ -85,6 +85,7 @@ class Knowledge:
         self.dirty: set[int] = set()
         self.partition = 0
         self.version = 0
+        self._residual: set[tuple[int, str]] = set()  # keys asked for `remaining`: any change moves `version`
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -125,6 +126,23 @@ class Knowledge:
             if q is not None:
                 return q
         return None
+
+    def remaining(self, key: str, waited: float) -> Quantiles | None:
+        """p10, p50, p90 of a wait (a `W|` key) given it has already lasted `waited` minutes: the quantiles of
+        the values learned at or beyond that (the residual wait, as survival analysis has it). A unit still at
+        a hub long past its rule is not about to leave: its remaining wait is the tail's. None with fewer than
+        `min_samples` such values (the caller keeps its unconditioned forecast)."""
+        self._residual.add((self.partition, key))
+        own, prior = self.model().get(key), self.prior.get(key)
+        sketch = own.merge(prior) if own is not None and prior is not None else own or prior
+        if sketch is None:
+            return None
+        tail = sketch.at_least(waited)
+        if tail.n < self.min_samples:
+            return None
+        p10, p50, p90 = tail.quantiles(QUANTILES)
+        w = 1 + SMALL_SAMPLE_WIDENING / math.sqrt(tail.n)
+        return (round(max(waited, p50 - (p50 - p10) * w), 2), p50, round(p50 + (p90 - p50) * w, 2))
 
     def sailings(self, origin: str, destination: str, day: date, days: int) -> tuple[int, int]:
         """(round the Cape, all) among the lane's sea legs that left on `day` or the `days` - 1 days before it, as
@@ -169,6 +187,8 @@ class Knowledge:
         """Predictions depend on quantiles only: the version moves only when one that was asked for changed (most
         observations added to a well-filled sketch move none of its rounded p10, p50, p90)."""
         ck = (self.partition, key)
+        if ck in self._residual:  # read conditioned on how long a wait lasted: any change may move it
+            self.version += 1
         if ck in self._cache:
             q = self._compute(key)
             if q != self._cache[ck]:
@@ -182,6 +202,7 @@ class Knowledge:
         """Partitions moved: what is in memory may be stale (another worker may have learned meanwhile)."""
         self._models.clear()
         self._cache.clear()
+        self._residual.clear()
         self.dirty.clear()
         self.version += 1
 

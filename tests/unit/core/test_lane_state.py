@@ -161,3 +161,38 @@ def test_a_silent_suez_sailing_widens_its_p90_once_its_passage_is_overdue_on_a_c
         assert etas and "went round the Cape" in etas[-1].reason and etas[-1].arrival_p90 == after.hi
     else:
         assert widened <= H and not after.learned & fc.CAPE
+
+
+# -- the residual wait: a unit long at a hub past its rule is not about to leave ---------------------------------
+
+
+@given(waits=st.lists(st.integers(0, 5000), min_size=8, max_size=80), a=st.integers(1, 3000), b=st.integers(1, 3000))
+def test_the_remaining_wait_lies_beyond_what_was_waited_and_grows_with_it(waits: list[int], a: int, b: int) -> None:
+    kn = Knowledge(min_samples=4)
+    kn.apply({}, {f"w{i}": [w, "W|DEPARTURE|BELGG|ROAD"] for i, w in enumerate(waits)})
+    lo, hi = sorted((a, b))
+    qa, qb = kn.remaining("W|DEPARTURE|BELGG|ROAD", lo), kn.remaining("W|DEPARTURE|BELGG|ROAD", hi)
+    for w, q in ((lo, qa), (hi, qb)):
+        if q is not None:
+            assert w * 0.96 <= q[0] <= q[1] <= q[2]  # within the sketch's 4% buckets of what was waited, or later
+    if qa is not None and qb is not None:
+        assert qb[1] >= qa[1]
+
+
+def test_a_departure_overdue_at_the_hub_is_predicted_from_the_tail_of_the_learned_wait() -> None:
+    kn = Knowledge()
+    # 60% leave on time, 40% wait about a day or two (a missed daily truck, a customs queue).
+    waits = [0] * 30 + [1440] * 12 + [2880] * 8
+    kn.apply({}, {f"w{i}": [w, "W|DEPARTURE|BELGG|ROAD"] for i, w in enumerate(waits)})
+    arrived = fc.point(T0)
+    rule = T0 + 8 * H  # planned departure
+    plain = fc.departure(arrived, T0, rule, "DEPARTURE", "BELGG", "ROAD", 8 * H, kn)
+    assert plain.mid == rule  # most leave on time: the median wait is nothing
+    now = rule + 10 * H  # ten hours past the rule and still there
+    late = fc.departure(arrived, T0, rule, "DEPARTURE", "BELGG", "ROAD", 8 * H, kn, now)
+    assert late.mid >= rule + 23 * H and late.lo >= now - H and late.learned & fc.WAIT  # the next truck at least
+    # Without enough learned waits that long, the unconditioned forecast stands (the watermark then holds it).
+    sparse = Knowledge()
+    sparse.apply({}, {f"w{i}": [w, "W|DEPARTURE|BELGG|ROAD"] for i, w in enumerate([0] * 30 + [1440] * 3)})
+    assert fc.departure(arrived, T0, rule, "DEPARTURE", "BELGG", "ROAD", 8 * H, sparse, now) == \
+        fc.departure(arrived, T0, rule, "DEPARTURE", "BELGG", "ROAD", 8 * H, sparse)
