@@ -40,6 +40,8 @@ class MilestoneStatus(BaseModel):
     actual: Instant | None = None
     predicted: Instant | None = Field(default=None, description="corridor's prediction, until actual")
     minutes_late: int | None = Field(default=None, description="actual (or predicted) minus planned")
+    predicted_p10: Instant | None = Field(default=None, description="10% of arrivals come before this (until actual)")
+    predicted_p90: Instant | None = Field(default=None, description="90% of arrivals come before this (until actual)")
 
 
 class TimelineEntry(BaseModel):

@@ -140,6 +140,9 @@ class LegStatus(BaseModel):
     actual_arrival: Instant | None = Field(default=None, description="when the last piece arrived")
     predicted_arrival: Instant | None = Field(default=None, description="until actual: when the last piece will")
     minutes_late: int | None = None
+    predicted_arrival_p10: Instant | None = Field(default=None, description="the band of the leg's arrival: the "
+                                                  "latest part's, quantile by quantile (until actual)")
+    predicted_arrival_p90: Instant | None = None
 
 
 class HubStay(BaseModel):
@@ -173,6 +176,9 @@ class ShipmentTimeline(BaseModel):
     predicted_delivery: Instant | None = None
     delivered_at: Instant | None = None
     minutes_late: int | None = Field(default=None, description="predicted (or actual) minus planned delivery")
+    predicted_delivery_p10: Instant | None = Field(default=None, description="door to door: 10% of deliveries "
+                                                   "come before this; the last leg's band (until delivered)")
+    predicted_delivery_p90: Instant | None = Field(default=None, description="90% of deliveries come before this")
     parts: list[ShipmentPart] = []
     legs: list[LegStatus] = []
     hubs: list[HubStay] = []
@@ -220,6 +226,8 @@ class ShipmentEta(BaseModel):
     shipment: ShipmentRef
     destination: Locode
     predicted_delivery: Instant
+    predicted_delivery_p10: Instant | None = Field(default=None, description="door to door, as the timeline's")
+    predicted_delivery_p90: Instant | None = None
     previous_prediction: Instant | None = None
     planned_delivery: Instant
     promised_delivery: Instant | None = None

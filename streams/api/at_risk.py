@@ -6,7 +6,8 @@ see what *will* be late. A unit is at risk when its predicted arrival at its des
 more than the final leg's tolerance, or its predicted delivery later than the promise; a shipment when its
 predicted door delivery is later than promised (or planned, without a promise) by more than the shipment policy's
 delivery tolerance. Ranked by impact: minutes past the promise first (what the customer was told), then minutes past
-the plan. `predicted_p90` is carried when the ETA has a band (not yet in this branch: null)."""
+the plan. `predicted_p90` is the band's upper edge (a unit's final arrival; a shipment's door delivery, composed
+from its units' bands), null where there is no band."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def unit_row(facts: UnitFacts, policy: TrackingPolicy) -> dict[str, Any] | None:
         "record": "unit", "unit": facts.unit, "shipment": None, "lane": facts.lane, "customer": facts.customer,
         "status": facts.status.value, "location": facts.location, "destination": facts.destination,
         "planned": final.planned, "promised": delivery.planned if delivery else None, "predicted": final.predicted,
-        "predicted_p90": None, "minutes_late": late, "minutes_past_promise": past_promise,
+        "predicted_p90": final.predicted_p90, "minutes_late": late, "minutes_past_promise": past_promise,
         "tolerance_minutes": tolerance, "diverted": facts.diversion is not None, "reason": "; ".join(why),
     }  # fmt: skip
 
@@ -69,7 +70,8 @@ def shipment_row(tl: ShipmentTimeline, policy: ShipmentPolicy) -> dict[str, Any]
         "record": "shipment", "unit": None, "shipment": tl.shipment, "lane": tl.lane, "customer": tl.customer,
         "status": tl.status.value, "location": tl.location, "destination": tl.destination,
         "planned": tl.planned_delivery, "promised": tl.promised_delivery, "predicted": tl.predicted_delivery,
-        "predicted_p90": None, "minutes_late": _minutes(tl.predicted_delivery, tl.planned_delivery),
+        "predicted_p90": tl.predicted_delivery_p90,
+        "minutes_late": _minutes(tl.predicted_delivery, tl.planned_delivery),
         "minutes_past_promise": past if promised else None, "tolerance_minutes": tolerance, "diverted": False,
         "reason": f"door delivery predicted {past / 60:.1f} h after {what} (tolerance {tolerance / 60:.0f} h)",
     }  # fmt: skip

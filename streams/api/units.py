@@ -7,7 +7,8 @@ unit's current timeline. An alert is **closed** when the first of these holds, a
 
 1. the unit has arrived at its final destination (status ARRIVED) or has been delivered;
 2. the unit was re-planned: the alert was raised under an older plan revision (a new plan re-baselines
-   delays, as the tracking job does when it resets its alert floor);
+   delays, as the tracking job does when it resets its alert floor); but a DIVERTED alert
+   stays open across re-plans while the unit is still diverted (it is raised once per diversion);
 3. an OVERDUE alert's milestone has happened since, or a later milestone of the plan has (a LATE alert for
    the same milestone may follow it);
 4. a LATE alert has been superseded by a later LATE alert of the same unit (the delay carried forward and
@@ -45,6 +46,7 @@ class MilestoneFact:
     predicted: datetime | None
     minutes_late: int | None  # actual (or predicted) minus planned
     tolerance: int  # minutes of lateness the mode accepts before alerting
+    predicted_p90: datetime | None = None  # the band's upper edge, until actual
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ def facts_of(state: UnitState, view: UnitView, policy: TrackingPolicy) -> UnitFa
         milestones=tuple(
             MilestoneFact(m["key"], PlannedStopKind(m["kind"]), m["leg_index"], m["location"], m["planned"],
                           m["actual"], m["predicted"], m["minutes_late"],
-                          round(policy.tolerance(m["mode"]).total_seconds() / 60))
+                          round(policy.tolerance(m["mode"]).total_seconds() / 60), m.get("predicted_p90"))
             for m in data.get("milestones", [])
         ),
         eta=state.eta,
@@ -126,9 +128,11 @@ def closed_because(alert: Mapping[str, Any], facts: UnitFacts, alerts: Iterable[
         return "the unit was delivered"
     if facts.status is UnitStatus.ARRIVED:
         return f"the unit arrived at {facts.destination or 'its destination'}"
-    if facts.plan_revision is not None and alert["plan_revision"] < facts.plan_revision:
+    diverted = alert["kind"] == AlertKind.DIVERTED.value
+    if facts.plan_revision is not None and alert["plan_revision"] < facts.plan_revision \
+            and not (diverted and facts.diversion is not None):  # one DIVERTED alert per diversion, across re-plans
         return f"superseded by plan revision {facts.plan_revision}"
-    if alert["kind"] == AlertKind.DIVERTED.value:  # open until the unit is back on its plan where it rejoins
+    if diverted:  # open until the unit is back on its plan where it rejoins
         back = next((m for m in facts.milestones if m.key == alert["milestone"] and m.actual is not None), None)
         return f"back on the plan: {back.key} happened" if back is not None else None
     if alert["kind"] == AlertKind.OVERDUE.value:

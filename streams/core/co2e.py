@@ -76,15 +76,22 @@ class Hop:
     diverted: bool = False
 
 
-def hops_of(legs: Sequence[Any], diverted: tuple[int, int, tuple[str, ...]] | None = None) -> list[Hop]:
-    """One hop per plan leg; with `diverted` = (first leg, last leg, stops actually travelled), those legs are one
-    hop along the stops (e.g. (1, 1, ("SGSIN", "ZACPT", "NLRTM")))."""
+def hops_of(legs: Sequence[Any], diverted: tuple[int, int, tuple[str, ...], tuple[Mode, ...]] | None = None
+            ) -> list[Hop]:  # fmt: skip
+    """One hop per plan leg; with `diverted` = (first leg, last leg, stops actually travelled, the mode between each
+    two stops), those legs are one hop along the stops per mode travelled (e.g. (1, 1, ("SGSIN", "ZACPT", "NLRTM"),
+    (SEA, SEA)): one sea hop; an aircraft diverted to Brussels and trucked on, (0, 1, ("HKHKG", "BEBRU", "ESMAD"),
+    (AIR, ROAD)): an air hop and a road hop)."""
     out: list[Hop] = []
     i = 0
     while i < len(legs):
         if diverted is not None and i == diverted[0]:
-            first, last, stops = diverted
-            out.append(Hop(first, last, legs[first].mode, stops, True))
+            first, last, stops, modes = diverted
+            start = 0
+            for k in range(1, len(modes) + 1):  # a hop per run of one mode
+                if k == len(modes) or modes[k] != modes[start]:
+                    out.append(Hop(first, last, modes[start], stops[start: k + 1], True))
+                    start = k
             i = last + 1
             continue
         g = legs[i]
@@ -126,7 +133,7 @@ def tonnes_of(cargo_tonnes: float | None, unit_kind: str) -> tuple[float, str]:
 
 @lru_cache(maxsize=4096)  # one plan (and diversion) serves every record of its unit
 def for_plan(legs: tuple[Any, ...], cargo_tonnes: float | None, unit_kind: str,
-             diverted: tuple[int, int, tuple[str, ...]] | None = None) -> dict[str, Any]:  # fmt: skip
+             diverted: tuple[int, int, tuple[str, ...], tuple[Mode, ...]] | None = None) -> dict[str, Any]:  # fmt: skip
     """A unit's CO2e for its plan's legs (LegRecords or Legs), along a diversion if any."""
     tonnes, source = tonnes_of(cargo_tonnes, unit_kind)
     return estimate(hops_of(legs, diverted), tonnes, source)

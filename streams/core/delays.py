@@ -105,13 +105,16 @@ def new_alerts(
 
 def diversion_alert(unit: TrackedUnit, plan_revision: int, view: UnitView, watermark: datetime | None,
                     policy: TrackingPolicy, emitted: Collection[str]) -> DelayAlert | None:  # fmt: skip
-    """The DIVERTED alert, once per plan revision: the unit was seen at a place its plan does not go through.
+    """The DIVERTED alert, once per diversion: the unit was seen at a place its plan does not go through.
     It names the planned milestone where the unit rejoins its plan (else the next one expected), the first
-    unplanned place, and how late the re-derived route makes that milestone."""
+    unplanned place, and how late the re-derived route makes that milestone (its severity: the impact known when
+    it was detected). Its id is the diversion's (its first unplanned event), not the plan revision's: a re-plan
+    that does not cover where the unit went does not raise it again, and growing lateness is told by the LATE
+    and OVERDUE alerts, which escalate, not by DIVERTED again."""
     div = view.diversion
     if div is None:
         return None
-    aid = alert_id(unit.id, f"DIVERTED:r{plan_revision}", AlertKind.DIVERTED)
+    aid = alert_id(unit.id, f"DIVERTED:{div.first_event}", AlertKind.DIVERTED)
     if aid in emitted:
         return None
     idx = div.rejoin if div.rejoin is not None else min(view.furthest + 1, len(view.evidence) - 1)

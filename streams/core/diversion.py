@@ -18,9 +18,10 @@ from schemas import Classifier, Milestone, Mode, PlannedStopKind
 from streams.core.eta import predict_one
 from streams.core.evidence import Evidence
 from streams.core.learning.forecast import Forecast, shift
+from streams.core.learning.lanes import cape_places
 from streams.core.milestones import PlannedMilestone
 from streams.core.policy import TrackingPolicy
-from streams.core.routes import Route, table
+from streams.core.routes import Route, road_fallback, table
 
 # Events that say where the unit physically is. Customs and gate events at an unplanned place are not counted:
 # they are often reported under a terminal's or an office's own code.
@@ -45,8 +46,11 @@ class Diversion:
     def active(self) -> bool:
         return not self.rejoined
 
-    def co2e_hop(self, milestones: Sequence[PlannedMilestone], legs: Sequence) -> tuple[int, int, tuple[str, ...]]:
-        """(first leg, last leg, stops travelled) of the diverted stretch, for `co2e.hops_of`."""
+    def co2e_hop(self, milestones: Sequence[PlannedMilestone], legs: Sequence
+                 ) -> tuple[int, int, tuple[str, ...], tuple[Mode, ...]]:  # fmt: skip
+        """(first leg, last leg, stops travelled, the mode between each two) of the diverted stretch, for
+        `co2e.hops_of`: to the unplanned places by the mode it left the plan on, then on to the rejoin place by
+        its onward mode (a truck, from an airport it was diverted to)."""
         origin = legs[self.first_leg].origin
         if self.rejoin is None:
             end, last = legs[self.first_leg].destination, self.first_leg
@@ -58,7 +62,11 @@ class Diversion:
                 end, last = ms.location, ms.leg_index
         last = max(last, self.first_leg)
         stops = tuple(dict.fromkeys((origin, *self.places)))  # a place seen twice (arrived, departed) once
-        return self.first_leg, last, (*stops, end) if stops[-1] != end else stops
+        left_on = legs[self.first_leg].mode  # the leg it left the plan on (later events may be the truck's)
+        modes = (left_on,) * (len(stops) - 1)
+        if stops[-1] != end:
+            stops, modes = (*stops, end), (*modes, onward_mode(left_on))
+        return self.first_leg, last, stops, modes
 
     def as_data(self, milestones: Sequence[PlannedMilestone]) -> dict:
         """The timeline's `diversion` field."""
@@ -91,6 +99,13 @@ class Diversion:
                 f"{milestones[self.rejoin].location}")  # fmt: skip
 
 
+def onward_mode(mode: Mode) -> Mode:
+    """How a unit diverted on a leg of `mode` goes on from where it was diverted: cargo flown to another airport
+    is trucked to where it was going (flying it back through the hub is not what forwarders do); otherwise the
+    same mode, by the route table's alternatives."""
+    return Mode.ROAD if mode is Mode.AIR else mode
+
+
 def transit_hours(route: Route) -> float:
     """Typical transit over a re-derived route: the route table's today (the seam for learned segment medians)."""
     return route.hours
@@ -106,7 +121,8 @@ def detect(milestones: Sequence[PlannedMilestone], evidence: Sequence[Evidence],
            unplanned: Sequence, issued: datetime, policy: TrackingPolicy) -> Diversion | None:  # fmt: skip
     """The unit's diversion, if it left its plan: `unplanned` are the off-plan actual movement events in history
     order (`off_plan`). Counted only between the trip's first planned actual and its final arrival, and after the
-    plan was issued (a plan issued later knew where the unit had been)."""
+    plan was issued, at places it had not been seen at before then (a plan issued later knew where the unit had
+    been: a ship re-planned while at Cape Town leaving Cape Town is not a new diversion)."""
     if not unplanned or furthest < 0:
         return None
     actual_times = [(i, ev.actual.event_time) for i, ev in enumerate(evidence) if ev.actual is not None]
@@ -114,7 +130,8 @@ def detect(milestones: Sequence[PlannedMilestone], evidence: Sequence[Evidence],
     final = next((i for i in range(len(milestones) - 1, -1, -1) if milestones[i].kind is PlannedStopKind.ARRIVAL),
                  None)  # fmt: skip
     end = evidence[final].actual.event_time if final is not None and evidence[final].actual else None
-    rel = [e for e in unplanned if e.event_time > start and e.event_time >= issued
+    known = {e.location for e in unplanned if e.event_time < issued}  # the plan was made knowing it was there
+    rel = [e for e in unplanned if e.event_time > start and e.event_time >= issued and e.location not in known
            and (end is None or e.event_time < end)]  # fmt: skip
     if not rel:
         return None
@@ -148,7 +165,9 @@ def _rejoin(milestones: Sequence[PlannedMilestone], furthest: int, place: str,
     final = max((i for i, m in enumerate(milestones) if m.kind is PlannedStopKind.ARRIVAL), default=None)
     if final is None:
         return None, None
-    whole = t.shortest(place, milestones[final].location, mode)
+    mode = onward_mode(mode)
+    whole = t.shortest(place, milestones[final].location, mode) or road_fallback(t, place,
+                                                                                  milestones[final].location, mode)
     if whole is not None and whole.segments:
         for j in range(furthest + 1, final + 1):
             m = milestones[j]
@@ -160,7 +179,7 @@ def _rejoin(milestones: Sequence[PlannedMilestone], furthest: int, place: str,
         m = milestones[j]
         if m.kind is not PlannedStopKind.ARRIVAL:
             continue
-        r = t.shortest(place, m.location, mode)
+        r = t.shortest(place, m.location, mode) or road_fallback(t, place, m.location, mode)
         if r is None or not r.segments:
             continue
         cost = transit_hours(r) + (milestones[final].planned - m.planned).total_seconds() / 3600
@@ -185,7 +204,7 @@ def repredict(evidence: Sequence[Evidence], forecasts: list[Forecast | None], st
         if rejoin is not None and furthest < i < rejoin and ev.actual is None:
             forecasts[i] = None
             continue
-        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy)
+        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy, cape=div is None or not div.active)
         if (i == rejoin and pred is not None and ev.actual is None and div.floor is not None  # type: ignore[union-attr]
                 and pred.mid < div.floor):  # type: ignore[union-attr]
             pred = shift(pred, div.floor - pred.mid)  # type: ignore[union-attr]
@@ -199,30 +218,11 @@ def first_affected(div: Diversion | None, furthest: int) -> int | None:
     return None if div is None or not div.active else furthest + 1
 
 
-# -- The lane signal: recent sailings round the Cape ---------------------------------------------------------
-
-
-def cape_share(sailings: Iterable[tuple[datetime, bool]], now: datetime, window: timedelta = timedelta(days=30)
-               ) -> tuple[int, int]:  # fmt: skip
-    """(sailings round the Cape, sailings) among a lane's sailings that left within `window` before `now` (event
-    time): each sailing is (departure, went round the Cape)."""
-    recent = [cape for dep, cape in sailings if now - window <= dep <= now]
-    return sum(recent), len(recent)
-
-
-def cape_widening(origin: str, destination: str, overdue: bool, cape: int, sailings: int,
-                  min_sailings: int = 2) -> timedelta:  # fmt: skip
-    """How much later than its median a Suez-routed sea leg's arrival may plausibly be, before any report says
-    so: when a Suez-side call is overdue and most of the lane's recent sailings went round the Cape, the whole
-    Cape detour (its extra transit over Suez, from the route table); else nothing. A p90 adds it; the median
-    does not move until a report (or the carrier's estimate) says the unit is going round."""
-    if not overdue or sailings < min_sailings or cape * 2 < sailings:
-        return timedelta(0)
-    t = table()
-    suez = t.shortest(origin, destination, Mode.SEA)
-    if suez is None or "Suez" not in suez.names:
-        return timedelta(0)
-    cape_route = t.shortest(origin, destination, Mode.SEA, avoid=frozenset({"EGPSD"}))
-    if cape_route is None or "Cape" not in cape_route.names:
-        return timedelta(0)
-    return timedelta(hours=transit_hours(cape_route) - transit_hours(suez))
+def cape_legs(div: Diversion | None) -> dict[int, datetime]:
+    """The sea leg a diversion took round the Cape of Good Hope (seen at a Cape-only place, or re-routed round
+    it), with when the diversion was first seen: what the lane summary learns before the unit arrives."""
+    if div is None or div.mode is not Mode.SEA:
+        return {}
+    if cape_places().isdisjoint(div.places) and (div.route is None or "Cape" not in div.route.names):
+        return {}
+    return {div.first_leg: div.first_seen}

@@ -143,7 +143,7 @@ class Derivation:
         self._preds: list[datetime | None] = [None] * n
         self._fc: list[Forecast | None] = [None] * n  # the predictions' bands; `_preds` holds their medians
         self._kv = -1  # the version of what the job had learned when the predictions were made
-        self.lessons: tuple[list[Evidence], Any] | None = None  # the tracker's memo: evidence -> observations
+        self.lessons: tuple[list[Evidence], Any, Any] | None = None  # the tracker's memo (`tracker._lessons`)
         self._ms_entries: list[tuple[Any, orjson.Fragment] | None] = [None] * n
         self._ev_entries: dict[str, tuple[EventRecord, list[str], orjson.Fragment]] = {}
         # `timeline.same_events` kept as events come and go: its groups (reports of one happening), each group's
@@ -267,12 +267,13 @@ class Derivation:
 
         # Milestone entries, re-encoded from `start` on where what they show changed.
         entries = self._ms_entries
+        fcs = self._fc
         for i in range(start, n):
-            ev, pred = evidence[i], preds[i]
-            shown = (ev.actual_time, ev.estimated_time, ev.actual is not None, pred)
+            ev, f = evidence[i], fcs[i]
+            shown = (ev.actual_time, ev.estimated_time, ev.actual is not None, f)
             cached = entries[i]
             if cached is None or cached[0] != shown:
-                entries[i] = (shown, _fragment(_milestone_data(ev, pred)))
+                entries[i] = (shown, _fragment(_milestone_data(ev, f)))
 
         view = self._assemble(watermark, list(evidence), list(preds), furthest)
         object.__setattr__(view, "forecasts", list(self._fc))

@@ -128,6 +128,21 @@ def _shortest(table: RouteTable, a: str, b: str, mode: Mode, avoid: frozenset[st
     return None
 
 
+def road_fallback(t: RouteTable, a: str, b: str, mode: Mode) -> Route | None:
+    """A road route the table has no segments for (an airport a flight was diverted to, to where its cargo was
+    going): one segment of great-circle x the road adjustment factor (`[distance] road_factor`), at the table's
+    typical truck speed (`[speeds_kmh] ROAD`, rests included). None for other modes or unknown positions."""
+    if mode is not Mode.ROAD or a == b:
+        return None
+    pa, pb = t.position(a), t.position(b)
+    if pa is None or pb is None:
+        return None
+    km = round(surface_or_air_km(Mode.ROAD, pa, pb), 1)
+    hours = round(km / float(_raw()["speeds_kmh"]["ROAD"]), 1)
+    how = f"great-circle x {distance_rules().factor(Mode.ROAD)}"
+    return Route(Mode.ROAD, (Segment(Mode.ROAD, a, b, km, hours, "road", how),))
+
+
 @dataclass(frozen=True, slots=True)
 class DistanceRules:
     air_extra_km: float

@@ -176,7 +176,7 @@ def derive(
             "planned_arrival": fin.milestone.planned,
             "predicted_arrival": fin_pred,
             "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
-            "milestones": [_milestone_data(ev, pred) for ev, pred in zip(evidence, preds, strict=True)],
+            "milestones": [_milestone_data(ev, f) for ev, f in zip(evidence, forecasts, strict=True)],
             "diversion": div.as_data(milestones) if div is not None else None,
             "co2e": unit_co2e(unit, plan, milestones, div),
         }
@@ -195,13 +195,18 @@ def unit_co2e(unit: TrackedUnit, plan: Any, milestones: list, div: Diversion | N
     return co2e.for_plan(legs, plan.cargo_tonnes, unit.kind.value, hop)
 
 
-def _milestone_data(ev: Evidence, pred: datetime | None) -> dict[str, Any]:
+def _milestone_data(ev: Evidence, f: Forecast | None) -> dict[str, Any]:
+    """A milestone's timeline entry; `f` its forecast (the band, p50 the prediction). The band is shown until
+    the actual: the shipment job composes door-to-door bands from it."""
     ms, actual = ev.milestone, ev.actual_time
+    pred = f.mid if f is not None else None
     shown = actual or pred
+    band = f is not None and not ev.actual
     return {"key": ms.key, "kind": ms.kind, "leg_index": ms.leg_index, "mode": ms.mode, "location": ms.location,
             "planned": ms.planned, "estimated": ev.estimated_time, "actual": actual,
             "predicted": None if ev.actual else pred,
-            "minutes_late": minutes((shown - ms.planned).total_seconds()) if shown else None}  # fmt: skip
+            "minutes_late": minutes((shown - ms.planned).total_seconds()) if shown else None,
+            "predicted_p10": f.lo if band else None, "predicted_p90": f.hi if band else None}  # type: ignore[union-attr]  # fmt: skip
 
 
 # Two sources' reports of one physical event (a carrier's EDI and the terminal's DCSA feed) differ by minutes.

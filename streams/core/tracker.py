@@ -15,6 +15,7 @@ from schemas import (
     DelayAlert,
     EtaUpdate,
     Milestone,
+    Mode,
     Plan,
     PlannedStopKind,
     ShipmentRefs,
@@ -26,8 +27,10 @@ from schemas import (
 from schemas.codec import constructor
 from schemas.refs import normalise_awb
 from streams.core.delays import alert_id, diversion_alert, new_alerts
+from streams.core.diversion import Diversion, cape_legs
 from streams.core.incremental import Derivation
 from streams.core.learning.forecast import Forecast, model_name
+from streams.core.learning.lanes import suez_due
 from streams.core.learning.observe import observations
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
@@ -232,7 +235,7 @@ def _evaluate(
 
     learned_before = None
     if policy.knowledge is not None and state.plan is not None:
-        lessons = _lessons(view.evidence, state.plan, policy, state._derived if incremental else None)
+        lessons = _lessons(view.evidence, view.diversion, state.plan, policy, state._derived if incremental else None)
         if lessons != state.learned:
             learned_before, new.learned = state.learned, lessons
 
@@ -244,16 +247,18 @@ def _evaluate(
     return Outcome(new, outputs, changed, view, timeline=timeline, learned_before=learned_before)
 
 
-def _lessons(evidence: list, plan: PlanRecord, policy: TrackingPolicy, derived: Derivation | None) -> dict:
+def _lessons(evidence: list, div: Diversion | None, plan: PlanRecord, policy: TrackingPolicy,
+             derived: Derivation | None) -> dict:  # fmt: skip
     """What the unit's history teaches (`observe.observations`). The incremental engine's derivation replaces an
-    Evidence only when it changes: the same Evidence objects teach the same, so most records skip the work."""
+    Evidence only when it changes: the same Evidence objects (and diversion) teach the same, so most records skip
+    the work."""
     memo = derived.lessons if derived is not None else None
-    if memo is not None and len(memo[0]) == len(evidence) and \
+    if memo is not None and len(memo[0]) == len(evidence) and memo[2] == div and \
             all(a is b for a, b in zip(memo[0], evidence, strict=True)):
         return memo[1]
-    lessons = observations(evidence, [g.carrier for g in plan.legs], policy)
+    lessons = observations(evidence, [g.carrier for g in plan.legs], policy, cape_legs(div))
     if derived is not None:
-        derived.lessons = (evidence, lessons)
+        derived.lessons = (evidence, lessons, div)
     return lessons
 
 
@@ -360,8 +365,23 @@ def _next_due(
         # publishes a handful of ETA updates, not one per tolerance period.
         late = max(pred - ms.planned, timedelta(0))
         due.append(pred + max(policy.eta_min_shift, policy.tolerance(ms.mode), late / 2))
+    suez = _suez_due(view, nxt, policy)
+    if suez is not None:  # a silent sailing's Suez passage becomes overdue: the Cape risk may widen its band
+        due.append(suez)
     later = [d for d in due if watermark is None or d > watermark]
     return min(later) if later else None
+
+
+def _suez_due(view: UnitView, nxt: int, policy: TrackingPolicy) -> datetime | None:
+    """`lanes.suez_due` of the sea leg under way, if the next expected milestone is its arrival."""
+    if policy.knowledge is None or nxt == 0:
+        return None
+    ms, dep = view.evidence[nxt].milestone, view.evidence[nxt - 1]
+    if ms.mode is not Mode.SEA or ms.kind is not PlannedStopKind.ARRIVAL or dep.actual is None \
+            or dep.milestone.kind is not PlannedStopKind.DEPARTURE or dep.milestone.leg_index != ms.leg_index:
+        return None
+    return suez_due(dep.milestone.location, ms.location, dep.actual.event_time, ms.planned - dep.milestone.planned,
+                    policy.tolerance(ms.mode))  # fmt: skip
 
 
 def _moves(predicted: datetime, state: UnitState, stops: list[StopEta], destination: str) -> str:

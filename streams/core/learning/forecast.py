@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from streams.core.learning.knowledge import Knowledge
 
 # What a forecast used, as bits: the ETA's reason says which model it comes from.
-TRANSIT, WAIT, BIAS = 1, 2, 4
+TRANSIT, WAIT, BIAS, CAPE = 1, 2, 4, 8  # CAPE: the Cape risk widened p90 (streams.core.learning.lanes)
 _MIN = timedelta(minutes=1)
 _Z = 2 * 1.2816  # p10 to p90 of a normal distribution, in standard deviations
 _FLOOR = 30.0  # minutes: no forecast is trusted to better than this when blending
@@ -109,17 +109,25 @@ def _plan_spread(tolerance: timedelta, gap: timedelta) -> float:
 
 
 def departure(prev: Forecast | None, prev_planned: datetime | None, planned: datetime, kind: str, location: str,
-              mode: str, min_connection: timedelta, knowledge: Knowledge | None) -> Forecast:  # fmt: skip
+              mode: str, min_connection: timedelta, knowledge: Knowledge | None,
+              now: datetime | None = None) -> Forecast:  # fmt: skip
     """A departure (or delivery): dwell is compressible, so a unit running late leaves after the minimum
     connection, never before the scheduled time (the plan's rule); plus the hub's learned wait beyond that
-    rule (queues at a gauge change, a missed train)."""
+    rule (queues at a gauge change, a missed train). `now`: the watermark, when the unit is at the hub (`prev`
+    is its actual arrival): once it has waited past its rule, the wait ahead is the learned wait given it has
+    lasted that long (`Knowledge.remaining`), not the unconditioned one."""
     if prev is None or prev_planned is None:
         base = point(planned)
     else:
         conn = min(planned - prev_planned, min_connection)
         base = at_least(shift(prev, conn), planned)
     if knowledge is not None:
-        q = knowledge.quantiles(wait_key(kind, location, mode))
+        key = wait_key(kind, location, mode)
+        if now is not None and now > base.mid and base.lo == base.hi:
+            q = knowledge.remaining(key, _mins(now - base.mid))
+            if q is not None:
+                return add(base, q, WAIT)
+        q = knowledge.quantiles(key)
         if q is not None:
             return add(base, q, WAIT)
     return base
@@ -141,4 +149,5 @@ def model_name(learned: int) -> str:
     if not learned:
         return "plan"
     parts = [name for bit, name in ((TRANSIT, "transit"), (WAIT, "dwell"), (BIAS, "source bias")) if learned & bit]
-    return "learned " + "+".join(parts)
+    name = "learned " + "+".join(parts) if parts else "plan"
+    return f"{name}; p90 widened: recent sailings on the lane went round the Cape" if learned & CAPE else name

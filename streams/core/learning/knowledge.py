@@ -16,12 +16,16 @@ Model keys (strings, also the encoding's keys):
   planned departure, or the arrival plus the minimum connection when running late), in minutes: the heavy
   tail of border and hub dwell;
 - `B|source|mode`: a source's estimate error, `(actual - estimate) / (estimate - received)`, in per mille of
-  the estimate's horizon (a carrier whose ETAs are 5% optimistic gives +50 whatever the voyage's length)."""
+  the estimate's horizon (a carrier whose ETAs are 5% optimistic gives +50 whatever the voyage's length);
+- `C|origin|destination|YYYY-MM-DD`: the lane's sea legs that left on that day (event time), 1 for one that went
+  round the Cape of Good Hope, 0 for one that did not: the lane summary `sailings` reads (see
+  docs/design/lane-state.md). Both values fall in buckets of their own, so its counts are exact."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
 from functools import lru_cache
 
 import orjson
@@ -43,6 +47,11 @@ def transit_keys(origin: str, destination: str, mode: str, carrier: str | None) 
 @lru_cache(maxsize=8192)
 def wait_key(kind: str, location: str, mode: str) -> str:
     return f"W|{kind}|{location}|{mode}"
+
+
+@lru_cache(maxsize=8192)
+def sailing_key(origin: str, destination: str, day: date) -> str:
+    return f"C|{origin}|{destination}|{day.isoformat()}"
 
 
 @lru_cache(maxsize=8192)
@@ -76,6 +85,7 @@ class Knowledge:
         self.dirty: set[int] = set()
         self.partition = 0
         self.version = 0
+        self._residual: set[tuple[int, str]] = set()  # keys asked for `remaining`: any change moves `version`
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -98,6 +108,8 @@ class Knowledge:
     def _compute(self, key: str) -> Quantiles | None:
         own, prior = self.model().get(key), self.prior.get(key)
         sketch = own.merge(prior) if own is not None and prior is not None else own or prior
+        if key[0] == "C":  # a lane's sailings of one day: (round the Cape, all, 0), no sample floor
+            return None if sketch is None else (float(sketch.counts.get(1, 0)), float(sketch.n), 0.0)
         q = None
         if sketch is not None and sketch.n >= self.min_samples:
             p10, p50, p90 = sketch.quantiles(QUANTILES)
@@ -114,6 +126,34 @@ class Knowledge:
             if q is not None:
                 return q
         return None
+
+    def remaining(self, key: str, waited: float) -> Quantiles | None:
+        """p10, p50, p90 of a wait (a `W|` key) given it has already lasted `waited` minutes: the quantiles of
+        the values learned at or beyond that (the residual wait, as survival analysis has it). A unit still at
+        a hub long past its rule is not about to leave: its remaining wait is the tail's. None with fewer than
+        `min_samples` such values (the caller keeps its unconditioned forecast)."""
+        self._residual.add((self.partition, key))
+        own, prior = self.model().get(key), self.prior.get(key)
+        sketch = own.merge(prior) if own is not None and prior is not None else own or prior
+        if sketch is None:
+            return None
+        tail = sketch.at_least(waited)
+        if tail.n < self.min_samples:
+            return None
+        p10, p50, p90 = tail.quantiles(QUANTILES)
+        w = 1 + SMALL_SAMPLE_WIDENING / math.sqrt(tail.n)
+        return (round(max(waited, p50 - (p50 - p10) * w), 2), p50, round(p50 + (p90 - p50) * w, 2))
+
+    def sailings(self, origin: str, destination: str, day: date, days: int) -> tuple[int, int]:
+        """(round the Cape, all) among the lane's sea legs that left on `day` or the `days` - 1 days before it, as
+        the prior and the current partition know them. Read through the same cache as quantiles, so a change
+        to a day that was asked for moves `version` (and the predictions resting on it are made again)."""
+        cape = n = 0
+        for k in range(days):
+            q = self.quantiles(sailing_key(origin, destination, day - timedelta(days=k)))
+            if q is not None:
+                cape, n = cape + int(q[0]), n + int(q[1])
+        return cape, n
 
     # -- learning ----------------------------------------------------------------------------------------
 
@@ -147,6 +187,8 @@ class Knowledge:
         """Predictions depend on quantiles only: the version moves only when one that was asked for changed (most
         observations added to a well-filled sketch move none of its rounded p10, p50, p90)."""
         ck = (self.partition, key)
+        if ck in self._residual:  # read conditioned on how long a wait lasted: any change may move it
+            self.version += 1
         if ck in self._cache:
             q = self._compute(key)
             if q != self._cache[ck]:
@@ -160,6 +202,7 @@ class Knowledge:
         """Partitions moved: what is in memory may be stale (another worker may have learned meanwhile)."""
         self._models.clear()
         self._cache.clear()
+        self._residual.clear()
         self.dirty.clear()
         self.version += 1
 

@@ -2,27 +2,36 @@
 happened (its wait beyond the plan's rule) and per milestone that happened with an estimate standing (the
 estimate's error). A pure function of the plan and the evidence, so the unit's state can keep the observations
 it contributed and the job adds only what changed (`Knowledge.apply`): a re-delivered event teaches nothing
-twice, and a corrected or retracted one takes its lesson back."""
+twice, and a corrected or retracted one takes its lesson back.
+
+A sea leg on a lane that can go through Suez or round the Cape also gives the lane summary one sailing (`S<leg>`):
+round the Cape (1) once the unit was seen at a Cape-only place (`cape_legs`) or arrived after a transit nearer
+the Cape route's, else through Suez (0) once it arrived; filed under the day its route became known (seen round
+the Cape, or arrived), so a window of recent days counts both kinds alike. See docs/design/lane-state.md."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
-from schemas import PlannedStopKind
+from schemas import Mode, PlannedStopKind
 from streams.core.evidence import Evidence
-from streams.core.learning.knowledge import Observations, bias_key, transit_keys, wait_key
+from streams.core.learning.knowledge import Observations, bias_key, sailing_key, transit_keys, wait_key
+from streams.core.learning.lanes import cape_lane, went_round_cape
 from streams.core.policy import TrackingPolicy
 
 _MIN = timedelta(minutes=1)
+_HOUR = timedelta(hours=1)
 _ARR, _DEP = PlannedStopKind.ARRIVAL, PlannedStopKind.DEPARTURE
 # Beyond these, an observation is a data error (a wrong year, a unit idle for months), not a lesson.
 MAX_MINUTES = 200 * 24 * 60
 MAX_ERROR_PER_MILLE = 5000
 
 
-def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], policy: TrackingPolicy) -> Observations:
-    """`carriers`: each leg's carrier, by leg index."""
+def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], policy: TrackingPolicy,
+                 cape_legs: Mapping[int, datetime] | None = None) -> Observations:  # fmt: skip
+    """`carriers`: each leg's carrier, by leg index; `cape_legs`: the sea legs the unit was seen round the Cape on
+    (its diversion), and when it was first seen there."""
     out: Observations = {}
     prev: Evidence | None = None
     for ev in evidence:
@@ -53,4 +62,30 @@ def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], p
                     if abs(error) <= MAX_ERROR_PER_MILLE:
                         out[f"B{ms.key}"] = [error, bias_key(est.source, mode)]
         prev = ev
+    _sailings(evidence, cape_legs or {}, out)
     return out
+
+
+def _sailings(evidence: Sequence[Evidence], cape_legs: Mapping[int, datetime], out: Observations) -> None:
+    departed: dict[int, Evidence] = {}
+    for ev in evidence:
+        ms = ev.milestone
+        if ms.mode is not Mode.SEA or ev.actual is None:
+            continue
+        if ms.kind is _DEP:
+            departed[ms.leg_index] = ev
+        elif ms.kind is _ARR and ms.leg_index in departed:
+            dep = departed.pop(ms.leg_index)
+            hours = (ev.actual.event_time - dep.actual.event_time) / _HOUR  # type: ignore[union-attr]
+            cape = went_round_cape(dep.milestone.location, ms.location, hours)
+            if cape is not None:  # the lane has the choice
+                seen = cape_legs.get(ms.leg_index)
+                known = seen if seen is not None else ev.actual.event_time
+                key = sailing_key(dep.milestone.location, ms.location, known.date())
+                out[f"S{ms.leg_index}"] = [int(cape or seen is not None), key]
+    for leg, dep in departed.items():  # under way: counted now only if seen round the Cape
+        seen = cape_legs.get(leg)
+        if seen is not None:
+            arr = next((e for e in evidence if e.milestone.kind is _ARR and e.milestone.leg_index == leg), None)
+            if arr is not None and cape_lane(dep.milestone.location, arr.milestone.location) is not None:
+                out[f"S{leg}"] = [1, sailing_key(dep.milestone.location, arr.milestone.location, seen.date())]

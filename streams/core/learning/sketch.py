@@ -78,6 +78,11 @@ class Sketch:
             out.append(round(v, 2))
         return tuple(out)
 
+    def at_least(self, floor: float) -> Sketch:
+        """The values in buckets whose representative is at least `floor`: what remains possible of a wait that
+        has already lasted `floor`."""
+        return Sketch({k: v for k, v in self.counts.items() if representative(k) >= floor})
+
     def _at(self, keys: list[int], rank: int) -> float:
         seen = 0
         for k in keys:

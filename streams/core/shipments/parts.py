@@ -48,6 +48,16 @@ class UnitRide:
                 return t
         return None
 
+    def expected_band(self, location: str) -> tuple[datetime, datetime] | None:
+        """The unit's band (p10, p90) for arriving at `location`, while it has not: from its timeline."""
+        for m in self.timeline.get("milestones", []):
+            if m["kind"] == "ARRIVAL" and m["location"] == location:
+                lo, hi = m.get("predicted_p10"), m.get("predicted_p90")
+                if m.get("actual") or not m.get("predicted") or lo is None or hi is None:
+                    return None
+                return parse_time(lo), parse_time(hi)  # type: ignore[return-value]
+        return None
+
     def expected_arrival(self, location: str) -> datetime | None:
         """The unit's own prediction (or the carrier's estimate, or its plan) for arriving at `location`."""
         for m in self.timeline.get("milestones", []):

@@ -40,6 +40,7 @@ class ShipmentState:
     eta_done: bool = False  # the "delivered" ETA update was emitted
     digest: str | None = None
     next_due: datetime | None = None
+    eta_band: tuple[datetime, datetime] | None = None  # (p10, p90) of the door delivery as last published
 
     @property
     def plan(self) -> ShipmentPlan | None:
@@ -48,12 +49,14 @@ class ShipmentState:
     def encode(self) -> bytes:
         ref = [self.ref.kind.value, self.ref.id] if self.ref else None
         plan = self.plan_json.decode() if self.plan_json is not None else None
+        band = [_t(self.eta_band[0]), _t(self.eta_band[1])] if self.eta_band else None
+        tail = [band] if band else []  # added later: a state without a band reads as before
         return orjson.dumps([VERSION, ref, plan, self.rides, self.alerted, _t(self.eta), int(self.eta_done),
-                             self.digest, _t(self.next_due)])  # fmt: skip
+                             self.digest, _t(self.next_due), *tail])  # fmt: skip
 
     @classmethod
     def decode(cls, data: bytes) -> ShipmentState:
-        version, ref, plan, rides, alerted, eta, done, digest, due = orjson.loads(data)
+        version, ref, plan, rides, alerted, eta, done, digest, due, *tail = orjson.loads(data)
         if version != VERSION:
             raise ValueError(f"shipment state version {version} is not {VERSION}")
         return cls(
@@ -65,4 +68,5 @@ class ShipmentState:
             eta_done=bool(done),
             digest=digest,
             next_due=_d(due),
+            eta_band=(_d(tail[0][0]), _d(tail[0][1])) if tail and tail[0] else None,  # type: ignore[arg-type]
         )

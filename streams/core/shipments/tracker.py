@@ -29,6 +29,9 @@ from streams.core.shipments.view import ShipmentView, derive
 from streams.core.timeline import minutes
 
 Output = ShipmentTimeline | ShipmentAlert | ShipmentEta
+# A door-to-door band alone moving by this fraction of its width (and at least the ETA shift) is published, as a
+# unit's is (`TrackingPolicy.eta_band_shift`).
+BAND_SHIFT = 0.5
 
 
 @dataclass(slots=True)
@@ -192,6 +195,11 @@ def _eta(state: ShipmentState, view: ShipmentView, plan: ShipmentPlan, now: date
         return None
     delivered = view.delivered_at is not None
     moved = state.eta is None or abs(predicted - state.eta) >= policy.eta_min_shift
+    band = None if delivered else view.delivery_band
+    if not moved and band is not None and state.eta_band is not None:  # the band alone moved materially
+        lo, hi = state.eta_band
+        width = max((hi - lo) * BAND_SHIFT, policy.eta_min_shift)
+        moved = abs(band[0] - lo) >= width or abs(band[1] - hi) >= width
     if not (moved or replanned or delivered):
         return None
     dest = plan.legs[-1].destination
@@ -201,9 +209,12 @@ def _eta(state: ShipmentState, view: ShipmentView, plan: ShipmentPlan, now: date
         reason = f"first prediction ({trigger})"
     else:
         reason = f"{trigger}: {dest} {(predicted - state.eta).total_seconds() / 3600:+.1f} h"
+        if band is not None and abs(predicted - state.eta) < policy.eta_min_shift:
+            reason = f"{trigger}: {dest} band now {band[0]:%Y-%m-%d %H:%M} - {band[1]:%Y-%m-%d %H:%M} UTC"
     leg, unit = view.cause or (None, None)
     update = ShipmentEta.model_construct(
         shipment=plan.shipment, destination=dest, predicted_delivery=predicted, previous_prediction=state.eta,
+        predicted_delivery_p10=band[0] if band else None, predicted_delivery_p90=band[1] if band else None,
         planned_delivery=plan.legs[-1].planned_arrival, promised_delivery=plan.promised_delivery,
         cause_leg=leg, cause_unit=unit,
         legs=[LegEta.model_construct(leg_index=st.index, destination=plan.legs[st.index].destination,
@@ -212,6 +223,7 @@ def _eta(state: ShipmentState, view: ShipmentView, plan: ShipmentPlan, now: date
         reason=reason, as_of=now, plan_revision=plan.revision,
     )  # fmt: skip
     state.eta = predicted
+    state.eta_band = band
     state.eta_done = delivered
     return update
 

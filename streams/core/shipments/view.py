@@ -47,6 +47,7 @@ class LegState:
     predicted_arrival: datetime
     latest_part: Part | None  # the part whose arrival decides the leg's; None: pieces not loaded yet
     drifting: bool  # the prediction rests on the watermark (cargo should have left and has not)
+    band: tuple[datetime, datetime] | None = None  # (p10, p90) of `predicted_arrival`, until the leg arrived
 
 
 @dataclass(slots=True)
@@ -78,6 +79,7 @@ class ShipmentView:
     stays: list[Stay] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
     predicted_delivery: datetime | None = None
+    delivery_band: tuple[datetime, datetime] | None = None  # door to door: the last leg's (p10, p90)
     delivered_at: datetime | None = None
     delivered_pieces: int = 0
     cause: tuple[int, TrackedUnit | None] | None = None
@@ -160,10 +162,25 @@ def _entries(parts: list[Part], own: list[UnitRide]) -> list[dict[str, Any]]:
     return [e for _, _, e in out]
 
 
+Band = tuple[datetime, datetime, datetime]  # p10, p50, p90
+
+
+def _latest(bands: list[Band]) -> Band:
+    """The band of the latest of several arrivals, quantile by quantile: a leg is done when its last part
+    arrives. Exact when the parts' delays move together (units on one departure share its disruptions);
+    otherwise the latest arrival's p90 lies somewhat beyond it. Ordered whenever each band is."""
+    return max(b[0] for b in bands), max(b[1] for b in bands), max(b[2] for b in bands)
+
+
 def _legs(view: ShipmentView, plan: ShipmentPlan, parts: list[Part], own: list[UnitRide], wm: datetime | None,
           policy: ShipmentPolicy) -> None:  # fmt: skip
+    """Each leg's predicted arrival (the last piece's) and its band. A part's band is its unit's for arriving at
+    the leg's destination (from the unit's timeline; none, the plan's time, when the unit predicts nothing
+    there); pieces not loaded yet carry the band of the leg before them (`_carried`); the leg's band is the
+    latest part's (`_latest`). Door to door, the shipment's is its last leg's."""
     total = plan.pieces
     ready: datetime | None = None
+    ready_band: Band | None = None
     prev_late = 0
     best: tuple[int, int, TrackedUnit | None] | None = None  # (increase, leg, unit)
     for i, leg in enumerate(plan.legs):
@@ -173,6 +190,7 @@ def _legs(view: ShipmentView, plan: ShipmentPlan, parts: list[Part], own: list[U
         deps: list[datetime] = []
         arrs: list[datetime] = []
         predicted: list[tuple[datetime, Part | None]] = []
+        bands: list[Band] = []
         clamped = False
         for p in on:
             if p.ride.own:
@@ -194,14 +212,20 @@ def _legs(view: ShipmentView, plan: ShipmentPlan, parts: list[Part], own: list[U
                 arrived += p.pieces
                 arrs.append(arr)
                 predicted.append((arr, p))
+                bands.append((arr, arr, arr))
                 continue
             guess = p.ride.expected_arrival(leg.destination)
+            band = p.ride.expected_band(leg.destination) if guess is not None else None
             if guess is None:
                 start = dep or max(leg.planned_departure, *(t for t in (p.loaded, wm) if t is not None))
                 guess = start + duration
+                band = None  # its unit says nothing of it yet: the plan's time
             if wm is not None and guess < wm:
                 guess, clamped = wm, True  # not arrived yet, so not before now
             predicted.append((guess, p))
+            lo, hi = band if band is not None else (guess, guess)
+            bands.append((min(lo, guess), guess, max(hi, guess)) if wm is None else
+                         (min(max(lo, wm), guess), guess, max(hi, guess)))  # fmt: skip
         assigned = sum(p.pieces for p in on)
         missing = max(total - assigned, 0)
         drifting = clamped
@@ -210,20 +234,34 @@ def _legs(view: ShipmentView, plan: ShipmentPlan, parts: list[Part], own: list[U
             if wm is not None and wm > start:
                 start, drifting = wm, True
             predicted.append((start + duration, None))
+            floor = max(t for t in (leg.planned_departure, wm) if t is not None)
+            bands.append(_carried(ready_band, floor, duration) if ready_band else (start + duration,) * 3)
         when, who = max(predicted, key=lambda x: x[0])
         done_dep = max(deps) if deps and departed >= total else None
         done_arr = max(arrs) if arrs and arrived >= total else None
+        band3 = (done_arr,) * 3 if done_arr else _latest(bands)
         state = LegState(i, on, missing, min(departed, total), min(arrived, total), done_dep, done_arr,
-                         min(arrs) if arrs else None, done_arr or when, who, drifting)  # fmt: skip
+                         min(arrs) if arrs else None, done_arr or when, who, drifting,
+                         None if done_arr else (band3[0], band3[2]))  # fmt: skip
         view.legs.append(state)
         ready = state.predicted_arrival + policy.handling
+        ready_band = (band3[0] + policy.handling, ready, band3[2] + policy.handling)
         late = minutes((state.predicted_arrival - leg.planned_arrival).total_seconds())
         if late - prev_late > 0 and (best is None or late - prev_late > best[0]):
             best = (late - prev_late, i, who.ride.unit if who is not None else None)
         prev_late = max(prev_late, late)
     view.predicted_delivery = view.legs[-1].predicted_arrival
+    view.delivery_band = view.legs[-1].band
     if best is not None:
         view.cause = (best[1], best[2])
+
+
+def _carried(ready: Band, floor: datetime, duration: timedelta) -> Band:
+    """The band of pieces not loaded yet on a leg predicted from the plan: they leave when the cargo of the leg
+    before is ready (its band, handling included), never before the leg's scheduled departure nor now
+    (`floor`), quantile by quantile, and take the planned duration. Its median is the leg's own prediction."""
+    lo, mid, hi = (max(floor, q) + duration for q in ready)
+    return lo, mid, hi
 
 
 def _stays(view: ShipmentView, plan: ShipmentPlan, policy: ShipmentPolicy) -> None:
@@ -306,6 +344,8 @@ def _data(view: ShipmentView, plan: ShipmentPlan | None, parts: list[Part], entr
                 "actual_departure": _iso(st.actual_departure), "actual_arrival": _iso(st.actual_arrival),
                 "predicted_arrival": None if st.actual_arrival else _iso(st.predicted_arrival),
                 "minutes_late": minutes((st.predicted_arrival - leg.planned_arrival).total_seconds()),
+                "predicted_arrival_p10": _iso(st.band[0]) if st.band and not st.actual_arrival else None,
+                "predicted_arrival_p90": _iso(st.band[1]) if st.band and not st.actual_arrival else None,
             })
     holds = {h.location: h for h in view.holds}
     hubs = []
@@ -325,6 +365,7 @@ def _data(view: ShipmentView, plan: ShipmentPlan | None, parts: list[Part], entr
                      "held_since": _iso(h.since), "released_at": _iso(h.released)})  # fmt: skip
     planned = plan.legs[-1].planned_arrival if plan else None
     outcome = view.delivered_at or view.predicted_delivery
+    band = view.delivery_band if view.delivered_at is None else None
     return {
         "shipment": {"kind": view.ref.kind.value, "id": view.ref.id},
         "plan_revision": plan.revision if plan else None,
@@ -339,6 +380,8 @@ def _data(view: ShipmentView, plan: ShipmentPlan | None, parts: list[Part], entr
         "predicted_delivery": _iso(view.predicted_delivery) if view.delivered_at is None else None,
         "delivered_at": _iso(view.delivered_at),
         "minutes_late": minutes((outcome - planned).total_seconds()) if outcome and planned else None,
+        "predicted_delivery_p10": _iso(band[0]) if band else None,
+        "predicted_delivery_p90": _iso(band[1]) if band else None,
         "parts": [{
             "unit": {"kind": p.ride.unit.kind.value, "id": p.ride.unit.id}, "pieces": p.reported_pieces,
             "leg_index": p.leg, "loaded_at": _iso(p.loaded), "loaded_location": p.loaded_at,

@@ -26,7 +26,9 @@ def test_a_unit_on_time_is_not_at_risk_and_one_diverted_round_the_cape_is() -> N
     row = unit_row(diverted, DEFAULT_POLICY)
     assert row is not None and row["record"] == "unit" and row["diverted"]
     assert row["minutes_late"] > 200 * 60  # the Cape: ten days and more
-    assert "ZACPT" in row["reason"] and row["predicted_p90"] is None
+    assert "ZACPT" in row["reason"]
+    final = diverted.milestones[-1]
+    assert row["predicted_p90"] == final.predicted_p90 and row["predicted_p90"] >= row["predicted"]  # the band
 
 
 def test_an_arrived_unit_is_not_at_risk() -> None:
@@ -65,3 +67,24 @@ def test_a_shipment_is_at_risk_when_its_delivery_is_predicted_past_the_promise()
     assert row is not None and row["record"] == "shipment" and row["minutes_past_promise"] == (tol + H) / H * 60
     within = ShipmentTimeline.model_validate({**base, "predicted_delivery": T0 + 24 * H + tol})
     assert shipment_row(within, policy) is None
+
+
+def test_a_diversion_alert_stays_open_across_a_re_plan_while_the_unit_is_still_diverted() -> None:
+    from streams.api.units import closed_because
+
+    plan = _sea_plan()
+    state = apply_plan(UnitState(), plan, plan.issued_time, DEFAULT_POLICY).state
+    outs = []
+    for e in CAPE_VOYAGE[:4]:
+        o = apply_event(state, e, e.received_time, DEFAULT_POLICY)
+        state, outs = o.state, outs + o.records
+    diverted = next(o.model_dump(mode="json") for o in outs if o.record == "alert" and o.kind.value == "DIVERTED")
+    retimed = _sea_plan(revision=2).model_copy(update={"issued_time": T0 + 300 * H})
+    state = apply_plan(state, retimed, T0 + 570 * H, DEFAULT_POLICY).state
+    facts = facts_of(state, view_of(state, T0 + 570 * H, DEFAULT_POLICY), DEFAULT_POLICY)
+    assert facts.plan_revision == 2 and facts.diversion is not None
+    assert closed_because(diverted, facts, [diverted]) is None  # still open: the same diversion
+    for e in CAPE_VOYAGE[4:]:
+        state = apply_event(state, e, e.received_time, DEFAULT_POLICY).state
+    arrived = facts_of(state, view_of(state, T0 + 1000 * H, DEFAULT_POLICY), DEFAULT_POLICY)
+    assert closed_because(diverted, arrived, [diverted]) is not None

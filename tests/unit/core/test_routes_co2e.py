@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from schemas import AlertKind, Classifier, Leg, Milestone, Mode, Plan, TrackedUnit, TrackingEvent
 from streams.core import co2e
-from streams.core.diversion import cape_share, cape_widening
+from streams.core.learning.lanes import cape_share, cape_widening
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.routes import KM_PER_NM, great_circle_km, table
 from streams.core.state import UnitState
@@ -79,7 +79,7 @@ def test_co2e_of_a_suez_plan_by_hand() -> None:
     assert out["tonnes_source"] == "plan"
     default = co2e.for_plan(legs, None, "CONTAINER")
     assert default["tonnes"] == 10.0 and "default for CONTAINER" in default["tonnes_source"]
-    cape = co2e.for_plan(legs, 12.0, "CONTAINER", (1, 1, ("SGSIN", "ZACPT", "NLRTM")))
+    cape = co2e.for_plan(legs, 12.0, "CONTAINER", (1, 1, ("SGSIN", "ZACPT", "NLRTM"), (Mode.SEA, Mode.SEA)))
     assert cape["legs"][1]["kg"] == pytest.approx(11750 * 1.852 * 12 * 8.94 / 1000, abs=0.1)
     assert cape["legs"][1]["diverted"] is True
 
@@ -203,3 +203,116 @@ def test_diversion_is_the_same_on_both_paths_and_alerted_once(cape_hours: int, e
     assert [v.timeline_json for v in a[2]] == [v.timeline_json for v in b[2]]
     assert [o.model_dump() for o in a[1]] == [o.model_dump() for o in b[1]]
     assert sum(o.record == "alert" and o.kind is AlertKind.DIVERTED for o in a[1]) == (1 if extra else 0)
+
+
+# -- an aircraft diverted to another airport: its cargo is trucked on --------------------------------------------
+
+
+def _air_plan() -> Plan:
+    return Plan(unit=BOX, revision=1, issued_time=T0 - 48 * H, lane="HKHKG-ESMAD", cargo_tonnes=2.0, legs=[
+        Leg(mode=Mode.AIR, carrier="CX", origin="HKHKG", destination="BELGG", planned_departure=T0,
+            planned_arrival=T0 + 14 * H),
+        Leg(mode=Mode.ROAD, carrier="T", origin="BELGG", destination="ESMAD", planned_departure=T0 + 20 * H,
+            planned_arrival=T0 + 50 * H)])  # fmt: skip
+
+
+BRUSSELS = [
+    _ev(1, Milestone.DEPARTED, "HKHKG", T0, Mode.AIR),
+    _ev(2, Milestone.ARRIVED, "BEBRU", T0 + 14 * H, Mode.AIR),  # landed at Brussels, not Liege
+    _ev(3, Milestone.DEPARTED, "BEBRU", T0 + 20 * H, Mode.ROAD),
+    _ev(4, Milestone.ARRIVED, "ESMAD", T0 + 44 * H, Mode.ROAD),
+]
+
+
+@pytest.mark.parametrize("incremental", [True, False])
+def test_an_aircraft_diverted_to_another_airport_goes_on_by_truck_not_back_through_hong_kong(incremental: bool
+                                                                                            ) -> None:  # fmt: skip
+    _, outs, views = _run(_air_plan(), BRUSSELS, incremental)
+    at_bru = views[1].timeline
+    div = at_bru.diversion
+    assert div is not None and div.route == ["BEBRU", "ESMAD"] and div.rejoins == "ARR:ESMAD:1"
+    assert "HKHKG" not in div.route and div.route_names == ["Brussels - Madrid line-haul"]
+    # The road distance is great-circle x 1.05 (the table gives this line-haul no network figure); the truck
+    # runs at the table's 60 km/h, and leaves after the air mode's minimum connection.
+    gc = great_circle_km(table().position("BEBRU"), table().position("ESMAD"))  # type: ignore[arg-type]
+    assert div.route_km == pytest.approx(gc * 1.05, abs=0.2)
+    road_h = round(round(gc * 1.05, 1) / 60, 1)
+    assert div.route_hours == pytest.approx(road_h, abs=0.05)
+    assert div.bypassed == ["ARR:BELGG:1", "DEP:BELGG:1"]  # Liege: it will not be there
+    conn = DEFAULT_POLICY.min_connection(Mode.AIR)
+    assert at_bru.predicted_arrival >= T0 + 14 * H + timedelta(hours=road_h) + conn - timedelta(minutes=1)
+    assert at_bru.predicted_arrival < T0 + 14 * H + timedelta(hours=60)  # not a flight back to Hong Kong and out
+    # CO2e: an air hop Hong Kong - Brussels, then a road hop Brussels - Madrid (the truck's, at the road factor).
+    legs = at_bru.co2e.legs
+    assert [(r.mode, r.stops) for r in legs] == [(Mode.AIR, ["HKHKG", "BEBRU"]), (Mode.ROAD, ["BEBRU", "ESMAD"])]
+    assert legs[1].km == pytest.approx(gc * 1.05, abs=0.2) and legs[1].g_per_tkm == 112.0
+    assert legs[1].kg == pytest.approx(legs[1].km * 2.0 * 112.0 / 1000, abs=0.1)
+    assert at_bru.co2e.kg == pytest.approx(legs[0].kg + legs[1].kg, abs=0.2)
+    diverted = [o for o in outs if o.record == "alert" and o.kind is AlertKind.DIVERTED]
+    assert len(diverted) == 1 and "re-routed BEBRU-ESMAD" in diverted[0].message
+    arrived = views[-1].timeline
+    assert arrived.diversion.rejoined and [r.mode for r in arrived.co2e.legs] == [Mode.AIR, Mode.ROAD]
+
+
+def test_a_road_route_the_table_lacks_is_great_circle_times_the_road_factor() -> None:
+    from streams.core.routes import road_fallback
+
+    t = table()
+    r = road_fallback(t, "DEFRA", "HUBUD", Mode.ROAD)  # no road segment between them in the table
+    assert r is not None and r.stops == ("DEFRA", "HUBUD")
+    gc = great_circle_km(t.position("DEFRA"), t.position("HUBUD"))  # type: ignore[arg-type]
+    assert r.km == pytest.approx(gc * 1.05, abs=0.1) and r.hours == pytest.approx(r.km / 60, abs=0.05)
+    assert road_fallback(t, "DEFRA", "XXXXX", Mode.ROAD) is None
+    assert road_fallback(t, "DEFRA", "HUBUD", Mode.AIR) is None
+
+
+# -- one DIVERTED alert per diversion: lateness escalates through the delay alerts -----------------------------
+
+
+def _alerts(outs: list, kind: AlertKind) -> list:
+    return [o for o in outs if o.record == "alert" and o.kind is kind]
+
+
+@pytest.mark.parametrize("incremental", [True, False])
+def test_a_diversion_is_alerted_once_across_re_plans_and_its_growing_lateness_by_delay_alerts(incremental: bool
+                                                                                             ) -> None:  # fmt: skip
+    from streams.core.tracker import advance
+
+    state, outs, _ = _run(_sea_plan(), CAPE_VOYAGE[:4], incremental)  # at Cape Town: diverted
+    assert len(_alerts(outs, AlertKind.DIVERTED)) == 1
+    # The forwarder re-times the plan (revision 2, issued before the Cape call, received after it; still Suez):
+    # the same diversion, not a new one.
+    retimed = _sea_plan(revision=2).model_copy(update={"issued_time": T0 + 300 * H})
+    o = apply_plan(state, retimed, T0 + 570 * H, DEFAULT_POLICY, incremental=incremental)
+    assert o.view.timeline.diversion is not None and not _alerts(o.records, AlertKind.DIVERTED)
+    state = o.state
+    # ...and again once it is at Cape Town (revision 3, issued after the call, Suez still): the plan knew.
+    at_cape = _sea_plan(revision=3).model_copy(update={"issued_time": T0 + 570 * H})
+    o = apply_plan(state, at_cape, T0 + 575 * H, DEFAULT_POLICY, incremental=incremental)
+    assert not _alerts(o.records, AlertKind.DIVERTED)
+    state, later = o.state, []
+    # Time passes, the ship leaves Cape Town, Rotterdam falls overdue and then it arrives, ten days late: the
+    # delay alerts say so, with rising severity; DIVERTED is not raised again.
+    for e in CAPE_VOYAGE[4:5]:
+        o = apply_event(state, e, e.received_time, DEFAULT_POLICY, incremental=incremental)
+        state, later = o.state, later + o.records
+    for h in range(600, 1000, 12):
+        o = advance(state, T0 + h * H, DEFAULT_POLICY, incremental=incremental)
+        state, later = o.state, later + o.records
+    o = apply_event(state, CAPE_VOYAGE[5], CAPE_VOYAGE[5].received_time, DEFAULT_POLICY, incremental=incremental)
+    later += o.records
+    assert not _alerts(later, AlertKind.DIVERTED)
+    delays = _alerts(later, AlertKind.OVERDUE) + _alerts(later, AlertKind.LATE)
+    assert delays and max(a.minutes_late for a in delays) > 200 * 60
+    assert delays[-1].severity.value == "CRITICAL"
+
+
+def test_a_new_off_plan_place_after_a_re_plan_is_a_new_diversion() -> None:
+    state, outs, _ = _run(_sea_plan(), CAPE_VOYAGE[:4], True)
+    first = _alerts(outs, AlertKind.DIVERTED)[0]
+    replan = _sea_plan(revision=2).model_copy(update={"issued_time": T0 + 570 * H})
+    state = apply_plan(state, replan, T0 + 575 * H, DEFAULT_POLICY).state
+    # Then it is reported at Algeciras (not on the new plan either, and not known when it was made).
+    o = apply_event(state, _ev(9, Milestone.ARRIVED, "ESALG", T0 + 800 * H), T0 + 801 * H, DEFAULT_POLICY)
+    again = _alerts(o.records, AlertKind.DIVERTED)
+    assert len(again) == 1 and again[0].alert_id != first.alert_id and again[0].location == "ESALG"
