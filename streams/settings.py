@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     store: str = Field(default="rocksdb://", description="Faust table store: rocksdb:// or memory://")
     data_dir: Path = Field(default=Path(".corridor/data"), description="worker state (RocksDB) directory")
     cached_units: int = Field(
-        default=5_000, ge=100,
+        default=10_000, ge=100,
         description="units whose decoded state a worker keeps in memory (about 40 KB each with its derivation "
         "cache, docs/soak.md): more is faster when many units are active, fewer bounds the worker's memory",
     )
