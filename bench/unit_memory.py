@@ -131,6 +131,31 @@ def throughput(inputs: list[tuple[str, int, bytes, bytes]], sizes: list[int],
     return {size: (best[size], missed[size]) for size in sizes}
 
 
+def growth(records: int, cached_units: int, top: int = 12) -> list[str]:
+    """What the engine's Python heap gains between the middle and the end of `records` of the soak's feed with the
+    cache bounded at `cached_units` (full by the middle): `tracemalloc` snapshots diffed by the line that allocated."""
+    inputs = _inputs(records, None)
+    tracemalloc.start(1)
+    eng = Engine({}, {}, TopicNames(), DEFAULT_POLICY, write_behind=True, cached_units=cached_units)
+    middle = None
+    for i, (topic, p, key, raw) in enumerate(inputs, 1):
+        eng.process(topic, p, None, key, raw)
+        if i % 1000 == 0:
+            eng.flush()
+        if i == len(inputs) // 2:
+            gc.collect()
+            middle = tracemalloc.take_snapshot()
+    eng.flush()
+    gc.collect()
+    end = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    assert middle is not None
+    stats = end.compare_to(middle, "lineno")
+    total = sum(s.size_diff for s in stats)
+    return [f"second half: {total / 2**20:+.1f} MB of Python heap ({len(eng._units._cache):,} units cached)",
+            *(f"{s.size_diff / 2**10:+9.0f} KB {s.count_diff:+8,} blocks  {s.traceback[0]}" for s in stats[:top])]
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m bench units-memory")
     ap.add_argument("--records", type=int, default=60_000, help="records of the soak's feed (60,000: its warm-up)")
@@ -138,7 +163,13 @@ def main(argv: list[str] | None = None) -> dict:
                     help="also the engine's throughput with the cache bounded at these sizes (e.g. 1000,5000,100000)")
     ap.add_argument("--workload", type=int, default=None,
                     help="time --sizes on the throughput benchmark's input for this many units instead")
+    ap.add_argument("--growth", type=int, default=None, metavar="UNITS",
+                    help="only: what grows in the second half of --records with the cache bounded at UNITS")
     args = ap.parse_args(argv)
+    if args.growth:
+        for line in growth(args.records, args.growth):
+            print(line)
+        return {}
     if args.sizes:
         inputs = _inputs(args.records, args.workload)
         print(f"{len(inputs):,} records of {'the soak' if not args.workload else 'the throughput benchmark'}'s input")
