@@ -1,6 +1,7 @@
 """python -m bench [--units N] [--durable] | python -m bench state [--units N] [--durable] |
 python -m bench engine [--units N] | python -m bench chaos [--runs N] ... |
-python -m bench fanout [--units N] [--changes N] | python -m bench soak [--minutes M] [--rate R]"""
+python -m bench fanout [--units N] [--changes N] | python -m bench soak [--minutes M] [--rate R] |
+python -m bench units-memory [--records N] [--sizes N,N,...]"""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ def main() -> None:
         from bench.soak import main as soak
 
         soak(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["units-memory"]:
+        from bench.unit_memory import main as units_memory
+
+        units_memory(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("what", nargs="?", default="throughput", choices=["throughput", "state", "engine"])

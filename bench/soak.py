@@ -275,6 +275,7 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
             started = time.monotonic()
             sender = asyncio.create_task(paced_send(producer, generated, hold, minutes * 60, sent))
             samples: list[tuple[float, float]] = []  # (seconds, RSS MB)
+            beyond: list[tuple[float, float]] = []  # (seconds, RSS MB less the RocksDB budget in use)
             lags: list[int] = []
             last_sent, last_done, last_t = 0, done_before, started
             while not sender.done() or not samples:
@@ -287,6 +288,8 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                 feed_lag, _ = await offsets.lag([topics.name("shipment_feed")])
                 after = await asyncio.to_thread(scrape, port)
                 samples.append((now - started, rss))
+                if after.rocksdb_bytes is not None:
+                    beyond.append((now - started, rss - after.rocksdb_bytes / 2**20))
                 lags.append(lag)
                 dt = now - last_t
                 say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  "
@@ -301,7 +304,7 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
             await producer.stop()
             stop_process(worker)
     return {"rate": rate, "hold": hold, "samples": samples, "lags": lags, "sent": sent.records,
-            "failed": sent.failed}
+            "failed": sent.failed, "beyond_rocksdb": beyond}
 
 
 def report(result: dict) -> dict:
@@ -326,6 +329,13 @@ def report(result: dict) -> dict:
         say(f"verdict: {v}")
         summary |= {"second_half_slope_mb_h": round(half.slope, 1),
                     "second_half_ci": [round(half.low, 1), round(half.high, 1)], "verdict": v.word}  # fmt: skip
+    bx, by = second_half(*mb_per_hour(result["beyond_rocksdb"])) if result.get("beyond_rocksdb") else ([], [])
+    if len(bx) >= 3:  # the RocksDB budget fills towards its bound for a while: what grows beside it?
+        b = fit(bx, by)
+        say(f"RSS less the RocksDB memory in use, second half: {b.slope:+.1f} MB/h (95% CI {b.low:+.1f} .. "
+            f"{b.high:+.1f}; scatter {b.residual_sd:.1f} MB), verdict on it: {verdict(b, by[-1]).word}")
+        summary |= {"beyond_rocksdb_slope_mb_h": round(b.slope, 1), "beyond_rocksdb_ci": [round(b.low, 1),
+                                                                                           round(b.high, 1)]}
     say(f"consumer lag of the inputs: at most {summary['lag_max']:,} records, {summary['lag_last']:,} at the end")
     if result["failed"]:
         say(f"{result['failed']:,} of {result['sent']:,} records sent were not acknowledged by the broker")

@@ -28,9 +28,9 @@ class Settings(BaseSettings):
     store: str = Field(default="rocksdb://", description="Faust table store: rocksdb:// or memory://")
     data_dir: Path = Field(default=Path(".corridor/data"), description="worker state (RocksDB) directory")
     cached_units: int = Field(
-        default=20_000, ge=100,
-        description="units whose decoded state a worker keeps in memory (about 41 KB each with its derivation "
-        "cache): more is faster when many units are active, fewer bounds the worker's memory",
+        default=10_000, ge=100,
+        description="units whose decoded state a worker keeps in memory (about 40 KB each with its derivation "
+        "cache, docs/soak.md): more is faster when many units are active, fewer bounds the worker's memory",
     )
     rocksdb_memory_mb: int = Field(
         default=256, ge=16,

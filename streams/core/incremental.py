@@ -23,6 +23,7 @@ reflect that very state (after a restart, a plan, or a state from the store). Pu
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -100,13 +101,11 @@ class Derivation:
         "_kv",
         "_last",
         "_late",
-        "_match",
         "_matched",
         "_milestones",
         "_ms_entries",
         "_off",
         "_ordered",
-        "_places",
         "_preds",
         "_regrouped",
         "_stale",
@@ -124,10 +123,10 @@ class Derivation:
         self.unit, self.plan, self.events, self.policy = unit, plan, events, policy
         self._milestones = planned_milestones(plan) if plan is not None else []
         n = len(self._milestones)
-        self._match = matcher(self._milestones)
         self._index = {ms.key: i for i, ms in enumerate(self._milestones)}
         # Diversions (`streams.core.diversion`): live actual movement events at places the plan does not go through.
-        self._places = plan_places(self._milestones)
+        # The matcher and the plan's places are not kept: rebuilt per record they cost microseconds, kept they were
+        # 2.6 KB of every cached unit (`python -m bench units-memory`).
         self._off: dict[str, EventRecord] = {}
         self._div: Diversion | None = None
         self._by_ms: list[dict[str, EventRecord]] = [{} for _ in range(n)]  # live events matched, by id
@@ -158,9 +157,10 @@ class Derivation:
         self._static_ok = unit is not None and is_normal_unit_id(unit.kind, unit.id) and all(
             is_output_locode(ms.location) for ms in self._milestones
         ) and (plan is None or is_output_locode(plan.destination))
+        match, places = matcher(self._milestones), plan_places(self._milestones)
         for e in events.values():
             if not e.retracted:
-                self._add(e)
+                self._add(e, match, places)
 
     def reflects(self, unit: Any, plan: PlanRecord | None, events: dict[str, EventRecord],
                  policy: TrackingPolicy) -> bool:  # fmt: skip
@@ -174,10 +174,10 @@ class Derivation:
         if old is not None and not old.retracted:
             self._remove(old)
         if not new.retracted:
-            self._add(new)
+            self._add(new, matcher(self._milestones), plan_places(self._milestones))
         self.events = events
 
-    def _add(self, e: EventRecord) -> None:
+    def _add(self, e: EventRecord, match: Callable[[Any], Any], places: frozenset[str]) -> None:
         key = _key(e)
         i = bisect_left(self._keys, key)
         self._keys.insert(i, key)
@@ -186,11 +186,11 @@ class Derivation:
             self._stale = key
         if not is_output_locode(e.location):
             self._invalid.add(e.event_id)
-        if e.classifier is _ACTUAL and e.milestone in MOVES and e.location not in self._places:
+        if e.classifier is _ACTUAL and e.milestone in MOVES and e.location not in places:
             self._off[e.event_id] = e
         if e.classifier is _ACTUAL and (self._last is None or key > _key(self._last)):
             self._last = e
-        ms = self._match(e)
+        ms = match(e)
         if ms is not None:
             idx = self._index[ms.key]
             self._by_ms[idx][e.event_id] = e

@@ -55,10 +55,12 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
         self._absent: set[bytes] = set()  # keys known not to be in the store (nothing to delete there)
         self._encoded: dict[bytes, bytes] = {}  # dirty keys' values as already encoded by the caller
         self._sizes: dict[bytes, int] = {}  # cached values' encoded sizes, or upper bounds of them (see `size`)
+        self.misses = 0  # reads that went to the store (to size the cache: `python -m bench units-memory`)
 
     def get(self, key: bytes, default: V | None = None) -> V | None:  # type: ignore[override]
         value = self._cache.get(key, _ABSENT)
         if value is _ABSENT:
+            self.misses += 1
             raw = self.backing.get(key)
             if raw is None:
                 value = None

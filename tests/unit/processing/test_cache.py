@@ -29,6 +29,7 @@ def test_reads_come_from_memory_and_writes_go_through_without_write_behind():
     assert cache.get(b"a") == b"1" and cache.get(b"a") == b"1" and cache.get(b"zz") is None
     assert cache.get(b"zz") is None
     assert backing.gets == 2  # one miss per key, absent keys remembered too
+    assert cache.misses == 2  # counted as the store reads them
     cache[b"b"] = b"2"
     del cache[b"a"]
     assert dict(backing) == {b"b": b"2"} and cache.get(b"a") is None and cache.pending == 0
