@@ -126,6 +126,12 @@ class UnitState:
         )
 
 
+def learned_of(data: bytes) -> dict[str, list[Any]]:
+    """What a unit's encoded state says it has taught (`UnitState.learned`), without building the state."""
+    row = orjson.loads(data)
+    return row[12] if len(row) > 12 and row[12] else {}
+
+
 def _encoded_row(e: EventRecord) -> orjson.Fragment:
     """Copied to bytes of its own size: orjson's output keeps the whole buffer it wrote into (4 KB, for a row of
     100 bytes), and a unit keeps its rows for as long as it is in memory."""

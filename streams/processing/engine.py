@@ -15,7 +15,7 @@ from schemas.topics import TopicNames
 from streams.core.learning import Knowledge, Sketch
 from streams.core.policy import TrackingPolicy
 from streams.core.reports import report_targets
-from streams.core.state import UnitState
+from streams.core.state import UnitState, learned_of
 from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
 from streams.processing import unit_conveyance
 from streams.processing.cache import Scope, StateCache
@@ -79,12 +79,24 @@ class Engine:
                                                        write_behind)  # fmt: skip
         self._clock: StateCache[bytes] = StateCache(clock, max_items=4 * cached_units, write_behind=write_behind)
         self.topics = topics
-        # What the job learns from completed legs (streams/core/learning): one model per input partition, stored in
-        # the clock table under `learned:<partition>` (so it lives in that partition's changelog and moves with it),
-        # written once per batch. `prior` (corridor learn) is what every partition starts from.
+        # What the job learns from completed legs (streams/core/learning): one model per input partition, the sum
+        # of what its units' states say they taught (`UnitState.learned`), made from the units store when the
+        # partition is first needed after an assignment. Not stored: a copy in the clock table is written with a
+        # batch's other clock keys, after its units (two changelogs, no transaction), and a worker killed in
+        # between came back with units that had taught what the copy lacked (bench chaos: ETAs on the plan live,
+        # on the learned dwell in replay). A store that cannot list a partition's units (a plain dict: replay,
+        # benchmarks, tests) keeps the copy, under `learned:<partition>`, written once per batch.
+        # `prior` (corridor learn) is what every partition starts from.
         self.knowledge: Knowledge | None = None
+        values_in = getattr(units, "values_in", None)
+        self._stores_learned = values_in is None
         if learning and policy.knowledge is None:
-            self.knowledge = Knowledge(prior, min_samples=min_samples, load=lambda p: self._clock.get(_learned_key(p)))
+            if values_in is not None:
+                self.knowledge = Knowledge(prior, min_samples=min_samples,
+                                           lessons=lambda p: (learned_of(v) for v in values_in(p)))  # fmt: skip
+            else:
+                self.knowledge = Knowledge(prior, min_samples=min_samples,
+                                           load=lambda p: self._clock.get(_learned_key(p)))  # fmt: skip
             policy = replace(policy, knowledge=self.knowledge)
         self.policy = policy
         self.max_record_bytes = max_record_bytes
@@ -115,9 +127,10 @@ class Engine:
         batch ends here: the lists `process` returned are final."""
         self._latest.clear()
         if self.knowledge is not None and self.knowledge.dirty:
-            for p in sorted(self.knowledge.dirty):
-                self._clock.partition = p
-                self._clock[_learned_key(p)] = self.knowledge.encoded(p)
+            if self._stores_learned:
+                for p in sorted(self.knowledge.dirty):
+                    self._clock.partition = p
+                    self._clock[_learned_key(p)] = self.knowledge.encoded(p)
             self.knowledge.dirty.clear()
         return self._units.flush(scope) + self._clock.flush(scope)
 

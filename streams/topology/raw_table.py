@@ -44,6 +44,7 @@ class RawTable(MutableMapping[bytes, bytes]):
         self.table = table
         self.outbox: list[tuple[int, bytes, bytes | None]] = []  # changelog records to send: partition, key, value
         self._pending: dict[bytes, bytes | None] = {}  # written, not yet in the store (None: deleted)
+        self._pending_in: dict[bytes, int] = {}  # the partition of each pending key
 
     @property
     def store(self) -> Any:
@@ -84,12 +85,29 @@ class RawTable(MutableMapping[bytes, bytes]):
     # -- writes ----------------------------------------------------------------------------------------
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
+        partition = _current_partition()
         self._pending[key] = value
-        self.outbox.append((_current_partition(), key, value))
+        self._pending_in[key] = partition
+        self.outbox.append((partition, key, value))
 
     def __delitem__(self, key: bytes) -> None:
+        partition = _current_partition()
         self._pending[key] = None
-        self.outbox.append((_current_partition(), key, None))
+        self._pending_in[key] = partition
+        self.outbox.append((partition, key, None))
+
+    def values_in(self, partition: int) -> Iterator[bytes]:
+        """Every value of one partition, as reads see them (pending writes included): for what is derived from
+        a partition's state as a whole (the tracking job's learned model)."""
+        pending = {k: v for k, v in self._pending.items() if self._pending_in.get(k) == partition}
+        store = self.store
+        for key, value in store._visible_items(store._db_for_partition(partition)):
+            if key in pending:
+                continue
+            yield value
+        for value in pending.values():
+            if value is not None:
+                yield value
 
     def get_in(self, partition: int, key: bytes) -> bytes | None:
         """A key of one partition's database, read with no current record (a seek's check reads it)."""
@@ -113,6 +131,7 @@ class RawTable(MutableMapping[bytes, bytes]):
         for partition, key, value in written:
             if pending.get(key, _NOT_PENDING) is value:  # not written again since (by a later batch)
                 del pending[key]
+                self._pending_in.pop(key, None)
             if partition not in owned:
                 continue
             db = store._db_for_partition(partition)  # what Faust's `_set` does, for a record of that partition
@@ -129,6 +148,7 @@ class RawTable(MutableMapping[bytes, bytes]):
         """Partitions moved: drop what was not sent or written (the batch is re-read by the next owner)."""
         self.outbox = []
         self._pending = {}
+        self._pending_in = {}
 
 
 _NOT_PENDING = object()

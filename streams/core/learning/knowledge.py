@@ -24,7 +24,7 @@ Model keys (strings, also the encoding's keys):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -69,17 +69,36 @@ def decode_model(raw: bytes | None) -> dict[str, Sketch]:
     return {k: Sketch.decode(v) for k, v in orjson.loads(raw).items()}
 
 
+def model_of(lessons: Iterable[Observations]) -> dict[str, Sketch]:
+    """The model that units teaching `lessons` (each unit's observations, as its state keeps them) make
+    together: what `Knowledge.apply` builds from them one change at a time, whatever the order (bucket counts)."""
+    model: dict[str, Sketch] = {}
+    for observed in lessons:
+        for obs in observed.values():
+            value = obs[0]
+            for key in obs[1:]:
+                sketch = model.get(key)
+                if sketch is None:
+                    sketch = model[key] = Sketch()
+                sketch.add(value)
+    return model
+
+
 class Knowledge:
     """The learned models of the partitions a job works on, one partition current at a time (`partition`, set
-    by the engine before each record). `load(partition)` reads a partition's stored model (None: nothing yet);
+    by the engine before each record). A partition's model is made when first asked for after `forget`:
+    `lessons(partition)`, when given, yields what each of the partition's units has taught (the model is
+    their sum, `model_of`); otherwise `load(partition)` reads a stored model (None: nothing yet), and
     `dirty` names the partitions changed since the engine last stored them. `version` changes whenever a quantile
     that was asked for changed: derived views cached beside units recompute their predictions then."""
 
     def __init__(self, prior: Mapping[str, Sketch] | None = None, *, min_samples: int = 8,
-                 load: Callable[[int], bytes | None] | None = None) -> None:  # fmt: skip
+                 load: Callable[[int], bytes | None] | None = None,
+                 lessons: Callable[[int], Iterable[Observations]] | None = None) -> None:  # fmt: skip
         self.prior = dict(prior or {})
         self.min_samples = min_samples
         self._load = load
+        self._lessons = lessons
         self._models: dict[int, dict[str, Sketch]] = {}
         self._cache: dict[tuple[int, str], Quantiles | None] = {}
         self.dirty: set[int] = set()
@@ -93,7 +112,11 @@ class Knowledge:
         p = self.partition if partition is None else partition
         model = self._models.get(p)
         if model is None:
-            model = self._models[p] = decode_model(self._load(p) if self._load else None)
+            if self._lessons is not None:
+                model = model_of(self._lessons(p))
+            else:
+                model = decode_model(self._load(p) if self._load else None)
+            self._models[p] = model
         return model
 
     def quantiles(self, key: str) -> Quantiles | None:

@@ -15,9 +15,9 @@ from schemas import Classifier, Leg, Milestone, Mode, Plan, TrackedUnit, Trackin
 from schemas.topics import TopicNames
 from streams.core.learning import Knowledge, Sketch, segment_quantiles
 from streams.core.learning import forecast as fc
-from streams.core.learning.knowledge import decode_model, encode_model
+from streams.core.learning.knowledge import decode_model, encode_model, model_of
 from streams.core.policy import TrackingPolicy
-from streams.core.state import UnitState
+from streams.core.state import UnitState, learned_of
 from streams.processing import backtest
 from streams.processing.engine import Engine
 from streams.sim.phenomena import NONE, REALISM
@@ -151,6 +151,28 @@ def test_knowledge_learns_once_takes_back_corrections_and_merges_a_prior() -> No
     assert segment_quantiles(kn2, "A", "C", "RAIL") is None and segment_quantiles(None, "A", "B", "RAIL") is None
 
 
+_KEYS = ["T|A|B|RAIL|c", "T|A|B|RAIL|*", "W|DEP|KZDOS|RAIL", "B|crct|RAIL", "C|CNSHA|NLRTM|2026-03-02"]
+_OBSERVATION = st.tuples(st.sampled_from(["T0", "T1", "W0", "B3", "C0"]),
+                         st.lists(st.sampled_from(_KEYS), min_size=1, max_size=3, unique=True),
+                         st.integers(-3000, 30000))  # fmt: skip
+_LESSONS = st.lists(_OBSERVATION, max_size=4).map(lambda obs: {oid: [value, *keys] for oid, keys, value in obs})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), _LESSONS), max_size=40))
+def test_a_model_learned_change_by_change_is_the_sum_of_what_each_unit_last_taught(changes) -> None:
+    """What a worker rebuilt from the units store knows (`model_of` their lessons) is what a worker that learned
+    every change as it came knows, whatever the order and however often a unit's lessons were revised."""
+    kn = Knowledge()
+    taught: dict[int, dict] = {}
+    for unit, lessons in changes:
+        kn.apply(taught.get(unit, {}), lessons)
+        taught[unit] = lessons
+    assert encode_model(kn.model()) == encode_model(model_of(taught.values()))
+    rebuilt = Knowledge(lessons=lambda p: list(taught.values()))
+    assert encode_model(rebuilt.model()) == encode_model(kn.model())
+
+
 # -- the engine learns as legs complete ---------------------------------------------------------------------------
 
 def _unit(n: int) -> TrackedUnit:
@@ -203,6 +225,29 @@ def test_a_unit_after_eight_completed_legs_is_predicted_with_their_transit() -> 
     again = Engine(engine.units, engine.clock, TOPICS, POLICY, write_behind=True)
     assert again.knowledge is not None and again.knowledge.quantiles("T|CNCKG|DEDUI|RAIL|CR") == \
         engine.knowledge.quantiles("T|CNCKG|DEDUI|RAIL|CR")  # fmt: skip
+
+
+class _Listed(dict):
+    """A units store that lists a partition's states, as the worker's RocksDB tables do (one partition here)."""
+
+    def values_in(self, partition: int):  # type: ignore[no-untyped-def]
+        return iter(list(self.values()))
+
+
+def test_a_store_that_lists_its_units_is_learned_from_and_no_copy_is_kept() -> None:
+    units: dict[bytes, bytes] = _Listed()
+    engine = Engine(units, {}, TOPICS, POLICY, write_behind=True)
+    for n in range(8):
+        _feed(engine, _trip(n, 120 + n, T0 + timedelta(days=n)))
+    engine.flush()
+    assert not any(k.startswith(b"learned:") for k in engine.clock)
+    assert all(learned_of(v) for v in units.values())  # every unit completed its leg, and says what it taught
+    # Restarted with a clock that holds none of it (its changelog lost the batches' clock records): the same.
+    again = Engine(units, {}, TOPICS, POLICY, write_behind=True)
+    assert engine.knowledge is not None and again.knowledge is not None
+    assert again.knowledge.quantiles("T|CNCKG|DEDUI|RAIL|CR") == engine.knowledge.quantiles("T|CNCKG|DEDUI|RAIL|CR")
+    assert encode_model(again.knowledge.model(0)) == encode_model(engine.knowledge.model(0))
+    assert learned_of(UnitState().encode()) == {}
 
 
 def test_redelivered_events_teach_nothing_twice_and_learning_off_predicts_from_the_plan() -> None:
