@@ -85,6 +85,10 @@ class InputMerge(Generic[T]):
         self.forced_idle = 0  # records released out of the wait's order: nothing came for max_idle
         self.forced_full = 0  # the same: too many held
         self.waiting_on: dict[int, str] = {}  # partition -> the topic it last waited on (diagnostics)
+        # partition -> (timestamp, topic, offset) of the latest-stamped record released since the last `clear`
+        self._latest: dict[int, tuple[float, str, int]] = {}
+        self.disordered = 0  # records released after a record of another topic stamped later (diagnostics)
+        self.last_disorder = ""  # the latest of them, said in words
 
     @property
     def forced(self) -> int:
@@ -155,6 +159,7 @@ class InputMerge(Generic[T]):
         self._held.clear()
         self._next.clear()
         self.waiting_on.clear()
+        self._latest.clear()
 
     def _release(self, partition: int, *, force: bool, limit: int | None = None) -> list[T]:
         queues = self._queues[partition]
@@ -178,7 +183,16 @@ class InputMerge(Generic[T]):
                 if waiting is not None:  # it may still bring an earlier record
                     self.waiting_on[partition] = self.topics[waiting]
                     break
-            out.append(queues[best].popleft()[3])
+            stamp, offset, _, item = queues[best].popleft()
+            latest = self._latest.get(partition)
+            topic = self.topics[best]
+            if latest is None or stamp >= latest[0]:
+                self._latest[partition] = (stamp, topic, offset)
+            elif latest[1] != topic:  # forced, or a wait that ended wrongly: say so, the clock decided ahead
+                self.disordered += 1
+                self.last_disorder = (f"{topic}[{partition}]@{offset} (stamped {stamp:.0f}) after "
+                                      f"{latest[1]}[{partition}]@{latest[2]} (stamped {latest[0]:.0f})")  # fmt: skip
+            out.append(item)
         if out:
             self._held[partition] -= len(out)
         return out

@@ -186,6 +186,7 @@ class Batcher:
         self.batches = 0  # for tests and diagnostics
         self.records = 0
         self.lingered = 0  # batches the watcher completed
+        self._disordered = 0  # the merge's count of records taken out of timestamp order, as last logged
 
     def drop(self) -> None:
         self._events = []
@@ -233,6 +234,10 @@ class Batcher:
         each takes the next one, so the order holds."""
         ready, process = self._ready, self.engine.process
         perf_counter = time.perf_counter
+        if self.merge.disordered != self._disordered:  # diagnostics: the clock may have decided ahead of a record
+            log.warning("%d records taken after a record of another topic stamped later (the latest: %s)",
+                        self.merge.disordered - self._disordered, self.merge.last_disorder)  # fmt: skip
+            self._disordered = self.merge.disordered
         while ready:
             event = ready.popleft()
             msg = event.message

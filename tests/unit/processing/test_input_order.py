@@ -236,3 +236,23 @@ def test_a_stopped_consumer_releases_at_once() -> None:
     m.add("events", 0, 0, 20.0, "e0")
     assert m.ready() == []
     assert m.ready(stopped=True) == ["e0"] and m.forced_idle == 1
+
+
+def test_a_record_taken_after_a_later_stamped_one_of_another_topic_is_counted_and_named() -> None:
+    """Forced out of order (here: nothing heard of the plans for `max_idle`), the merge says which record went
+    after which: the worker logs it, so a clock that decided ahead of an event can be traced (bench chaos)."""
+    now, known = [0.0], [None]
+    merge: InputMerge[str] = InputMerge(["plans", "events"], lambda t, p, n: known[0], max_idle=2.0,
+                                        clock=lambda: now[0])  # fmt: skip
+    assert merge.add("events", 0, 7, 200.0, "event") == []  # the plans' mark is not known: it waits
+    now[0] = 3.0
+    assert merge.ready() == ["event"]  # forced after 2 s
+    assert merge.disordered == 0
+    known[0] = True
+    assert merge.add("plans", 0, 3, 100.0, "plan") == ["plan"]  # stamped before the event it went after
+    assert merge.disordered == 1
+    assert merge.last_disorder == "plans[0]@3 (stamped 100) after events[0]@7 (stamped 200)"
+    assert merge.add("plans", 0, 4, 150.0, "plan 2") == ["plan 2"]  # still behind the event
+    assert merge.disordered == 2
+    merge.clear()  # a new generation reads from the committed offsets: what came before does not count
+    assert merge.add("plans", 0, 3, 100.0, "plan") == ["plan"] and merge.disordered == 2
