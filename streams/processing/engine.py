@@ -199,6 +199,17 @@ class Engine:
         if self.knowledge is not None:
             self.knowledge.partition = partition
 
+    def reindex(self, partition: int) -> int:
+        """Index every unit of `partition` at its due time again; returns how many. For a clock that may lack
+        entries its units' states imply (its batch's clock records were lost, its units' were not); an entry
+        too many is dropped when reached."""
+        items_in = getattr(self.units, "items_in", None)
+        if items_in is None:
+            return 0
+        self.at_partition(partition)
+        clock = PartitionClock(self._clock, partition, self._fine_watermarks, self._due_earliest)
+        return clock.reindex(items_in(partition), lambda raw: UnitState.decode(raw).next_due)
+
     # -- internals ---------------------------------------------------------------------------------
 
     def _apply(self, record: Plan | TrackingEvent | ClockTick, source: tuple[str, int, int | None],

@@ -10,7 +10,7 @@ and move (most of a worker's writes)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -108,6 +108,18 @@ class PartitionClock:
         known = self._earliest.get((self._p, b))
         if known is not None and _seconds(due) < known:
             self._earliest[(self._p, b)] = _seconds(due)
+
+    def reindex(self, items: Iterable[tuple[bytes, bytes]], due_of: Callable[[bytes], datetime | None]) -> int:
+        """Index every stored state (`items`: key, encoded state) at its due time (`due_of`, None: not due);
+        returns how many. For a clock that may lack entries its states imply; an entry too many is dropped
+        when reached."""
+        n = 0
+        for key, raw in items:
+            due = due_of(raw)
+            if due is not None:
+                self.schedule(key.decode(), due)
+                n += 1
+        return n
 
     def drain(self, watermark: datetime) -> list[tuple[str, int | None]]:
         """Take every entry indexed at or before the watermark (in whole seconds): (unit id, due seconds it was

@@ -65,6 +65,20 @@ class ShipmentEngine:
         self._fine.clear()
         self._due_earliest.clear()
 
+    def reindex(self, partition: int) -> int:
+        """As the unit Engine's: index every shipment of `partition` at its due time again."""
+        items_in = getattr(self.shipments, "items_in", None)
+        if items_in is None:
+            return 0
+        self._shipments.partition = self._clock.partition = partition
+        clock = PartitionClock(self._clock, partition, self._fine, self._due_earliest)
+
+        def due_of(raw: bytes) -> datetime | None:
+            state = ShipmentState.decode(raw)
+            return None if state.ref is None else state.next_due
+
+        return clock.reindex(items_in(partition), due_of)
+
     def process(self, topic: str, partition: int, offset: int | None, key: bytes | None,
                 value: bytes | None) -> list[OutRecord]:  # fmt: skip
         role = self.topics.role_of(topic)

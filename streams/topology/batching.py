@@ -68,6 +68,7 @@ from streams.topology.raw_table import RawTable
 log = logging.getLogger(__name__)
 
 POSITION_KEY = b"input-position:%d"  # in a job's last table: {input topic: next offset} of the state's partition
+CHANGELOG_MARK = "~%s"  # and {"~" + another table's changelog: offset of the last record written with the state}
 
 
 async def _delivered(sent: list) -> list:
@@ -187,8 +188,11 @@ class Batcher:
         self.records = 0
         self.lingered = 0  # batches the watcher completed
         self._disordered = 0  # the merge's count of records taken out of timestamp order, as last logged
+        self._checked: set[int] = set()  # partitions whose state was checked since the last assignment
+        self.reindexed = 0  # partitions whose due index was re-made (`_check_state`)
 
     def drop(self) -> None:
+        self._checked.clear()
         self._events = []
         self._out = []
         self._ready.clear()
@@ -241,6 +245,8 @@ class Batcher:
         while ready:
             event = ready.popleft()
             msg = event.message
+            if msg.partition not in self._checked:
+                self._check_state(msg.partition)
             self._out.append((process(msg.topic, msg.partition, msg.offset, event.key, event.value), msg.timestamp))
             self._events.append(event)
             self._appended_at = time.monotonic()
@@ -259,15 +265,20 @@ class Batcher:
         self._slice_end = time.perf_counter() + self.time_slice
 
     def _mark_positions(self, events: list[faust.EventT],
-                        as_record_of: Callable[[int], contextlib.AbstractContextManager]) -> None:  # fmt: skip
-        """Record, with the batch's state, the next offset of each input partition it read. Overwritten, not
-        merged upwards: a batch re-read after a restart lowers it again, which only means more is re-read."""
+                        as_record_of: Callable[[int], contextlib.AbstractContextManager],
+                        written: dict[int, dict[str, int]]) -> None:  # fmt: skip
+        """Record, with the batch's state, the next offset of each input partition it read, and the offset of
+        the last record written to each other table's changelog partition (`written`). Overwritten, not merged
+        upwards: a batch re-read after a restart lowers it again, which only means more is re-read."""
         nexts: dict[int, dict[str, int]] = {}
         for event in events:
             msg = event.message
             topics = nexts.setdefault(msg.partition, {})
             if msg.offset >= topics.get(msg.topic, 0):
                 topics[msg.topic] = msg.offset + 1
+        for partition, marks in written.items():
+            if partition in nexts:  # a table's records are filed under a partition the batch read
+                nexts[partition].update(marks)
         table = self.tables[-1]
         for partition, topics in nexts.items():
             key = POSITION_KEY % partition
@@ -275,6 +286,30 @@ class Batcher:
                 old = table.get(key)
                 table[key] = orjson.dumps({**orjson.loads(old), **topics} if old else topics,
                                           option=orjson.OPT_SORT_KEYS)  # fmt: skip
+
+    def _check_state(self, partition: int) -> None:
+        """Once per partition and assignment, before its first record: if another table's changelog holds
+        records past what the last table says was written with its state (a batch's clock records lost, its
+        units' not: two changelogs, no transaction), the engine re-makes what the last table derives from the
+        others (the due index), so no unit is left unindexed (bench chaos: units never swept again)."""
+        self._checked.add(partition)
+        reindex = getattr(self.engine, "reindex", None)
+        if len(self.tables) < 2 or reindex is None:
+            return
+        raw = self.tables[-1].get_in(partition, POSITION_KEY % partition)
+        marks = orjson.loads(raw) if raw else {}
+        for table in self.tables[:-1]:
+            persisted_in = getattr(table, "persisted_in", None)
+            held = persisted_in(partition) if persisted_in is not None else None
+            mark = marks.get(CHANGELOG_MARK % table.changelog)
+            if held is not None and (mark is None or held > mark):
+                n = reindex(partition)
+                self.reindexed += 1
+                log.warning("partition %d: %s holds changelog records up to offset %d, but the last table was "
+                            "written with it up to %s (%s): %d due times indexed again", partition, table.changelog,
+                            held, mark, "a batch half written" if mark is not None else "not recorded before",
+                            n)  # fmt: skip
+                return
 
     def state_position(self, topic: str, partition: int) -> int | None:
         """The next offset of `topic`'s `partition` whose effects this job's state does not hold, as its last
@@ -342,8 +377,6 @@ class Batcher:
                 _current_event.reset(token)
 
         self.engine.flush(as_record_of)  # into the tables' outboxes (and, for a table not raw, written now)
-        if self.tables:
-            self._mark_positions(events, as_record_of)
         writes = [(table, table.take_outbox()) for table in self.tables]
         send = self.producer.send
         # 1. What the batch caused. Straight to the Kafka client (awaiting only when its buffer is full), without
@@ -363,8 +396,14 @@ class Batcher:
         # 2. The state that says it was caused, table by table in the order given (the watermark's last: a worker
         # that reads the batch again with the watermark already moved would re-derive it at a later event time):
         # changelog, then the local store.
+        # The last table's records say, with the input positions, how far each other table's changelog was
+        # written for this state (`_mark_positions`), so they are written once those are delivered.
         actives = self.actives() if writes else ()
-        for table, outbox in writes:
+        written: dict[int, dict[str, int]] = {}  # partition -> {changelog mark: highest offset}
+        for n, (table, outbox) in enumerate(writes):
+            if n == len(writes) - 1:
+                self._mark_positions(events, as_record_of, written)
+                outbox += table.take_outbox()
             if not outbox:
                 continue
             results = await _delivered([await send(table.changelog, key, value, partition, None, None)
@@ -374,6 +413,8 @@ class Batcher:
                 if result.offset > offsets.get(partition, -1):
                     offsets[partition] = result.offset
             table.apply(outbox, offsets, actives)
+            for partition, offset in offsets.items():
+                written.setdefault(partition, {})[CHANGELOG_MARK % table.changelog] = offset
         # 3. The input, which Faust commits later (it flushes the producer first).
         await faults.hold("batch_written")
         handled = self.handled

@@ -157,6 +157,10 @@ class MeteredEngine:
     def discard(self) -> None:
         self._inputs, self._outputs, self.started = Tally(), [], None
 
+    def reindex(self, partition: int) -> int:
+        reindex = getattr(self.engine, "reindex", None)
+        return reindex(partition) if reindex is not None else 0
+
 
 def meter_batches(batcher: Any, engine: MeteredEngine, metrics: WorkerMetrics) -> None:
     """Time each batch the batcher completes (its `_complete`: outputs, state, acknowledgement)."""

@@ -96,18 +96,24 @@ class RawTable(MutableMapping[bytes, bytes]):
         self._pending_in[key] = partition
         self.outbox.append((partition, key, None))
 
-    def values_in(self, partition: int) -> Iterator[bytes]:
-        """Every value of one partition, as reads see them (pending writes included): for what is derived from
-        a partition's state as a whole (the tracking job's learned model)."""
+    def items_in(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
+        """Every key and value of one partition, as reads see them (pending writes included): for what is
+        derived from a partition's state as a whole (the learned model, a due index re-made)."""
         pending = {k: v for k, v in self._pending.items() if self._pending_in.get(k) == partition}
         store = self.store
         for key, value in store._visible_items(store._db_for_partition(partition)):
-            if key in pending:
-                continue
-            yield value
-        for value in pending.values():
+            if key not in pending:
+                yield key, value
+        for key, value in pending.items():
             if value is not None:
-                yield value
+                yield key, value
+
+    def values_in(self, partition: int) -> Iterator[bytes]:
+        return (value for _, value in self.items_in(partition))
+
+    def persisted_in(self, partition: int) -> int | None:
+        """The offset of the last changelog record this partition's database holds (None: none)."""
+        return self.store.persisted_offset(TP(self.changelog, partition))
 
     def get_in(self, partition: int, key: bytes) -> bytes | None:
         """A key of one partition's database, read with no current record (a seek's check reads it)."""

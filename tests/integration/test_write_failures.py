@@ -17,12 +17,13 @@ import orjson
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
+from schemas import TrackedUnit
 from streams.io.kafka import Publisher
-from streams.processing.replay import canonical_order
+from streams.processing.replay import canonical_order, partition_for
 from streams.sim.scenario import generate
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
-from tests.integration.story import expected
+from tests.integration.story import UNIT, d, event, expected, plan
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +117,72 @@ async def test_a_worker_stopped_in_this_process_leaves_no_database_open(bootstra
     shutil.rmtree(settings.data_dir)
     async with running(settings, bootstrap, ready_timeout=60) as topology:
         assert topology.app.tables["units"].data._dbs
+
+
+class _ClockLostAfterSweep:
+    """The worker's producer, except that every clock changelog send of the first batch that raised an `OVERDUE`
+    alert (time passing: a unit stepped by the sweep, its due time moved) is reported failed, as if the worker
+    were killed after the batch's outputs and units reached the broker and before its clock did."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+        self.swept = False
+        self.failed: list[bytes] = []
+
+    async def send(self, topic, key, value, partition, timestamp, headers):  # type: ignore[no-untyped-def]
+        if topic.endswith("alerts") and not self.failed and b'"OVERDUE"' in value:
+            self.swept = True
+        elif "clock-changelog" in topic and self.swept:
+            self.failed.append(key)
+            future = asyncio.get_running_loop().create_future()
+            future.set_exception(KafkaTimeoutError())
+            return future
+        return await self.producer.send(topic, key, value, partition, timestamp, headers)
+
+
+async def test_a_batch_whose_units_were_written_but_not_its_clock_leaves_no_unit_unindexed(
+    bootstrap, settings, topics, reader
+):
+    """A sweep stepped a unit and moved its due time: the new entry is in the clock's records, the unit's new
+    state in the units'. With the clock's lost and the units' kept, the restarted worker swept again over the old
+    entry, found the unit due later, and never indexed it at its new time: a unit that hears nothing more (its
+    carrier went silent, another unit's events move the clock) never had its later milestones alerted. The clock
+    now says how far the units changelog was written with it; a worker that finds the units further indexes the
+    partition's units again."""
+    silent, other = UNIT, TrackedUnit.container("TGHU0000013")  # one partition: the other's events move its clock
+    assert partition_for(silent.id.encode(), PARTITIONS) == partition_for(other.id.encode(), PARTITIONS)
+    first = [plan(silent), plan(other), event(1, "DEPARTED", "CNCKG", d(1), unit=other),
+             event(1, "DEPARTED", "CNCKG", d(2), unit=silent)]
+    then = [event(2, "ARRIVED", "KZDOS", d(6), unit=other),
+            event(3, "DEPARTED", "KZDOS", d(7, 10), unit=other)]  # the silent unit's Dostyk arrival is overdue
+    before = first + then
+    after = [event(4, "ARRIVED", "PLMAL", d(16), unit=other), event(5, "DEPARTED", "PLMAL", d(17), unit=other)]
+    want = expected([*before, *after], topics, PARTITIONS)
+    owed = {_key(e) for e in want[topics.name("eta")] if e["unit"]["id"] == silent.id} - {
+        _key(e) for e in expected(before, topics, PARTITIONS)[topics.name("eta")]}
+    assert owed  # the silent unit's ETA once the other's events move the clock on ("no report: DEDUI +206 h")
+    async with running(settings, bootstrap) as topology:
+        track = topology.batchers["track"]
+        async with Publisher(bootstrap, topics, PARTITIONS, stamped=True) as pub:
+            await pub.send_all(first)  # its own records in a batch of their own, written whole
+            await reader.wait_for(lambda r: {t["unit"]["id"] for t in r.of("timeline")} == {silent.id, other.id})
+            await asyncio.sleep(1)
+            failing = track.producer = _ClockLostAfterSweep(track.producer)
+            await pub.send_all(then)
+
+        async def stopped() -> None:
+            while track.failure is None or topology.app.crash_reason is None:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(stopped(), 60)
+        assert failing.failed
+    shutil.rmtree(settings.data_dir)
+    async with running(settings, bootstrap) as topology:  # rebuilt from the changelogs
+        async with Publisher(bootstrap, topics, PARTITIONS, stamped=True) as pub:
+            await pub.send_all(after)
+        timelines = {_key(r) for r in want[topics.name("timeline")] if r["unit"]["id"] == other.id}
+        await reader.wait_for(lambda r: timelines <= {_key(t) for t in r.of("timeline")}, timeout=60)
+        await reader.settle()
+        assert topology.batchers["track"].reindexed >= 1
+    for role in ("timeline", "alert", "eta"):
+        assert {_key(r) for r in reader.of(role)} == {_key(r) for r in want[topics.name(role)]}, role
