@@ -426,3 +426,41 @@ async def test_a_batch_the_broker_does_not_take_is_not_acknowledged_and_stops_th
     with pytest.raises(RuntimeError):  # restarted by Faust's supervisor: it writes nothing more
         await batcher.run(_AckLog([_Event(0, 3)], log))  # type: ignore[arg-type]
     assert stream.acked == [] and len(failures) == 1
+
+
+class _PartitionSeeingEngine(_Engine):
+    """Notes the partition of the record Faust takes as current while each record is processed: its RocksDB
+    store reads a key in that partition's database."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, int | None]] = []
+
+    def process(self, topic, partition, offset, key, value) -> list[OutRecord]:  # type: ignore[no-untyped-def]
+        from faust.streams import current_event
+
+        event = current_event()
+        self.seen.append((partition, None if event is None else event.message.partition))
+        return super().process(topic, partition, offset, key, value)
+
+
+async def test_the_record_processed_is_the_current_one_whatever_the_stream_took_last() -> None:
+    """The agent and the watcher share the records the merge released: the agent, whose current record (the
+    stream's latest) is of partition 1, may process one of partition 0 the watcher released. Faust's store then
+    read that unit in partition 1's database, found nothing, and the unit lost its plan and history (seen in
+    `test_write_failures[unit-state-rebuilt]`, one run in four)."""
+    import weakref
+
+    from faust.streams import _current_event
+
+    engine = _PartitionSeeingEngine()
+    batcher = Batcher(engine, _Producer())  # type: ignore[arg-type]
+    latest = _Event(1, 9)
+    token = _current_event.set(weakref.ref(latest))  # type: ignore[arg-type]
+    try:
+        batcher._ready.extend([_Event(0, 3), _Event(1, 9), _Event(2, 4)])  # type: ignore[list-item]
+        await batcher._drain(_Stream([]))  # type: ignore[arg-type]
+        assert _current_event.get()() is latest  # type: ignore[misc]  # the stream's own is left as it was
+    finally:
+        _current_event.reset(token)
+    assert engine.seen == [(0, 0), (1, 1), (2, 2)]
