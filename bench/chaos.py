@@ -176,7 +176,7 @@ def compare(records: list, live: list[tuple[str, dict]], topics: TopicNames) -> 
 
 
 async def one_run(run: int, seed: int, units: int, seconds: float, min_kills: int, two: bool, keep: Path | None,
-                  rng: random.Random) -> RunResult:  # fmt: skip
+                  rng: random.Random, working: float = 0.0) -> RunResult:  # fmt: skip
     began = time.monotonic()
     scenario = generate(seed=seed, units_per_corridor=units, shipments=0)
     records = canonical_order([r.record for r in scenario.records if isinstance(r.record, Plan | TrackingEvent
@@ -192,7 +192,13 @@ async def one_run(run: int, seed: int, units: int, seconds: float, min_kills: in
             while not publishing.done() or kills < min_kills:
                 # Short waits kill workers still starting (joining, restoring), long ones kill them mid-batch.
                 await asyncio.sleep(rng.choice([rng.uniform(0.5, 3.0), rng.uniform(3.0, 9.0)]))
-                starting += workers.kill(rng.choice(sorted(workers.procs)))
+                name = rng.choice(sorted(workers.procs))
+                if working and rng.random() < working:  # wait for it to work, so that the kill lands mid-batch
+                    deadline = time.monotonic() + 30
+                    while not workers.ready(name) and time.monotonic() < deadline:
+                        await asyncio.sleep(0.2)
+                    await asyncio.sleep(rng.uniform(0.2, 2.0))
+                starting += workers.kill(name)
                 kills += 1
             await publishing
             async with OutputReader(broker.bootstrap, topics) as reader:
@@ -231,6 +237,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kills", type=int, default=10, help="at least this many SIGKILLs per run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="keep workers' logs and state under this dir")
+    parser.add_argument("--working", type=float, default=0.0,
+                        help="share of kills that wait for the worker to be ready first (on a loaded machine a "
+                             "restart can outlast the random wait, and most kills then hit start-up)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     results = []
@@ -238,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
           "reread | s", flush=True)
     for run in range(args.runs):
         r = asyncio.run(one_run(run, args.seed + run, args.units, args.seconds, args.kills, run % 2 == 1,
-                                args.keep, rng))  # fmt: skip
+                                args.keep, rng, args.working))  # fmt: skip
         results.append(r)
         print(f"{r.run:3} {r.workers:7} {r.kills:5} ({r.kills_starting:2}) {r.published:9} | {r.lost:4} "
               f"{r.differing_units:9} {r.missing_alerts:14} {r.extra_alerts:12} {r.duplicated_alerts:10} | "
