@@ -124,6 +124,8 @@ class Scrape:
     counts: dict[str, float] = field(default_factory=dict)
     state_bytes: float | None = None
     rocksdb_bytes: float | None = None  # the shared budget in use (block cache, memtables charged to it)
+    cache_entries: dict[str, float] = field(default_factory=dict)  # the jobs' lru caches: entries, and bounds
+    cache_bounds: dict[str, float] = field(default_factory=dict)
 
 
 def scrape(port: int) -> Scrape:
@@ -142,6 +144,10 @@ def scrape(port: int) -> Scrape:
                     s.counts[job] = sample.value
         elif family.name == "corridor_state_bytes":
             s.state_bytes = sum(x.value for x in family.samples)
+        elif family.name == "corridor_cache_entries":
+            s.cache_entries = {x.labels["cache"]: x.value for x in family.samples}
+        elif family.name == "corridor_cache_max_entries":
+            s.cache_bounds = {x.labels["cache"]: x.value for x in family.samples}
         elif family.name == "corridor_rocksdb_memory_bytes":
             s.rocksdb_bytes = sum(x.value for x in family.samples if x.labels.get("kind") == "cache")
     return s
@@ -149,6 +155,24 @@ def scrape(port: int) -> Scrape:
 
 def rocksdb_memory(s: Scrape) -> str:
     return "" if s.rocksdb_bytes is None else f" (RocksDB memory {s.rocksdb_bytes / 2**20:,.0f} MB)"
+
+
+def caches_summary(s: Scrape) -> str:
+    """The bounded lru caches' entries against their bounds: what still fills (a cache stops growing at its bound)."""
+    bounded = [name for name in s.cache_entries if s.cache_bounds.get(name)]
+    if not bounded:
+        return ""
+    entries = sum(s.cache_entries[n] for n in bounded)
+    full = sum(s.cache_bounds[n] for n in bounded)
+    return f"  caches {entries:,.0f} of {full:,.0f} entries"
+
+
+def cache_fill(s: Scrape) -> list[str]:
+    """Each bounded lru cache with entries: entries of its bound, fullest first."""
+    rows = [(s.cache_entries[n] / s.cache_bounds[n], n) for n in s.cache_entries
+            if s.cache_bounds.get(n) and s.cache_entries[n]]  # fmt: skip
+    return [f"  {name}: {s.cache_entries[name]:,.0f} of {s.cache_bounds[name]:,.0f} ({share:.0%})"
+            for share, name in sorted(rows, reverse=True)]
 
 
 def batch_summary(before: Scrape, after: Scrape) -> str:
@@ -295,10 +319,15 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                 say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  "
                     f"sent {(sent.records - last_sent) / dt:6,.0f}/s  "
                     f"committed {(done - last_done) / dt:6,.0f}/s  lag {lag:,} inputs, {feed_lag:,} unit reports  "
-                    f"state {(after.state_bytes or 0) / 2**20:,.0f} MB{rocksdb_memory(after)}  "
-                    f"batches: {batch_summary(before, after)}")
+                    f"state {(after.state_bytes or 0) / 2**20:,.0f} MB{rocksdb_memory(after)}"
+                    f"{caches_summary(after)}  batches: {batch_summary(before, after)}")
                 before, last_sent, last_done, last_t = after, sent.records, done, now
             await sender
+            fill = cache_fill(before)
+            if fill:
+                say("the jobs' bounded caches at the end (entries of their bound; what each costs full: docs/soak.md):")
+                for line in fill:
+                    say(line)
         finally:
             await offsets.stop()
             await producer.stop()
