@@ -13,7 +13,9 @@ on as it does live and units start and finish all the time.
    topics, and of the shipment job's input, the unit reports), batch time per job from the worker's `/metrics`
    (the mean and the bucket bounding p99 over the interval), and the tables' bytes in RocksDB (SST files and memtables).
 3. **The RSS slope**: least squares over the whole hold and over its second half, in MB per hour, with 95%
-   confidence intervals, and the verdict defined in `bench.soak_stats`.
+   confidence intervals, and the verdict defined in `bench.soak_stats`; beside the RocksDB budget also against the
+   records committed (KB a record: growth that follows the work, however much the machine let the worker do), and
+   the jobs' bounded caches' fill (`corridor_cache_entries`), which grow until full and no further.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.soak_stats import fit, histogram_delta, histogram_quantile, mb_per_hour, second_half, verdict
+from bench.soak_stats import Fit, fit, histogram_delta, histogram_quantile, mb_per_hour, second_half, verdict
 from schemas import dumps
 from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
@@ -300,6 +302,7 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
             sender = asyncio.create_task(paced_send(producer, generated, hold, minutes * 60, sent))
             samples: list[tuple[float, float]] = []  # (seconds, RSS MB)
             beyond: list[tuple[float, float]] = []  # (seconds, RSS MB less the RocksDB budget in use)
+            by_work: list[tuple[float, float]] = []  # (input records committed in the hold, the same MB)
             lags: list[int] = []
             last_sent, last_done, last_t = 0, done_before, started
             while not sender.done() or not samples:
@@ -314,6 +317,7 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                 samples.append((now - started, rss))
                 if after.rocksdb_bytes is not None:
                     beyond.append((now - started, rss - after.rocksdb_bytes / 2**20))
+                    by_work.append((done - done_before, rss - after.rocksdb_bytes / 2**20))
                 lags.append(lag)
                 dt = now - last_t
                 say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  "
@@ -333,7 +337,7 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
             await producer.stop()
             stop_process(worker)
     return {"rate": rate, "hold": hold, "samples": samples, "lags": lags, "sent": sent.records,
-            "failed": sent.failed, "beyond_rocksdb": beyond}
+            "failed": sent.failed, "beyond_rocksdb": beyond, "beyond_by_work": by_work}
 
 
 def report(result: dict) -> dict:
@@ -365,10 +369,25 @@ def report(result: dict) -> dict:
             f"{b.high:+.1f}; scatter {b.residual_sd:.1f} MB), verdict on it: {verdict(b, by[-1]).word}")
         summary |= {"beyond_rocksdb_slope_mb_h": round(b.slope, 1), "beyond_rocksdb_ci": [round(b.low, 1),
                                                                                            round(b.high, 1)]}
+    per_record = kb_per_record(result.get("beyond_by_work", []))
+    if per_record is not None:  # growth that follows the work done, whatever the machine let the worker do
+        say(f"RSS less the RocksDB memory in use, second half, against the records committed: {per_record.slope:+.2f} "
+            f"KB a record (95% CI {per_record.low:+.2f} .. {per_record.high:+.2f}; {per_record.n} samples)")
+        summary |= {"beyond_rocksdb_kb_per_record": round(per_record.slope, 2),
+                    "beyond_rocksdb_kb_per_record_ci": [round(per_record.low, 2), round(per_record.high, 2)]}
     say(f"consumer lag of the inputs: at most {summary['lag_max']:,} records, {summary['lag_last']:,} at the end")
     if result["failed"]:
         say(f"{result['failed']:,} of {result['sent']:,} records sent were not acknowledged by the broker")
     return summary
+
+
+def kb_per_record(samples: list[tuple[float, float]]) -> Fit | None:
+    """(records committed, MB) of the run's second half (by sample) -> the slope in KB a record, or None when
+    there are fewer than 3 samples or the worker committed nothing meanwhile."""
+    half = samples[len(samples) // 2:]
+    if len(half) < 3 or half[0][0] == half[-1][0]:
+        return None
+    return fit([r for r, _ in half], [mb * 1024 for _, mb in half])
 
 
 def main(argv: list[str] | None = None) -> dict:
