@@ -13,7 +13,9 @@ on as it does live and units start and finish all the time.
    topics, and of the shipment job's input, the unit reports), batch time per job from the worker's `/metrics`
    (the mean and the bucket bounding p99 over the interval), and the tables' bytes in RocksDB (SST files and memtables).
 3. **The RSS slope**: least squares over the whole hold and over its second half, in MB per hour, with 95%
-   confidence intervals, and the verdict defined in `bench.soak_stats`.
+   confidence intervals, and the verdict defined in `bench.soak_stats`; beside the RocksDB budget also against the
+   records committed (KB a record: growth that follows the work, however much the machine let the worker do), and
+   the jobs' bounded caches' fill (`corridor_cache_entries`), which grow until full and no further.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.soak_stats import fit, histogram_delta, histogram_quantile, mb_per_hour, second_half, verdict
+from bench.soak_stats import Fit, fit, histogram_delta, histogram_quantile, mb_per_hour, second_half, verdict
 from schemas import dumps
 from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
@@ -124,6 +126,8 @@ class Scrape:
     counts: dict[str, float] = field(default_factory=dict)
     state_bytes: float | None = None
     rocksdb_bytes: float | None = None  # the shared budget in use (block cache, memtables charged to it)
+    cache_entries: dict[str, float] = field(default_factory=dict)  # the jobs' lru caches: entries, and bounds
+    cache_bounds: dict[str, float] = field(default_factory=dict)
 
 
 def scrape(port: int) -> Scrape:
@@ -142,6 +146,10 @@ def scrape(port: int) -> Scrape:
                     s.counts[job] = sample.value
         elif family.name == "corridor_state_bytes":
             s.state_bytes = sum(x.value for x in family.samples)
+        elif family.name == "corridor_cache_entries":
+            s.cache_entries = {x.labels["cache"]: x.value for x in family.samples}
+        elif family.name == "corridor_cache_max_entries":
+            s.cache_bounds = {x.labels["cache"]: x.value for x in family.samples}
         elif family.name == "corridor_rocksdb_memory_bytes":
             s.rocksdb_bytes = sum(x.value for x in family.samples if x.labels.get("kind") == "cache")
     return s
@@ -149,6 +157,24 @@ def scrape(port: int) -> Scrape:
 
 def rocksdb_memory(s: Scrape) -> str:
     return "" if s.rocksdb_bytes is None else f" (RocksDB memory {s.rocksdb_bytes / 2**20:,.0f} MB)"
+
+
+def caches_summary(s: Scrape) -> str:
+    """The bounded lru caches' entries against their bounds: what still fills (a cache stops growing at its bound)."""
+    bounded = [name for name in s.cache_entries if s.cache_bounds.get(name)]
+    if not bounded:
+        return ""
+    entries = sum(s.cache_entries[n] for n in bounded)
+    full = sum(s.cache_bounds[n] for n in bounded)
+    return f"  caches {entries:,.0f} of {full:,.0f} entries"
+
+
+def cache_fill(s: Scrape) -> list[str]:
+    """Each bounded lru cache with entries: entries of its bound, fullest first."""
+    rows = [(s.cache_entries[n] / s.cache_bounds[n], n) for n in s.cache_entries
+            if s.cache_bounds.get(n) and s.cache_entries[n]]  # fmt: skip
+    return [f"  {name}: {s.cache_entries[name]:,.0f} of {s.cache_bounds[name]:,.0f} ({share:.0%})"
+            for share, name in sorted(rows, reverse=True)]
 
 
 def batch_summary(before: Scrape, after: Scrape) -> str:
@@ -276,6 +302,7 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
             sender = asyncio.create_task(paced_send(producer, generated, hold, minutes * 60, sent))
             samples: list[tuple[float, float]] = []  # (seconds, RSS MB)
             beyond: list[tuple[float, float]] = []  # (seconds, RSS MB less the RocksDB budget in use)
+            by_work: list[tuple[float, float]] = []  # (input records committed in the hold, the same MB)
             lags: list[int] = []
             last_sent, last_done, last_t = 0, done_before, started
             while not sender.done() or not samples:
@@ -290,21 +317,27 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                 samples.append((now - started, rss))
                 if after.rocksdb_bytes is not None:
                     beyond.append((now - started, rss - after.rocksdb_bytes / 2**20))
+                    by_work.append((done - done_before, rss - after.rocksdb_bytes / 2**20))
                 lags.append(lag)
                 dt = now - last_t
                 say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  "
                     f"sent {(sent.records - last_sent) / dt:6,.0f}/s  "
                     f"committed {(done - last_done) / dt:6,.0f}/s  lag {lag:,} inputs, {feed_lag:,} unit reports  "
-                    f"state {(after.state_bytes or 0) / 2**20:,.0f} MB{rocksdb_memory(after)}  "
-                    f"batches: {batch_summary(before, after)}")
+                    f"state {(after.state_bytes or 0) / 2**20:,.0f} MB{rocksdb_memory(after)}"
+                    f"{caches_summary(after)}  batches: {batch_summary(before, after)}")
                 before, last_sent, last_done, last_t = after, sent.records, done, now
             await sender
+            fill = cache_fill(before)
+            if fill:
+                say("the jobs' bounded caches at the end (entries of their bound; what each costs full: docs/soak.md):")
+                for line in fill:
+                    say(line)
         finally:
             await offsets.stop()
             await producer.stop()
             stop_process(worker)
     return {"rate": rate, "hold": hold, "samples": samples, "lags": lags, "sent": sent.records,
-            "failed": sent.failed, "beyond_rocksdb": beyond}
+            "failed": sent.failed, "beyond_rocksdb": beyond, "beyond_by_work": by_work}
 
 
 def report(result: dict) -> dict:
@@ -336,10 +369,25 @@ def report(result: dict) -> dict:
             f"{b.high:+.1f}; scatter {b.residual_sd:.1f} MB), verdict on it: {verdict(b, by[-1]).word}")
         summary |= {"beyond_rocksdb_slope_mb_h": round(b.slope, 1), "beyond_rocksdb_ci": [round(b.low, 1),
                                                                                            round(b.high, 1)]}
+    per_record = kb_per_record(result.get("beyond_by_work", []))
+    if per_record is not None:  # growth that follows the work done, whatever the machine let the worker do
+        say(f"RSS less the RocksDB memory in use, second half, against the records committed: {per_record.slope:+.2f} "
+            f"KB a record (95% CI {per_record.low:+.2f} .. {per_record.high:+.2f}; {per_record.n} samples)")
+        summary |= {"beyond_rocksdb_kb_per_record": round(per_record.slope, 2),
+                    "beyond_rocksdb_kb_per_record_ci": [round(per_record.low, 2), round(per_record.high, 2)]}
     say(f"consumer lag of the inputs: at most {summary['lag_max']:,} records, {summary['lag_last']:,} at the end")
     if result["failed"]:
         say(f"{result['failed']:,} of {result['sent']:,} records sent were not acknowledged by the broker")
     return summary
+
+
+def kb_per_record(samples: list[tuple[float, float]]) -> Fit | None:
+    """(records committed, MB) of the run's second half (by sample) -> the slope in KB a record, or None when
+    there are fewer than 3 samples or the worker committed nothing meanwhile."""
+    half = samples[len(samples) // 2:]
+    if len(half) < 3 or half[0][0] == half[-1][0]:
+        return None
+    return fit([r for r, _ in half], [mb * 1024 for _, mb in half])
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -81,7 +81,11 @@ class ConveyanceEngine:
         """`partitions`: of the unit job's input topics, to route fan-out records to its units' partitions."""
         self.rides = rides
         self.write_behind = write_behind
-        self._store: StateCache[bytes] = StateCache(rides, max_items=64 * cached_rides, write_behind=write_behind)
+        # Only a write buffer: what a ride's keys hold is kept decoded in `_loaded` (a ride is read from the store
+        # once, when it is loaded), so bytes kept after the flush would be a second copy of the loaded rides, and
+        # of rides long finished: at up to 64 keys a ride, up to 128,000 encoded buckets (and the keys of absent
+        # ones) once 2,000 rides had been seen, 4 KB each in orjson's buffers (docs/soak.md).
+        self._store: StateCache[bytes] = StateCache(rides, max_items=0, write_behind=write_behind)
         self._loaded: dict[str, Ride] = {}
         self._members: dict[str, dict[int, set[str]]] = {}  # each loaded ride's units by bucket
         self._dirty: dict[tuple[str, int], int] = {}  # manifest buckets changed since the flush -> their partition
@@ -103,7 +107,7 @@ class ConveyanceEngine:
             ride, members = self._loaded[ride_key], self._members[ride_key].get(bucket, set())
             self._store.partition = partition
             self._store[_bucket_key(ride_key, bucket)] = orjson.dumps(sorted(
-                r for u in members if (r := ride.passage_data(u)) is not None))
+                r for u in members if (r := ride.passage_data(u)) is not None))  # written at this flush, not kept
         self._dirty.clear()
 
     def forget(self) -> None:

@@ -14,7 +14,9 @@ Every worker has its own registry (tests run several in one process); metric nam
 
 from __future__ import annotations
 
+import functools
 import logging
+import sys
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
@@ -206,7 +208,7 @@ class WorkerCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            yield from (self._lag(), *self._state(), self._watermarks(), self._rocksdb())
+            yield from (self._lag(), *self._state(), self._watermarks(), self._rocksdb(), *self._caches())
         except Exception:  # a scrape must answer: a worker stopping or rebalancing may have nothing to say
             log.exception("collecting the worker's metrics failed")
 
@@ -263,6 +265,19 @@ class WorkerCollector(Collector):
             memory.add_metric([kind], used)
         return memory
 
+    def _caches(self) -> tuple[Metric, Metric]:
+        entries = GaugeMetricFamily("corridor_cache_entries", "Entries in a bounded in-memory cache of the jobs "
+                                    "(functools.lru_cache), by function: they fill towards their bound and stay "
+                                    "there (docs/soak.md has what each costs full)", labels=["cache"])  # fmt: skip
+        bound = GaugeMetricFamily("corridor_cache_max_entries", "The bound of a bounded in-memory cache of the jobs",
+                                  labels=["cache"])  # fmt: skip
+        for name, cache in lru_caches().items():
+            info = cache.cache_info()
+            entries.add_metric([name], info.currsize)
+            if info.maxsize is not None:  # unbounded: a table loaded once (one entry)
+                bound.add_metric([name], info.maxsize)
+        return entries, bound
+
     def _watermarks(self) -> Metric:
         delay = GaugeMetricFamily("corridor_watermark_delay_seconds", "Wall clock minus the event-time "
                                   "watermark, by job and partition (negative: event time ahead of the wall clock)",
@@ -272,6 +287,20 @@ class WorkerCollector(Collector):
             for partition, wm in sorted(dict(of()).items()):
                 delay.add_metric([job, str(partition)], (now - wm).total_seconds())
         return delay
+
+
+def lru_caches() -> dict[str, Any]:
+    """The `functools.lru_cache`s of corridor's modules loaded in this process, by module and name where each is
+    defined (one function imported into several modules is one cache)."""
+    found: dict[int, tuple[str, Any]] = {}
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not module_name.startswith(("streams.", "schemas.")):
+            continue
+        for obj in list(vars(module).values()):
+            if isinstance(obj, functools._lru_cache_wrapper) and id(obj) not in found:
+                wrapped = getattr(obj, "__wrapped__", obj)
+                found[id(obj)] = (f"{wrapped.__module__}.{wrapped.__qualname__}", obj)
+    return dict(sorted(found.values(), key=lambda item: item[0]))
 
 
 def install(app: Any, metrics: WorkerMetrics, collector: WorkerCollector) -> None:

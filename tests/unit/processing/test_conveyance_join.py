@@ -205,6 +205,25 @@ def _story() -> list[object]:
     return records
 
 
+
+def test_rides_are_kept_decoded_once_and_their_bytes_only_until_the_flush() -> None:
+    """The soak's growth (docs/soak.md): every ride's encoded buckets (and the keys of its absent ones) stayed in the
+    store's cache after they were written, beside the ride kept decoded, up to 64 keys a ride for 2,000 rides."""
+    behind: dict[bytes, bytes] = {}
+    worker = ConveyanceEngine(behind, TOPICS, 4, write_behind=True, cached_rides=3)
+    for r in range(6):  # more rides than are kept loaded
+        ride = f"VOYAGE:V00{r}N"
+        for n, unit in enumerate((A, B, C)):
+            b = Boarding(ride=ride, basis="BOOKED", unit=TrackedUnit.container(unit), boards="CNSHA",
+                         leaves="NLRTM", as_of=T0 + timedelta(hours=n))  # fmt: skip
+            worker.process(TOPICS.name("boarding"), 1, n, ride.encode(), b.model_dump_json().encode())
+        worker.flush()
+        assert len(worker._store._cache) == 0 and not worker._store._absent  # written, nothing kept but the rides
+        assert len(worker._loaded) <= 3
+    assert len(behind) == 6 * len({bucket_of(u) for u in (A, B, C)})
+    again = worker._ride("VOYAGE:V000N")  # evicted: read back from the store
+    assert sorted(again.manifest.passages) == sorted((A, B, C))
+
 def test_vessel_estimates_reach_every_unit_aboard_and_not_one_discharged_before() -> None:
     # Every move of 30 min or more published (the default also asks for 3% of the time left: the 5 h late
     # departure of a two-week voyage would not be news).

@@ -105,3 +105,21 @@ async def test_each_batch_is_timed_from_its_own_first_record_while_the_next_one_
     taken = metrics.registry.get_sample_value("corridor_records_in_total", {"job": "track", "topic": "c.events"})
     assert got("corridor_batch_records_sum") == taken == 2  # the record taken during the last write: not yet
     assert got("corridor_batch_seconds_sum") >= 0.04
+
+
+def test_the_jobs_bounded_caches_are_reported_with_their_bounds() -> None:
+    from streams.core.state import from_micros, to_micros
+    from streams.topology.metrics import lru_caches
+
+    caches = lru_caches()
+    assert caches["streams.core.state.to_micros"] is to_micros  # imported into several modules: reported once
+    assert sum(c is to_micros for c in caches.values()) == 1
+    to_micros(datetime(2026, 3, 10, tzinfo=UTC))
+    from_micros(1)
+    app = SimpleNamespace(consumer=SimpleNamespace(assignment=set, _committed_offset={}), tables={})
+    samples = {(s.name, s.labels.get("cache")): s.value
+               for m in WorkerCollector(app, TopicNames("c."), {}).collect() for s in m.samples}  # fmt: skip
+    name = "streams.core.state.to_micros"
+    assert samples[("corridor_cache_entries", name)] == to_micros.cache_info().currsize >= 1
+    assert samples[("corridor_cache_max_entries", name)] == 1 << 17
+    assert ("corridor_cache_max_entries", "streams.core.routes.table") not in samples  # unbounded: no bound
