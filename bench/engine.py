@@ -67,11 +67,12 @@ def baseline(inputs, clock: Callable[[], float] = time.perf_counter) -> float:  
 
 
 def engine(inputs, batch: int = 0, coalesce: bool = False,  # type: ignore[no-untyped-def]
-           clock: Callable[[], float] = time.perf_counter) -> tuple[float, int]:
+           clock: Callable[[], float] = time.perf_counter, learning: bool = True) -> tuple[float, int]:
     """`batch`: flush state changes every `batch` records (write-behind, as the worker: a unit's timeline is written
     once per batch with `coalesce`); 0: write through. Returns the time taken (by `clock`: `time.process_time` for
-    the process's CPU time, steadier than the wall clock on a shared machine) and the number of output records."""
-    eng = Engine({}, {}, TopicNames(), DEFAULT_POLICY, write_behind=batch > 0, coalesce=coalesce)
+    the process's CPU time, steadier than the wall clock on a shared machine) and the number of output records.
+    `learning`: the learned ETA model (issue #25) on, as the worker runs it, or off (the plan-only ETA)."""
+    eng = Engine({}, {}, TopicNames(), DEFAULT_POLICY, write_behind=batch > 0, coalesce=coalesce, learning=learning)
     # The collector as the worker sets it; the inputs (a list of tuples the worker never holds) kept out of its scans.
     thresholds = gc.get_threshold()
     gc.collect()
@@ -107,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="one timeline per unit per batch (CORRIDOR_COALESCE_TIMELINES)")
     ap.add_argument("--cpu", action="store_true",
                     help="time the engine by the process's CPU time, not the wall clock (a shared, loaded machine)")
+    ap.add_argument("--no-learning", action="store_true",
+                    help="the plan-only ETA: no learned model (to measure what learning costs a record)")
     args = ap.parse_args(argv)
     if args.units:
         inputs, batch, units = _workload_inputs(args.units), 1000, args.units
@@ -114,13 +117,13 @@ def main(argv: list[str] | None = None) -> None:
         inputs, batch, units = _inputs(args.units_per_corridor), 0, 4 * args.units_per_corridor
     clock = time.process_time if args.cpu else time.perf_counter
     base = min(baseline(inputs, clock) for _ in range(args.rounds))
-    runs = [engine(inputs, batch, args.coalesce, clock) for _ in range(args.rounds)]
+    runs = [engine(inputs, batch, args.coalesce, clock, not args.no_learning) for _ in range(args.rounds)]
     best, outputs = min(r[0] for r in runs), runs[0][1]
     n = len(inputs)
     print(f"records: {n} in, {outputs} out ({units} units{f', flushed every {batch}' if batch else ''})")
     print(f"baseline (orjson decode+encode): {n / base:>12,.0f} records/s")
     print(f"engine (decode, track, encode):  {n / best:>12,.0f} records/s ({best / n * 1e6:.0f} µs a record"
-          f"{', CPU time' if args.cpu else ''})")
+          f"{', CPU time' if args.cpu else ''}{', learning off' if args.no_learning else ''})")
     print(orjson.dumps({"records": n, "baseline_rps": round(n / base), "engine_rps": round(n / best),
                         "ratio": round(base / best, 4)}).decode())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from schemas.topics import TopicNames
 from streams.io.kafka import OutputReader, Publisher
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, plan, tick
-from tests.integration.test_api import LOADED, fresh_settings, publish_in_steps, publish_story, serving, until
+from tests.integration.test_api import LOADED, fresh_settings, get, publish_in_steps, publish_story, serving, until
 from tests.support.shipment_flows import AWB
 
 playwright_api = pytest.importorskip("playwright.async_api")
@@ -217,6 +218,41 @@ async def test_search_shows_a_shipment_its_parts_late_delivery_and_alerts(ship_s
     # A part's unit opens the unit's own page.
     await page.click("[data-testid=parts] a[data-unit-link='AKE10002RU']")
     await page.locator("[data-testid=unit-id]", has_text="AKE10002RU").wait_for()
+
+
+def _shown(iso: str) -> str:
+    """An instant as the page prints it (fmtTime): '7 Mar 01:00'."""
+    t = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+    return f"{t.day} {t:%b} {t:%H:%M}"
+
+
+async def test_a_shipment_shows_its_door_to_door_band(ship_site, ship_page):
+    """The API serves the door delivery's band (p10 <= median <= p90) in the timeline, each leg's while it has not
+    arrived, and in the ETA history; the page draws it as it draws a unit's: the sentence, the band behind the ETA
+    chart, and here also on the time axis and in the legs table (issue #25)."""
+    async with aiohttp.ClientSession() as http:
+        status, body, _ = await get(http, f"{ship_site['base']}/api/shipments/{AWB}")
+    assert status == 200
+    t = body["timeline"]
+    p10, p50, p90 = t["predicted_delivery_p10"], t["predicted_delivery"], t["predicted_delivery_p90"]
+    assert p10 and p90 and p10 < p50 < p90, (p10, p50, p90)
+    open_legs = [g for g in t["legs"] if not g["actual_arrival"]]
+    assert open_legs and all(g["predicted_arrival_p10"] <= g["predicted_arrival"] <= g["predicted_arrival_p90"]
+                             for g in open_legs)
+    assert open_legs[-1]["predicted_arrival_p90"] == p90  # door to door: the last leg's band
+    banded = [e for e in body["eta"]["history"] if e["predicted_delivery_p10"] and e["predicted_delivery_p90"]]
+    assert banded and banded[-1]["predicted_delivery_p90"] == p90
+
+    page = ship_page
+    await page.goto(f"{ship_site['base']}/#/shipments/{AWB}")
+    await page.locator("[data-testid=shipment-id]", has_text=AWB).wait_for()
+    assert await page.inner_text("[data-testid=eta-band]") == f"80% likely between {_shown(p10)} and {_shown(p90)}"
+    assert await page.locator("[data-testid=eta-chart] [data-testid=eta-band-area]").count() == 1
+    assert await page.locator("[data-testid=time-axis] [data-testid=delivery-band]").count() == 1
+    last = open_legs[-1]
+    assert await page.inner_text(f"[data-testid=legs] [data-leg-band='{last['leg_index']}']") == (
+        f"80% likely {_shown(last['predicted_arrival_p10'])} to {_shown(last['predicted_arrival_p90'])}")
+    await shot(ship_site, page, "shipment-band")
 
 
 async def test_live_shipment_list_shows_the_late_air_waybill_and_opens_it(ship_site, ship_page):

@@ -46,6 +46,7 @@ function renderShipment(d) {
         <div>planned ${fmtTime(t.planned_delivery, { year: true })}${t.promised_delivery ? ` · promised ${fmtTime(t.promised_delivery)}` : ""}
           · <span class="delay ${cls}" data-testid="eta-delay">${late === null || late === undefined ? "–" : late > 0 ? `${fmtDelay(late)} late` : fmtDelay(late) === "on time" ? "on time" : `${fmtDelay(late)} early`}</span></div>
         <div class="muted">${eta ? `last ETA update ${fmtTime(eta.as_of)}: ${esc(eta.reason)}` : "no ETA published yet"}</div>
+        ${!delivered && t.predicted_delivery_p10 && t.predicted_delivery_p90 ? `<div data-testid="eta-band">80% likely between ${fmtTime(t.predicted_delivery_p10)} and ${fmtTime(t.predicted_delivery_p90)}</div>` : ""}
         ${cause ? `<div class="muted" data-testid="eta-cause">${cause}</div>` : ""}
       </div>
     </div>
@@ -91,7 +92,9 @@ function renderShipment(d) {
   if (closed) closed.addEventListener("toggle", () => { view.closedOpen = closed.open; });
   drawShipmentMap($("#map"), d);
   drawShipmentAxis($("#axis"), d);
-  drawEta($("#eta-chart"), { eta: { history: d.eta.history.map((e) => ({ ...e, predicted_arrival: e.predicted_delivery, planned_arrival: e.planned_delivery })) } });
+  // the unit's chart, fed the door-to-door prediction and its band (p10-p90) as they were published
+  drawEta($("#eta-chart"), { eta: { history: d.eta.history.map((e) => ({ ...e, predicted_arrival: e.predicted_delivery,
+    planned_arrival: e.planned_delivery, arrival_p10: e.predicted_delivery_p10, arrival_p90: e.predicted_delivery_p90 })) } });
 }
 
 function shipmentAlertItem(a, plan, closedBecause) {
@@ -127,7 +130,9 @@ function legsTable(d, places) {
   const t = d.timeline;
   if (!t.legs.length) return `<p class="muted">No shipment plan received yet: only the units' reports are known.</p>`;
   const rows = t.legs.map((g) => {
-    const arr = g.actual_arrival ? fmtTime(g.actual_arrival) : g.predicted_arrival ? `<span class="pred">${fmtTime(g.predicted_arrival)} (predicted)</span>` : "–";
+    const band = g.predicted_arrival_p10 && g.predicted_arrival_p90
+      ? `<div class="muted" data-leg-band="${g.leg_index}">80% likely ${fmtTime(g.predicted_arrival_p10)} to ${fmtTime(g.predicted_arrival_p90)}</div>` : "";
+    const arr = g.actual_arrival ? fmtTime(g.actual_arrival) : g.predicted_arrival ? `<span class="pred">${fmtTime(g.predicted_arrival)} (predicted)</span>${band}` : "–";
     return `<tr class="${g.actual_arrival ? "done" : ""}" data-leg-row="${g.leg_index}">
       <td>${g.leg_index + 1}. ${esc(g.origin)} → ${esc(g.destination)} <span class="muted">${esc(places[g.destination]?.name ?? "")}</span></td>
       <td>${modeTag(g.mode)}</td><td>${g.units.map((u) => esc(u)).join(", ") || "–"}</td>
@@ -268,7 +273,7 @@ function drawShipmentAxis(box, d) {
   const times = [];
   for (const g of legs) for (const k of ["planned_departure", "planned_arrival", "actual_departure", "actual_arrival", "predicted_arrival"]) if (g[k]) times.push(T(g[k]));
   for (const p of t.parts) for (const k of ["loaded_at", "unloaded_at"]) if (p[k]) times.push(T(p[k]));
-  for (const k of ["planned_delivery", "predicted_delivery", "delivered_at"]) if (t[k]) times.push(T(t[k]));
+  for (const k of ["planned_delivery", "predicted_delivery", "delivered_at", "predicted_delivery_p10", "predicted_delivery_p90"]) if (t[k]) times.push(T(t[k]));
   if (now) times.push(now);
   const DAY = 86400000;
   const t0 = Math.floor((Math.min(...times) - DAY / 4) / DAY) * DAY, t1 = Math.ceil((Math.max(...times) + DAY / 4) / DAY) * DAY;
@@ -282,6 +287,11 @@ function drawShipmentAxis(box, d) {
   for (let tt = t0; tt <= t1; tt += step * DAY) {
     el("line", { x1: x(tt), x2: x(tt), y1: TOP - 6, y2: H - 18, stroke: "#eef1f4" }, axis);
     svgText(axis, x(tt), TOP - 10, fmtTime(new Date(tt).toISOString(), { time: false }), { "text-anchor": "middle" });
+  }
+  // the door delivery's band (p10-p90), shaded behind the rows (drawn first) while it is predicted
+  if (!t.delivered_at && t.predicted_delivery_p10 && t.predicted_delivery_p90) {
+    el("rect", { x: x(T(t.predicted_delivery_p10)), y: TOP - 4, width: Math.max(2, x(T(t.predicted_delivery_p90)) - x(T(t.predicted_delivery_p10))),
+      height: H - 28 - TOP + 4, fill: "#c0392b", opacity: 0.08, "data-testid": "delivery-band" }, svg);
   }
   const bar = (a, b, y, h, attrs) => el("rect", { x: x(a), y, width: Math.max(2, x(b) - x(a)), height: h, rx: 3, ...attrs }, svg);
   rows.forEach((row, i) => {
@@ -339,6 +349,7 @@ function drawShipmentAxis(box, d) {
     <span><i style="border-color:#555;border-top-width:8px"></i>leg: first piece out to last piece in</span>
     <span><i style="border-color:#9aa5b1;border-top-width:8px;opacity:.5"></i>part in its unit</span>
     <span><i style="border-color:#e8a33d;border-top-width:8px"></i>dwell beyond normal</span>
-    <span><i style="border-color:#c0392b;border-top-width:4px"></i>customs hold</span>`;
+    <span><i style="border-color:#c0392b;border-top-width:4px"></i>customs hold</span>
+    ${!t.delivered_at && t.predicted_delivery_p10 ? `<span><i style="border-color:#c0392b;border-top-width:8px;opacity:.25"></i>delivery 80% likely (p10-p90)</span>` : ""}`;
   box.appendChild(legend);
 }

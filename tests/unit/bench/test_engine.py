@@ -64,3 +64,12 @@ def test_the_throughput_benchmark_measures_the_engine_on_its_own_input():
     inputs = workload_inputs(build(40))
     assert inputs == _workload_inputs(40)
     assert engine_rate(inputs) > 0
+
+
+def test_learning_can_be_switched_off_to_measure_what_it_costs(capsys):
+    """`--no-learning`: the same input through the plan-only ETA (issue #25's per-record cost is the difference)."""
+    main(["--units", "40", "--rounds", "1", "--no-learning", "--cpu"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "learning off" in lines[2] and orjson.loads(lines[-1])["engine_rps"] > 0
+    inputs = _workload_inputs(40)
+    assert engine(inputs, 0, learning=False)[1] > len(inputs)

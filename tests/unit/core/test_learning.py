@@ -137,6 +137,24 @@ def test_a_learned_source_bias_moves_its_estimate_and_too_little_data_falls_back
     assert _knowledge({"B|cosco|SEA": [50] * 7}).quantiles("B|cosco|SEA") is None  # 7 < 8 samples
 
 
+def test_a_side_lost_in_a_sketch_bucket_does_not_pin_the_blended_band() -> None:
+    """A sea transit learned as (577 h, 577 h, 892 h): its p10 and p50 in one 4% bucket (a day wide at three weeks),
+    as on simulator seed 11. Taken as exact, the empty side won the blend with the carrier's corrected estimate
+    (7 h either side) and pinned the band's p10 half an hour below its median; it is now known to half a bucket,
+    and the estimate's own spread below the median carries through."""
+    departed = fc.point(T0)
+    arrival = fc.add(departed, (577 * 60.0, 577 * 60.0, 892 * 60.0), fc.TRANSIT)
+    res = timedelta(minutes=round(fc.RESOLUTION * 577 * 60))  # 11.5 h
+    assert arrival.mid - arrival.lo == res and arrival.hi - arrival.mid == timedelta(hours=315)
+    estimate = fc.Forecast(arrival.mid - timedelta(hours=7), arrival.mid, arrival.mid + timedelta(hours=7), fc.BIAS)
+    band = fc.blend(arrival, estimate)
+    assert timedelta(hours=5) < band.mid - band.lo < timedelta(hours=7)  # was 30 minutes
+    assert timedelta(hours=6) < band.hi - band.mid <= timedelta(hours=7)
+    # A side wider than the resolution is as learned.
+    wide = fc.add(departed, (500 * 60.0, 577 * 60.0, 892 * 60.0), fc.TRANSIT)
+    assert wide.mid - wide.lo == timedelta(hours=77)
+
+
 def test_knowledge_learns_once_takes_back_corrections_and_merges_a_prior() -> None:
     kn = Knowledge(min_samples=2)
     old = {"T0": [600, "T|A|B|RAIL|c", "T|A|B|RAIL|*"]}
