@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from schemas import Mode, Severity
+from streams.core.severity import by_ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +53,7 @@ class TrackingPolicy:
         return self.modes[mode].min_connection
 
     def severity(self, mode: Mode, minutes_late: int) -> Severity:
-        ratio = minutes_late / (self.tolerance(mode).total_seconds() / 60)
-        if ratio <= 2:
-            return Severity.MINOR
-        if ratio <= 6:
-            return Severity.MAJOR
-        return Severity.CRITICAL
+        return by_ratio(minutes_late / (self.tolerance(mode).total_seconds() / 60))
 
 
 DEFAULT_POLICY = TrackingPolicy()

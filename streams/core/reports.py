@@ -2,32 +2,18 @@
 or out of it, and the rules that say whether that cargo is aboard (or left recently enough to still count).
 
 A unit's state keeps its links compactly, as positional lists (`UnitState.links`, and the `links` field of a unit
-report); `Link` names their fields. Pure: no I/O, no clock."""
+report); `streams.core.links.Link` names their fields. Pure: no I/O, no clock."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from schemas import Classifier, Milestone, UnitKind
+from streams.core.links import Link
 from streams.core.state import UnitState, to_micros
 
 RECENT = 14 * 86_400 * 1_000_000  # microseconds: a late report of something that happened during the ride counts
-
-
-class Link(NamedTuple):
-    """Cargo of a shipment going into (a stuffing, a ULD build-up) or out of (a stripping, a breakdown) a unit."""
-
-    event_id: str
-    stuffed: int  # 1: into the unit; 0: out of it
-    time: int  # event time, microseconds since the epoch
-    location: str
-    pieces: int | None
-    retracted: int  # 1: the event was withdrawn (it links nothing)
-
-    @classmethod
-    def of(cls, raw: Sequence[Any]) -> Link:
-        return cls(*raw)
 
 
 def report_targets(state: UnitState, linked: Sequence[str], timeline_changed: bool) -> tuple[list[str], bool]:

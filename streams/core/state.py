@@ -52,7 +52,8 @@ class UnitState:
     timeline_digest: str | None = None
     next_due: datetime | None = None  # watermark at which time passing alone may change something
     # Shipments whose cargo went into or out of this unit: shipment id -> link events, each
-    # [event_id, stuffed (1) or stripped (0), event time (us), location, pieces, retracted], in arrival order.
+    # [event_id, stuffed (1) or stripped (0), event time (us), location, pieces, retracted], in arrival order
+    # (`streams.core.links.Link` names them).
     links: dict[str, list[list[Any]]] = field(default_factory=dict)
     # What this unit's history taught the job (`streams.core.learning.observe`), as contributed: observation id ->
     # [value, model keys...]. Kept so that only what changes is learned again (nothing twice, corrections undone).

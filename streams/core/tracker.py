@@ -32,6 +32,7 @@ from streams.core.incremental import Derivation
 from streams.core.learning.forecast import Forecast, model_name
 from streams.core.learning.lanes import suez_due
 from streams.core.learning.observe import observations
+from streams.core.links import Link, since, with_link
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
 from streams.core.state import UnitState, to_micros
@@ -158,8 +159,7 @@ def _forget_old_trips(state: UnitState, event: TrackingEvent,
         raise Refused(f"{full}, none older than the {policy.history.days} days of history it keeps: event "
                       f"{event.event_id} refused. So many events for one unit usually mean a feed re-sending one "
                       "event under new ids")  # fmt: skip
-    cut = to_micros(horizon)
-    return kept, {k: v for k, v in state.links.items() if max((x[2] for x in v), default=0) >= cut}
+    return kept, since(state.links, to_micros(horizon))
 
 
 def _link(state: UnitState, event: TrackingEvent) -> list[str]:
@@ -172,13 +172,9 @@ def _link(state: UnitState, event: TrackingEvent) -> list[str]:
     keys = shipment_keys(event.shipment)
     if not keys:
         return []
-    entry = [event.event_id, _JOINS[event.milestone], to_micros(event.event_time), event.location,
-             event.shipment.pieces, int(event.retracted)]  # fmt: skip
-    links = dict(state.links)
-    for key in keys:
-        current = [x for x in links.get(key, []) if x[0] != event.event_id]
-        links[key] = [*current, entry]
-    state.links = links
+    link = Link(event.event_id, _JOINS[event.milestone], to_micros(event.event_time), event.location,
+                event.shipment.pieces, int(event.retracted))  # fmt: skip
+    state.links = with_link(state.links, keys, link)
     return keys
 
 

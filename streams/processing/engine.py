@@ -3,46 +3,34 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, MutableMapping
+from dataclasses import replace
 from datetime import datetime
 
 import orjson
 
-from schemas import ClockTick, DeadLetter, DecodeError, Plan, TrackingEvent, UnitKind, decode_input, dumps
+from schemas import ClockTick, DecodeError, Plan, TrackingEvent, UnitKind, decode_input, dumps
 from schemas.events import Classifier
 from schemas.topics import TopicNames
 from streams.core.learning import Knowledge, Sketch
 from streams.core.policy import TrackingPolicy
 from streams.core.reports import report_targets
 from streams.core.state import UnitState, learned_of
-from streams.core.tracker import Outcome, Refused, advance, apply_event, apply_plan
+from streams.core.tracker import Outcome, advance, apply_event, apply_plan
 from streams.processing import unit_conveyance
-from streams.processing.cache import Scope, StateCache
-from streams.processing.limits import (
-    DEFAULT_MAX_RECORD_BYTES,
-    STEP_SLACK,
-    TooLarge,
-    check,
-    dead_letter_bytes,
-    save,
-    swept,
-)
-from streams.processing.schedule import PartitionClock
+from streams.processing.cache import Scope
+from streams.processing.keyed import KeyedEngine, OutRecord, Source, Step, dead_letter
+from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    topic: str
-    key: bytes | None
-    value: bytes
+__all__ = ["Engine", "OutRecord", "dead_letter"]  # OutRecord and dead_letter live in keyed.py; imported from here too
 
 
-class Engine:
+class Engine(KeyedEngine[UnitState]):
     """The tracking job for the partitions it is given. `units` and `clock` are key-value stores: Faust
-    tables in a worker (changelogged, RocksDB-backed), dicts in replay and unit tests.
+    tables in a worker (changelogged, RocksDB-backed), dicts in replay and unit tests. Its shape (decode, step,
+    save, sweep, dead letters) is the one it shares with the shipment job: `streams.processing.keyed`.
 
     With `write_behind`, state changes stay in memory until `flush()` (the worker flushes once per batch of
     input records, before acknowledging them); without, every `process` call leaves the stores up to date.
@@ -56,6 +44,9 @@ class Engine:
     after `flush`, as the worker's batcher does). Alerts, ETA updates, unit reports and dead letters are never
     coalesced. As Kafka Streams' record cache does for a table: the timelines topic is compacted, its consumers
     want the latest. See docs/design/outputs.md."""
+
+    kind = "unit"
+    log = log
 
     def __init__(
         self,
@@ -74,11 +65,9 @@ class Engine:
         prior: Mapping[str, Sketch] | None = None,
         min_samples: int = 8,
     ) -> None:
-        self.units, self.clock = units, clock  # the stores themselves (up to date after `flush`)
-        self._units: StateCache[UnitState] = StateCache(units, UnitState.decode, UnitState.encode, cached_units,
-                                                       write_behind)  # fmt: skip
-        self._clock: StateCache[bytes] = StateCache(clock, max_items=4 * cached_units, write_behind=write_behind)
-        self.topics = topics
+        super().__init__(units, clock, topics, UnitState, write_behind=write_behind, cached=cached_units,
+                         max_record_bytes=max_record_bytes)  # fmt: skip
+        self.units, self._units = units, self._states  # the store itself (up to date after `flush`), its cache
         # What the job learns from completed legs (streams/core/learning): one model per input partition, the sum
         # of what its units' states say they taught (`UnitState.learned`), made from the units store when the
         # partition is first needed after an assignment. Not stored: a copy in the clock table is written with a
@@ -99,7 +88,6 @@ class Engine:
                                            load=lambda p: self._clock.get(_learned_key(p)))  # fmt: skip
             policy = replace(policy, knowledge=self.knowledge)
         self.policy = policy
-        self.max_record_bytes = max_record_bytes
         self.incremental = incremental  # False: every record re-derives its unit whole (the specification)
         self.coalesce = coalesce and write_behind  # written through, every record is a batch of its own
         self.boardings = boardings  # write who boards which ride for the conveyance job (worker, replay)
@@ -112,15 +100,6 @@ class Engine:
             "eta": topics.name("eta"),
         }
         self._feed = topics.name("shipment_feed")
-        self._dead = topics.name("dead_letter")
-        self._fine_watermarks: dict[int, datetime] = {}
-        self._due_earliest: dict[tuple[int, int], int] = {}  # see PartitionClock
-
-    @property
-    def fine_watermarks(self) -> dict[int, datetime]:
-        """Each partition's watermark as this worker last saw it (the clock table has it once the batch is
-        written): what the query API reads, so it answers with the watermark the job uses."""
-        return self._fine_watermarks
 
     def flush(self, scope: Scope | None = None) -> int:
         """Write the state changed since the last flush to the stores; returns how many keys were written. The
@@ -132,18 +111,15 @@ class Engine:
                     self._clock.partition = p
                     self._clock[_learned_key(p)] = self.knowledge.encoded(p)
             self.knowledge.dirty.clear()
-        return self._units.flush(scope) + self._clock.flush(scope)
+        return super().flush(scope)
 
     def forget(self) -> None:
         """Drop what is held in memory (partitions were reassigned): caches, unwritten changes, sub-hour
         watermarks and what the due index was last seen to hold."""
-        self._units.clear()
-        self._clock.clear()
+        super().forget()
         if self.knowledge is not None:
             self.knowledge.forget()
         self._latest.clear()
-        self._fine_watermarks.clear()
-        self._due_earliest.clear()
 
     def process(
         self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None
@@ -151,29 +127,8 @@ class Engine:
         role = self.topics.role_of(topic)
         if role == "conveyance_feed":  # a conveyance event for units of this partition (docs/design/conveyances.md)
             return unit_conveyance.apply_feed(self, topic, partition, offset, key, value)
-        try:
-            if role not in ("plan", "event", "clock"):
-                raise DecodeError(f"topic {topic!r} is not an input of the tracking job")
-            record = decode_input(value if value is not None else b"", expected=role)
-            if not isinstance(record, ClockTick):
-                unit_key = record.unit.id.encode()
-                if key != unit_key:
-                    raise DecodeError(
-                        f"record key {key!r} is not the unit id {record.unit.id!r}: per-unit topics must be "
-                        "keyed by unit so a unit's plan and events meet on one partition"
-                    )
-        except DecodeError as exc:
-            return [self.dead_letter(topic, partition, offset, key, value, str(exc))]
-        try:
-            before = None if isinstance(record, ClockTick) or not self.boardings else self._units.get(key)  # type: ignore[arg-type]
-            out = self._apply(record, (topic, partition, offset), len(value or b""),
-                              lambda reason: self.dead_letter(topic, partition, offset, key, value, reason))
-            if self.boardings and not isinstance(record, ClockTick):  # who boards which ride, for the conveyance job
-                out += unit_conveyance.boardings(self, record, before, OutRecord)
-        except Exception as exc:  # a bug must not crash the worker or lose the record
-            log.exception("failed to process %s[%s]@%s", topic, partition, offset)
-            return [self.dead_letter(topic, partition, offset, key, value, f"processing failed: {exc!r}")]
-        if self.coalesce:
+        out = self._process(role, topic, partition, offset, key, value)
+        if self.coalesce:  # a dead letter alone supersedes nothing
             self._supersede(out)
         return out
 
@@ -195,53 +150,46 @@ class Engine:
 
     def at_partition(self, partition: int) -> None:
         """What follows changes `partition`'s state: its units, its clock and what its model learns."""
-        self._units.partition = self._clock.partition = partition
+        super().at_partition(partition)
         if self.knowledge is not None:
             self.knowledge.partition = partition
 
-    def reindex(self, partition: int) -> int:
-        """Index every unit of `partition` at its due time again; returns how many. For a clock that may lack
-        entries its units' states imply (its batch's clock records were lost, its units' were not); an entry
-        too many is dropped when reached."""
-        items_in = getattr(self.units, "items_in", None)
-        if items_in is None:
-            return 0
-        self.at_partition(partition)
-        clock = PartitionClock(self._clock, partition, self._fine_watermarks, self._due_earliest)
-        return clock.reindex(items_in(partition), lambda raw: UnitState.decode(raw).next_due)
-
     # -- internals ---------------------------------------------------------------------------------
 
-    def _apply(self, record: Plan | TrackingEvent | ClockTick, source: tuple[str, int, int | None],
-               size: int, refuse: Callable[[str], OutRecord]) -> list[OutRecord]:  # fmt: skip
-        partition = source[1]
-        self.at_partition(partition)
-        clock = PartitionClock(self._clock, partition, self._fine_watermarks, self._due_earliest)
-        wm, moved = clock.advance(_watermark_candidate(record))
-        out: list[OutRecord] = []
-        inc = self.incremental
-        try:
-            if isinstance(record, Plan):
-                out += self._step(record.unit.id, clock,
-                                  lambda s: apply_plan(s, record, wm, self.policy, incremental=inc), size, input=True)
-            elif isinstance(record, TrackingEvent):
-                out += self._step(record.unit.id, clock,
-                                  lambda s: apply_event(s, record, wm, self.policy, incremental=inc), size, input=True)
-        except Refused as exc:  # the unit will not take it; the time it tells of has passed all the same
-            out.append(refuse(str(exc)))
-        except TooLarge as exc:
-            out.append(refuse(f"{exc}: refused, the unit is unchanged"))
-        if moved and wm is not None:
-            out += self._sweep(clock, wm, source)
+    def _decode(self, role: str | None, topic: str, key: bytes | None, data: bytes) -> Plan | TrackingEvent | ClockTick:
+        if role not in ("plan", "event", "clock"):
+            raise DecodeError(f"topic {topic!r} is not an input of the tracking job")
+        record = decode_input(data, expected=role)
+        if not isinstance(record, ClockTick):
+            unit_key = record.unit.id.encode()
+            if key != unit_key:
+                raise DecodeError(
+                    f"record key {key!r} is not the unit id {record.unit.id!r}: per-unit topics must be "
+                    "keyed by unit so a unit's plan and events meet on one partition"
+                )
+        return record
+
+    def _run(self, record: Plan | TrackingEvent | ClockTick, source: Source, key: bytes | None,
+             value: bytes | None) -> list[OutRecord]:  # fmt: skip
+        before = None if isinstance(record, ClockTick) or not self.boardings else self._units.get(key)  # type: ignore[arg-type]
+        out = super()._run(record, source, key, value)
+        if self.boardings and not isinstance(record, ClockTick):  # who boards which ride, for the conveyance job
+            out += unit_conveyance.boardings(self, record, before, OutRecord)
         return out
 
-    def _step(self, unit_id: str, clock: PartitionClock, step, size: int = 0, *,
-              input: bool = False) -> list[OutRecord]:  # fmt: skip
-        """`size`: of the input the step applies (0: time passing), for the bound on the new state's size;
-        `input`: the step applies a plan or an event."""
-        key = unit_id.encode()
-        state = self._units.get(key) or UnitState()
-        outcome: Outcome = step(state)
+    def _watermark_candidate(self, record: Plan | TrackingEvent | ClockTick) -> datetime | None:
+        return _watermark_candidate(record)
+
+    def _target(self, record: Plan | TrackingEvent | ClockTick, raw: bytes,
+                wm: datetime | None) -> tuple[str, Step] | None:  # fmt: skip
+        inc = self.incremental
+        if isinstance(record, Plan):
+            return record.unit.id, lambda s: apply_plan(s, record, wm, self.policy, incremental=inc)
+        if isinstance(record, TrackingEvent):
+            return record.unit.id, lambda s: apply_event(s, record, wm, self.policy, incremental=inc)
+        return None
+
+    def _outputs(self, key: bytes, outcome: Outcome) -> list[OutRecord]:
         out: list[OutRecord] = []
         if outcome.timeline:  # encoded before anything is saved: a timeline its model refuses fails the whole record
             assert outcome.view is not None
@@ -249,23 +197,14 @@ class Engine:
         out += [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.records]
         if outcome.state.links or (outcome.state.unit is not None and outcome.state.unit.kind is UnitKind.AWB):
             out += self._reports(outcome, out)
-        limit = self.max_record_bytes
-        for rec in out:
-            check(f"{unit_id}'s record for {rec.topic}", rec.key, rec.value, limit)
-        if outcome.changed:
-            save(self._units, key, outcome.state, size + STEP_SLACK, limit, f"{unit_id}'s state")
-            if outcome.learned_before is not None and self.knowledge is not None:  # only once the state is saved
-                self.knowledge.apply(outcome.learned_before, outcome.state.learned)
-            if outcome.state.next_due is not None:
-                clock.schedule(unit_id, outcome.state.next_due, previous=state.next_due)
-        elif input and state.next_due is not None:
-            # A plan or event the unit already holds, read again. Its batch's state reached the broker in part:
-            # the units changelog, not the clock's (two topics, no transaction), so the restored unit holds it
-            # while the due index lacks its entry, and the unit was never swept again (bench chaos: a worker
-            # killed mid-write; `OVERDUE` alerts missing, `LATE` ones instead). Index it again: an entry too many
-            # is dropped when reached; a carrier's re-sent event costs two small writes.
-            clock.schedule(unit_id, state.next_due)
         return out
+
+    def _saved(self, outcome: Outcome) -> None:
+        if outcome.learned_before is not None and self.knowledge is not None:  # only once the state is saved
+            self.knowledge.apply(outcome.learned_before, outcome.state.learned)
+
+    def _advance(self, state: UnitState, watermark: datetime) -> Outcome:
+        return advance(state, watermark, self.policy, incremental=self.incremental)
 
     def _reports(self, outcome: Outcome, out: list[OutRecord]) -> list[OutRecord]:
         """Forward the unit's timeline to the shipments it carries (or carried, when their links changed),
@@ -288,39 +227,9 @@ class Engine:
                                      _report(st.unit.id, "AIR_WAYBILL", [], True, timeline)))  # fmt: skip
         return reports
 
-    def _sweep(self, clock: PartitionClock, wm: datetime, source: tuple[str, int, int | None]) -> list[OutRecord]:
-        out: list[OutRecord] = []
-
-        def due_of(unit_id: str) -> datetime | None:
-            state = self._units.get(unit_id.encode())
-            return None if state is None else state.next_due
-
-        def step(unit_id: str) -> None:
-            out.extend(swept(lambda: self._step(unit_id, clock,
-                                                lambda s: advance(s, wm, self.policy, incremental=self.incremental)),
-                             lambda reason: self.dead_letter(*source, unit_id.encode(), None, reason), "unit", wm))
-
-        clock.sweep(wm, due_of, step)
-        return out
-
-    def dead_letter(
-        self, topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None, reason: str
-    ) -> OutRecord:
-        return dead_letter(self._dead, topic, partition, offset, key, value, reason, self.max_record_bytes)
-
 
 def _learned_key(partition: int) -> bytes:
     return f"learned:{partition}".encode()
-
-
-def dead_letter(dead_topic: str, topic: str, partition: int, offset: int | None, key: bytes | None,
-                value: bytes | None, reason: str, limit: int = DEFAULT_MAX_RECORD_BYTES) -> OutRecord:  # fmt: skip
-    """A rejected record, with why and its original bytes (cut if the letter would not fit in `limit`), for the
-    dead-letter topic."""
-    letter = DeadLetter(
-        source_topic=topic, partition=partition, offset=offset, key=key, reason=reason, original=value or b""
-    )
-    return OutRecord(dead_topic, key, dead_letter_bytes(letter, limit))
 
 
 def _report(shipment_id: str, kind: str, links: list[list], own: bool, timeline: bytes) -> bytes:

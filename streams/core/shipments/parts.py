@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from schemas import Milestone, ShipmentPlan, TrackedUnit, UnitKind
+from streams.core.links import live
 
 ARRIVALS = frozenset({"ARRIVED", "DISCHARGED", "DELIVERED"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -31,7 +32,7 @@ class UnitRide:
     latest timeline. `own` marks the shipment's own statuses (an air waybill reported as a unit)."""
 
     unit: TrackedUnit
-    links: list[list[Any]]  # [event_id, stuffed 1 / stripped 0, event time (us), location, pieces, retracted]
+    links: list[list[Any]]  # as the unit report carries them: rows of `streams.core.links.Link`
     own: bool
     timeline: dict[str, Any]
 
@@ -88,7 +89,7 @@ def parts_of(rides: list[UnitRide], total: int) -> list[Part]:
     for ride in rides:
         if ride.own:
             continue
-        links = sorted((x for x in ride.links if not x[5]), key=lambda x: (x[2], -x[1]))
+        links = sorted(live(ride.links), key=lambda x: (x.time, -x.stuffed))
         open_: Part | None = None
         for _id, stuffed, us, location, pieces, _ in links:
             t = _EPOCH + timedelta(microseconds=us)

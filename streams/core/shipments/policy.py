@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from schemas import Mode, Severity
+from streams.core.severity import by_ratio
 
 H = timedelta(hours=1)
 
@@ -47,12 +48,7 @@ class ShipmentPolicy:
         return known if known is not None else max(self.default_dwell, planned * 1.5)
 
     def severity(self, minutes_late: int) -> Severity:
-        ratio = minutes_late / (self.delivery_tolerance.total_seconds() / 60)
-        if ratio <= 2:
-            return Severity.MINOR
-        if ratio <= 6:
-            return Severity.MAJOR
-        return Severity.CRITICAL
+        return by_ratio(minutes_late / (self.delivery_tolerance.total_seconds() / 60))
 
 
 DEFAULT_SHIPMENT_POLICY = ShipmentPolicy()

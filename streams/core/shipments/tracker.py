@@ -22,6 +22,7 @@ from schemas import (
     TrackedUnit,
 )
 from streams.core.records import trusted_unit
+from streams.core.severity import by_ratio
 from streams.core.shipments.parts import UnitRide
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.core.shipments.state import ShipmentState
@@ -108,7 +109,7 @@ def alert_id(shipment: str, *parts: object) -> str:
 
 
 def _ratio_severity(ratio: float) -> Severity:
-    return Severity.MINOR if ratio <= 1.5 else Severity.MAJOR if ratio <= 3 else Severity.CRITICAL
+    return by_ratio(ratio, 1.5, 3)
 
 
 def _leg_words(plan: ShipmentPlan, i: int) -> str:
