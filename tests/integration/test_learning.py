@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 from datetime import timedelta
-from typing import Any
 
 import orjson
 import pytest
-from aiokafka.errors import KafkaTimeoutError
 
 from streams.core.learning.knowledge import encode_model, model_of
 from streams.core.state import learned_of
@@ -22,6 +20,7 @@ from streams.sim.phenomena import REALISM
 from streams.sim.scenario import generate
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
+from tests.integration.lost_writes import ClockLostAfter
 from tests.integration.story import expected
 
 pytestmark = pytest.mark.integration
@@ -67,27 +66,6 @@ async def test_a_worker_learns_from_one_month_and_predicts_the_next_as_a_replay_
     assert rebuilt == stored
 
 
-class _ClockLostAfterLearning:
-    """The worker's producer, except that the first batch in which a unit's state records what it taught has its
-    clock changelog sends reported failed: the units changelog holds the batch, the clock's does not (a worker
-    killed between the two)."""
-
-    def __init__(self, producer: Any) -> None:
-        self.producer = producer
-        self.taught = False
-        self.failed: list[bytes] = []
-
-    async def send(self, topic, key, value, partition, timestamp, headers):  # type: ignore[no-untyped-def]
-        if "units-changelog" in topic and value is not None and not self.failed and learned_of(value):
-            self.taught = True
-        elif "clock-changelog" in topic and self.taught:  # all of them: none of the batch's clock records lands
-            self.failed.append(key)
-            future = asyncio.get_running_loop().create_future()
-            future.set_exception(KafkaTimeoutError())
-            return future
-        return await self.producer.send(topic, key, value, partition, timestamp, headers)
-
-
 async def test_a_batch_whose_units_reached_the_changelog_but_not_its_clock_teaches_what_a_replay_learns(
     bootstrap, settings, topics, reader
 ):
@@ -102,9 +80,13 @@ async def test_a_batch_whose_units_reached_the_changelog_but_not_its_clock_teach
     asked = canonical_order([r.record for r in second.records])
     settings = settings.model_copy(update={"learn_min_samples": 2})
     want = expected(taught + asked, topics, PARTITIONS, min_samples=2)
+
+    def teaches(topic: str, value: bytes | None) -> bool:  # a unit's state says what it taught
+        return "units-changelog" in topic and value is not None and bool(learned_of(value))
+
     async with running(settings, bootstrap) as topology:
         track = topology.batchers["track"]
-        failing = track.producer = _ClockLostAfterLearning(track.producer)
+        failing = track.producer = ClockLostAfter(track.producer, teaches)
         async with Publisher(bootstrap, topics, PARTITIONS, stamped=True) as pub:
             await pub.send_all(taught)
 

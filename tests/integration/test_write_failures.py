@@ -23,6 +23,7 @@ from streams.processing.replay import canonical_order, partition_for
 from streams.sim.scenario import generate
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
+from tests.integration.lost_writes import ClockLostAfter
 from tests.integration.story import UNIT, d, event, expected, plan
 
 pytestmark = pytest.mark.integration
@@ -119,27 +120,6 @@ async def test_a_worker_stopped_in_this_process_leaves_no_database_open(bootstra
         assert topology.app.tables["units"].data._dbs
 
 
-class _ClockLostAfterSweep:
-    """The worker's producer, except that every clock changelog send of the first batch that raised an `OVERDUE`
-    alert (time passing: a unit stepped by the sweep, its due time moved) is reported failed, as if the worker
-    were killed after the batch's outputs and units reached the broker and before its clock did."""
-
-    def __init__(self, producer: Any) -> None:
-        self.producer = producer
-        self.swept = False
-        self.failed: list[bytes] = []
-
-    async def send(self, topic, key, value, partition, timestamp, headers):  # type: ignore[no-untyped-def]
-        if topic.endswith("alerts") and not self.failed and b'"OVERDUE"' in value:
-            self.swept = True
-        elif "clock-changelog" in topic and self.swept:
-            self.failed.append(key)
-            future = asyncio.get_running_loop().create_future()
-            future.set_exception(KafkaTimeoutError())
-            return future
-        return await self.producer.send(topic, key, value, partition, timestamp, headers)
-
-
 async def test_a_batch_whose_units_were_written_but_not_its_clock_leaves_no_unit_unindexed(
     bootstrap, settings, topics, reader
 ):
@@ -161,13 +141,16 @@ async def test_a_batch_whose_units_were_written_but_not_its_clock_leaves_no_unit
     owed = {_key(e) for e in want[topics.name("eta")] if e["unit"]["id"] == silent.id} - {
         _key(e) for e in expected(before, topics, PARTITIONS)[topics.name("eta")]}
     assert owed  # the silent unit's ETA once the other's events move the clock on ("no report: DEDUI +206 h")
+    def swept(topic: str, value: bytes | None) -> bool:  # time passing raised an alert: a unit stepped by the sweep
+        return topic.endswith("alerts") and b'"OVERDUE"' in (value or b"")
+
     async with running(settings, bootstrap) as topology:
         track = topology.batchers["track"]
         async with Publisher(bootstrap, topics, PARTITIONS, stamped=True) as pub:
             await pub.send_all(first)  # its own records in a batch of their own, written whole
             await reader.wait_for(lambda r: {t["unit"]["id"] for t in r.of("timeline")} == {silent.id, other.id})
             await asyncio.sleep(1)
-            failing = track.producer = _ClockLostAfterSweep(track.producer)
+            failing = track.producer = ClockLostAfter(track.producer, swept)
             await pub.send_all(then)
 
         async def stopped() -> None:
