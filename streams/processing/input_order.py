@@ -153,6 +153,22 @@ class InputMerge(Generic[T]):
         self._held.clear()
         return out
 
+    def take_from(self, topic: str, partition: int, offset: int) -> list[T]:
+        """Take the held records of `topic`'s `partition` from `offset` on, unprocessed (the partition was sought
+        back to `offset`: they come again, in order)."""
+        queues = self._queues.get(partition)
+        if not queues:
+            return []
+        queue = queues[self._rank[topic]]
+        kept = [entry for entry in queue if entry[1] < offset]
+        taken = [entry[3] for entry in queue if entry[1] >= offset]
+        if taken:
+            queue.clear()
+            queue.extend(kept)
+            self._held[partition] -= len(taken)
+            self._next[(topic, partition)] = offset
+        return taken
+
     def clear(self) -> None:
         """Forget everything (the partitions were revoked): held records were not processed or acknowledged."""
         self._queues.clear()

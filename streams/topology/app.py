@@ -72,6 +72,9 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     topics = TopicNames(settings.topic_prefix)
     # Only what an agent handled is acknowledged: Faust acknowledges records its streams skip (ack_guard).
     guard = ack_guard.install(app)
+    # Delete-retention inputs have no offset gaps (compacted plans do): a jump is a stale fetch, read again.
+    faust_drain.gapless(app, [topics.name(r) for r in ("event", "clock", "shipment_feed", "conveyance", "boarding",
+                                                   "conveyance_feed")])
     unit_inputs = [*topics.inputs, topics.name("conveyance_feed")]  # the conveyance job's fan-out, per partition
     inputs = app.topic(*unit_inputs, **_raw())
     outputs = {name: app.topic(name, **_raw()) for name in topics.outputs}
@@ -99,12 +102,10 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     convey_engine, convey_batcher, convey_metered = _add_conveyances(app, topics, settings, meters)
     # The jobs write through the Kafka client (the batchers), not Faust's producer buffer.
     faust_drain.route_direct(app, [*unit_inputs, *topics.shipment_inputs, *topics.conveyance_inputs])
-    # Delete-retention inputs have no offset gaps (compacted plans do): a jump is a stale fetch, read again.
-    faust_drain.gapless(app, [topics.name(r) for r in ("event", "clock", "shipment_feed", "conveyance", "boarding",
-                                                   "conveyance_feed")])
 
     def forget() -> None:
         guard.forget()
+        faust_drain.forget_placements(app.consumer)
         for b in (batcher, ship_batcher, convey_batcher):
             b.drop()
         engine.forget()
@@ -246,7 +247,10 @@ def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
             "max_idle": settings.input_sync_idle_ms / 1000,
             "flowing": lambda: app.flow_control.is_active(),  # built when the worker runs: it needs the loop
             # A batch that cannot be written stops the worker (a process exits non-zero): its input is read again.
-            "on_failure": app.crash, "handled": ack_guard.install(app).handled, "let_go": ack_guard.let_go(app)}
+            "on_failure": app.crash, "handled": ack_guard.install(app).handled, "let_go": ack_guard.let_go(app),
+            # Each input partition read in offset order from where it was last sought (batching's sequence check).
+            "placed": faust_drain.placement_of(app.consumer),
+            "gapless": getattr(app, "corridor_gapless_topics", frozenset()), "seek": faust_drain.seeker(app.consumer)}
 
 
 def _raw_tables(tables: list) -> list[raw_table.RawTable]:

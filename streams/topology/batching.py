@@ -38,6 +38,15 @@ behind the group's committed offset (a changelog write that landed after the nex
 stopped short) would otherwise skip the records in between; after each rebuild the inputs are sought back to
 where the state says (`faust_drain.rewind_to_state`).
 
+Each record must also follow the one before it from the same input partition since the partition's latest
+seek (`placed`, from `faust_drain.placement_of`): a job reads a partition in offset order from where it was
+placed. A record that does not follow is not processed and not acknowledged, so it comes again in its place:
+one handed over before the partition was placed after an assignment (Faust resumes the partitions before it
+seeks them, and fetches from where the client was), one repeated, and, in a topic without offset gaps
+(`gapless`), one past the next offset (a fetch from before a seek: bench chaos, a worker that took a tick five
+days ahead of its events right after a rebalance, from the previous generation's fetch). For the last the
+partition is sought back to the next offset (or to the log start, if retention deleted what lay between).
+
 `drop()` (called once the partitions are revoked, after that wait) forgets what is left: neither its state
 nor its outputs were written and its records were not acknowledged, so whichever worker owns them next reads
 them again."""
@@ -121,6 +130,12 @@ def heard_on(consumer: object) -> Heard:
     return heard
 
 
+# (topic, partition) -> (placement number, next offset) of the partition's latest seek, or None (not placed)
+Placed = Callable[[str, int], "tuple[int, int] | None"]
+# Seconds after a seek back before another to the same offset: the records already handed over before it come first.
+_SEEK_AGAIN = 2.0
+
+
 def _never_behind(topic: str, partition: int, next_offset: int | None) -> bool | None:
     return True
 
@@ -152,6 +167,9 @@ class Batcher:
         on_failure: Callable[[BaseException], Awaitable[None]] = _no_failure_handler,
         handled: Callable[[object], None] = lambda message: None,
         let_go: Callable[[object], None] = lambda message: None,
+        placed: Placed | None = None,
+        gapless: Collection[str] = (),
+        seek: Callable[[str, int, int], object] = lambda topic, partition, offset: None,
     ) -> None:
         """`tables`: the engine's `RawTable`s, whose changelog records this batcher sends; `actives`: the
         partitions the worker owns now (the assignor's), for their changelog offsets; `time_slice`: how long a
@@ -162,7 +180,9 @@ class Batcher:
         that caused them; `on_failure`: called once if a batch cannot be written (the worker must stop: this
         batcher acknowledges nothing after it); `handled`: told of each input record once its batch is written,
         just before it is acknowledged (the worker's `AckGuard`: nothing else may acknowledge it); `let_go`: told of
-        each input record left unprocessed at a rebalance, for Faust to stop waiting for it."""
+        each input record left unprocessed at a rebalance, for Faust to stop waiting for it; `placed`: where each
+        input partition was last sought to (None: no sequence check), `gapless` the inputs without offset gaps,
+        and `seek` seeks one back (see the module docstring)."""
         self.engine = engine
         self.producer = producer
         self.max_records = max_records
@@ -190,9 +210,20 @@ class Batcher:
         self._disordered = 0  # the merge's count of records taken out of timestamp order, as last logged
         self._checked: set[int] = set()  # partitions whose state was checked since the last assignment
         self.reindexed = 0  # partitions whose due index was re-made (`_check_state`)
+        self.placed = placed
+        self.gapless = frozenset(gapless)
+        self.seek = seek
+        # (topic, partition) -> (placement, next offset): the record expected next from the latest placement
+        self._sequence: dict[tuple[str, int], tuple[int, int]] = {}
+        # (topic, partition) -> (offset, time.monotonic()) of the latest seek back
+        self._sought: dict[tuple[str, int], tuple[int, float]] = {}
+        self.out_of_sequence = 0  # records let go by the sequence check (diagnostics, tests)
+        self._sequence_logged = 0.0
 
     def drop(self) -> None:
         self._checked.clear()
+        self._sequence.clear()
+        self._sought.clear()
         self._events = []
         self._out = []
         self._ready.clear()
@@ -211,6 +242,9 @@ class Batcher:
         try:
             async for event in stream.events():
                 msg = event.message
+                if self.placed is not None and not self._in_sequence(msg):
+                    self.let_go(msg)  # not processed, not acknowledged: it comes again in its place
+                    continue
                 ready += add(msg.topic, msg.partition, msg.offset, msg.timestamp, event)  # or held for now
                 if merge.forced_full != forced:  # too many held on one partition number
                     log.warning("%d records taken out of timestamp order: %d held on partition %d",
@@ -224,6 +258,63 @@ class Batcher:
             raise
         finally:
             watcher.cancel()
+
+    def _in_sequence(self, msg: object) -> bool:
+        """Whether `msg` follows the record taken before it from its input partition since the partition's latest
+        placement (see the module docstring); if not, it is let go, and the partition sought back if need be."""
+        topic, partition, offset = msg.topic, msg.partition, msg.offset  # type: ignore[attr-defined]
+        key = (topic, partition)
+        place = self.placed(topic, partition) if self.placed is not None else None
+        if place is None:
+            return self._out_of_sequence(key, offset, "it came before the partition was placed after an assignment")
+        placement, start = place
+        mine = self._sequence.get(key)
+        if mine is None or mine[0] != placement:  # sought since: what is held from the new start on comes again
+            if mine is not None:
+                self._take_back(topic, partition, start)
+            mine = (placement, start)
+        expected = mine[1]
+        if offset == expected or (offset > expected and topic not in self.gapless):
+            self._sequence[key] = (placement, offset + 1)
+            return True
+        if offset < expected:
+            self._sequence[key] = mine
+            return self._out_of_sequence(key, offset, f"offset {expected} is next: it was taken already")
+        self._sequence[key] = mine
+        # Past the next offset in a topic without gaps: a fetch from before a seek. Sought back to the next offset
+        # once (its rest, already handed over, comes after the seek and is let go too); again only if the next
+        # offset has not come a while later. Offsets deleted by retention meanwhile: the seek goes to the log start.
+        now = time.monotonic()
+        sought = self._sought.get(key)
+        if sought is not None and sought[0] == expected and now - sought[1] < _SEEK_AGAIN:
+            return self._out_of_sequence(key, offset, f"offset {expected} is next (sought back to it)")
+        self._sought[key] = (expected, now)
+        self.seek(topic, partition, expected)
+        return self._out_of_sequence(key, offset, f"offset {expected} is next: seeking back to it", always=True)
+
+    def _out_of_sequence(self, key: tuple[str, int], offset: int, why: str, always: bool = False) -> bool:
+        self.out_of_sequence += 1
+        now = time.monotonic()
+        if always or now - self._sequence_logged > 5:  # one line per burst: a stale fetch can hold thousands
+            self._sequence_logged = now
+            log.warning("input %s[%d]: record %d left unprocessed, to be read again in its place: %s (%d so far)",
+                        key[0], key[1], offset, why, self.out_of_sequence)  # fmt: skip
+        return False
+
+    def _take_back(self, topic: str, partition: int, start: int) -> None:
+        """The partition was sought back to `start`: what is held or waiting from there on is read again."""
+        taken = self.merge.take_from(topic, partition, start)
+        if self._ready:
+            mine = [e for e in self._ready if e.message.topic == topic and e.message.partition == partition
+                    and e.message.offset >= start]  # fmt: skip
+            if mine:
+                gone = {id(e) for e in mine}
+                kept = [e for e in self._ready if id(e) not in gone]
+                self._ready.clear()
+                self._ready.extend(kept)
+                taken += mine
+        for event in taken:
+            self.let_go(event.message)
 
     async def _fail(self, exc: BaseException) -> None:
         if self.failure is not None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Iterable
 from typing import Any, cast
@@ -355,6 +356,8 @@ async def _place(consumer: Any, tp: Any, earliest: int) -> None:
         if logged.get(tp) != start:  # Faust seeks again on every fetch while flow is stopped
             logged[tp] = start
             log.info("%s starts at offset %d (%s)", where, start, told)
+        if position == start:
+            _placed(consumer, tp, start)  # no seek needed: placed all the same
         if position is None:
             # Not left to the client's reset: Faust seeks only to a committed offset above 0, and a partition
             # the client resolves by itself was seen to start at its end on the embedded broker (bench chaos:
@@ -365,6 +368,63 @@ async def _place(consumer: Any, tp: Any, earliest: int) -> None:
         "%s: the consumer was at offset %s, the group's start is %d (%s): seeking to %d", where, position, start,
         told, start)  # fmt: skip
     await consumer.seek(tp, start)
+
+
+_original_seek = faust_consumer.Consumer.seek
+_placements = itertools.count(1)
+
+
+def _placed(consumer: Any, tp: Any, offset: int) -> None:
+    consumer.__dict__.setdefault("corridor_placed", {})[(tp.topic, tp.partition)] = (next(_placements), offset)
+
+
+async def _seek(self: Any, partition: Any, offset: int) -> None:
+    """Faust's seek, and the partition's placement (`placement_of`) noted."""
+    await _original_seek(self, partition, offset)
+    _placed(self, partition, offset)
+
+
+def placement_of(consumer: Any) -> Any:
+    """`placed(topic, partition)`: where the latest seek since the partition was assigned put it, as
+    (placement number, next offset), or None when it has not been placed since the last revocation. Every seek
+    is one (Faust's to the committed offsets, the start check's, the rewind to the state's); a job reads a
+    partition in offset order from its latest placement, and a record that does not follow it was fetched from
+    somewhere else (the batcher's sequence check)."""
+
+    def placed(topic: str, partition: int) -> tuple[int, int] | None:
+        return consumer.__dict__.get("corridor_placed", {}).get((topic, partition))
+
+    return placed
+
+
+def forget_placements(consumer: Any) -> None:
+    """The partitions were revoked: none is placed until the next assignment's seek."""
+    consumer.__dict__.get("corridor_placed", {}).clear()
+
+
+def seeker(consumer: Any) -> Any:
+    """`seek(topic, partition, offset)`: seek an input partition back, in the background (a batcher's sequence
+    check asks for it; it cannot wait for the consumer from inside its agent)."""
+    tasks: set = set()
+
+    async def seek_quietly(tp: Any, offset: int) -> None:
+        try:
+            earliest = (await consumer.earliest_offsets(tp)).get(tp)
+            if earliest is not None and earliest > offset:
+                log.error("input %s[%d]: offsets %d to %d were deleted (retention) before they were processed; "
+                          "reading on from the log start %d", tp.topic, tp.partition, offset, earliest - 1,
+                          earliest)  # fmt: skip
+                offset = earliest
+            await consumer.seek(tp, offset)
+        except Exception as exc:  # taken by a rebalance meanwhile: the next assignment reads from the commit
+            log.info("input %s[%d]: not sought back to %d (%r)", tp.topic, tp.partition, offset, exc)
+
+    def seek(topic: str, partition: int, offset: int) -> None:
+        task = asyncio.ensure_future(seek_quietly(TP(topic, partition), offset))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    return seek
 
 
 def gapless(app: Any, topics: Iterable[str]) -> None:
@@ -421,4 +481,5 @@ def install() -> None:
     """Use the lean hand-over in every Faust consumer of this process (idempotent)."""
     faust_consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
     faust_consumer.Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]
+    faust_consumer.Consumer.seek = _seek  # type: ignore[method-assign]
 

@@ -464,3 +464,133 @@ async def test_the_record_processed_is_the_current_one_whatever_the_stream_took_
     finally:
         _current_event.reset(token)
     assert engine.seen == [(0, 0), (1, 1), (2, 2)]
+
+
+class _Placements:
+    """Where the consumer last sought each input partition, as `faust_drain.placement_of` answers it; `seek`
+    places again, as a real seek does (a new placement number)."""
+
+    def __init__(self) -> None:
+        self.at: dict[tuple[str, int], tuple[int, int]] = {}
+        self.sought: list[tuple[str, int, int]] = []
+        self._n = 0
+
+    def place(self, topic: str, partition: int, offset: int) -> None:
+        self._n += 1
+        self.at[(topic, partition)] = (self._n, offset)
+
+    def placed(self, topic: str, partition: int) -> tuple[int, int] | None:
+        return self.at.get((topic, partition))
+
+    def seek(self, topic: str, partition: int, offset: int) -> None:
+        self.sought.append((topic, partition, offset))
+        self.place(topic, partition, offset)
+
+
+def _sequenced(placements: _Placements, engine: _Engine, let_go: list, **kwargs: object) -> Batcher:
+    return Batcher(engine, _Producer(), linger=0.01, let_go=let_go.append, placed=placements.placed,  # type: ignore[arg-type]
+                   gapless={"events"}, seek=placements.seek, **kwargs)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _on(topic: str, offset: int) -> _Event:
+    return _stamped(topic, offset, float(offset))
+
+
+async def test_a_record_fetched_before_its_partition_was_sought_is_read_again_in_its_place() -> None:
+    """Series 1601's run 1: right after a rebalance a worker processed a tick from its previous generation's fetch,
+    five days ahead of its partition's events. A record that does not follow its partition's latest seek is let go
+    (not processed, not acknowledged); a stale one past the next offset has the partition sought back once, and
+    the records are then processed in offset order, the stale ones in their place."""
+    placements, engine, let_go = _Placements(), _OrderEngine(), []
+    stream = _Stream([_on("events", 8), _on("events", 5)])  # handed over before the assignment's seek
+    batcher = _sequenced(placements, engine, let_go)
+    await _run_until(batcher, stream, lambda: len(let_go) == 2)
+    assert engine.order == [] and [m.offset for m in let_go] == [8, 5] and placements.sought == []
+
+    placements.place("events", 0, 5)  # the assignment's seek to the committed offset
+    stream = _Stream([_on("events", 8), _on("events", 9), *(_on("events", n) for n in range(5, 10))])
+    await _run_until(batcher, stream, lambda: len(stream.acked) == 5)
+    assert placements.sought == [("events", 0, 5)]  # once: 9, the rest of that stale fetch, is just let go
+    assert [m.offset for m in let_go[2:]] == [8, 9]
+    assert engine.order == [("events", n) for n in range(5, 10)]
+    assert [e.message.offset for e in stream.acked] == [5, 6, 7, 8, 9]
+    assert batcher.out_of_sequence == 4
+
+
+async def test_the_sequence_check_lets_a_record_through_only_in_offset_order_from_the_latest_seek() -> None:
+    placements, engine, let_go = _Placements(), _OrderEngine(), []
+    placements.place("events", 0, 10)
+    placements.place("plans", 0, 3)
+    stream = _Stream([_on("events", 10), _on("events", 10), _on("plans", 7), _on("events", 11), _on("events", 13)])
+    batcher = _sequenced(placements, engine, let_go)
+    await _run_until(batcher, stream, lambda: len(stream.acked) == 3 and placements.sought)
+    assert engine.order == [("events", 10), ("plans", 7), ("events", 11)]  # plans are compacted: gaps are real
+    assert [m.offset for m in let_go] == [10, 13]  # a repeat, and a jump past 12 in a topic without gaps
+    assert placements.sought == [("events", 0, 12)]
+    batcher.drop()  # revoked: nothing is placed until the next assignment's seek
+    placements.at.clear()
+    stream = _Stream([_on("events", 12)])
+    await _run_until(batcher, stream, lambda: len(let_go) == 3)
+    assert stream.acked == []
+
+
+class _SeekingConsumer:
+    def __init__(self, earliest: int) -> None:
+        self.earliest, self.sought = earliest, []
+
+    async def earliest_offsets(self, *tps):  # type: ignore[no-untyped-def]
+        return {tp: self.earliest for tp in tps}
+
+    async def seek(self, tp, offset):  # type: ignore[no-untyped-def]
+        self.sought.append((tp.topic, tp.partition, offset))
+
+
+async def test_a_seek_back_goes_to_the_log_start_when_retention_deleted_the_offsets_between() -> None:
+    from streams.topology.faust_drain import seeker
+
+    for earliest, to in ((0, 5), (7, 7)):
+        consumer = _SeekingConsumer(earliest)
+        seeker(consumer)("events", 2, 5)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert consumer.sought == [("events", 2, to)]
+
+
+def test_every_seek_places_the_partition_anew_and_a_revocation_forgets_it() -> None:
+    from faust.types import TP
+
+    from streams.topology import faust_drain
+
+    class Consumer:
+        pass
+
+    consumer = Consumer()
+    placed = faust_drain.placement_of(consumer)
+    assert placed("events", 1) is None
+    faust_drain._placed(consumer, TP("events", 1), 40)
+    first = placed("events", 1)
+    faust_drain._placed(consumer, TP("events", 1), 40)
+    second = placed("events", 1)
+    assert first is not None and second is not None and first[1] == second[1] == 40 and second[0] > first[0]
+    faust_drain.forget_placements(consumer)
+    assert placed("events", 1) is None
+
+
+async def test_records_held_past_a_seek_back_are_let_go_and_read_again() -> None:
+    """A record held for timestamp order whose partition is sought back to or below it (the rewind to the state,
+    a start check) comes again: the held copy is let go, so it is processed once, in its new place."""
+    placements, engine, let_go = _Placements(), _OrderEngine(), []
+    placements.place("events", 0, 4)
+    placements.place("plans", 0, 0)
+    stream = _Stream([_on("events", 4), _on("events", 5)])
+    stream.channel.queue = _Queue2()  # type: ignore[assignment]
+    batcher = _sequenced(placements, engine, let_go, topics=["plans", "events"],
+                         caught_up=lambda topic, partition, next_offset: topic != "plans" or next_offset is not None,
+                         max_idle=60.0)  # plans lag until one is read  # fmt: skip
+    await _run_until(batcher, stream, lambda: batcher.merge.held == 2)
+    placements.place("events", 0, 5)  # sought back to 5: the held 5 comes again, the held 4 does not
+    stream = _Stream([_on("events", 5), _on("plans", 0)])
+    stream.channel.queue = _Queue2()  # type: ignore[assignment]
+    await _run_until(batcher, stream, lambda: len(stream.acked) == 3)
+    assert [m.offset for m in let_go] == [5]
+    assert engine.order == [("plans", 0), ("events", 4), ("events", 5)]
