@@ -106,7 +106,8 @@ class Workers:
 
 
 async def _publish(bootstrap: str, topics: TopicNames, records: list, seconds: float) -> None:
-    async with Publisher(bootstrap, topics, PARTITIONS, stamped=True) as pub:
+    # Ordered: replay takes the records in their stamps' order, and a worker can order only what is appended.
+    async with Publisher(bootstrap, topics, PARTITIONS, stamped=True, ordered=True) as pub:
         pause = seconds / max(len(records), 1)
         for n, record in enumerate(records):
             await pub.send(record)

@@ -23,19 +23,26 @@ class Publisher:
     use) and broadcasts clock ticks to every partition of the clock topic."""
 
     def __init__(self, bootstrap: str, topics: TopicNames, partitions: int, *, stamped: bool = False,
-                 security: KafkaSecurity | None = None) -> None:
+                 ordered: bool = False, security: KafkaSecurity | None = None) -> None:
         """`stamped`: each record's Kafka timestamp is when it became known (a plan's issue time, an event's
         receipt, a tick's time) instead of when it is sent: publishing a recorded history, the worker then
         takes it in the order it happened whatever order it is sent in. Unstamped, each record is stamped with
         the wall clock, but never earlier than the record sent before it, plus a millisecond: the worker takes
         records in timestamp order across topics, with ties by topic (plans first), so two records sent in the
         same millisecond (an event, then a plan revision issued later) would be taken in the other order than
-        they were sent, and `corridor replay` of what was sent would differ from the live run."""
+        they were sent, and `corridor replay` of what was sent would differ from the live run.
+
+        `ordered`: each record is appended before the next is sent. A worker can order only what the broker
+        already has: records sent together land in other partitions in any order, so a record stamped later can
+        be read, and taken, while one stamped earlier in another topic is not appended yet (the other topic
+        looks caught up; Kafka Streams does the same). Replay takes them in their stamps' order. Seen in `bench
+        chaos`: an event taken before two ticks stamped up to seven hours earlier, sent in the same flush."""
         self.topics = topics
         self.partitions = partitions
         self.stamped = stamped
+        self.ordered = ordered
         self._last_stamp = 0  # milliseconds: the latest unstamped record's timestamp
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0 if ordered else 5, acks="all",
                                           **client_kwargs(security))
 
     async def __aenter__(self) -> Publisher:
@@ -49,16 +56,18 @@ class Publisher:
         value = dumps(record)
         stamp = int(known_at(record).timestamp() * 1000) if self.stamped else self._wall_stamp()
         if isinstance(record, ShipmentPlan):
-            await self._producer.send(self.topics.name("shipment_plan"), key=record.key.encode(), value=value,
-                                      timestamp_ms=stamp)  # fmt: skip
-            return
-        if isinstance(record, ClockTick):
+            sent = [await self._producer.send(self.topics.name("shipment_plan"), key=record.key.encode(),
+                                              value=value, timestamp_ms=stamp)]  # fmt: skip
+        elif isinstance(record, ClockTick):
             topic = self.topics.name("clock")
-            for p in range(self.partitions):
-                await self._producer.send(topic, value=value, partition=p, timestamp_ms=stamp)
-            return
-        role = "plan" if isinstance(record, Plan) else "event"
-        await self._producer.send(self.topics.name(role), key=record.unit.id.encode(), value=value, timestamp_ms=stamp)
+            sent = [await self._producer.send(topic, value=value, partition=p, timestamp_ms=stamp)
+                    for p in range(self.partitions)]  # fmt: skip
+        else:
+            role = "plan" if isinstance(record, Plan) else "event"
+            sent = [await self._producer.send(self.topics.name(role), key=record.unit.id.encode(), value=value,
+                                              timestamp_ms=stamp)]  # fmt: skip
+        if self.ordered:
+            await asyncio.gather(*sent)
 
     def _wall_stamp(self) -> int:
         self._last_stamp = max(time.time_ns() // 1_000_000, self._last_stamp + 1)

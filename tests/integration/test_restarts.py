@@ -78,7 +78,7 @@ async def test_every_input_takes_effect_across_kills_at_the_worst_moments(bootst
     a = _Worker(bootstrap, settings, tmp_path, "a")
     b = _Worker(bootstrap, settings, tmp_path, "b")
     try:
-        async with Publisher(bootstrap, topics, PARTITIONS, stamped=True) as pub:
+        async with Publisher(bootstrap, topics, PARTITIONS, stamped=True, ordered=True) as pub:
             await pub.send_all(parts[0])
             a.start()
             await a.wait_for("Worker ready")
@@ -158,7 +158,7 @@ async def test_a_worker_whose_state_is_behind_the_committed_offset_reads_the_rec
     first, second = records[: len(records) // 2], records[len(records) // 2:]
     a = _Worker(bootstrap, settings, tmp_path, "a")
     try:
-        async with Publisher(bootstrap, topics, PARTITIONS, stamped=True) as pub:
+        async with Publisher(bootstrap, topics, PARTITIONS, stamped=True, ordered=True) as pub:
             await pub.send_all(first)
             a.start()
             await a.wait_for("Worker ready")
