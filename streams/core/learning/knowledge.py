@@ -167,6 +167,14 @@ class Knowledge:
         w = 1 + SMALL_SAMPLE_WIDENING / math.sqrt(tail.n)
         return (round(max(waited, p50 - (p50 - p10) * w), 2), p50, round(p50 + (p90 - p50) * w, 2))
 
+    def remaining_first(self, keys: Sequence[str], waited: float) -> Quantiles | None:
+        """`remaining` under the most specific of `keys` that has enough such values."""
+        for k in keys:
+            q = self.remaining(k, waited)
+            if q is not None:
+                return q
+        return None
+
     def sailings(self, origin: str, destination: str, day: date, days: int) -> tuple[int, int]:
         """(round the Cape, all) among the lane's sea legs that left on `day` or the `days` - 1 days before it, as
         the prior and the current partition know them. Read through the same cache as quantiles, so a change
