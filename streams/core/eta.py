@@ -71,7 +71,7 @@ def predict_one(ev: Evidence, passed: bool, prev: Forecast | None, prev_ms: Plan
         # on how long it has lasted.
         at_hub = watermark if prev is not None and prev.lo == prev.hi and prev.mid <= (watermark or prev.mid) \
             and prev_ms is not None and prev_ms.location == ms.location else None
-        hold = hold_between(holds, ms.location, prev.mid, at_hub) if holds and at_hub is not None else None
+        hold = hold_between(holds, ms.location, prev.mid) if holds and at_hub is not None else None
         pred = fc.departure(prev, prev_planned, ms.planned, ms.kind.value, ms.location, ms.mode.value,
                             policy.min_connection(ms.mode), kn, at_hub, hold)  # fmt: skip
     est = ev.estimate

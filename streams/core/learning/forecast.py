@@ -158,6 +158,7 @@ def held_departure(base: Forecast, hold: Hold, kind: str, location: str, mode: s
     scheduled departure) plus the hub's usual wait. Never before the plan's rule from the arrival (`base`, a
     point). None, with too few holds learned to say when an open one ends: the caller predicts as without it."""
     _, held, released = hold
+    now = max(now, released or held)  # reported before the watermark reached it: it happened all the same
     if released is None:
         lasted = _mins(now - held)
         q = knowledge.remaining_first(hold_keys(location), lasted)

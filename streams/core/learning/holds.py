@@ -56,15 +56,13 @@ def holds_of(events: Iterable[TrackingEvent]) -> Holds:
     return tuple(out)
 
 
-def hold_between(holds: Holds, place: str, after: datetime, until: datetime | None) -> Hold | None:
-    """The last hold at `place` opened at or after `after` (the unit's arrival there) and, with `until` (the
-    watermark), no later than it; its release is dropped when it lies after `until` (not known yet then)."""
+def hold_between(holds: Holds, place: str, after: datetime) -> Hold | None:
+    """The last hold at `place` opened at or after `after` (the unit's arrival there). A hold or a release is an
+    actual event: known once reported, even when the watermark has not reached its time yet."""
     found = None
     for h in holds:
-        if h[0] == place and h[1] >= after and (until is None or h[1] <= until):
+        if h[0] == place and h[1] >= after:
             found = h
-    if found is not None and until is not None and found[2] is not None and found[2] > until:
-        found = (found[0], found[1], None)
     return found
 
 

@@ -57,8 +57,8 @@ def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], p
                 if abs(minutes) <= MAX_MINUTES:
                     out[f"W{ms.key}"] = [minutes, wait_key(ms.kind.value, ms.location, mode)]
                 if holds and prev is not None and prev.actual is not None and prev.milestone.location == ms.location:
-                    hold = hold_between(holds, ms.location, prev.actual.event_time, actual)
-                    if hold is not None and hold[2] is not None:
+                    hold = hold_between(holds, ms.location, prev.actual.event_time)
+                    if hold is not None and hold[2] is not None and hold[1] <= actual:
                         after = round((actual - hold[2]) / _MIN)
                         if 0 <= after <= MAX_MINUTES:
                             out[f"R{ms.key}"] = [after, release_key(ms.kind.value, ms.location, mode)]
