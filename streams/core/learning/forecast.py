@@ -162,11 +162,11 @@ def held_departure(base: Forecast, hold: Hold, kind: str, location: str, mode: s
     if released is None:
         lasted = _mins(now - held)
         q = knowledge.remaining_first(hold_keys(location), lasted)
-        if q is None:
+        if q is None:  # too few holds learned that lasted this long: when holds end, at least not before now
             q = knowledge.first(hold_keys(location))
             if q is None:
                 return None
-        release = add(point(held), q, HOLD)
+        release = at_least(add(point(held), q, HOLD), now)  # not reported by now: not released before now
     else:
         release = point(released)
     key = release_key(kind, location, mode)
