@@ -280,6 +280,8 @@ def _eta_update(
         return None
     forecasts = view.forecasts or [None] * len(view.predicted)
     band = forecasts[fin] or Forecast(predicted, predicted, predicted)
+    if policy.knowledge is not None:  # scaled as errors measured on a history say (none without a prior)
+        band = policy.knowledge.calibration.calibrate(band, as_of, plan.lane)
     arrived = view.evidence[fin].actual is not None
     remaining = [
         (ev.milestone, p, f)

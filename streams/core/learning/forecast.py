@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # What a forecast used, as bits: the ETA's reason says which model it comes from.
 TRANSIT, WAIT, BIAS, CAPE = 1, 2, 4, 8  # CAPE: the Cape risk widened p90 (streams.core.learning.lanes)
 HOLD = 16  # a customs hold at the hub (streams.core.learning.holds) and what was learned of holds
+CALIBRATED = 32  # the published band scaled by measured errors (streams.core.learning.calibration)
 _MIN = timedelta(minutes=1)
 _Z = 2 * 1.2816  # p10 to p90 of a normal distribution, in standard deviations
 _FLOOR = 30.0  # minutes: no forecast is trusted to better than this when blending
@@ -201,4 +202,5 @@ def model_name(learned: int) -> str:
     parts = [name for bit, name in ((TRANSIT, "transit"), (WAIT, "dwell"), (BIAS, "source bias"),
                                     (HOLD, "customs hold")) if learned & bit]  # fmt: skip
     name = "learned " + "+".join(parts) if parts else "plan"
+    name = f"{name}; band calibrated" if learned & CALIBRATED else name
     return f"{name}; p90 widened: recent sailings on the lane went round the Cape" if learned & CAPE else name

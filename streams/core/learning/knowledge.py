@@ -96,6 +96,9 @@ class Knowledge:
                  load: Callable[[int], bytes | None] | None = None,
                  lessons: Callable[[int], Iterable[Observations]] | None = None) -> None:  # fmt: skip
         self.prior = dict(prior or {})
+        from streams.core.learning.calibration import Calibration  # it uses the forecast, which uses this module
+
+        self.calibration = Calibration(self.prior)  # the band's calibration: measured on a history, in the prior
         self.min_samples = min_samples
         self._load = load
         self._lessons = lessons
