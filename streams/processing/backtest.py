@@ -74,7 +74,7 @@ def todays_rules(policy: TrackingPolicy) -> TrackingPolicy:
 
 
 def learn(records: list[Record], policy: TrackingPolicy, partitions: int = 4, *,
-          calibrate: bool = True) -> dict[str, Sketch]:  # fmt: skip
+          calibrate: bool = False) -> dict[str, Sketch]:  # fmt: skip
     """What the engine learned from `records`, merged over partitions; with `calibrate`, also where the history's
     actual arrivals fell in the bands that stood before them (`streams.core.learning.calibration`)."""
     engine, etas = run(records, policy, partitions)
