@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from streams.core.learning.holds import Hold, hold_keys, release_key
+from streams.core.learning.holds import Hold, hold_keys, release_keys
 from streams.core.learning.knowledge import Quantiles, bias_key, transit_keys, wait_key
 from streams.core.learning.sketch import GAMMA
 
@@ -170,10 +170,10 @@ def held_departure(base: Forecast, hold: Hold, kind: str, location: str, mode: s
         release = at_least(add(point(held), q, HOLD), now)  # not reported by now: not released before now
     else:
         release = point(released)
-    key = release_key(kind, location, mode)
-    q = knowledge.remaining(key, _mins(now - released)) if released is not None and now > released else None
+    keys = release_keys(kind, location, mode)
+    q = knowledge.remaining_first(keys, _mins(now - released)) if released is not None and now > released else None
     if q is None:
-        q = knowledge.quantiles(key)
+        q = knowledge.first(keys)
     if q is not None:
         out = add(release, q, HOLD)
     else:

@@ -1,4 +1,4 @@
-"""Customs holds as evidence: what a forwarder knows of a unit held at a hub (docs/learning.md, "Holds").
+"""Customs holds as evidence: what a forwarder knows of a unit held at a hub (docs/learning.md, "Customs holds").
 
 A hold (`CUSTOMS_HOLD`, or `CUSTOMS_SELECTED_FOR_INSPECTION`) reported at a place opens a hold there; the next
 `CUSTOMS_RELEASED` at that place closes it. A release with no open hold (a routine clearance) says nothing about
@@ -7,9 +7,10 @@ holds whatever order they arrived in (ties on event time are broken by event id,
 
 What the ETA learns from them (`observe`): how long holds last at a place (`H|place`, and `H|*` over every place,
 customs holds being alike enough to pool where one place has too few), and how long a unit takes to leave a place
-once its hold there is released (`R|kind|place|mode`: handling, then the next scheduled departure, and whatever
-else waits). What it predicts with them (`forecast.held_departure`): a held unit leaves after its release (the
-hold's learned duration, given it has lasted this long) plus the learned wait after a release."""
+once its hold there is released (`R|kind|place|mode`, and `R|*` over every place: handling, then the next
+scheduled departure, and whatever else waits). What it predicts with them (`forecast.held_departure`): a held
+unit leaves after its release (the hold's learned duration, given it has lasted this long) plus the learned wait
+after a release."""
 
 from __future__ import annotations
 
@@ -74,3 +75,10 @@ def hold_keys(place: str) -> tuple[str, ...]:
 @lru_cache(maxsize=4096)
 def release_key(kind: str, place: str, mode: str) -> str:
     return f"R|{kind}|{place}|{mode}"
+
+
+@lru_cache(maxsize=4096)
+def release_keys(kind: str, place: str, mode: str) -> tuple[str, ...]:
+    """The wait after a release at this place, then pooled over every place, kind and mode (a unit released
+    anywhere is collected, handled and sent on: where one place has too few, all of them say how long that takes)."""
+    return (release_key(kind, place, mode), f"R|{ANY_PLACE}")

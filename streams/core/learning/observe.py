@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from schemas import Mode, PlannedStopKind
 from streams.core.evidence import Evidence
-from streams.core.learning.holds import Holds, hold_between, hold_keys, release_key
+from streams.core.learning.holds import Holds, hold_between, hold_keys, release_keys
 from streams.core.learning.knowledge import Observations, bias_key, sailing_key, transit_keys, wait_key
 from streams.core.learning.lanes import cape_lane, went_round_cape
 from streams.core.policy import TrackingPolicy
@@ -61,7 +61,7 @@ def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], p
                     if hold is not None and hold[2] is not None and hold[1] <= actual:
                         after = round((actual - hold[2]) / _MIN)
                         if 0 <= after <= MAX_MINUTES:
-                            out[f"R{ms.key}"] = [after, release_key(ms.kind.value, ms.location, mode)]
+                            out[f"R{ms.key}"] = [after, *release_keys(ms.kind.value, ms.location, mode)]
             est = ev.estimate
             if est is not None:
                 horizon = (est.event_time - est.received_time) / _MIN
