@@ -24,10 +24,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
-from streams.core.learning.forecast import CALIBRATED, Forecast
 from streams.core.learning.sketch import Sketch
 
+Forecast = Any  # a `forecast.Forecast`, not imported: the forecast imports this module (`CALIBRATED`)
+
+CALIBRATED = 32  # a forecast's `learned` bit: its band was scaled here (`forecast.model_name` says so)
 MIN_SAMPLES = 60  # measured errors (both sides) per lane, or over all lanes, horizon class and model, before scaling
 OUTSIDE = 0.10  # the share of arrivals meant to fall beyond each of p10 and p90
 LIMITS = (0.25, 4.0)  # a side is never scaled below a quarter or beyond four times what the composition gave
@@ -111,4 +114,4 @@ class Calibration:
             return band
         lo = band.mid - _MIN * round(s_lo * ((band.mid - band.lo) / _MIN)) if s_lo is not None else band.lo
         hi = band.mid + _MIN * round(s_hi * ((band.hi - band.mid) / _MIN)) if s_hi is not None else band.hi
-        return Forecast(lo, band.mid, hi, band.learned | CALIBRATED)
+        return band._replace(lo=lo, hi=hi, learned=band.learned | CALIBRATED)

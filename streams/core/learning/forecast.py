@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
+from streams.core.learning.calibration import CALIBRATED
 from streams.core.learning.holds import Hold, hold_keys, release_keys
 from streams.core.learning.knowledge import Quantiles, bias_key, transit_keys, wait_key
 from streams.core.learning.sketch import GAMMA
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 # What a forecast used, as bits: the ETA's reason says which model it comes from.
 TRANSIT, WAIT, BIAS, CAPE = 1, 2, 4, 8  # CAPE: the Cape risk widened p90 (streams.core.learning.lanes)
 HOLD = 16  # a customs hold at the hub (streams.core.learning.holds) and what was learned of holds
-CALIBRATED = 32  # the published band scaled by measured errors (streams.core.learning.calibration)
 _MIN = timedelta(minutes=1)
 _Z = 2 * 1.2816  # p10 to p90 of a normal distribution, in standard deviations
 _FLOOR = 30.0  # minutes: no forecast is trusted to better than this when blending

@@ -30,6 +30,7 @@ from functools import lru_cache
 
 import orjson
 
+from streams.core.learning.calibration import Calibration
 from streams.core.learning.sketch import Sketch
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -96,8 +97,6 @@ class Knowledge:
                  load: Callable[[int], bytes | None] | None = None,
                  lessons: Callable[[int], Iterable[Observations]] | None = None) -> None:  # fmt: skip
         self.prior = dict(prior or {})
-        from streams.core.learning.calibration import Calibration  # it uses the forecast, which uses this module
-
         self.calibration = Calibration(self.prior)  # the band's calibration: measured on a history, in the prior
         self.min_samples = min_samples
         self._load = load
