@@ -18,6 +18,7 @@ from schemas import Classifier, Milestone, Mode, PlannedStopKind
 from streams.core.eta import predict_one
 from streams.core.evidence import Evidence
 from streams.core.learning.forecast import Forecast, shift
+from streams.core.learning.holds import Holds
 from streams.core.learning.lanes import cape_places
 from streams.core.milestones import PlannedMilestone
 from streams.core.policy import TrackingPolicy
@@ -189,7 +190,8 @@ def _rejoin(milestones: Sequence[PlannedMilestone], furthest: int, place: str,
 
 
 def repredict(evidence: Sequence[Evidence], forecasts: list[Forecast | None], start: int, furthest: int,
-              watermark: datetime | None, policy: TrackingPolicy, div: Diversion | None) -> None:  # fmt: skip
+              watermark: datetime | None, policy: TrackingPolicy, div: Diversion | None,
+              holds: Holds = ()) -> None:  # fmt: skip
     """`eta.predict` from milestone `start` on, in place, carrying on from the forecasts before it; a diverted
     unit's milestones between where it left the plan and where it rejoins are bypassed (None: it will not be
     there), and the rejoin is predicted no earlier than the re-derived route allows (its band moved with it)."""
@@ -204,7 +206,8 @@ def repredict(evidence: Sequence[Evidence], forecasts: list[Forecast | None], st
         if rejoin is not None and furthest < i < rejoin and ev.actual is None:
             forecasts[i] = None
             continue
-        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy, cape=div is None or not div.active)
+        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy, cape=div is None or not div.active,
+                           holds=holds)
         if (i == rejoin and pred is not None and ev.actual is None and div.floor is not None  # type: ignore[union-attr]
                 and pred.mid < div.floor):  # type: ignore[union-attr]
             pred = shift(pred, div.floor - pred.mid)  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from schemas import Mode, PlannedStopKind
 from streams.core.evidence import Evidence, furthest_actual
 from streams.core.learning import forecast as fc
 from streams.core.learning.forecast import Forecast
+from streams.core.learning.holds import Holds, hold_between
 from streams.core.learning.lanes import cape_risk
 from streams.core.milestones import PlannedMilestone
 from streams.core.policy import TrackingPolicy
@@ -18,7 +19,8 @@ _DEPARTURE = PlannedStopKind.DEPARTURE
 _SEA = Mode.SEA
 
 
-def predict(evidence: list[Evidence], watermark: datetime | None, policy: TrackingPolicy) -> list[Forecast | None]:
+def predict(evidence: list[Evidence], watermark: datetime | None, policy: TrackingPolicy,
+            holds: Holds = ()) -> list[Forecast | None]:  # fmt: skip
     """Forecast of every milestone, in plan order: the actual where it happened; None for a milestone
     passed without a report; otherwise composed from the previous forecast.
 
@@ -32,13 +34,15 @@ def predict(evidence: list[Evidence], watermark: datetime | None, policy: Tracki
     - A sea leg under way on a lane through Suez: once its Suez passage is overdue and most of the lane's
       recent sailings went round the Cape, its arrival's p90 (and so every later one's) adds the Cape detour
       (`streams.core.learning.lanes.cape_risk`; not for a unit already diverted: its own route says where it goes).
+    - A unit held by customs at a hub (`holds`, `streams.core.learning.holds`) leaves after its release: the
+      hold's learned duration given how long it has lasted, plus the learned wait after a release there.
     """
     furthest = furthest_actual(evidence)
     preds: list[Forecast | None] = []
     prev: Forecast | None = None
     prev_ms: PlannedMilestone | None = None
     for i, ev in enumerate(evidence):
-        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy)
+        pred = predict_one(ev, i < furthest, prev, prev_ms, watermark, policy, holds=holds)
         preds.append(pred)
         if pred is not None:
             prev, prev_ms = pred, ev.milestone
@@ -46,7 +50,8 @@ def predict(evidence: list[Evidence], watermark: datetime | None, policy: Tracki
 
 
 def predict_one(ev: Evidence, passed: bool, prev: Forecast | None, prev_ms: PlannedMilestone | None,
-                watermark: datetime | None, policy: TrackingPolicy, cape: bool = True) -> Forecast | None:  # fmt: skip
+                watermark: datetime | None, policy: TrackingPolicy, cape: bool = True,
+                holds: Holds = ()) -> Forecast | None:  # fmt: skip
     """One milestone's forecast from the last forecast one before it (`predict`'s rules; the incremental
     engine applies them from the first milestone that changed). `passed`: a later milestone has an actual.
     `cape`: the Cape risk may widen it (False for a diverted unit)."""
@@ -66,8 +71,9 @@ def predict_one(ev: Evidence, passed: bool, prev: Forecast | None, prev_ms: Plan
         # on how long it has lasted.
         at_hub = watermark if prev is not None and prev.lo == prev.hi and prev.mid <= (watermark or prev.mid) \
             and prev_ms is not None and prev_ms.location == ms.location else None
+        hold = hold_between(holds, ms.location, prev.mid) if holds and at_hub is not None else None
         pred = fc.departure(prev, prev_planned, ms.planned, ms.kind.value, ms.location, ms.mode.value,
-                            policy.min_connection(ms.mode), kn, at_hub)  # fmt: skip
+                            policy.min_connection(ms.mode), kn, at_hub, hold)  # fmt: skip
     est = ev.estimate
     if est is not None:
         pred = fc.with_estimate(pred, est.event_time, est.received_time, est.source, ms.mode.value, kn)

@@ -36,6 +36,7 @@ from schemas.refs import is_normal_unit_id, is_output_locode
 from streams.core.diversion import MOVES, Diversion, detect, repredict
 from streams.core.evidence import Evidence, _better_actual, _better_estimate
 from streams.core.learning.forecast import Forecast
+from streams.core.learning.holds import CUSTOMS, Holds, holds_of
 from streams.core.milestones import matcher, planned_milestones
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
@@ -87,6 +88,7 @@ class Derivation:
 
     __slots__ = (
         "_by_ms",
+        "_customs",
         "_dirty",
         "_div",
         "_ev_entries",
@@ -95,6 +97,7 @@ class Derivation:
         "_frags",
         "_furthest",
         "_groups",
+        "_holds",
         "_index",
         "_invalid",
         "_keys",
@@ -128,6 +131,8 @@ class Derivation:
         # The matcher and the plan's places are not kept: rebuilt per record they cost microseconds, kept they were
         # 2.6 KB of every cached unit (`python -m bench units-memory`).
         self._off: dict[str, EventRecord] = {}
+        self._customs: dict[str, EventRecord] = {}  # live customs events: the unit's holds, evidence for the ETA
+        self._holds: Holds = ()
         self._div: Diversion | None = None
         self._by_ms: list[dict[str, EventRecord]] = [{} for _ in range(n)]  # live events matched, by id
         self._matched: dict[str, str] = {}  # event id -> milestone key, for live events that matched one
@@ -188,6 +193,8 @@ class Derivation:
             self._invalid.add(e.event_id)
         if e.classifier is _ACTUAL and e.milestone in MOVES and e.location not in places:
             self._off[e.event_id] = e
+        if e.milestone in CUSTOMS and e.classifier is _ACTUAL:
+            self._customs[e.event_id] = e
         if e.classifier is _ACTUAL and (self._last is None or key > _key(self._last)):
             self._last = e
         ms = match(e)
@@ -209,6 +216,7 @@ class Derivation:
                 self._last = next((x for x in reversed(self._ordered[:i]) if x.classifier is _ACTUAL), None)
         self._invalid.discard(e.event_id)
         self._off.pop(e.event_id, None)
+        self._customs.pop(e.event_id, None)
         ms_key = self._matched.pop(e.event_id, None)
         if ms_key is not None:
             idx = self._index[ms_key]
@@ -258,6 +266,9 @@ class Derivation:
         if div != self._div:  # its bypassed milestones and rejoin start after the furthest, old or new
             start = min(start, max(0, min(furthest, self._furthest) + 1))
             self._div = div
+        holds = holds_of(self._customs.values()) if self._customs else ()
+        if holds != self._holds:  # a hold or its release: the predictions after what happened may move
+            start, self._holds = min(start, max(0, furthest)), holds
         kv = _knowledge_version(self.policy)
         if kv != self._kv:  # the job learned something since: every prediction after what happened may have moved
             start, self._kv = min(start, max(0, furthest)), kv
@@ -277,13 +288,14 @@ class Derivation:
 
         view = self._assemble(watermark, list(evidence), list(preds), furthest)
         object.__setattr__(view, "forecasts", list(self._fc))
+        object.__setattr__(view, "holds", holds)
         return view, late
 
     def _predict(self, start: int, furthest: int, watermark: datetime | None) -> None:
         """`streams.core.eta.predict` from milestone `start` on, carrying on from the forecasts before it (and
         the diversion's re-derived route, as `derive` applies it)."""
         fcs, preds = self._fc, self._preds
-        repredict(self._evidence, fcs, start, furthest, watermark, self.policy, self._div)
+        repredict(self._evidence, fcs, start, furthest, watermark, self.policy, self._div, self._holds)
         for i in range(start, len(fcs)):
             f = fcs[i]
             preds[i] = f.mid if f is not None else None

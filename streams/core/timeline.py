@@ -29,6 +29,7 @@ from streams.core.diversion import Diversion, detect, first_affected, off_plan, 
 from streams.core.eta import predict
 from streams.core.evidence import Evidence, collect, furthest_actual, history
 from streams.core.learning.forecast import Forecast
+from streams.core.learning.holds import Holds, holds_of
 from streams.core.milestones import planned_milestones
 from streams.core.policy import TrackingPolicy
 
@@ -48,6 +49,7 @@ class UnitView:
     furthest: int  # index of the furthest milestone that happened, -1 if none
     diversion: Diversion | None = None  # set when the unit left its plan (`streams.core.diversion`)
     forecasts: list[Forecast | None] | None = None  # each milestone's band (p10, p50, p90); p50 is `predicted`
+    holds: Holds = ()  # the unit's customs holds (`streams.core.learning.holds`): evidence for the ETA
 
     @cached_property
     def timeline(self) -> Timeline:
@@ -127,7 +129,8 @@ def derive(
     last = next((e for e in reversed(ordered) if e.classifier is Classifier.ACTUAL), None)  # the latest actual
     milestones = planned_milestones(plan) if plan else []
     evidence, matched = collect(milestones, ordered)
-    forecasts = predict(evidence, watermark, policy)
+    holds = holds_of(ordered)
+    forecasts = predict(evidence, watermark, policy, holds)
     preds = [f.mid if f is not None else None for f in forecasts]
     furthest = furthest_actual(evidence)
     div = None
@@ -136,7 +139,7 @@ def derive(
                      policy)  # fmt: skip
         start = first_affected(div, furthest)
         if start is not None:
-            repredict(evidence, forecasts, start, furthest, watermark, policy, div)
+            repredict(evidence, forecasts, start, furthest, watermark, policy, div, holds)
             preds = [f.mid if f is not None else None for f in forecasts]
 
     final = _final_arrival(evidence)
@@ -181,7 +184,7 @@ def derive(
             "co2e": unit_co2e(unit, plan, milestones, div),
         }
     return UnitView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest, diversion=div,
-                    forecasts=forecasts)
+                    forecasts=forecasts, holds=holds)
 
 
 def plan_places(milestones: list) -> frozenset[str]:

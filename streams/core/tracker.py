@@ -30,6 +30,7 @@ from streams.core.delays import alert_id, diversion_alert, new_alerts
 from streams.core.diversion import Diversion, cape_legs
 from streams.core.incremental import Derivation
 from streams.core.learning.forecast import Forecast, model_name
+from streams.core.learning.holds import Holds
 from streams.core.learning.lanes import suez_due
 from streams.core.learning.observe import observations
 from streams.core.links import Link, since, with_link
@@ -231,7 +232,8 @@ def _evaluate(
 
     learned_before = None
     if policy.knowledge is not None and state.plan is not None:
-        lessons = _lessons(view.evidence, view.diversion, state.plan, policy, state._derived if incremental else None)
+        lessons = _lessons(view.evidence, view.diversion, state.plan, policy, state._derived if incremental else None,
+                           view.holds)
         if lessons != state.learned:
             learned_before, new.learned = state.learned, lessons
 
@@ -244,17 +246,17 @@ def _evaluate(
 
 
 def _lessons(evidence: list, div: Diversion | None, plan: PlanRecord, policy: TrackingPolicy,
-             derived: Derivation | None) -> dict:  # fmt: skip
+             derived: Derivation | None, holds: Holds = ()) -> dict:  # fmt: skip
     """What the unit's history teaches (`observe.observations`). The incremental engine's derivation replaces an
     Evidence only when it changes: the same Evidence objects (and diversion) teach the same, so most records skip
     the work."""
     memo = derived.lessons if derived is not None else None
-    if memo is not None and len(memo[0]) == len(evidence) and memo[2] == div and \
+    if memo is not None and len(memo[0]) == len(evidence) and memo[2] == (div, holds) and \
             all(a is b for a, b in zip(memo[0], evidence, strict=True)):
         return memo[1]
-    lessons = observations(evidence, [g.carrier for g in plan.legs], policy, cape_legs(div))
+    lessons = observations(evidence, [g.carrier for g in plan.legs], policy, cape_legs(div), holds)
     if derived is not None:
-        derived.lessons = (evidence, lessons, div)
+        derived.lessons = (evidence, lessons, (div, holds))
     return lessons
 
 
@@ -278,6 +280,8 @@ def _eta_update(
         return None
     forecasts = view.forecasts or [None] * len(view.predicted)
     band = forecasts[fin] or Forecast(predicted, predicted, predicted)
+    if policy.knowledge is not None:  # scaled as errors measured on a history say (none without a prior)
+        band = policy.knowledge.calibration.calibrate(band, as_of, plan.lane)
     arrived = view.evidence[fin].actual is not None
     remaining = [
         (ev.milestone, p, f)

@@ -21,7 +21,7 @@ import orjson
 
 from schemas import Classifier, ClockTick, DecodeError, Milestone, Plan, TrackingEvent, decode_input
 from schemas.topics import TopicNames
-from streams.core.learning import Sketch
+from streams.core.learning import Sketch, calibration
 from streams.core.learning.knowledge import decode_model, encode_model
 from streams.core.policy import TrackingPolicy
 from streams.processing.engine import Engine
@@ -73,10 +73,45 @@ def todays_rules(policy: TrackingPolicy) -> TrackingPolicy:
     return replace(policy, eta_band_shift=None, eta_relative_shift=0.0)
 
 
-def learn(records: list[Record], policy: TrackingPolicy, partitions: int = 4) -> dict[str, Sketch]:
-    engine, _ = run(records, policy, partitions)
+def learn(records: list[Record], policy: TrackingPolicy, partitions: int = 4, *,
+          calibrate: bool = False) -> dict[str, Sketch]:  # fmt: skip
+    """What the engine learned from `records`, merged over partitions; with `calibrate`, also where the history's
+    actual arrivals fell in the bands that stood before them (`streams.core.learning.calibration`)."""
+    engine, etas = run(records, policy, partitions)
     assert engine.knowledge is not None
-    return engine.knowledge.merged()
+    model = engine.knowledge.merged()
+    if calibrate:
+        for key, value in band_errors(records, etas):
+            model.setdefault(key, Sketch()).add(value)
+    return model
+
+
+CALIBRATION_DAYS = (0.5, 1, 2, 3, 5, 7, 10, 14)  # before each actual arrival: when the standing band is measured
+
+
+def band_errors(records: list[Record], etas: list[dict]) -> list[tuple[str, float]]:
+    """Each unit's standing ETA band at `CALIBRATION_DAYS` before its actual final arrival, against it."""
+    out: list[tuple[str, float]] = []
+    by_unit: dict[str, list[tuple[datetime, tuple[datetime, datetime, datetime], bool]]] = defaultdict(list)
+    for e in etas:
+        p50 = _ts(e["predicted_arrival"])
+        band = (_ts(e.get("arrival_p10")) or p50, p50, _ts(e.get("arrival_p90")) or p50)
+        by_unit[e["unit"]["id"]].append((_ts(e["as_of"]), band, "model: plan" not in e.get("reason", "")))
+    for series in by_unit.values():
+        series.sort(key=lambda u: u[0])
+    # Only units whose first band came after half the history's units had theirs: the early ones were made from
+    # little or nothing learned, unlike the bands of a deployment that starts from this prior.
+    firsts = sorted(series[0][0] for series in by_unit.values())
+    warm = firsts[len(firsts) // 2] if firsts else None
+    for unit, t in truths(records).items():
+        series = by_unit.get(unit)
+        if not series or warm is None or series[0][0] < warm:
+            continue
+        for days in CALIBRATION_DAYS:
+            st = _standing([(u[0], u) for u in series], t.arrival - timedelta(days=days))
+            if st is not None:
+                out += calibration.observe(t.lane, st[0], st[1], st[2], t.arrival)
+    return out
 
 
 def write_prior(model: Mapping[str, Sketch]) -> bytes:

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
+from streams.core.learning.calibration import CALIBRATED
+from streams.core.learning.holds import Hold, hold_keys, release_keys
 from streams.core.learning.knowledge import Quantiles, bias_key, transit_keys, wait_key
 from streams.core.learning.sketch import GAMMA
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 # What a forecast used, as bits: the ETA's reason says which model it comes from.
 TRANSIT, WAIT, BIAS, CAPE = 1, 2, 4, 8  # CAPE: the Cape risk widened p90 (streams.core.learning.lanes)
+HOLD = 16  # a customs hold at the hub (streams.core.learning.holds) and what was learned of holds
 _MIN = timedelta(minutes=1)
 _Z = 2 * 1.2816  # p10 to p90 of a normal distribution, in standard deviations
 _FLOOR = 30.0  # minutes: no forecast is trusted to better than this when blending
@@ -119,7 +122,7 @@ def _plan_spread(tolerance: timedelta, gap: timedelta) -> float:
 
 def departure(prev: Forecast | None, prev_planned: datetime | None, planned: datetime, kind: str, location: str,
               mode: str, min_connection: timedelta, knowledge: Knowledge | None,
-              now: datetime | None = None) -> Forecast:  # fmt: skip
+              now: datetime | None = None, hold: Hold | None = None) -> Forecast:  # fmt: skip
     """A departure (or delivery): dwell is compressible, so a unit running late leaves after the minimum
     connection, never before the scheduled time (the plan's rule); plus the hub's learned wait beyond that
     rule (queues at a gauge change, a missed train). `now`: the watermark, when the unit is at the hub (`prev`
@@ -131,6 +134,10 @@ def departure(prev: Forecast | None, prev_planned: datetime | None, planned: dat
         conn = min(planned - prev_planned, min_connection)
         base = at_least(shift(prev, conn), planned)
     if knowledge is not None:
+        if hold is not None and now is not None and base.lo == base.hi:
+            held = held_departure(base, hold, kind, location, mode, min_connection, planned, knowledge, now)
+            if held is not None:
+                return held
         key = wait_key(kind, location, mode)
         if now is not None and now > base.mid and base.lo == base.hi:
             q = knowledge.remaining(key, _mins(now - base.mid))
@@ -140,6 +147,41 @@ def departure(prev: Forecast | None, prev_planned: datetime | None, planned: dat
         if q is not None:
             return add(base, q, WAIT)
     return base
+
+
+def held_departure(base: Forecast, hold: Hold, kind: str, location: str, mode: str, min_connection: timedelta,
+                   planned: datetime, knowledge: Knowledge, now: datetime) -> Forecast | None:  # fmt: skip
+    """A departure (or delivery) from a hub where the unit is held by customs (`hold`: its place, when it was
+    held, when released if that is known by `now`). The release is the hold's time plus the learned hold
+    duration given it has lasted until `now` (a residual, as for a wait); the departure is the release plus the
+    learned wait after a release there (handling, the next scheduled departure), given it has lasted since the
+    release; without enough of those, the plan's rule from the release (the minimum connection, never before the
+    scheduled departure) plus the hub's usual wait. Never before the plan's rule from the arrival (`base`, a
+    point). None, with too few holds learned to say when an open one ends: the caller predicts as without it."""
+    _, held, released = hold
+    now = max(now, released or held)  # reported before the watermark reached it: it happened all the same
+    if released is None:
+        lasted = _mins(now - held)
+        q = knowledge.remaining_first(hold_keys(location), lasted)
+        if q is None:  # too few holds learned that lasted this long: when holds end, at least not before now
+            q = knowledge.first(hold_keys(location))
+            if q is None:
+                return None
+        release = at_least(add(point(held), q, HOLD), now)  # not reported by now: not released before now
+    else:
+        release = point(released)
+    keys = release_keys(kind, location, mode)
+    q = knowledge.remaining_first(keys, _mins(now - released)) if released is not None and now > released else None
+    if q is None:
+        q = knowledge.first(keys)
+    if q is not None:
+        out = add(release, q, HOLD)
+    else:
+        out = at_least(shift(release, min_connection), planned)
+        w = knowledge.quantiles(wait_key(kind, location, mode))
+        out = add(out, w, WAIT) if w is not None else out
+        out = Forecast(out.lo, out.mid, out.hi, out.learned | HOLD)
+    return at_least(out, base.mid)
 
 
 def with_estimate(f: Forecast, estimate: datetime, received: datetime, source: str, mode: str,
@@ -157,6 +199,8 @@ def model_name(learned: int) -> str:
     """What the reason says about the model."""
     if not learned:
         return "plan"
-    parts = [name for bit, name in ((TRANSIT, "transit"), (WAIT, "dwell"), (BIAS, "source bias")) if learned & bit]
+    parts = [name for bit, name in ((TRANSIT, "transit"), (WAIT, "dwell"), (BIAS, "source bias"),
+                                    (HOLD, "customs hold")) if learned & bit]  # fmt: skip
     name = "learned " + "+".join(parts) if parts else "plan"
+    name = f"{name}; band calibrated" if learned & CALIBRATED else name
     return f"{name}; p90 widened: recent sailings on the lane went round the Cape" if learned & CAPE else name

@@ -30,6 +30,7 @@ from functools import lru_cache
 
 import orjson
 
+from streams.core.learning.calibration import Calibration
 from streams.core.learning.sketch import Sketch
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -96,6 +97,7 @@ class Knowledge:
                  load: Callable[[int], bytes | None] | None = None,
                  lessons: Callable[[int], Iterable[Observations]] | None = None) -> None:  # fmt: skip
         self.prior = dict(prior or {})
+        self.calibration = Calibration(self.prior)  # the band's calibration: measured on a history, in the prior
         self.min_samples = min_samples
         self._load = load
         self._lessons = lessons
@@ -166,6 +168,14 @@ class Knowledge:
         p10, p50, p90 = tail.quantiles(QUANTILES)
         w = 1 + SMALL_SAMPLE_WIDENING / math.sqrt(tail.n)
         return (round(max(waited, p50 - (p50 - p10) * w), 2), p50, round(p50 + (p90 - p50) * w, 2))
+
+    def remaining_first(self, keys: Sequence[str], waited: float) -> Quantiles | None:
+        """`remaining` under the most specific of `keys` that has enough such values."""
+        for k in keys:
+            q = self.remaining(k, waited)
+            if q is not None:
+                return q
+        return None
 
     def sailings(self, origin: str, destination: str, day: date, days: int) -> tuple[int, int]:
         """(round the Cape, all) among the lane's sea legs that left on `day` or the `days` - 1 days before it, as

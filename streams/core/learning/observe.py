@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from schemas import Mode, PlannedStopKind
 from streams.core.evidence import Evidence
+from streams.core.learning.holds import Holds, hold_between, hold_keys, release_keys
 from streams.core.learning.knowledge import Observations, bias_key, sailing_key, transit_keys, wait_key
 from streams.core.learning.lanes import cape_lane, went_round_cape
 from streams.core.policy import TrackingPolicy
@@ -29,9 +30,10 @@ MAX_ERROR_PER_MILLE = 5000
 
 
 def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], policy: TrackingPolicy,
-                 cape_legs: Mapping[int, datetime] | None = None) -> Observations:  # fmt: skip
+                 cape_legs: Mapping[int, datetime] | None = None, holds: Holds = ()) -> Observations:  # fmt: skip
     """`carriers`: each leg's carrier, by leg index; `cape_legs`: the sea legs the unit was seen round the Cape on
-    (its diversion), and when it was first seen there."""
+    (its diversion), and when it was first seen there; `holds`: its customs holds (a released one teaches how
+    long holds last there, and the departure after it how long a unit takes to leave once released)."""
     out: Observations = {}
     prev: Evidence | None = None
     for ev in evidence:
@@ -54,6 +56,12 @@ def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], p
                 minutes = round((actual - rule) / _MIN)
                 if abs(minutes) <= MAX_MINUTES:
                     out[f"W{ms.key}"] = [minutes, wait_key(ms.kind.value, ms.location, mode)]
+                if holds and prev is not None and prev.actual is not None and prev.milestone.location == ms.location:
+                    hold = hold_between(holds, ms.location, prev.actual.event_time)
+                    if hold is not None and hold[2] is not None and hold[1] <= actual:
+                        after = round((actual - hold[2]) / _MIN)
+                        if 0 <= after <= MAX_MINUTES:
+                            out[f"R{ms.key}"] = [after, *release_keys(ms.kind.value, ms.location, mode)]
             est = ev.estimate
             if est is not None:
                 horizon = (est.event_time - est.received_time) / _MIN
@@ -62,6 +70,11 @@ def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], p
                     if abs(error) <= MAX_ERROR_PER_MILLE:
                         out[f"B{ms.key}"] = [error, bias_key(est.source, mode)]
         prev = ev
+    for n, (place, held, released) in enumerate(holds):
+        if released is not None:
+            minutes = round((released - held) / _MIN)
+            if 0 <= minutes <= MAX_MINUTES:
+                out[f"H{n}"] = [minutes, *hold_keys(place)]
     _sailings(evidence, cape_legs or {}, out)
     return out
 

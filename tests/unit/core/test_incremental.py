@@ -32,7 +32,7 @@ UNITS = [TrackedUnit.container("CSQU3054383"), TrackedUnit.container("MSKU123456
 PLACES = ["CNSHA", "NLRTM", "DEDUI", "DEHAM", "GBFXT", "SGSIN"]
 START = datetime(2024, 3, 1, tzinfo=UTC)
 EVIDENCE = [Milestone.DEPARTED, Milestone.ARRIVED, Milestone.DISCHARGED, Milestone.DELIVERED]
-NOISE = [Milestone.GATE_IN, Milestone.LOADED, Milestone.CUSTOMS_HOLD]
+NOISE = [Milestone.GATE_IN, Milestone.LOADED, Milestone.CUSTOMS_HOLD, Milestone.CUSTOMS_RELEASED]
 hours = st.integers(min_value=0, max_value=24 * 20)
 
 
