@@ -411,23 +411,24 @@ def report(result: dict) -> dict:
         return summary | {"steady_cache_entries_grew": round(grew)}
     still = unsettled(filled, len(filled) - 1, STEADY_WINDOW) if filled else []
     say(f"no steady phase of {MIN_STEADY} samples or more: still filling at the end: {', '.join(still) or '-'}; "
-        "run longer, or with --caches small. The second half, for what it shows:")
-    summary |= phase_slopes(result, len(xs) // 2, "second half")
+        f"run longer{'' if result.get('caches') == 'small' else ', or with --caches small'}. The second half, "
+        "for what it shows:")
+    summary |= phase_slopes(result, len(xs) // 2, "second half", steady=False)
     summary["verdict"] = "not steady"
     say("verdict: not steady (bounded caches still filling: the slope mixes their fill with any growth)")
     return summary
 
 
-def phase_slopes(result: dict, start: int, phase: str) -> dict:
-    """The fits over the samples from `start` on: RSS (the verdict), RSS less RocksDB's memory, and the latter
-    against the records committed; printed, and returned for the summary."""
+def phase_slopes(result: dict, start: int, phase: str, steady: bool = True) -> dict:
+    """The fits over the samples from `start` on: RSS (the verdict, when the phase is `steady`), RSS less RocksDB's
+    memory, and the latter against the records committed; printed, and returned for the summary."""
     xs, ys = mb_per_hour(result["samples"][start:])
     out: dict = {}
     f = fit(xs, ys)
     v = verdict(f, ys[-1])
     say(f"RSS slope, {phase}: {f.slope:+.1f} MB/h (95% CI {f.low:+.1f} .. {f.high:+.1f}; scatter about the line "
         f"{f.residual_sd:.1f} MB, {f.n} samples, {ys[0]:.1f} -> {ys[-1]:.1f} MB)")
-    say(f"verdict: {v}")
+    say(f"verdict: {v}" if steady else f"(what the slope alone would say, caches filling: {v})")
     out |= {"phase_slope_mb_h": round(f.slope, 1), "phase_ci": [round(f.low, 1), round(f.high, 1)],
             "phase_scatter_mb": round(f.residual_sd, 1), "verdict": v.word}  # fmt: skip
     beyond = result.get("beyond_rocksdb") or []
