@@ -445,6 +445,14 @@ def phase_slopes(result: dict, start: int, phase: str, steady: bool = True) -> d
                 f"{per_record.low:+.2f} .. {per_record.high:+.2f}; {per_record.n} samples)")
             out |= {"beyond_rocksdb_kb_per_record": round(per_record.slope, 2),
                     "beyond_rocksdb_kb_per_record_ci": [round(per_record.low, 2), round(per_record.high, 2)]}
+    work = result.get("beyond_by_work") or []
+    if len(work) == len(result["samples"]) and xs[-1] > xs[0]:  # did the worker keep up over the phase?
+        done = work[-1][0] - work[start][0]
+        pace = done / ((xs[-1] - xs[0]) * 3600)
+        say(f"input records committed over the {phase}: {done:,.0f} ({pace:,.0f}/s of the {result['hold']:,.0f}/s held)"
+            + ("" if pace >= 0.8 * result["hold"] else ": the worker fell behind, so time is not work here; the "
+               "slope against the records committed is the one to read"))
+        out |= {"phase_committed": round(done), "phase_committed_per_s": round(pace, 1)}
     lags = result["lags"][start:]
     say(f"consumer lag of the inputs, {phase}: at most {max(lags):,} records, {lags[-1]:,} at the end")
     if result["failed"]:

@@ -29,12 +29,19 @@ def test_the_soak_fits_rss_less_the_rocksdb_memory_in_use(capsys: pytest.Capture
     beyond = [(60.0 * i, 300 + (i % 2) * 0.5) for i in range(1, 21)]  # ... and nothing else
     full = [{"units": (1000.0, 1000.0)}] * 20  # every cache full from the start: steady from the third sample on
     summary = report({"rate": 100, "hold": 50, "samples": samples, "lags": [0] * 20, "sent": 1, "failed": 0,
-                      "beyond_rocksdb": beyond, "fills": full})  # fmt: skip
+                      "beyond_rocksdb": beyond, "fills": full,
+                      "beyond_by_work": [(3000.0 * i, mb) for i, (_, mb) in enumerate(beyond)]})  # fmt: skip
     assert summary["verdict"] == "grows" and summary["steady_from_min"] == 4.0
+    assert summary["phase_committed"] == 16 * 3000 and summary["phase_committed_per_s"] == 50  # kept up
     assert summary["phase_slope_mb_h"] == pytest.approx(120)
     low, high = summary["beyond_rocksdb_ci"]
     assert low < 0 < high and abs(summary["beyond_rocksdb_slope_mb_h"]) < 5
-    assert "RSS less the RocksDB memory in use, steady phase" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "RSS less the RocksDB memory in use, steady phase" in out and "fell behind" not in out
+    stalled = [(3000.0 * min(i, 8), mb) for i, (_, mb) in enumerate(beyond)]  # nothing committed after sample 8
+    report({"rate": 100, "hold": 50, "samples": samples, "lags": [0] * 20, "sent": 1, "failed": 0,
+            "beyond_rocksdb": beyond, "fills": full, "beyond_by_work": stalled})  # fmt: skip
+    assert "the worker fell behind" in capsys.readouterr().out
 
 
 def test_the_soak_gives_no_verdict_while_a_cache_still_fills(capsys: pytest.CaptureFixture[str]) -> None:
