@@ -441,10 +441,10 @@ def phase_slopes(result: dict, start: int, phase: str, steady: bool = True) -> d
                 "beyond_rocksdb_ci": [round(b.low, 1), round(b.high, 1)]}  # fmt: skip
         per_record = kb_per_record(result.get("beyond_by_work", [])[start:], whole=True)
         if per_record is not None:  # growth that follows the work done, whatever the machine let the worker do
-            say(f"the same against the records committed: {per_record.slope:+.2f} KB a record (95% CI "
-                f"{per_record.low:+.2f} .. {per_record.high:+.2f}; {per_record.n} samples)")
-            out |= {"beyond_rocksdb_kb_per_record": round(per_record.slope, 2),
-                    "beyond_rocksdb_kb_per_record_ci": [round(per_record.low, 2), round(per_record.high, 2)]}
+            say(f"the same against the records committed: {per_record.slope:+.4f} KB a record (95% CI "
+                f"{per_record.low:+.4f} .. {per_record.high:+.4f}; {per_record.n} samples)")
+            out |= {"beyond_rocksdb_kb_per_record": round(per_record.slope, 4),
+                    "beyond_rocksdb_kb_per_record_ci": [round(per_record.low, 4), round(per_record.high, 4)]}
     work = result.get("beyond_by_work") or []
     if len(work) == len(result["samples"]) and xs[-1] > xs[0]:  # did the worker keep up over the phase?
         done = work[-1][0] - work[start][0]

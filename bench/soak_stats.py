@@ -13,6 +13,9 @@ exactly zero. The verdict therefore takes both the noise and what matters to an 
   target (1 GB, docs/performance.md) from its current RSS in 24 hours. So a run too noisy or too short to rule out
   a leak that matters is not called flat;
 - **grows**: the whole interval is above zero; reported with the hours to the target at that slope;
+- **grows within budget**: the whole interval is above zero and below the budget: a real but slow growth (a
+  worker's allocator settling, or a small leak) that a 30-minute run cannot tell apart, and that would not reach
+  the target within the horizon;
 - **falls**: the whole interval is below zero (memory given back after the warm-up): no leak;
 - **inconclusive**: the interval contains zero but reaches past the budget: run longer."""
 
@@ -84,7 +87,7 @@ def second_half(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], 
 
 @dataclass(frozen=True)
 class Verdict:
-    word: str  # flat within noise | grows | falls | inconclusive
+    word: str  # flat within noise | grows | grows within budget | falls | inconclusive
     budget_mb_per_h: float  # the growth that would reach the target in `horizon_h`
     hours_to_target: float | None  # at the fitted slope, when it grows
 
@@ -102,7 +105,7 @@ def verdict(f: Fit, rss_now_mb: float, target_mb: float = 1024, horizon_h: float
     budget = max(target_mb - rss_now_mb, 0.0) / horizon_h
     hours = (target_mb - rss_now_mb) / f.slope if f.slope > 0 and rss_now_mb < target_mb else None
     if f.low > 0:
-        return Verdict("grows", budget, hours)
+        return Verdict("grows within budget" if f.high <= budget else "grows", budget, hours)
     if f.high < 0:
         return Verdict("falls", budget, None)
     if f.high <= budget:

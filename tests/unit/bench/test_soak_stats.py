@@ -148,3 +148,11 @@ def test_unbounded_caches_do_not_hold_the_steady_phase_back() -> None:
 def test_shrinking_counts_as_settled() -> None:
     # RocksDB's budget in use falls when memtables flush: memory given back is not filling.
     assert steady_from(_filling([60, 63, 50, 40, 41], bound=64)) == 3
+
+
+def test_a_slow_growth_well_inside_the_budget_is_told_apart_from_a_leak_that_matters() -> None:
+    xs, ys = _noisy(slope=3, sd=0.05, n=24)  # the 30-minute soak of 7 December: +3 MB/h, RSS quantised to 0.1 MB
+    v = verdict(fit(xs, ys), rss_now_mb=375)
+    assert v.word == "grows within budget" and v.hours_to_target == pytest.approx((1024 - 375) / 3, rel=0.2)
+    xs, ys = _noisy(slope=60, sd=0.05, n=24)  # past the 27 MB/h budget: a leak that matters within a day
+    assert verdict(fit(xs, ys), rss_now_mb=375).word == "grows"
