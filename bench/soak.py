@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import heapq
 import itertools
+import os
 import queue
 import tempfile
 import threading
@@ -39,7 +40,17 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.soak_stats import Fit, fit, histogram_delta, histogram_quantile, mb_per_hour, second_half, verdict
+from bench.soak_stats import (
+    Fill,
+    Fit,
+    fit,
+    histogram_delta,
+    histogram_quantile,
+    mb_per_hour,
+    steady_from,
+    unsettled,
+    verdict,
+)
 from schemas import dumps
 from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
@@ -52,6 +63,18 @@ from streams.topology.process import start_worker, stop_process
 PARTITIONS = 4
 UNITS_PER_CHUNK = 400  # 100 per corridor: a departure's worth
 CHUNK_SPACING = timedelta(hours=14)  # event time between chunks: about 20,000 units active at once, as in `bench`
+
+# The worker's cache bounds, by --caches. "small" (the default) lowers every bound so that the caches fill within
+# the backlog and the first minutes of the hold: the steady phase, whose slope is the verdict, then starts inside a
+# 30-minute run. Growth without a bound shows the same either way; what a bound changes is only where the plateau
+# is (docs/soak.md has what each cache costs full at the production bounds). "production" keeps the defaults: their
+# caches take hours of this feed to fill.
+CACHE_PROFILES: dict[str, dict[str, object]] = {
+    "small": {"cached_units": 1_000, "cached_shipments": 500, "cached_rides": 200, "lru_cache_scale": 1 / 16,
+              "rocksdb_memory_mb": 64},
+    "production": {},
+}
+STEADY_WINDOW = 3  # samples over which a cache short of its bound must not have grown (by 1% of its bound)
 
 
 def say(msg: str) -> None:
@@ -177,6 +200,14 @@ def cache_fill(s: Scrape) -> list[str]:
             for share, name in sorted(rows, reverse=True)]
 
 
+def fills(s: Scrape, rocksdb_budget_mb: float) -> dict[str, Fill]:
+    """Every bounded cache's (entries, bound) in one scrape, RocksDB's budget (MB in use, MB) among them."""
+    out = {n: (s.cache_entries.get(n, 0.0), bound) for n, bound in s.cache_bounds.items() if bound}
+    if s.rocksdb_bytes is not None:
+        out["rocksdb memory (MB)"] = (s.rocksdb_bytes / 2**20, rocksdb_budget_mb)
+    return out
+
+
 def batch_summary(before: Scrape, after: Scrape) -> str:
     parts = []
     for job in sorted(after.counts):
@@ -255,7 +286,7 @@ async def measure_max(offsets: Offsets, inputs: list[str], backlog: int, timeout
     raise TimeoutError(f"the worker did not work off {backlog} records in {timeout:.0f} s")
 
 
-async def run(minutes: float, rate: float | None, every: float, backlog: int) -> dict:
+async def run(minutes: float, rate: float | None, every: float, backlog: int, caches: str = "small") -> dict:
     work = Path(tempfile.mkdtemp(prefix="corridor-soak-"))
     topics = TopicNames(f"soak-{uuid.uuid4().hex[:6]}.")
     inputs = [topics.name("plan"), topics.name("event")]
@@ -276,7 +307,9 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
         port = free_port()
         worker = start_worker(work / "worker.log", "warning", broker=b, app_id=app_id, topic_prefix=topics.prefix,
                               data_dir=work / app_id, embedded_broker=True, web_enabled=True, web_port=port,
-                              commit_interval=0.5, partitions=PARTITIONS)  # fmt: skip
+                              commit_interval=0.5, partitions=PARTITIONS, **CACHE_PROFILES[caches])  # fmt: skip
+        budget = float(CACHE_PROFILES[caches].get(  # type: ignore[arg-type]
+            "rocksdb_memory_mb", os.environ.get("CORRIDOR_ROCKSDB_MEMORY_MB", 256)))
         offsets = Offsets(b, app_id)
         await offsets.start()
         try:
@@ -288,6 +321,9 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                 say(f"maximum rate given: {rate:,.0f} input records/s (the backlog went at {measured:,.0f})")
             hold = rate / 2
             say(f"holding {hold:,.0f} records/s for {minutes:g} min; worker pid {worker.pid}, log {work}/worker.log")
+            say(f"cache bounds: {caches}" + (" (" + ", ".join(f"CORRIDOR_{k.upper()}={v:g}" for k, v in
+                                                              CACHE_PROFILES[caches].items()) + ")"
+                                             if CACHE_PROFILES[caches] else " (the worker's defaults)"))
             while True:  # the web server answers once the worker is up
                 try:
                     before = await asyncio.to_thread(scrape, port)
@@ -304,6 +340,8 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
             beyond: list[tuple[float, float]] = []  # (seconds, RSS MB less the RocksDB budget in use)
             by_work: list[tuple[float, float]] = []  # (input records committed in the hold, the same MB)
             lags: list[int] = []
+            filled: list[dict[str, Fill]] = []  # each sample's caches: the steady phase starts once none fills
+            steady: int | None = None
             last_sent, last_done, last_t = 0, done_before, started
             while not sender.done() or not samples:
                 await asyncio.wait({sender}, timeout=max(0.0, started + every * (len(samples) + 1) - time.monotonic()))
@@ -319,6 +357,7 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                     beyond.append((now - started, rss - after.rocksdb_bytes / 2**20))
                     by_work.append((done - done_before, rss - after.rocksdb_bytes / 2**20))
                 lags.append(lag)
+                filled.append(fills(after, budget))
                 dt = now - last_t
                 say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  "
                     f"sent {(sent.records - last_sent) / dt:6,.0f}/s  "
@@ -326,6 +365,8 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
                     f"state {(after.state_bytes or 0) / 2**20:,.0f} MB{rocksdb_memory(after)}"
                     f"{caches_summary(after)}  batches: {batch_summary(before, after)}")
                 before, last_sent, last_done, last_t = after, sent.records, done, now
+                if steady is None and (steady := steady_from(filled, STEADY_WINDOW)) is not None:
+                    say(f"steady from {(now - started) / 60:.1f} min: every bounded cache full or no longer filling")
             await sender
             fill = cache_fill(before)
             if fill:
@@ -337,54 +378,92 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int) ->
             await producer.stop()
             stop_process(worker)
     return {"rate": rate, "hold": hold, "samples": samples, "lags": lags, "sent": sent.records,
-            "failed": sent.failed, "beyond_rocksdb": beyond, "beyond_by_work": by_work}
+            "failed": sent.failed, "beyond_rocksdb": beyond, "beyond_by_work": by_work, "fills": filled,
+            "caches": caches}
+
+
+MIN_STEADY = 5  # samples of the steady phase: fewer cannot bound a slope
 
 
 def report(result: dict) -> dict:
     xs, ys = mb_per_hour(result["samples"])
     summary: dict = {"max_rate": round(result["rate"]), "held_rate": round(result["hold"]),
-                     "sent": result["sent"], "send_failures": result["failed"],
+                     "caches": result.get("caches"), "sent": result["sent"], "send_failures": result["failed"],
                      "rss_first_mb": round(ys[0], 1), "rss_last_mb": round(ys[-1], 1),
                      "lag_max": max(result["lags"]), "lag_last": result["lags"][-1]}  # fmt: skip
     if len(xs) < 3:
         say("too few samples for a slope (at least 3: a longer --minutes or a shorter --every)")
         return summary
     whole = fit(xs, ys)
-    hx, hy = second_half(xs, ys)
-    say(f"RSS slope, whole run: {whole.slope:+.1f} MB/h (95% CI {whole.low:+.1f} .. {whole.high:+.1f}; "
-        f"scatter about the line {whole.residual_sd:.1f} MB, {whole.n} samples)")
+    say(f"RSS slope, whole hold (warm-up included): {whole.slope:+.1f} MB/h (95% CI {whole.low:+.1f} .. "
+        f"{whole.high:+.1f}; scatter about the line {whole.residual_sd:.1f} MB, {whole.n} samples)")
     summary |= {"slope_mb_h": round(whole.slope, 1), "slope_ci": [round(whole.low, 1), round(whole.high, 1)]}
-    if len(hx) >= 3:
-        half = fit(hx, hy)
-        v = verdict(half, ys[-1])
-        say(f"RSS slope, second half: {half.slope:+.1f} MB/h (95% CI {half.low:+.1f} .. {half.high:+.1f}; "
-            f"scatter {half.residual_sd:.1f} MB, {half.n} samples)")
-        say(f"verdict: {v}")
-        summary |= {"second_half_slope_mb_h": round(half.slope, 1),
-                    "second_half_ci": [round(half.low, 1), round(half.high, 1)], "verdict": v.word}  # fmt: skip
-    bx, by = second_half(*mb_per_hour(result["beyond_rocksdb"])) if result.get("beyond_rocksdb") else ([], [])
-    if len(bx) >= 3:  # the RocksDB budget fills towards its bound for a while: what grows beside it?
-        b = fit(bx, by)
-        say(f"RSS less the RocksDB memory in use, second half: {b.slope:+.1f} MB/h (95% CI {b.low:+.1f} .. "
-            f"{b.high:+.1f}; scatter {b.residual_sd:.1f} MB), verdict on it: {verdict(b, by[-1]).word}")
-        summary |= {"beyond_rocksdb_slope_mb_h": round(b.slope, 1), "beyond_rocksdb_ci": [round(b.low, 1),
-                                                                                           round(b.high, 1)]}
-    per_record = kb_per_record(result.get("beyond_by_work", []))
-    if per_record is not None:  # growth that follows the work done, whatever the machine let the worker do
-        say(f"RSS less the RocksDB memory in use, second half, against the records committed: {per_record.slope:+.2f} "
-            f"KB a record (95% CI {per_record.low:+.2f} .. {per_record.high:+.2f}; {per_record.n} samples)")
-        summary |= {"beyond_rocksdb_kb_per_record": round(per_record.slope, 2),
-                    "beyond_rocksdb_kb_per_record_ci": [round(per_record.low, 2), round(per_record.high, 2)]}
-    say(f"consumer lag of the inputs: at most {summary['lag_max']:,} records, {summary['lag_last']:,} at the end")
-    if result["failed"]:
-        say(f"{result['failed']:,} of {result['sent']:,} records sent were not acknowledged by the broker")
+    filled = result.get("fills") or []
+    start = steady_from(filled, STEADY_WINDOW)
+    if start is not None and len(xs) - start >= MIN_STEADY:
+        minute = result["samples"][start][0] / 60
+        say(f"steady phase: from {minute:.1f} min (every bounded cache full or no longer filling), "
+            f"{len(xs) - start} samples")
+        summary |= {"steady_from_min": round(minute, 1)} | phase_slopes(result, start, "steady phase")
+        first, last = filled[start], filled[-1]
+        grew = sum(last.get(n, (0, 0))[0] - first.get(n, (0, 0))[0] for n in last if not n.startswith("rocksdb"))
+        say(f"cache entries over the steady phase: {grew:+,.0f} (bounded caches at their plateau)")
+        return summary | {"steady_cache_entries_grew": round(grew)}
+    still = unsettled(filled, len(filled) - 1, STEADY_WINDOW) if filled else []
+    say(f"no steady phase of {MIN_STEADY} samples or more: still filling at the end: {', '.join(still) or '-'}; "
+        f"run longer{'' if result.get('caches') == 'small' else ', or with --caches small'}. The second half, "
+        "for what it shows:")
+    summary |= phase_slopes(result, len(xs) // 2, "second half", steady=False)
+    summary["verdict"] = "not steady"
+    say("verdict: not steady (bounded caches still filling: the slope mixes their fill with any growth)")
     return summary
 
 
-def kb_per_record(samples: list[tuple[float, float]]) -> Fit | None:
-    """(records committed, MB) of the run's second half (by sample) -> the slope in KB a record, or None when
-    there are fewer than 3 samples or the worker committed nothing meanwhile."""
-    half = samples[len(samples) // 2:]
+def phase_slopes(result: dict, start: int, phase: str, steady: bool = True) -> dict:
+    """The fits over the samples from `start` on: RSS (the verdict, when the phase is `steady`), RSS less RocksDB's
+    memory, and the latter against the records committed; printed, and returned for the summary."""
+    xs, ys = mb_per_hour(result["samples"][start:])
+    out: dict = {}
+    f = fit(xs, ys)
+    v = verdict(f, ys[-1])
+    say(f"RSS slope, {phase}: {f.slope:+.1f} MB/h (95% CI {f.low:+.1f} .. {f.high:+.1f}; scatter about the line "
+        f"{f.residual_sd:.1f} MB, {f.n} samples, {ys[0]:.1f} -> {ys[-1]:.1f} MB)")
+    say(f"verdict: {v}" if steady else f"(what the slope alone would say, caches filling: {v})")
+    out |= {"phase_slope_mb_h": round(f.slope, 1), "phase_ci": [round(f.low, 1), round(f.high, 1)],
+            "phase_scatter_mb": round(f.residual_sd, 1), "verdict": v.word}  # fmt: skip
+    beyond = result.get("beyond_rocksdb") or []
+    if len(beyond) == len(result["samples"]):  # the RocksDB budget filled beside: what grows besides it?
+        bx, by = mb_per_hour(beyond[start:])
+        b = fit(bx, by)
+        say(f"RSS less the RocksDB memory in use, {phase}: {b.slope:+.1f} MB/h (95% CI {b.low:+.1f} .. "
+            f"{b.high:+.1f}; scatter {b.residual_sd:.1f} MB), verdict on it: {verdict(b, ys[-1]).word}")
+        out |= {"beyond_rocksdb_slope_mb_h": round(b.slope, 1),
+                "beyond_rocksdb_ci": [round(b.low, 1), round(b.high, 1)]}  # fmt: skip
+        per_record = kb_per_record(result.get("beyond_by_work", [])[start:], whole=True)
+        if per_record is not None:  # growth that follows the work done, whatever the machine let the worker do
+            say(f"the same against the records committed: {per_record.slope:+.4f} KB a record (95% CI "
+                f"{per_record.low:+.4f} .. {per_record.high:+.4f}; {per_record.n} samples)")
+            out |= {"beyond_rocksdb_kb_per_record": round(per_record.slope, 4),
+                    "beyond_rocksdb_kb_per_record_ci": [round(per_record.low, 4), round(per_record.high, 4)]}
+    work = result.get("beyond_by_work") or []
+    if len(work) == len(result["samples"]) and xs[-1] > xs[0]:  # did the worker keep up over the phase?
+        done = work[-1][0] - work[start][0]
+        pace = done / ((xs[-1] - xs[0]) * 3600)
+        say(f"input records committed over the {phase}: {done:,.0f} ({pace:,.0f}/s of the {result['hold']:,.0f}/s held)"
+            + ("" if pace >= 0.8 * result["hold"] else ": the worker fell behind, so time is not work here; the "
+               "slope against the records committed is the one to read"))
+        out |= {"phase_committed": round(done), "phase_committed_per_s": round(pace, 1)}
+    lags = result["lags"][start:]
+    say(f"consumer lag of the inputs, {phase}: at most {max(lags):,} records, {lags[-1]:,} at the end")
+    if result["failed"]:
+        say(f"{result['failed']:,} of {result['sent']:,} records sent were not acknowledged by the broker")
+    return out
+
+
+def kb_per_record(samples: list[tuple[float, float]], whole: bool = False) -> Fit | None:
+    """(records committed, MB) of the run's second half (by sample; all of them with `whole`) -> the slope in KB
+    a record, or None when there are fewer than 3 samples or the worker committed nothing meanwhile."""
+    half = samples if whole else samples[len(samples) // 2:]
     if len(half) < 3 or half[0][0] == half[-1][0]:
         return None
     return fit([r for r, _ in half], [mb * 1024 for _, mb in half])
@@ -397,11 +476,14 @@ def main(argv: list[str] | None = None) -> dict:
                         help="the maximum rate, input records/s (default: measured first); half of it is held")
     parser.add_argument("--every", type=float, default=60.0, help="seconds between reports")
     parser.add_argument("--backlog", type=int, default=60_000, help="records of the maximum-rate measurement")
+    parser.add_argument("--caches", choices=sorted(CACHE_PROFILES), default="small",
+                        help="the worker's cache bounds: small (default: full within minutes, so that a 30-minute "
+                        "hold has a steady phase) or production (the defaults: hours of this feed to fill)")
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.every <= 0 or (args.rate is not None and args.rate <= 0):
         parser.error("--minutes, --every and --rate must be positive")
     started = time.monotonic()
-    summary = report(asyncio.run(run(args.minutes, args.rate, args.every, args.backlog)))
+    summary = report(asyncio.run(run(args.minutes, args.rate, args.every, args.backlog, args.caches)))
     say(f"run time {time.monotonic() - started:.0f} s")
     say(orjson.dumps(summary).decode())
     return summary

@@ -1,23 +1,28 @@
-"""The soak's arithmetic, apart from its plumbing (tested in tests/unit/test_soak_stats.py): the least-squares
-slope of RSS over time with its confidence interval, the verdict on it, and quantiles of Prometheus histograms.
+"""The soak's arithmetic, apart from its plumbing (tested in tests/unit/bench/test_soak_stats.py): the
+least-squares slope of RSS over time with its confidence interval, the verdict on it, where the steady phase
+starts (every bounded cache full or stable), and quantiles of Prometheus histograms.
 
 What "flat within noise" means here. A worker's RSS wanders by a few MB from minute to minute (allocator
 arenas, RocksDB memtables filling and flushing, garbage collection), so a slope fitted to a short run is never
 exactly zero. The verdict therefore takes both the noise and what matters to an operator into account:
-- the slope is fitted over the second half of the run only, so that the warm-up (caches and memtables filling,
-  the interpreter's first allocations) does not count as growth;
+- the slope is fitted over the steady phase only: from the first sample at which every bounded cache (the
+  engines' decoded units, shipments and rides, the lru caches, RocksDB's budget) is full or has stopped filling
+  (`steady_from`), so that caches filling towards their bounds do not count as growth;
 - **flat within noise**: the slope's 95% confidence interval contains zero (the data cannot tell it from no
   growth) *and* its upper end is below the growth budget: the rate at which the worker would reach its memory
   target (1 GB, docs/performance.md) from its current RSS in 24 hours. So a run too noisy or too short to rule out
   a leak that matters is not called flat;
 - **grows**: the whole interval is above zero; reported with the hours to the target at that slope;
+- **grows within budget**: the whole interval is above zero and below the budget: a real but slow growth (a
+  worker's allocator settling, or a small leak) that a 30-minute run cannot tell apart, and that would not reach
+  the target within the horizon;
 - **falls**: the whole interval is below zero (memory given back after the warm-up): no leak;
 - **inconclusive**: the interval contains zero but reaches past the budget: run longer."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 # Two-sided 95% quantiles of Student's t by degrees of freedom (1 to 30); 1.96 beyond.
@@ -82,7 +87,7 @@ def second_half(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], 
 
 @dataclass(frozen=True)
 class Verdict:
-    word: str  # flat within noise | grows | falls | inconclusive
+    word: str  # flat within noise | grows | grows within budget | falls | inconclusive
     budget_mb_per_h: float  # the growth that would reach the target in `horizon_h`
     hours_to_target: float | None  # at the fitted slope, when it grows
 
@@ -100,7 +105,7 @@ def verdict(f: Fit, rss_now_mb: float, target_mb: float = 1024, horizon_h: float
     budget = max(target_mb - rss_now_mb, 0.0) / horizon_h
     hours = (target_mb - rss_now_mb) / f.slope if f.slope > 0 and rss_now_mb < target_mb else None
     if f.low > 0:
-        return Verdict("grows", budget, hours)
+        return Verdict("grows within budget" if f.high <= budget else "grows", budget, hours)
     if f.high < 0:
         return Verdict("falls", budget, None)
     if f.high <= budget:
@@ -131,3 +136,34 @@ def mb_per_hour(samples: Iterable[tuple[float, float]]) -> tuple[list[float], li
     """(seconds since the start, RSS in MB) -> (hours, MB)."""
     pts = list(samples)
     return [s / 3600 for s, _ in pts], [mb for _, mb in pts]
+
+
+Fill = tuple[float, float]  # (entries, bound) of one bounded cache in one sample
+
+
+def unsettled(fills: Sequence[Mapping[str, Fill]], i: int, window: int = 3, tolerance: float = 0.01) -> list[str]:
+    """The caches that at sample `i` are neither full (entries within `tolerance` of the bound) nor stable (grown
+    by at most `tolerance` of the bound over the last `window` samples): still filling. Before `window` samples
+    only a full cache is settled; a cache missing from a sample had no entries then."""
+    names = sorted(set().union(*(f.keys() for f in fills[: i + 1])))
+    out = []
+    for name in names:
+        entries, bound = fills[i].get(name, (0.0, 0.0))
+        if bound <= 0:  # unbounded: not a cache that fills to a bound
+            continue
+        if entries >= (1 - tolerance) * bound:
+            continue
+        if i >= window and entries - fills[i - window].get(name, (0.0, bound))[0] <= tolerance * bound:
+            continue
+        out.append(name)
+    return out
+
+
+def steady_from(fills: Sequence[Mapping[str, Fill]], window: int = 3, tolerance: float = 0.01) -> int | None:
+    """The first sample from which every bounded cache is full or stable (`unsettled` is empty), at least `window`
+    samples in: the start of the steady phase, whose slope is the one that says whether memory grows. None when
+    the caches were still filling at the last sample."""
+    for i in range(window, len(fills)):
+        if not unsettled(fills, i, window, tolerance):
+            return i
+    return None

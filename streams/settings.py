@@ -32,6 +32,19 @@ class Settings(BaseSettings):
         description="units whose decoded state a worker keeps in memory (about 40 KB each with its derivation "
         "cache, docs/soak.md): more is faster when many units are active, fewer bounds the worker's memory",
     )
+    cached_shipments: int = Field(
+        default=5_000, ge=10,
+        description="shipments whose decoded state a worker keeps in memory (about 16 KB each, docs/soak.md)",
+    )
+    cached_rides: int = Field(
+        default=2_000, ge=10,
+        description="rides (vessel calls, trains, flights) the conveyance job keeps decoded (about 4 KB each)",
+    )
+    lru_cache_scale: float = Field(
+        default=1.0, gt=0, le=16,
+        description="scales the bounds of the jobs' lru caches (about 110 MB full at 1, docs/soak.md): below 1 "
+        "for a small worker, or a soak that must see them full",
+    )
     rocksdb_memory_mb: int = Field(
         default=256, ge=16,
         description="memory all of a worker's RocksDB stores share (block cache and memtables under one limit)",

@@ -114,6 +114,11 @@ class StateCache(MutableMapping[bytes, V], Generic[V]):
         self.flush()
         return len(self.backing)
 
+    @property
+    def cached(self) -> int:
+        """Keys held in memory (values and keys known absent), without flushing: at most `max_items` after a flush."""
+        return len(self._cache)
+
     def size(self, key: bytes) -> int | None:
         """The encoded size of the key's current value as last known: exact when it was read from the store,
         written, or put with its bytes; else the bound it was put with; 0 when known absent; None when not

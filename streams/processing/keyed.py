@@ -90,6 +90,10 @@ class KeyedEngine(Generic[S]):
         `scope(partition)`; returns how many keys were written."""
         return self._states.flush(scope) + self._clock.flush(scope)
 
+    def cache_fill(self) -> tuple[int, int]:
+        """(states kept decoded, their bound): the cache fills to its bound and stays there (`/metrics`)."""
+        return self._states.cached, self._states.max_items
+
     def forget(self) -> None:
         """Drop what is held in memory (partitions were reassigned): caches, unwritten changes, sub-hour
         watermarks and what the due index was last seen to hold."""

@@ -13,7 +13,16 @@ from streams.processing.engine import Engine
 from streams.processing.ingest import Ingestor
 from streams.processing.shipments import ShipmentEngine
 from streams.settings import Settings
-from streams.topology import ack_guard, faust_drain, faust_recovery, metrics, raw_table, rocksdb_memory, state_check
+from streams.topology import (
+    ack_guard,
+    cache_bounds,
+    faust_drain,
+    faust_recovery,
+    metrics,
+    raw_table,
+    rocksdb_memory,
+    state_check,
+)
 from streams.topology.batching import Batcher, caught_up_on, heard_on
 
 
@@ -39,6 +48,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     faust_drain.install()
     faust_recovery.install()
     rocksdb_memory.install(settings.rocksdb_memory_mb)  # one budget for every table partition's RocksDB
+    cache_bounds.rescale(settings.lru_cache_scale)  # the jobs' lru caches (docs/soak.md); 1 changes nothing
     state_check.install_clear_message()
     security = settings.kafka_security()
     app = faust.App(
@@ -136,8 +146,11 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     _add_ingest(app, topics, settings, outputs, meters)
     topology = Topology(app, engine, shipment_engine, topics, outputs,
                         {"track": batcher, "ship": ship_batcher, "convey": convey_batcher}, meters)
+    # The engines' decoded-state caches beside the lru caches: entries and bounds (the soak waits for them full).
+    caches = {"units": engine.cache_fill, "shipments": shipment_engine.cache_fill,
+              "rides": lambda: (len(convey_engine._loaded), convey_engine.cached_rides)}
     metrics.install(app, meters, metrics.WorkerCollector(app, topics, {
-        "track": lambda: engine.fine_watermarks, "ship": lambda: shipment_engine.fine_watermarks}))
+        "track": lambda: engine.fine_watermarks, "ship": lambda: shipment_engine.fine_watermarks}, caches=caches))
     # The query API and operations page are added by streams/bootstrap.py: the topology does not know its web layer.
     return topology
 
@@ -199,7 +212,7 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
     policy = ShipmentPolicy(eta_min_shift=timedelta(minutes=settings.eta_min_shift_minutes))
     tables = [raw_table.wrap(shipments, settings.store), raw_table.wrap(clock, settings.store)]
     # Fewer cached than units: a shipment's state holds its units' timelines.
-    engine = ShipmentEngine(*tables, topics, policy, write_behind=True, cached_shipments=5_000,
+    engine = ShipmentEngine(*tables, topics, policy, write_behind=True, cached_shipments=settings.cached_shipments,
                             max_record_bytes=settings.max_record_bytes)  # fmt: skip
     metered = metrics.MeteredEngine(engine, "ship", meters)
     batcher = Batcher(metered, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives,
@@ -223,7 +236,7 @@ def _add_conveyances(app: faust.App, topics: TopicNames, settings: Settings, met
     rides = _raw_table(app, "rides", settings.partitions, "per-ride manifest (who is aboard) and latest calls")
     table = raw_table.wrap(rides, settings.store)
     engine = ConveyanceEngine(table, topics, settings.partitions, write_behind=True,
-                              max_record_bytes=settings.max_record_bytes)  # fmt: skip
+                              cached_rides=settings.cached_rides, max_record_bytes=settings.max_record_bytes)
     metered = metrics.MeteredEngine(engine, "convey", meters)
     batcher = Batcher(metered, app.producer, tables=_raw_tables([table]), actives=app.assignor.assigned_actives,
                       **_ordered(app, topics.conveyance_inputs, settings),

@@ -201,10 +201,13 @@ class WorkerCollector(Collector):
     """What is read at scrape time: consumer lag, state size and watermark delay."""
 
     def __init__(self, app: Any, topics: TopicNames, watermarks: dict[str, Callable[[], dict[int, datetime]]],
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 caches: dict[str, Callable[[], tuple[int, int]]] | None = None) -> None:  # fmt: skip
         """`watermarks`: by job, its engine's event-time watermark per partition (as far as this worker has seen
-        it move since it was given the partition)."""
+        it move since it was given the partition). `caches`: the engines' caches of decoded state by name
+        ("units"...), each read as (entries, bound), reported beside the lru caches."""
         self.app, self.topics, self.watermarks, self.now = app, topics, watermarks, now
+        self.caches = caches or {}
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -267,8 +270,9 @@ class WorkerCollector(Collector):
 
     def _caches(self) -> tuple[Metric, Metric]:
         entries = GaugeMetricFamily("corridor_cache_entries", "Entries in a bounded in-memory cache of the jobs "
-                                    "(functools.lru_cache), by function: they fill towards their bound and stay "
-                                    "there (docs/soak.md has what each costs full)", labels=["cache"])  # fmt: skip
+                                    "(functools.lru_cache, by function; the engines' decoded units, shipments and "
+                                    "rides): they fill towards their bound and stay there (docs/soak.md has what "
+                                    "each costs full)", labels=["cache"])  # fmt: skip
         bound = GaugeMetricFamily("corridor_cache_max_entries", "The bound of a bounded in-memory cache of the jobs",
                                   labels=["cache"])  # fmt: skip
         for name, cache in lru_caches().items():
@@ -276,6 +280,10 @@ class WorkerCollector(Collector):
             entries.add_metric([name], info.currsize)
             if info.maxsize is not None:  # unbounded: a table loaded once (one entry)
                 bound.add_metric([name], info.maxsize)
+        for name, fill in self.caches.items():
+            held, most = fill()
+            entries.add_metric([name], held)
+            bound.add_metric([name], most)
         return entries, bound
 
     def _watermarks(self) -> Metric:

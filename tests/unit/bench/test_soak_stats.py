@@ -7,7 +7,17 @@ import random
 
 import pytest
 
-from bench.soak_stats import fit, histogram_delta, histogram_quantile, mb_per_hour, second_half, t95, verdict
+from bench.soak_stats import (
+    fit,
+    histogram_delta,
+    histogram_quantile,
+    mb_per_hour,
+    second_half,
+    steady_from,
+    t95,
+    unsettled,
+    verdict,
+)
 
 
 def test_fit_recovers_an_exact_line() -> None:
@@ -100,3 +110,49 @@ def test_rss_past_the_target_has_no_budget_and_says_so() -> None:
     v = verdict(fit(xs, ys), rss_now_mb=1221)
     assert v.word == "grows" and v.budget_mb_per_h == 0 and v.hours_to_target is None
     assert "already above the target" in str(v)
+
+
+def _filling(entries: list[float], bound: float = 1000) -> list[dict[str, tuple[float, float]]]:
+    return [{"units": (e, bound)} for e in entries]
+
+
+def test_the_steady_phase_starts_when_every_cache_is_full() -> None:
+    fills = [{"units": (u, 1000.0), "to_micros": (t, 8192.0)}
+             for u, t in [(200, 1000), (600, 3000), (1000, 5000), (1000, 7000), (1000, 8192), (1000, 8192)]]
+    assert unsettled(fills, 2) == ["to_micros"]  # units full; to_micros still filling
+    assert steady_from(fills) == 4  # the first sample with both full, `window` (3) samples in
+    assert steady_from(fills[:4]) is None
+
+
+def test_a_cache_that_stopped_short_of_its_bound_is_stable() -> None:
+    # A cache whose keys ran out (the feed's lanes) never fills: it settles once it stops growing.
+    fills = _filling([10, 40, 41, 41, 41, 41], bound=8192)
+    assert unsettled(fills, 1) == ["units"]  # fewer than `window` samples behind: only full counts
+    assert steady_from(fills) == 3  # grew by 1 (< 1% of 8,192) over the last three samples
+    # Growth of more than 1% of the bound over the window is filling, however slow.
+    assert steady_from(_filling([0, 100, 200, 300, 400, 500, 600], bound=8192)) is None
+
+
+def test_a_cache_that_appears_later_counts_as_empty_before() -> None:
+    fills = [{"a": (10.0, 10.0)}, {"a": (10.0, 10.0)}, {"a": (10.0, 10.0)},
+             {"a": (10.0, 10.0), "b": (500.0, 4096.0)}, {"a": (10.0, 10.0), "b": (500.0, 4096.0)}]  # fmt: skip
+    assert unsettled(fills, 3) == ["b"]  # from nothing to 500 within the window
+    assert steady_from(fills) is None
+
+
+def test_unbounded_caches_do_not_hold_the_steady_phase_back() -> None:
+    fills = [{"table": (float(i), 0.0), "units": (1000.0, 1000.0)} for i in range(5)]
+    assert steady_from(fills) == 3
+
+
+def test_shrinking_counts_as_settled() -> None:
+    # RocksDB's budget in use falls when memtables flush: memory given back is not filling.
+    assert steady_from(_filling([60, 63, 50, 40, 41], bound=64)) == 3
+
+
+def test_a_slow_growth_well_inside_the_budget_is_told_apart_from_a_leak_that_matters() -> None:
+    xs, ys = _noisy(slope=3, sd=0.05, n=24)  # the 30-minute soak of 7 December: +3 MB/h, RSS quantised to 0.1 MB
+    v = verdict(fit(xs, ys), rss_now_mb=375)
+    assert v.word == "grows within budget" and v.hours_to_target == pytest.approx((1024 - 375) / 3, rel=0.2)
+    xs, ys = _noisy(slope=60, sd=0.05, n=24)  # past the 27 MB/h budget: a leak that matters within a day
+    assert verdict(fit(xs, ys), rss_now_mb=375).word == "grows"

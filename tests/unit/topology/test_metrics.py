@@ -123,3 +123,26 @@ def test_the_jobs_bounded_caches_are_reported_with_their_bounds() -> None:
     assert samples[("corridor_cache_entries", name)] == to_micros.cache_info().currsize >= 1
     assert samples[("corridor_cache_max_entries", name)] == 1 << 17
     assert ("corridor_cache_max_entries", "streams.core.routes.table") not in samples  # unbounded: no bound
+
+
+def test_the_engines_decoded_state_caches_are_reported_beside_the_lru_caches() -> None:
+    from streams.core.policy import TrackingPolicy
+    from streams.processing.engine import Engine
+    from streams.sim.scenario import generate
+    from tests.support.factories import raw
+
+    topics = TopicNames("c.")
+    engine = Engine({}, {}, topics, TrackingPolicy(), write_behind=True, cached_units=100)
+    plans = generate(seed=3, units_per_corridor=40).plans
+    for plan in plans:
+        key = plan.unit.id.encode()
+        engine.process(topics.name("plan"), 0, None, key, raw(plan))
+    engine.flush()
+    units = len({p.unit.id for p in plans})
+    assert units > 100 and engine.cache_fill() == (100, 100)  # filled to its bound, and no further
+    app = SimpleNamespace(consumer=SimpleNamespace(assignment=set, _committed_offset={}), tables={})
+    collector = WorkerCollector(app, topics, {}, caches={"units": engine.cache_fill, "rides": lambda: (7, 200)})
+    samples = {(s.name, s.labels.get("cache")): s.value for m in collector.collect() for s in m.samples}
+    assert samples[("corridor_cache_entries", "units")] == 100
+    assert samples[("corridor_cache_max_entries", "units")] == 100
+    assert samples[("corridor_cache_entries", "rides")] == 7 and samples[("corridor_cache_max_entries", "rides")] == 200
