@@ -12,6 +12,7 @@ record size limit. Without `write_behind` (replay, tests) every record is flushe
 
 from __future__ import annotations
 
+import itertools
 import logging
 import zlib
 from collections.abc import MutableMapping
@@ -100,7 +101,17 @@ class ConveyanceEngine:
 
     def flush(self, scope: Scope | None = None) -> int:
         self._write_buckets()
+        self._trim()
         return self._store.flush(scope)
+
+    def _trim(self) -> None:
+        """Keep at most `cached_rides` loaded, the oldest loads going first. A load makes room for itself only
+        among rides without changes waiting for the flush, so a batch touching more rides than the bound left them
+        all loaded, and the count stayed at that mark (the soak: 559 rides kept against a bound of 200)."""
+        over = len(self._loaded) - self.cached_rides
+        if over > 0:
+            for key in list(itertools.islice(self._loaded, over)):
+                del self._loaded[key], self._members[key]
 
     def _write_buckets(self) -> None:
         for (ride_key, bucket), partition in self._dirty.items():

@@ -224,6 +224,23 @@ def test_rides_are_kept_decoded_once_and_their_bytes_only_until_the_flush() -> N
     again = worker._ride("VOYAGE:V000N")  # evicted: read back from the store
     assert sorted(again.manifest.passages) == sorted((A, B, C))
 
+def test_a_batch_touching_more_rides_than_the_bound_leaves_no_more_loaded_after_its_flush() -> None:
+    """The soak found 559 rides kept against a bound of 200: a load makes room only among rides without changes
+    waiting, so a batch of ten rides with a bound of three kept all ten, and the count stayed there."""
+    worker = ConveyanceEngine({}, TOPICS, 4, write_behind=True, cached_rides=3)
+    for batch in range(5):
+        for r in range(10):
+            ride = f"VOYAGE:V{batch}{r:02d}N"
+            b = Boarding(ride=ride, basis="BOOKED", unit=TrackedUnit.container(A), boards="CNSHA", leaves="NLRTM",
+                         as_of=T0 + timedelta(hours=batch))  # fmt: skip
+            worker.process(TOPICS.name("boarding"), 1, r, ride.encode(), b.model_dump_json().encode())
+        assert len(worker._loaded) == 10  # all of this batch's, with changes waiting (older ones made room)
+        worker.flush()
+        assert len(worker._loaded) <= 3 and set(worker._members) == set(worker._loaded)
+    again = worker._ride("VOYAGE:V000N")  # trimmed: read back from the store
+    assert A in again.manifest.passages
+
+
 def test_vessel_estimates_reach_every_unit_aboard_and_not_one_discharged_before() -> None:
     # Every move of 30 min or more published (the default also asks for 3% of the time left: the 5 h late
     # departure of a two-week voyage would not be news).
