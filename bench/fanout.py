@@ -7,7 +7,9 @@ Rotterdam (alternately three and one day after the plan's: each moves every unit
 3% of the time left that makes a move worth publishing) to `corridor.conveyances`, one at a time, and for each measures:
 
 - the time from the change (the producer's acknowledgement) to the last unit's `EtaUpdate` carrying it (the ETA
-  records' timestamps, stamped by the worker's producer on this machine's clock);
+  records' timestamps, stamped by the worker's producer on this machine's clock), and of it the hand-over: until
+  this process has read the last fan-out record the conveyance job wrote for it (the rest is the unit job's
+  per-unit work and its writes);
 - the ETA updates it caused (one per unit aboard, none for any other) and the records and bytes it wrote, per topic
   (outputs, internal topics and the tables' changelogs; key and value as a consumer reads them, before any
   compression of the batches), counted once the worker is idle again;
@@ -197,7 +199,11 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
     eta_topic = topics.name("eta")
     seen: Counter[str] = Counter()  # ETA updates by predicted arrival
     last: dict[str, float] = {}  # predicted arrival -> timestamp (ms) of the latest update carrying it
-    reader = AIOKafkaConsumer(eta_topic, bootstrap_servers=b, auto_offset_reset="latest", group_id=None,
+    feed_topic = topics.name("conveyance_feed")
+    # When (ms, this machine's clock) the reader got each fan-out record since the change was sent: their own
+    # timestamps are the change's (internal records carry the timestamp of the record that caused them).
+    fed: list[float] = []
+    reader = AIOKafkaConsumer(eta_topic, feed_topic, bootstrap_servers=b, auto_offset_reset="latest", group_id=None,
                               max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
     await reader.start()
     await asyncio.sleep(1)
@@ -207,6 +213,9 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
         while not stop.is_set():
             for msgs in (await reader.getmany(timeout_ms=200)).values():
                 for m in msgs:
+                    if m.topic == feed_topic:
+                        fed.append(time.time() * 1000)
+                        continue
                     when = orjson.loads(m.value)["predicted_arrival"]
                     seen[when] += 1
                     last[when] = max(last.get(when, 0), m.timestamp)
@@ -217,6 +226,7 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
     producer = AIOKafkaProducer(bootstrap_servers=b, linger_ms=0)
     await producer.start()
     spans: list[float] = []
+    handover: list[float] = []  # from the change to the last fan-out record it caused (the conveyance job's part)
     cpu: list[tuple[float, float]] = []  # (worker, broker) CPU seconds per change
     per_change: list[dict[str, tuple[int, int]]] = []
     stray: list[int] = []
@@ -229,6 +239,7 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
             cpu_before = [_cpu_seconds(pid) for pid in pids]
             seen.clear()  # the predictions alternate: count this change's updates only (the last change's are in)
             last.clear()
+            fed.clear()
             result = await (await producer.send(topics.name("conveyance"), key=ev.conveyance.id.encode(),
                                                 value=ev.model_dump_json().encode()))  # fmt: skip
             deadline = time.monotonic() + 300
@@ -237,6 +248,7 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
             if seen[want] < units:
                 raise TimeoutError(f"change {n}: {seen[want]} of {units} units had their ETA update after 300 s")
             spans.append((last[want] - result.timestamp) / 1000)
+            handover.append((max(fed, default=result.timestamp) - result.timestamp) / 1000)
             await wait_committed(b, app_id, [*inputs, topics.name("boarding"), topics.name("conveyance_feed")],
                                  timeout=600)  # fmt: skip
             await asyncio.sleep(1.0)  # the changelogs of the batch's tables are written after its outputs
@@ -244,7 +256,8 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
             per_change.append(await _written(b, before, await _ends(admin, b, every)))
             eta_written = per_change[-1].get(eta_topic, (0, 0))[0]
             stray.append(eta_written - units)  # ETA updates written beyond one per unit aboard
-            log(f"change {n}: last unit's ETA update after {spans[-1]:.2f} s; "
+            log(f"change {n}: last unit's ETA update after {spans[-1]:.2f} s (fan-out records read after "
+                f"{handover[-1]:.2f} s); "
                 f"{sum(r for r, _ in per_change[-1].values()):,} records, "
                 f"{sum(s for _, s in per_change[-1].values()) / 1e6:.1f} MB written; CPU: worker {cpu[-1][0]:.2f} s, "
                 f"broker {cpu[-1][1]:.2f} s")  # fmt: skip
@@ -266,6 +279,7 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
         "changes": changes,
         "p50_s": round(statistics.median(spans), 2),
         "max_s": round(max(spans), 2),
+        "handover_p50_s": round(statistics.median(handover), 2),
         "worker_cpu_p50_s": round(statistics.median(c[0] for c in cpu), 2),
         "broker_cpu_p50_s": round(statistics.median(c[1] for c in cpu), 2),
         "engines_alone_cpu_p50_s": round(statistics.median(alone), 2),
