@@ -171,9 +171,10 @@ def _with_unit(t: TrackingEvent, unit: TrackedUnit) -> TrackingEvent:
     `__copy__` and update do; `test_fanout_fast_path` compares the two)."""
     m = TrackingEvent.__new__(TrackingEvent)
     object.__setattr__(m, "__dict__", {**t.__dict__, "unit": unit})
-    object.__setattr__(m, "__pydantic_extra__", t.__pydantic_extra__)
+    extra, private = t.__pydantic_extra__, t.__pydantic_private__
+    object.__setattr__(m, "__pydantic_extra__", None if extra is None else dict(extra))
     object.__setattr__(m, "__pydantic_fields_set__", t.__pydantic_fields_set__ | {"unit"})
-    object.__setattr__(m, "__pydantic_private__", t.__pydantic_private__)
+    object.__setattr__(m, "__pydantic_private__", None if private is None else dict(private))
     return m
 
 
