@@ -7,13 +7,16 @@ Rotterdam (alternately three and one day after the plan's: each moves every unit
 3% of the time left that makes a move worth publishing) to `corridor.conveyances`, one at a time, and for each measures:
 
 - the time from the change (the producer's acknowledgement) to the last unit's `EtaUpdate` carrying it (the ETA
-  records' timestamps, stamped by the worker's producer on this machine's clock);
+  records' timestamps, stamped by the worker's producer on this machine's clock), and of it the hand-over: until
+  this process has read the last fan-out record the conveyance job wrote for it (the rest is the unit job's
+  per-unit work and its writes);
 - the ETA updates it caused (one per unit aboard, none for any other) and the records and bytes it wrote, per topic
   (outputs, internal topics and the tables' changelogs; key and value as a consumer reads them, before any
   compression of the batches), counted once the worker is idle again;
 - the CPU seconds the worker and the broker spent on it (from /proc, from the send until the worker is idle again):
   on a shared machine, wall-clock seconds move with the other sessions' load, CPU seconds much less.
 
+`--workers N` runs N workers in one group (they share the partitions, and so the vessel's units; CPU is their sum).
 As a baseline in the same run, the same fan-out through the engines alone, in this process with in-memory stores
 (`replay`'s routing, no broker), in CPU seconds: the share of the worker's CPU that is the join and tracking logic
 itself. The machine may be shared with other work: compare CPU seconds and ratios, not wall-clock seconds with
@@ -36,7 +39,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from stdnum import iso6346
 
-from bench.throughput import corridor_worker, produce, wait_committed
+from bench.common import PARTITIONS as WORKER_PARTITIONS
+from bench.throughput import produce, wait_committed
 from schemas import Leg, Plan, TrackedUnit, TrackingEvent, TransportRef
 from schemas.conveyances import Conveyance, ConveyanceCall, ConveyanceEvent
 from schemas.topics import TopicNames
@@ -47,7 +51,7 @@ from streams.core.policy import DEFAULT_POLICY
 from streams.processing.conveyances import ConveyanceEngine
 from streams.processing.engine import Engine
 from streams.processing.replay import partition_for
-from streams.topology.process import stop_process
+from streams.topology.process import start_worker, stop_process
 
 PARTITIONS = 4
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -161,7 +165,7 @@ async def _written(bootstrap: str, before: dict[TopicPartition, int], after: dic
     return {k: (v[0], v[1]) for k, v in tally.items()}
 
 
-async def run(units: int, changes: int) -> dict:
+async def run(units: int, changes: int, workers: int = 1) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="corridor-fanout-"))
     log(f"building a manifest of {units} containers on one voyage ...")
     plans, loads = manifest(units)
@@ -175,16 +179,24 @@ async def run(units: int, changes: int) -> dict:
         topics = TopicNames(f"fan-{uuid.uuid4().hex[:6]}.")
         await ensure_topics(b, topics.all, PARTITIONS)
         app_id = f"corridor-{uuid.uuid4().hex[:6]}"
-        worker = corridor_worker(b, topics, app_id, workdir)
-        assert broker.process is not None
+        assert broker.process is not None and WORKER_PARTITIONS == PARTITIONS
+        # As `bench.common.corridor_worker`, each worker with a state directory of its own (one group: they share
+        # the partitions, so a vessel's units, spread over every partition, are stepped by all of them).
+        procs = [start_worker(workdir / f"{app_id}-{i}.log", "warning", broker=b, app_id=app_id,
+                              topic_prefix=topics.prefix, data_dir=workdir / f"{app_id}-{i}", embedded_broker=True,
+                              web_enabled=False, commit_interval=0.5, partitions=PARTITIONS)
+                 for i in range(workers)]  # fmt: skip
         try:
-            return await _measure(b, topics, app_id, plans, loads, changes, alone, (worker.pid, broker.process.pid))
+            return await _measure(b, topics, app_id, plans, loads, changes, alone,
+                                  (*(p.pid for p in procs), broker.process.pid))  # fmt: skip
         finally:
-            stop_process(worker)
+            for p in procs:
+                stop_process(p)
 
 
 async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], loads: list[TrackingEvent],
-                   changes: int, alone: list[float], pids: tuple[int, int]) -> dict:  # fmt: skip
+                   changes: int, alone: list[float], pids: tuple[int, ...]) -> dict:  # fmt: skip
+    """`pids`: the workers', then the broker's."""
     units = len(plans)
     t = time.perf_counter()
     await produce(b, [(topics.name("plan"), p.unit.id.encode(), p.model_dump_json().encode()) for p in plans])
@@ -197,7 +209,11 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
     eta_topic = topics.name("eta")
     seen: Counter[str] = Counter()  # ETA updates by predicted arrival
     last: dict[str, float] = {}  # predicted arrival -> timestamp (ms) of the latest update carrying it
-    reader = AIOKafkaConsumer(eta_topic, bootstrap_servers=b, auto_offset_reset="latest", group_id=None,
+    feed_topic = topics.name("conveyance_feed")
+    # When (ms, this machine's clock) the reader got each fan-out record since the change was sent: their own
+    # timestamps are the change's (internal records carry the timestamp of the record that caused them).
+    fed: list[float] = []
+    reader = AIOKafkaConsumer(eta_topic, feed_topic, bootstrap_servers=b, auto_offset_reset="latest", group_id=None,
                               max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
     await reader.start()
     await asyncio.sleep(1)
@@ -207,6 +223,9 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
         while not stop.is_set():
             for msgs in (await reader.getmany(timeout_ms=200)).values():
                 for m in msgs:
+                    if m.topic == feed_topic:
+                        fed.append(time.time() * 1000)
+                        continue
                     when = orjson.loads(m.value)["predicted_arrival"]
                     seen[when] += 1
                     last[when] = max(last.get(when, 0), m.timestamp)
@@ -217,7 +236,8 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
     producer = AIOKafkaProducer(bootstrap_servers=b, linger_ms=0)
     await producer.start()
     spans: list[float] = []
-    cpu: list[tuple[float, float]] = []  # (worker, broker) CPU seconds per change
+    handover: list[float] = []  # from the change to the last fan-out record it caused (the conveyance job's part)
+    cpu: list[tuple[float, float]] = []  # (workers, broker) CPU seconds per change
     per_change: list[dict[str, tuple[int, int]]] = []
     stray: list[int] = []
     try:
@@ -229,6 +249,7 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
             cpu_before = [_cpu_seconds(pid) for pid in pids]
             seen.clear()  # the predictions alternate: count this change's updates only (the last change's are in)
             last.clear()
+            fed.clear()
             result = await (await producer.send(topics.name("conveyance"), key=ev.conveyance.id.encode(),
                                                 value=ev.model_dump_json().encode()))  # fmt: skip
             deadline = time.monotonic() + 300
@@ -237,14 +258,17 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
             if seen[want] < units:
                 raise TimeoutError(f"change {n}: {seen[want]} of {units} units had their ETA update after 300 s")
             spans.append((last[want] - result.timestamp) / 1000)
+            handover.append((max(fed, default=result.timestamp) - result.timestamp) / 1000)
             await wait_committed(b, app_id, [*inputs, topics.name("boarding"), topics.name("conveyance_feed")],
                                  timeout=600)  # fmt: skip
             await asyncio.sleep(1.0)  # the changelogs of the batch's tables are written after its outputs
-            cpu.append(tuple(_cpu_seconds(pid) - c for pid, c in zip(pids, cpu_before, strict=True)))  # type: ignore[arg-type]
+            spent = [_cpu_seconds(pid) - c for pid, c in zip(pids, cpu_before, strict=True)]
+            cpu.append((sum(spent[:-1]), spent[-1]))
             per_change.append(await _written(b, before, await _ends(admin, b, every)))
             eta_written = per_change[-1].get(eta_topic, (0, 0))[0]
             stray.append(eta_written - units)  # ETA updates written beyond one per unit aboard
-            log(f"change {n}: last unit's ETA update after {spans[-1]:.2f} s; "
+            log(f"change {n}: last unit's ETA update after {spans[-1]:.2f} s (fan-out records read after "
+                f"{handover[-1]:.2f} s); "
                 f"{sum(r for r, _ in per_change[-1].values()):,} records, "
                 f"{sum(s for _, s in per_change[-1].values()) / 1e6:.1f} MB written; CPU: worker {cpu[-1][0]:.2f} s, "
                 f"broker {cpu[-1][1]:.2f} s")  # fmt: skip
@@ -264,8 +288,10 @@ async def _measure(b: str, topics: TopicNames, app_id: str, plans: list[Plan], l
     return {
         "units": units,
         "changes": changes,
+        "workers": len(pids) - 1,
         "p50_s": round(statistics.median(spans), 2),
         "max_s": round(max(spans), 2),
+        "handover_p50_s": round(statistics.median(handover), 2),
         "worker_cpu_p50_s": round(statistics.median(c[0] for c in cpu), 2),
         "broker_cpu_p50_s": round(statistics.median(c[1] for c in cpu), 2),
         "engines_alone_cpu_p50_s": round(statistics.median(alone), 2),
@@ -290,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench fanout")
     parser.add_argument("--units", type=int, default=12_000)
     parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes in the group (CPU: their sum)")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.units, args.changes))
+    result = asyncio.run(run(args.units, args.changes, args.workers))
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

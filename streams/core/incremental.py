@@ -88,6 +88,7 @@ class Derivation:
 
     __slots__ = (
         "_by_ms",
+        "_co2e",
         "_customs",
         "_dirty",
         "_div",
@@ -134,6 +135,10 @@ class Derivation:
         self._customs: dict[str, EventRecord] = {}  # live customs events: the unit's holds, evidence for the ETA
         self._holds: Holds = ()
         self._div: Diversion | None = None
+        # The timeline's `co2e`, encoded, with the diversion it was computed for: it depends on nothing else that
+        # changes under one plan, and computing and encoding it was redone for every view (each of a vessel's
+        # thousands of units, for each of its new estimates).
+        self._co2e: tuple[Diversion | None, orjson.Fragment] | None = None
         self._by_ms: list[dict[str, EventRecord]] = [{} for _ in range(n)]  # live events matched, by id
         self._matched: dict[str, str] = {}  # event id -> milestone key, for live events that matched one
         self._ordered: list[EventRecord] = []  # live events in history order
@@ -360,6 +365,13 @@ class Derivation:
             for k in [k for k in cache if k not in live]:
                 del cache[k]
 
+    def _co2e_fragment(self) -> orjson.Fragment:
+        cached = self._co2e
+        if cached is None or cached[0] != self._div:
+            assert self.plan is not None
+            cached = self._co2e = (self._div, _fragment(unit_co2e(self.unit, self.plan, self._milestones, self._div)))
+        return cached[1]
+
     def _assemble(self, watermark: datetime | None, evidence: list[Evidence], preds: list[datetime | None],
                   furthest: int) -> UnitView:  # fmt: skip
         """`derive`'s timeline fields, and its bytes from the cached entries."""
@@ -396,7 +408,7 @@ class Derivation:
                 "predicted_arrival": fin_pred,
                 "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
                 "diversion": self._div.as_data(self._milestones) if self._div is not None else None,
-                "co2e": unit_co2e(unit, plan, self._milestones, self._div),
+                "co2e": self._co2e_fragment(),
             }
             milestones = [entry[1] for entry in self._ms_entries]  # type: ignore[index]
         else:

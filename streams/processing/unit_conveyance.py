@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from hashlib import blake2b
 from typing import Any
 
 import orjson
@@ -138,9 +139,10 @@ class _News:
     """One event of a fan-out record, for each unit it lists in turn: the unit's copy of it, and its `EventRecord`
     with the digest of the copy's bytes, spliced from the template's (encoded once) and the unit's: per unit, the
     same record as `EventRecord.of(copy)`, without encoding the whole event again (a vessel's news reaches
-    thousands of units)."""
+    thousands of units). The copy is made as `model_copy(update={"unit": unit})` makes it, without its generic
+    machinery, and the record from the template's fields (the same for every copy but the digest)."""
 
-    __slots__ = ("_head", "_tail", "template")
+    __slots__ = ("_fields", "_head", "_tail", "template")
 
     def __init__(self, template: TrackingEvent) -> None:
         self.template = template
@@ -151,13 +153,29 @@ class _News:
             self._head = self._tail = None
         else:
             self._head, self._tail = raw[:at + 7], raw[at + len(unit):]
+        r = EventRecord.of(template, raw)
+        self._fields = (r.event_id, r.source, r.milestone, r.classifier, r.mode, r.location, r.event_time,
+                        r.received_time, r.retracted)  # fmt: skip
 
     def of(self, unit: TrackedUnit) -> tuple[TrackingEvent, EventRecord]:
         t = self.template
-        ev = t if t.unit == unit else t.model_copy(update={"unit": unit})
+        ev = t if t.unit is unit else _with_unit(t, unit)
         if self._head is None:
             return ev, EventRecord.of(ev)
-        return ev, EventRecord.of(ev, self._head + _unit_bytes(unit) + self._tail)  # type: ignore[operator]
+        raw = self._head + _unit_bytes(unit) + self._tail  # type: ignore[operator]
+        return ev, EventRecord(*self._fields, blake2b(raw, digest_size=8).hexdigest())
+
+
+def _with_unit(t: TrackingEvent, unit: TrackedUnit) -> TrackingEvent:
+    """`t.model_copy(update={"unit": unit})`: a shallow copy with `unit` replaced and marked set (as pydantic's
+    `__copy__` and update do; `test_fanout_fast_path` compares the two)."""
+    m = TrackingEvent.__new__(TrackingEvent)
+    object.__setattr__(m, "__dict__", {**t.__dict__, "unit": unit})
+    extra, private = t.__pydantic_extra__, t.__pydantic_private__
+    object.__setattr__(m, "__pydantic_extra__", None if extra is None else dict(extra))
+    object.__setattr__(m, "__pydantic_fields_set__", t.__pydantic_fields_set__ | {"unit"})
+    object.__setattr__(m, "__pydantic_private__", None if private is None else dict(private))
+    return m
 
 
 @lru_cache(maxsize=1 << 16)
