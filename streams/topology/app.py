@@ -18,12 +18,14 @@ from streams.topology import (
     cache_bounds,
     faust_drain,
     faust_recovery,
+    input_placement,
     metrics,
     raw_table,
     rocksdb_memory,
     state_check,
 )
-from streams.topology.batching import Batcher, caught_up_on, heard_on
+from streams.topology.batching import Batcher
+from streams.topology.consumer_view import caught_up_on, heard_on
 
 
 # Bytes in and out: decoding is the engine's job, so a malformed record becomes a dead letter, not a crash.
@@ -106,7 +108,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
                       **_ordered(app, unit_inputs, settings),
                       internal={topics.name("shipment_feed"), topics.name("boarding")})  # fmt: skip
     guard.reads(unit_inputs)
-    faust_drain.track_state(app, batcher.state_position)
+    input_placement.track_state(app, batcher.state_position)
     metrics.meter_batches(batcher, metered, meters)
     shipment_engine, ship_batcher, ship_metered = _add_shipments(app, topics, settings, meters)
     convey_engine, convey_batcher, convey_metered = _add_conveyances(app, topics, settings, meters)
@@ -115,7 +117,7 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
 
     def forget() -> None:
         guard.forget()
-        faust_drain.forget_placements(app.consumer)
+        input_placement.forget_placements(app.consumer)
         for b in (batcher, ship_batcher, convey_batcher):
             b.drop()
         engine.forget()
@@ -220,7 +222,7 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
     metrics.meter_batches(batcher, metered, meters)
     inputs = app.topic(*topics.shipment_inputs, **_raw())
     ack_guard.install(app).reads(topics.shipment_inputs)
-    faust_drain.track_state(app, batcher.state_position)
+    input_placement.track_state(app, batcher.state_position)
 
     @app.agent(inputs, name="ship", concurrency=1)
     async def ship(stream: faust.StreamT) -> None:
@@ -244,7 +246,7 @@ def _add_conveyances(app: faust.App, topics: TopicNames, settings: Settings, met
     metrics.meter_batches(batcher, metered, meters)
     inputs = app.topic(*topics.conveyance_inputs, **_raw())
     ack_guard.install(app).reads(topics.conveyance_inputs)
-    faust_drain.track_state(app, batcher.state_position)
+    input_placement.track_state(app, batcher.state_position)
 
     @app.agent(inputs, name="convey", concurrency=1)
     async def convey(stream: faust.StreamT) -> None:
@@ -262,8 +264,9 @@ def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
             # A batch that cannot be written stops the worker (a process exits non-zero): its input is read again.
             "on_failure": app.crash, "handled": ack_guard.install(app).handled, "let_go": ack_guard.let_go(app),
             # Each input partition read in offset order from where it was last sought (batching's sequence check).
-            "placed": faust_drain.placement_of(app.consumer),
-            "gapless": getattr(app, "corridor_gapless_topics", frozenset()), "seek": faust_drain.seeker(app.consumer)}
+            "placed": input_placement.placement_of(app.consumer),
+            "gapless": getattr(app, "corridor_gapless_topics", frozenset()),
+            "seek": input_placement.seeker(app.consumer)}
 
 
 def _raw_tables(tables: list) -> list[raw_table.RawTable]:
