@@ -34,9 +34,10 @@ from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
 from streams.broker.tansu import true_end_offsets
+from streams.core.history_order import canonical_order
 from streams.core.policy import DEFAULT_POLICY
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.replay import canonical_order, replay
+from streams.processing.replay import replay
 from streams.sim.scenario import generate
 from streams.topology.process import start_worker, stop_process
 

@@ -20,11 +20,11 @@ import orjson
 
 from bench.common import PARTITIONS, workload_records
 from schemas import ClockTick, dumps
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.processing import collector
 from streams.processing.engine import Engine
-from streams.processing.replay import partition_for
 from streams.sim.scenario import generate
 
 

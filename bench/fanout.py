@@ -43,6 +43,7 @@ from bench.common import PARTITIONS as WORKER_PARTITIONS
 from bench.throughput import produce, wait_committed
 from schemas import Leg, Plan, TrackedUnit, TrackingEvent, TransportRef
 from schemas.conveyances import Conveyance, ConveyanceCall, ConveyanceEvent
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
@@ -50,7 +51,6 @@ from streams.broker.tansu import true_end_offsets
 from streams.core.policy import DEFAULT_POLICY
 from streams.processing.conveyances import ConveyanceEngine
 from streams.processing.engine import Engine
-from streams.processing.replay import partition_for
 from streams.topology.process import start_worker, stop_process
 
 PARTITIONS = 4

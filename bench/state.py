@@ -23,13 +23,13 @@ from stdnum import iso6346
 
 from bench.common import PARTITIONS, log
 from bench.workload import build
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.state import UnitState
 from streams.processing.engine import Engine
-from streams.processing.replay import partition_for
 from streams.topology.process import start_worker, stop_process
 
 

@@ -24,12 +24,12 @@ import tracemalloc
 import orjson
 
 from bench.common import PARTITIONS
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.core.incremental import Derivation
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.state import UnitState
 from streams.processing.engine import Engine
-from streams.processing.replay import partition_for
 
 
 def _traced() -> int:

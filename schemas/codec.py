@@ -46,7 +46,7 @@ def loads(data: bytes | str) -> Any:
         raise DecodeError(f"not JSON: {exc}") from None
 
 
-def _explain(exc: ValidationError) -> str:
+def explain(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False)[:5]:
         where = ".".join(str(p) for p in err["loc"]) or "record"
@@ -61,7 +61,7 @@ def decode(data: bytes | str, model: type[M]) -> M:
         return model.model_validate_json(data)
     except ValidationError as exc:
         title = model.model_config.get("title") or model.__name__
-        raise DecodeError(f"invalid {title}: {_explain(exc)}") from None
+        raise DecodeError(f"invalid {title}: {explain(exc)}") from None
 
 
 def decode_input(data: bytes | str, expected: str | None = None) -> InputRecord:
@@ -82,7 +82,7 @@ def decode_input(data: bytes | str, expected: str | None = None) -> InputRecord:
     try:
         return model.model_validate(obj)  # type: ignore[return-value]
     except ValidationError as exc:
-        raise DecodeError(f"invalid {kind}: {_explain(exc)}") from None
+        raise DecodeError(f"invalid {kind}: {explain(exc)}") from None
 
 
 def constructor(cls: type[M]) -> Callable[..., M]:

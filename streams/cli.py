@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from streams.interfaces.options import BrokerOpt
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -21,11 +22,6 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-BrokerOpt = Annotated[
-    str | None,
-    typer.Option("--broker", envvar="CORRIDOR_BROKER",
-                 help="Kafka bootstrap servers; default: a running `corridor broker`, else an embedded one"),
-]
 
 
 def _settings(**overrides: object) -> Settings:
@@ -422,7 +418,7 @@ def main() -> None:
     from streams.interfaces.consumers_cli import register  # notify, export, report
 
     register(app)
-    from streams.connectors.cli import register as register_connectors  # gateway, poll, watch
+    from streams.interfaces.connectors_cli import register as register_connectors  # gateway, poll, watch
 
     register_connectors(app)
     from streams.interfaces.learning_cli import register as register_learning  # learn, backtest

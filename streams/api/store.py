@@ -20,6 +20,7 @@ import faust
 import orjson
 
 from schemas import ShipmentRef, ShipmentTimeline, TrackedUnit
+from schemas.partitioning import partition_for
 from streams.api import at_risk
 from streams.api import shipments as shipment_rules
 from streams.api.places import place
@@ -32,12 +33,11 @@ from streams.api.units import (
     view_of,
 )
 from streams.core.policy import TrackingPolicy
+from streams.core.schedule import PartitionClock
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.core.shipments.state import ShipmentState
 from streams.core.shipments.tracker import view_of as shipment_view_of
 from streams.core.state import UnitState
-from streams.processing.replay import partition_for
-from streams.processing.schedule import PartitionClock
 
 log = logging.getLogger(__name__)
 

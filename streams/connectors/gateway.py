@@ -81,13 +81,19 @@ class Gateway:
 
     # -- routes --------------------------------------------------------------------------------------------
 
-    async def ingest(self, request: web.Request) -> web.Response:
+    async def _keyed_body(self, request: web.Request) -> tuple[Source, bytes] | web.Response:
+        """The source an API key names and the request's body, or the refusal of either."""
         source = self._by_key(request)
         if isinstance(source, web.Response):
             return source
         body = await self._body(request)
-        if isinstance(body, web.Response):
-            return body
+        return body if isinstance(body, web.Response) else (source, body)
+
+    async def ingest(self, request: web.Request) -> web.Response:
+        got = await self._keyed_body(request)
+        if isinstance(got, web.Response):
+            return got
+        source, body = got
         where = f"gateway:{request.path}"
         fmt = request.match_info.get("format")
         if fmt is None:  # POST /ingest: the format from the content, as `corridor publish` does
@@ -106,12 +112,10 @@ class Gateway:
         return await self._publish(request, source, fmt, body, where)
 
     async def dcsa_v3(self, request: web.Request) -> web.Response:
-        source = self._by_key(request)
-        if isinstance(source, web.Response):
-            return source
-        body = await self._body(request)
-        if isinstance(body, web.Response):
-            return body
+        got = await self._keyed_body(request)
+        if isinstance(got, web.Response):
+            return got
+        source, body = got
         where = f"gateway:{request.path}"
         if (problem := dcsa_version_problem("dcsa-tnt-3.0", body)) is not None:
             return await self._reject(request, source, 400, problem, where, body)

@@ -41,7 +41,7 @@ def _voyage(text: str | None) -> str | None:
     return compact or None
 
 
-def _local_date(when: datetime, place: str, zone_of: ZoneOf) -> str | None:
+def local_date(when: datetime, place: str, zone_of: ZoneOf) -> str | None:
     zone = zone_of(place)
     return when.astimezone(zone).date().isoformat() if zone else None
 
@@ -66,7 +66,7 @@ def ride_of_leg(leg: Leg, zone_of: ZoneOf) -> str | None:
         return f"VOYAGE:{voyage}" if voyage else None
     if leg.mode not in (Mode.RAIL, Mode.AIR):
         return None
-    day = _local_date(leg.planned_departure, leg.origin, zone_of)
+    day = local_date(leg.planned_departure, leg.origin, zone_of)
     if day is None:
         return None
     if leg.mode is Mode.AIR:
@@ -91,7 +91,7 @@ def ride_of_event(event: TrackingEvent, zone_of: ZoneOf, plan: Plan | None = Non
         if ride and ride.startswith(f"{kind}:{number}:"):
             return ride
     if event.milestone in _BOARDING:
-        day = _local_date(event.event_time, event.location, zone_of)
+        day = local_date(event.event_time, event.location, zone_of)
         return f"{kind}:{number}:{day}" if day else None
     return None
 

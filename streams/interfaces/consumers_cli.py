@@ -12,15 +12,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from streams.interfaces.options import BrokerOpt
 from streams.settings import Settings
 
 err = Console(stderr=True)
 
-BrokerOpt = Annotated[
-    str | None,
-    typer.Option("--broker", envvar="CORRIDOR_BROKER",
-                 help="Kafka bootstrap servers; default: a running `corridor broker`, else an embedded one"),
-]
 SecondsOpt = Annotated[float, typer.Option(help="stop after this many seconds (0 = run until Ctrl-C / SIGTERM)")]
 
 

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import ClockTick, Plan, ShipmentPlan, TrackingEvent, dumps, loads
 from schemas.topics import TopicNames
+from streams.core.history_order import known_at
 from streams.kafka_security import KafkaSecurity, client_kwargs
-from streams.processing.replay import known_at
 
 
 class Publisher:

@@ -20,12 +20,13 @@ from statistics import mean
 import orjson
 
 from schemas import Classifier, ClockTick, DecodeError, Milestone, Plan, TrackingEvent, decode_input
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
+from streams.core.history_order import canonical_order
 from streams.core.learning import Sketch, calibration
 from streams.core.learning.knowledge import decode_model, encode_model
 from streams.core.policy import TrackingPolicy
 from streams.processing.engine import Engine
-from streams.processing.replay import canonical_order, partition_for
 
 HORIZONS_DAYS = (14, 7, 3, 1)
 Record = Plan | TrackingEvent | ClockTick

@@ -22,14 +22,14 @@ import orjson
 from pydantic import ValidationError
 
 from schemas import DecodeError, loads
-from schemas.codec import _explain
+from schemas.codec import explain
 from schemas.conveyances import ConveyanceEvent
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.core.conveyance import Boarding, Delivery, Ride, ride_of
 from streams.processing.cache import Scope, StateCache
 from streams.processing.engine import OutRecord, dead_letter
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES
-from streams.processing.unit_conveyance import partition_for
 
 log = logging.getLogger(__name__)
 BUCKETS = 64
@@ -150,7 +150,7 @@ class ConveyanceEngine:
                 try:
                     record = Boarding.model_validate(obj)
                 except ValidationError as exc:
-                    raise DecodeError(f"invalid boarding: {_explain(exc)}") from None
+                    raise DecodeError(f"invalid boarding: {explain(exc)}") from None
                 ride = record.ride
             else:
                 raise DecodeError(f"expected a conveyance_event or a boarding record, got {kind!r}")
@@ -224,5 +224,5 @@ def _conveyance_event(data: bytes) -> ConveyanceEvent:
     try:
         return ConveyanceEvent.model_validate(obj)
     except ValidationError as exc:
-        raise DecodeError(f"invalid conveyance_event: {_explain(exc)}") from None
+        raise DecodeError(f"invalid conveyance_event: {explain(exc)}") from None
 

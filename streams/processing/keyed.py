@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from schemas import DeadLetter, DecodeError
 from schemas.topics import TopicNames
+from streams.core.schedule import PartitionClock
 from streams.core.tracker import Refused
 from streams.processing.cache import Scope, StateCache
 from streams.processing.limits import (
@@ -25,7 +26,6 @@ from streams.processing.limits import (
     save,
     swept,
 )
-from streams.processing.schedule import PartitionClock
 
 
 @dataclass(frozen=True, slots=True)

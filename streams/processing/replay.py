@@ -15,50 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
 
-from schemas import ClockTick, DecodeError, Plan, ShipmentPlan, TrackingEvent, decode_input, loads
+from schemas import ClockTick, DecodeError, Plan, ShipmentPlan, decode_input, loads
 from schemas.conveyances import ConveyanceEvent
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.core.conveyance import Boarding
+from streams.core.history_order import Record, canonical_order
 from streams.core.policy import TrackingPolicy
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.processing.conveyances import ConveyanceEngine
 from streams.processing.engine import Engine, OutRecord
 from streams.processing.limits import DEFAULT_MAX_RECORD_BYTES
 from streams.processing.shipments import ShipmentEngine
-
-Record = Plan | TrackingEvent | ClockTick | ShipmentPlan | ConveyanceEvent | Boarding
-_RANK = {ShipmentPlan: 0, Plan: 0, Boarding: 0, TrackingEvent: 1, ConveyanceEvent: 1, ClockTick: 2}
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2, as the Java client, aiokafka and Faust use)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-def known_at(record: Record) -> datetime:
-    if isinstance(record, Plan | ShipmentPlan):
-        return record.issued_time
-    if isinstance(record, TrackingEvent | ConveyanceEvent):
-        return record.received_time
-    if isinstance(record, Boarding):
-        return record.as_of
-    return record.time
-
-
-def canonical_order(records: Iterable[Record]) -> list[Record]:
-    def key(r: Record) -> tuple:
-        ident = (r.event_id if isinstance(r, TrackingEvent | ConveyanceEvent) else r.unit.id if isinstance(r, Plan)
-                 else r.shipment.id if isinstance(r, ShipmentPlan)
-                 else f"{r.ride}|{r.unit.id}" if isinstance(r, Boarding) else "")  # fmt: skip
-        return (known_at(r), _RANK[type(r)], ident, r.model_dump_json())
-
-    return sorted(records, key=key)
 
 
 @dataclass

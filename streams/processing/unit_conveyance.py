@@ -16,20 +16,20 @@ from hashlib import blake2b
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
 from schemas import Classifier, DecodeError, Milestone, Plan, TrackedUnit, TrackingEvent, dumps, loads
-from schemas.codec import _explain
+from schemas.codec import explain
 from schemas.conveyances import normalise_flight
+from schemas.partitioning import partition_for
 from streams.core.conveyance import Boarding, is_conveyance_news
-from streams.core.manifest import _local_date, ride_of_event, ride_of_leg
+from streams.core.manifest import local_date, ride_of_event, ride_of_leg
 from streams.core.records import EventRecord, PlanRecord
+from streams.core.schedule import PartitionClock
 from streams.core.state import UnitState
 from streams.core.tracker import Refused, apply_event
 from streams.feeds.locations import locode_zone
 from streams.processing.limits import TooLarge
-from streams.processing.schedule import PartitionClock
 
 # The unit job's Engine and its OutRecord class are passed in, not imported: engine.py imports this module.
 Engine = Any
@@ -65,7 +65,7 @@ def boardings(engine: Engine, record: Plan | TrackingEvent, before: UnitState | 
                 or after.events.get(e.event_id) is None):  # fmt: skip
             return []
         if _listed(e):  # a flight manifest (FFM): each bulk air waybill and ULD it lists, on the flight
-            day = _local_date(e.event_time, e.location, locode_zone)
+            day = local_date(e.event_time, e.location, locode_zone)
             if day is not None:
                 out.append(Boarding(ride=f"FLIGHT:{normalise_flight(e.transport.flight)}:{day}", basis="LISTED",
                                     unit=e.unit, boards=e.location, leaves=e.transport.unloading,
@@ -199,7 +199,7 @@ def _decode(data: bytes, partition: int) -> tuple[list[TrackedUnit], list[Tracki
             raise DecodeError("a conveyance_fanout record lists no unit")
         templates = [TrackingEvent.model_validate({**e, "unit": units[0]}) for e in obj["events"]]
     except ValidationError as exc:
-        raise DecodeError(f"invalid conveyance_fanout: {_explain(exc)}") from None
+        raise DecodeError(f"invalid conveyance_fanout: {explain(exc)}") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise DecodeError(f"invalid conveyance_fanout: {exc!r}") from None
     stray = [u.id for u in units if partition_for(u.id.encode(), partitions) != partition]
@@ -207,12 +207,6 @@ def _decode(data: bytes, partition: int) -> tuple[list[TrackedUnit], list[Tracki
         raise DecodeError(f"conveyance_fanout for {partitions} partitions lists units of other partitions than "
                           f"{partition} ({', '.join(stray[:3])}): the unit topics' partition count changed?")
     return units, templates, max(len(orjson.dumps(e)) for e in obj["events"]) if obj["events"] else 0
-
-
-@lru_cache(maxsize=1 << 17)  # checked for each unit of each fan-out record, and by the conveyance job for each unit
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (as `streams.processing.replay.partition_for`, which cannot be imported here)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def watermark_candidate(events: list[TrackingEvent]) -> datetime | None:

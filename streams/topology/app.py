@@ -18,12 +18,14 @@ from streams.topology import (
     cache_bounds,
     faust_drain,
     faust_recovery,
+    input_placement,
     metrics,
     raw_table,
     rocksdb_memory,
     state_check,
 )
-from streams.topology.batching import Batcher, caught_up_on, heard_on
+from streams.topology.batching import Batcher
+from streams.topology.consumer_view import caught_up_on, heard_on
 
 
 # Bytes in and out: decoding is the engine's job, so a malformed record becomes a dead letter, not a crash.
@@ -86,7 +88,6 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     faust_drain.gapless(app, [topics.name(r) for r in ("event", "clock", "shipment_feed", "conveyance", "boarding",
                                                    "conveyance_feed")])
     unit_inputs = [*topics.inputs, topics.name("conveyance_feed")]  # the conveyance job's fan-out, per partition
-    inputs = app.topic(*unit_inputs, **_raw())
     outputs = {name: app.topic(name, **_raw()) for name in topics.outputs}
     units = _raw_table(app, "units", settings.partitions, "per-unit tracking state (plan, history, alerts)")
     clock = _raw_table(app, "clock", settings.partitions, "per-partition watermark and due-unit index")
@@ -101,21 +102,16 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
                     coalesce=settings.coalesce_timelines, boardings=True,
                     **settings.learning_options())  # fmt: skip
     meters = metrics.WorkerMetrics(topics)
-    metered = metrics.MeteredEngine(engine, "track", meters)
-    batcher = Batcher(metered, app.producer, tables=_raw_tables(unit_tables), actives=app.assignor.assigned_actives,
-                      **_ordered(app, unit_inputs, settings),
-                      internal={topics.name("shipment_feed"), topics.name("boarding")})  # fmt: skip
-    guard.reads(unit_inputs)
-    faust_drain.track_state(app, batcher.state_position)
-    metrics.meter_batches(batcher, metered, meters)
     shipment_engine, ship_batcher, ship_metered = _add_shipments(app, topics, settings, meters)
     convey_engine, convey_batcher, convey_metered = _add_conveyances(app, topics, settings, meters)
+    batcher, metered = _batched_job(app, "track", engine, unit_tables, unit_inputs, settings, meters,
+                                    internal={topics.name("shipment_feed"), topics.name("boarding")})
     # The jobs write through the Kafka client (the batchers), not Faust's producer buffer.
     faust_drain.route_direct(app, [*unit_inputs, *topics.shipment_inputs, *topics.conveyance_inputs])
 
     def forget() -> None:
         guard.forget()
-        faust_drain.forget_placements(app.consumer)
+        input_placement.forget_placements(app.consumer)
         for b in (batcher, ship_batcher, convey_batcher):
             b.drop()
         engine.forget()
@@ -131,11 +127,6 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
     @app.on_partitions_revoked.connect
     async def _forget_on_revoke(app: faust.App, revoked: object, **kwargs: object) -> None:
         forget()
-
-    # concurrency=1: with more, faust-streaming can commit offsets past in-flight records (issue #606).
-    @app.agent(inputs, name="track", concurrency=1)
-    async def track(stream: faust.StreamT) -> None:
-        await batcher.run(stream)
 
     if settings.embedded_broker:
         from streams.broker.tansu import patch_highwaters, shorten_fetch_waits
@@ -214,18 +205,7 @@ def _add_shipments(app: faust.App, topics: TopicNames, settings: Settings,
     # Fewer cached than units: a shipment's state holds its units' timelines.
     engine = ShipmentEngine(*tables, topics, policy, write_behind=True, cached_shipments=settings.cached_shipments,
                             max_record_bytes=settings.max_record_bytes)  # fmt: skip
-    metered = metrics.MeteredEngine(engine, "ship", meters)
-    batcher = Batcher(metered, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives,
-                      **_ordered(app, topics.shipment_inputs, settings))
-    metrics.meter_batches(batcher, metered, meters)
-    inputs = app.topic(*topics.shipment_inputs, **_raw())
-    ack_guard.install(app).reads(topics.shipment_inputs)
-    faust_drain.track_state(app, batcher.state_position)
-
-    @app.agent(inputs, name="ship", concurrency=1)
-    async def ship(stream: faust.StreamT) -> None:
-        await batcher.run(stream)
-
+    batcher, metered = _batched_job(app, "ship", engine, tables, topics.shipment_inputs, settings, meters)
     return engine, batcher, metered
 
 
@@ -237,20 +217,29 @@ def _add_conveyances(app: faust.App, topics: TopicNames, settings: Settings, met
     table = raw_table.wrap(rides, settings.store)
     engine = ConveyanceEngine(table, topics, settings.partitions, write_behind=True,
                               cached_rides=settings.cached_rides, max_record_bytes=settings.max_record_bytes)
-    metered = metrics.MeteredEngine(engine, "convey", meters)
-    batcher = Batcher(metered, app.producer, tables=_raw_tables([table]), actives=app.assignor.assigned_actives,
-                      **_ordered(app, topics.conveyance_inputs, settings),
-                      internal={topics.name("boarding"), topics.name("conveyance_feed")})  # fmt: skip
-    metrics.meter_batches(batcher, metered, meters)
-    inputs = app.topic(*topics.conveyance_inputs, **_raw())
-    ack_guard.install(app).reads(topics.conveyance_inputs)
-    faust_drain.track_state(app, batcher.state_position)
+    batcher, metered = _batched_job(app, "convey", engine, [table], topics.conveyance_inputs, settings, meters,
+                                    internal={topics.name("boarding"), topics.name("conveyance_feed")})
+    return engine, batcher, metered
 
-    @app.agent(inputs, name="convey", concurrency=1)
-    async def convey(stream: faust.StreamT) -> None:
+
+def _batched_job(app: faust.App, name: str, engine: object, tables: list, inputs: list[str], settings: Settings,
+                 meters: metrics.WorkerMetrics, internal: set[str] | frozenset[str] = frozenset(),
+                 ) -> tuple[Batcher, metrics.MeteredEngine]:  # fmt: skip
+    """One keyed job: its engine metered, run in batches over its inputs (timestamp order, acknowledged once
+    written), the acknowledgements guarded and its state's input positions tracked, by one agent."""
+    metered = metrics.MeteredEngine(engine, name, meters)
+    batcher = Batcher(metered, app.producer, tables=_raw_tables(tables), actives=app.assignor.assigned_actives,
+                      **_ordered(app, inputs, settings), internal=internal)  # fmt: skip
+    metrics.meter_batches(batcher, metered, meters)
+    ack_guard.install(app).reads(inputs)
+    input_placement.track_state(app, batcher.state_position)
+
+    # concurrency=1: with more, faust-streaming can commit offsets past in-flight records (issue #606).
+    @app.agent(app.topic(*inputs, **_raw()), name=name, concurrency=1)
+    async def job(stream: faust.StreamT) -> None:
         await batcher.run(stream)
 
-    return engine, batcher, metered
+    return batcher, metered
 
 
 def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
@@ -262,8 +251,9 @@ def _ordered(app: faust.App, inputs: list[str], settings: Settings) -> dict:
             # A batch that cannot be written stops the worker (a process exits non-zero): its input is read again.
             "on_failure": app.crash, "handled": ack_guard.install(app).handled, "let_go": ack_guard.let_go(app),
             # Each input partition read in offset order from where it was last sought (batching's sequence check).
-            "placed": faust_drain.placement_of(app.consumer),
-            "gapless": getattr(app, "corridor_gapless_topics", frozenset()), "seek": faust_drain.seeker(app.consumer)}
+            "placed": input_placement.placement_of(app.consumer),
+            "gapless": getattr(app, "corridor_gapless_topics", frozenset()),
+            "seek": input_placement.seeker(app.consumer)}
 
 
 def _raw_tables(tables: list) -> list[raw_table.RawTable]:

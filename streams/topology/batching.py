@@ -36,16 +36,10 @@ Each batch also writes, last, the next input offset of every input partition it 
 the job's last table, its clock): what the worker's state holds the effects of. A worker whose state came back
 behind the group's committed offset (a changelog write that landed after the next owner rebuilt, a rebuild that
 stopped short) would otherwise skip the records in between; after each rebuild the inputs are sought back to
-where the state says (`faust_drain.rewind_to_state`).
+where the state says (`input_placement.rewind_to_state`).
 
 Each record must also follow the one before it from the same input partition since the partition's latest
-seek (`placed`, from `faust_drain.placement_of`): a job reads a partition in offset order from where it was
-placed. A record that does not follow is not processed and not acknowledged, so it comes again in its place:
-one handed over before the partition was placed after an assignment (Faust resumes the partitions before it
-seeks them, and fetches from where the client was), one repeated, and, in a topic without offset gaps
-(`gapless`), one past the next offset (a fetch from before a seek: bench chaos, a worker that took a tick five
-days ahead of its events right after a rebalance, from the previous generation's fetch). For the last the
-partition is sought back to the next offset (or to the log start, if retention deleted what lay between).
+seek, or it is let go to be read again in its place (`streams/topology/input_sequence.py`).
 
 `drop()` (called once the partitions are revoked, after that wait) forgets what is left: neither its state
 nor its outputs were written and its records were not acknowledged, so whichever worker owns them next reads
@@ -56,7 +50,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 import weakref
 from collections import deque
@@ -72,6 +65,7 @@ from streams.processing.cache import Scope
 from streams.processing.engine import OutRecord
 from streams.processing.input_order import CaughtUp, Heard, InputMerge
 from streams.topology import faults
+from streams.topology.input_sequence import Placed, SequenceCheck
 from streams.topology.raw_table import RawTable
 
 log = logging.getLogger(__name__)
@@ -87,53 +81,6 @@ async def _delivered(sent: list) -> list:
 
 async def _no_failure_handler(exc: BaseException) -> None:
     return None
-
-
-def caught_up_on(consumer: object) -> CaughtUp:
-    """Whether a Faust consumer has handed over everything it knows of a partition: the next offset to read
-    (the committed one if nothing was read since the assignment) has reached the partition's high-water mark,
-    which each fetch response carries (right on Tansu too, unlike its list-offsets answer)."""
-    tps: dict[tuple[str, int], TP] = {}
-    committed = consumer._committed_offset  # type: ignore[attr-defined]  # Faust's, set when it seeks and commits
-    highwater = consumer.highwater  # type: ignore[attr-defined]
-
-    def caught_up(topic: str, partition: int, next_offset: int | None) -> bool | None:
-        tp = tps.get((topic, partition))
-        if tp is None:
-            tp = tps[(topic, partition)] = TP(topic, partition)
-        try:
-            end = highwater(tp)
-        except Exception:  # not assigned (any more): nothing more will come from it
-            return True
-        if end is None:  # no fetch answered yet
-            return None
-        return (committed.get(tp) or 0 if next_offset is None else next_offset) >= end
-
-    return caught_up
-
-
-def heard_on(consumer: object) -> Heard:
-    """When a Faust consumer last heard each partition's high-water mark: the time (ms) of the latest fetch
-    response that carried it (aiokafka's `last_poll_timestamp`; None before the first). A partition it no longer
-    has answers infinity: nothing more will come from it (as `caught_up_on` answers)."""
-    tps: dict[tuple[str, int], TP] = {}
-
-    def heard(topic: str, partition: int) -> float | None:
-        tp = tps.get((topic, partition))
-        if tp is None:
-            tp = tps[(topic, partition)] = TP(topic, partition)
-        try:
-            return consumer._thread._ensure_consumer().last_poll_timestamp(tp)  # type: ignore[attr-defined]
-        except Exception:  # not assigned (any more)
-            return math.inf
-
-    return heard
-
-
-# (topic, partition) -> (placement number, next offset) of the partition's latest seek, or None (not placed)
-Placed = Callable[[str, int], "tuple[int, int] | None"]
-# Seconds after a seek back before another to the same offset: the records already handed over before it come first.
-_SEEK_AGAIN = 2.0
 
 
 def _never_behind(topic: str, partition: int, next_offset: int | None) -> bool | None:
@@ -210,20 +157,17 @@ class Batcher:
         self._disordered = 0  # the merge's count of records taken out of timestamp order, as last logged
         self._checked: set[int] = set()  # partitions whose state was checked since the last assignment
         self.reindexed = 0  # partitions whose due index was re-made (`_check_state`)
-        self.placed = placed
-        self.gapless = frozenset(gapless)
-        self.seek = seek
-        # (topic, partition) -> (placement, next offset): the record expected next from the latest placement
-        self._sequence: dict[tuple[str, int], tuple[int, int]] = {}
-        # (topic, partition) -> (offset, time.monotonic()) of the latest seek back
-        self._sought: dict[tuple[str, int], tuple[int, float]] = {}
-        self.out_of_sequence = 0  # records let go by the sequence check (diagnostics, tests)
-        self._sequence_logged = 0.0
+        self.sequence = None if placed is None else SequenceCheck(placed, gapless, seek, self._take_back)
+
+    @property
+    def out_of_sequence(self) -> int:
+        """Records let go by the sequence check (diagnostics, tests)."""
+        return 0 if self.sequence is None else self.sequence.out_of_sequence
 
     def drop(self) -> None:
         self._checked.clear()
-        self._sequence.clear()
-        self._sought.clear()
+        if self.sequence is not None:
+            self.sequence.clear()
         self._events = []
         self._out = []
         self._ready.clear()
@@ -238,11 +182,12 @@ class Batcher:
         queue = stream.channel.queue
         merge, ready = self.merge, self._ready
         add, forced = merge.add, merge.forced_full
+        sequence = self.sequence
         watcher = asyncio.ensure_future(self._watch(stream))
         try:
             async for event in stream.events():
                 msg = event.message
-                if self.placed is not None and not self._in_sequence(msg):
+                if sequence is not None and not sequence.follows(msg.topic, msg.partition, msg.offset):
                     self.let_go(msg)  # not processed, not acknowledged: it comes again in its place
                     continue
                 ready += add(msg.topic, msg.partition, msg.offset, msg.timestamp, event)  # or held for now
@@ -258,48 +203,6 @@ class Batcher:
             raise
         finally:
             watcher.cancel()
-
-    def _in_sequence(self, msg: object) -> bool:
-        """Whether `msg` follows the record taken before it from its input partition since the partition's latest
-        placement (see the module docstring); if not, it is let go, and the partition sought back if need be."""
-        topic, partition, offset = msg.topic, msg.partition, msg.offset  # type: ignore[attr-defined]
-        key = (topic, partition)
-        place = self.placed(topic, partition) if self.placed is not None else None
-        if place is None:
-            return self._out_of_sequence(key, offset, "it came before the partition was placed after an assignment")
-        placement, start = place
-        mine = self._sequence.get(key)
-        if mine is None or mine[0] != placement:  # sought since: what is held from the new start on comes again
-            if mine is not None:
-                self._take_back(topic, partition, start)
-            mine = (placement, start)
-        expected = mine[1]
-        if offset == expected or (offset > expected and topic not in self.gapless):
-            self._sequence[key] = (placement, offset + 1)
-            return True
-        if offset < expected:
-            self._sequence[key] = mine
-            return self._out_of_sequence(key, offset, f"offset {expected} is next: it was taken already")
-        self._sequence[key] = mine
-        # Past the next offset in a topic without gaps: a fetch from before a seek. Sought back to the next offset
-        # once (its rest, already handed over, comes after the seek and is let go too); again only if the next
-        # offset has not come a while later. Offsets deleted by retention meanwhile: the seek goes to the log start.
-        now = time.monotonic()
-        sought = self._sought.get(key)
-        if sought is not None and sought[0] == expected and now - sought[1] < _SEEK_AGAIN:
-            return self._out_of_sequence(key, offset, f"offset {expected} is next (sought back to it)")
-        self._sought[key] = (expected, now)
-        self.seek(topic, partition, expected)
-        return self._out_of_sequence(key, offset, f"offset {expected} is next: seeking back to it", always=True)
-
-    def _out_of_sequence(self, key: tuple[str, int], offset: int, why: str, always: bool = False) -> bool:
-        self.out_of_sequence += 1
-        now = time.monotonic()
-        if always or now - self._sequence_logged > 5:  # one line per burst: a stale fetch can hold thousands
-            self._sequence_logged = now
-            log.warning("input %s[%d]: record %d left unprocessed, to be read again in its place: %s (%d so far)",
-                        key[0], key[1], offset, why, self.out_of_sequence)  # fmt: skip
-        return False
 
     def _take_back(self, topic: str, partition: int, start: int) -> None:
         """The partition was sought back to `start`: what is held or waiting from there on is read again."""

@@ -182,7 +182,7 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:  # 
         # chaos: a tick five days ahead of its partition's events processed right after a rebalance).
         self.log.info("Seek stream partitions to committed offsets.")
         await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
-        from streams.topology.faust_drain import rewind_to_state
+        from streams.topology.input_placement import rewind_to_state
 
         await self._wait(rewind_to_state(consumer), timeout=app.conf.broker_request_timeout)
     consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})

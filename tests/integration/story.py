@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import ClockTick, Leg, Plan, TrackedUnit, TrackingEvent, loads
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.core.policy import DEFAULT_POLICY
 from streams.processing.engine import Engine
-from streams.processing.replay import partition_for
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 UNIT = TrackedUnit.container("CSQU3054383")

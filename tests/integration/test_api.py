@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from schemas import dumps
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.api.models import (
     AlertPage,
@@ -32,9 +33,10 @@ from streams.api.routing import HOP_HEADER, WORKER_HEADER
 from streams.bootstrap import build_worker
 from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
+from streams.core.history_order import canonical_order
 from streams.core.policy import DEFAULT_POLICY
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.replay import canonical_order, partition_for, replay
+from streams.processing.replay import replay
 from streams.settings import Settings
 from streams.topology.runner import wait_ready
 from tests.integration.conftest import PARTITIONS

@@ -20,13 +20,13 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.api import _MARK, register
 from streams.api.routing import HOP_HEADER
 from streams.bootstrap import build_worker
 from streams.broker.embedded import EmbeddedBroker
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.replay import partition_for
 from streams.security.credentials import key_digest
 from streams.security.exposure import OpenExposure
 from streams.security.forwarding import ForwardSigner

@@ -11,9 +11,10 @@ import pytest
 from stdnum import iso6346
 
 from schemas import ClockTick, Leg, Mode, Plan, TrackedUnit, TrackingEvent
+from schemas.partitioning import partition_for
+from streams.core.history_order import canonical_order
 from streams.core.learning.lanes import cape_lane
 from streams.io.kafka import Publisher
-from streams.processing.replay import canonical_order, partition_for
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import d, expected

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from streams.core.history_order import canonical_order
 from streams.io.kafka import Publisher
-from streams.processing.replay import canonical_order
 from streams.sim.scenario import generate
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS

@@ -12,10 +12,10 @@ from datetime import timedelta
 import orjson
 import pytest
 
+from streams.core.history_order import canonical_order
 from streams.core.learning.knowledge import encode_model, model_of
 from streams.core.state import learned_of
 from streams.io.kafka import Publisher
-from streams.processing.replay import canonical_order
 from streams.sim.phenomena import REALISM
 from streams.sim.scenario import generate
 from streams.topology.runner import running

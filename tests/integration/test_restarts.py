@@ -16,8 +16,8 @@ import pytest
 
 from bench.chaos import caught_up, compare
 from schemas import ClockTick, Plan, TrackingEvent
+from streams.core.history_order import canonical_order
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.replay import canonical_order
 from streams.settings import Settings
 from streams.sim.scenario import generate
 from streams.topology.process import start_worker, stop_process

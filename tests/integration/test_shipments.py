@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from schemas import dumps
+from streams.core.history_order import canonical_order
 from streams.core.policy import DEFAULT_POLICY
 from streams.io.kafka import OutputReader, Publisher
-from streams.processing.replay import canonical_order, replay
+from streams.processing.replay import replay
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
 from tests.support.shipment_flows import AWB, consolidation, split_awb

@@ -18,8 +18,9 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 
 from schemas import TrackedUnit
+from schemas.partitioning import partition_for
+from streams.core.history_order import canonical_order
 from streams.io.kafka import Publisher
-from streams.processing.replay import canonical_order, partition_for
 from streams.sim.scenario import generate
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS

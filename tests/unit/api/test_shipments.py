@@ -10,16 +10,17 @@ import orjson
 import pytest
 
 from schemas import ClockTick, Plan, ShipmentPlan, TrackingEvent, dumps
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.api.index import add_alert, add_eta
 from streams.api.models import AlertPage, DelayedShipments, ShipmentDetail
 from streams.api.refs import RefError, parse_shipment_ref
 from streams.api.shipments import delayed_order
 from streams.api.store import LocalStore, NotFound, ShipmentTables
+from streams.core.history_order import canonical_order
 from streams.core.policy import DEFAULT_POLICY
 from streams.core.shipments.policy import ShipmentPolicy
 from streams.processing.engine import Engine
-from streams.processing.replay import canonical_order, partition_for
 from streams.processing.shipments import ShipmentEngine
 from tests.integration.story import journey, plan
 from tests.support.shipment_flows import AWB, split_awb

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from schemas import ClockTick, dumps, loads
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.api.index import MAX_ETA_HISTORY, add_alert, add_eta
 from streams.api.models import DelayedUnits, HubUnits, UnitDetail
@@ -16,7 +17,6 @@ from streams.api.store import LocalStore, NotFound
 from streams.api.units import delayed_order, hub_order
 from streams.core.policy import DEFAULT_POLICY
 from streams.processing.engine import Engine
-from streams.processing.replay import partition_for
 from tests.integration.story import OTHER, UNIT, d, event, journey, plan, tick
 
 TOPICS = TopicNames("corridor.")

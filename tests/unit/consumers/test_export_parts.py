@@ -11,12 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas import dumps
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.consumers import report
 from streams.consumers.export.files import BatchFiles
 from streams.consumers.export.rows import rows_for, segments
 from streams.core.policy import DEFAULT_POLICY
-from streams.processing.replay import partition_for, replay
+from streams.processing.replay import replay
 from streams.sim.scenario import generate
 
 TOPICS = TopicNames("corridor.")

@@ -19,7 +19,7 @@ import yaml
 from typer.testing import CliRunner
 
 from streams.cli import app
-from streams.connectors.cli import register as register_connectors
+from streams.interfaces.connectors_cli import register as register_connectors
 from streams.interfaces.consumers_cli import register
 from streams.interfaces.learning_cli import register as register_learning
 

@@ -11,13 +11,14 @@ from stdnum import iso6346
 
 from schemas import Leg, Plan, TrackedUnit, TrackingEvent, TransportRef, UnitKind
 from schemas.conveyances import Conveyance, ConveyanceCall, ConveyanceEvent
+from schemas.partitioning import partition_for
 from schemas.topics import TopicNames
 from streams.core.conveyance import Boarding, Ride, hears, news_id
 from streams.core.manifest import Basis, Passage
 from streams.core.policy import DEFAULT_POLICY
 from streams.processing.conveyances import ConveyanceEngine, bucket_of, feed_key, feed_records
 from streams.processing.engine import Engine
-from streams.processing.replay import partition_for, replay
+from streams.processing.replay import replay
 from tests.support.factories import POLICY
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)

@@ -24,9 +24,9 @@ from schemas import (
 from schemas.topics import TopicNames
 from streams.core.policy import ModePolicy, TrackingPolicy
 from streams.core.records import PlanRecord
+from streams.core.schedule import PartitionClock
 from streams.core.state import UnitState
 from streams.processing.engine import Engine, OutRecord
-from streams.processing.schedule import PartitionClock
 from tests.support.factories import CONTAINER, POLICY, corridor_plan, event, raw, t, tick
 
 TOPICS = TopicNames()

@@ -222,7 +222,7 @@ class _FaustConsumer:
 def test_caught_up_reads_the_fetched_high_water_mark_against_the_next_or_committed_offset() -> None:
     from faust.types import TP
 
-    from streams.topology.batching import caught_up_on
+    from streams.topology.consumer_view import caught_up_on
 
     consumer = _FaustConsumer()
     caught_up = caught_up_on(consumer)
@@ -249,7 +249,7 @@ def test_heard_reads_when_the_consumer_last_had_a_fetch_answer_for_the_partition
 
     from faust.types import TP
 
-    from streams.topology.batching import heard_on
+    from streams.topology.consumer_view import heard_on
 
     client = _AiokafkaConsumer()
     heard = heard_on(SimpleNamespace(_thread=SimpleNamespace(_ensure_consumer=lambda: client)))
@@ -389,7 +389,7 @@ async def test_a_batch_is_written_outputs_first_then_each_table_then_acknowledge
 
 async def test_each_batch_records_with_its_state_the_next_input_offsets_it_holds_the_effects_of() -> None:
     """Written last, in the last table (the clock): a worker whose state comes back behind the group's committed
-    offset seeks back there instead of skipping (`faust_drain.rewind_to_state`)."""
+    offset seeks back there instead of skipping (`input_placement.rewind_to_state`)."""
     log: list[str] = []
     units, clock = _Table("units", log), _Table("clock", log)
     stream = _AckLog([_Event(0, 4), _Event(1, 7), _Event(0, 5)], log)
@@ -467,7 +467,7 @@ async def test_the_record_processed_is_the_current_one_whatever_the_stream_took_
 
 
 class _Placements:
-    """Where the consumer last sought each input partition, as `faust_drain.placement_of` answers it; `seek`
+    """Where the consumer last sought each input partition, as `input_placement.placement_of` answers it; `seek`
     places again, as a real seek does (a new placement number)."""
 
     def __init__(self) -> None:
@@ -546,7 +546,7 @@ class _SeekingConsumer:
 
 
 async def test_a_seek_back_goes_to_the_log_start_when_retention_deleted_the_offsets_between() -> None:
-    from streams.topology.faust_drain import seeker
+    from streams.topology.input_placement import seeker
 
     for earliest, to in ((0, 5), (7, 7)):
         consumer = _SeekingConsumer(earliest)
@@ -559,20 +559,20 @@ async def test_a_seek_back_goes_to_the_log_start_when_retention_deleted_the_offs
 def test_every_seek_places_the_partition_anew_and_a_revocation_forgets_it() -> None:
     from faust.types import TP
 
-    from streams.topology import faust_drain
+    from streams.topology import input_placement
 
     class Consumer:
         pass
 
     consumer = Consumer()
-    placed = faust_drain.placement_of(consumer)
+    placed = input_placement.placement_of(consumer)
     assert placed("events", 1) is None
-    faust_drain._placed(consumer, TP("events", 1), 40)
+    input_placement._placed(consumer, TP("events", 1), 40)
     first = placed("events", 1)
-    faust_drain._placed(consumer, TP("events", 1), 40)
+    input_placement._placed(consumer, TP("events", 1), 40)
     second = placed("events", 1)
     assert first is not None and second is not None and first[1] == second[1] == 40 and second[0] > first[0]
-    faust_drain.forget_placements(consumer)
+    input_placement.forget_placements(consumer)
     assert placed("events", 1) is None
 
 

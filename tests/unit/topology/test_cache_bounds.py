@@ -48,7 +48,7 @@ def test_scaled_caches_replace_the_old_ones_everywhere_and_the_jobs_fill_only_th
     changed = cache_bounds.rescale(1 / 16)
     assert changed["streams.core.state.to_micros"] == (1 << 17, 1 << 13)
     assert changed["streams.core.records.trusted_unit"] == (65536, 4096)
-    assert changed["streams.processing.schedule._instant"] == (256, cache_bounds.FLOOR)
+    assert changed["streams.core.schedule._instant"] == (256, cache_bounds.FLOOR)
     new = lru_caches()
     assert state_module.to_micros is new["streams.core.state.to_micros"] is not old["streams.core.state.to_micros"]
     for name, (_, bound) in changed.items():

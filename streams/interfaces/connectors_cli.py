@@ -1,4 +1,4 @@
-"""`corridor gateway`, `corridor poll` and `corridor watch`: carriers' feeds into the raw topics.
+"""`corridor gateway`, `corridor poll` and `corridor watch`: carriers' feeds into the raw topics (streams/connectors).
 `register(app)` adds them to the `corridor` command (streams/cli.py)."""
 
 from __future__ import annotations
@@ -12,14 +12,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from streams.interfaces.options import BrokerOpt
 from streams.settings import Settings
 
 err = Console(stderr=True)
-BrokerOpt = Annotated[
-    str | None,
-    typer.Option("--broker", envvar="CORRIDOR_BROKER",
-                 help="Kafka bootstrap servers; default: a running `corridor broker`, else an embedded one"),
-]
 
 
 def _settings(broker: str | None) -> Settings:

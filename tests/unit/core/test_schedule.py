@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+from streams.core.schedule import PartitionClock, _bucket
 from streams.processing.cache import StateCache
-from streams.processing.schedule import PartitionClock, _bucket
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
