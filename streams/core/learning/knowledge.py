@@ -211,7 +211,10 @@ class Knowledge:
         for oid, obs in new.items():
             if old.get(oid) != obs:
                 for key in obs[1:]:
-                    model.setdefault(key, Sketch()).add(obs[0])
+                    sketch = model.get(key)
+                    if sketch is None:  # not `setdefault(key, Sketch())`: that builds a sketch for every lesson
+                        sketch = model[key] = Sketch()
+                    sketch.add(obs[0])
                     touched[key] = None
         if touched:
             self.dirty.add(self.partition)
