@@ -17,6 +17,8 @@ from streams.core.policy import TrackingPolicy
 _ARRIVAL = PlannedStopKind.ARRIVAL
 _DEPARTURE = PlannedStopKind.DEPARTURE
 _SEA = Mode.SEA
+# Enum members' `.value` goes through a descriptor; read for several milestones of every record.
+_VALUE: dict[Mode | PlannedStopKind, str] = {m: m.value for m in (*Mode, *PlannedStopKind)}
 
 
 def predict(evidence: list[Evidence], watermark: datetime | None, policy: TrackingPolicy,
@@ -63,20 +65,20 @@ def predict_one(ev: Evidence, passed: bool, prev: Forecast | None, prev_ms: Plan
     kn = policy.knowledge
     prev_planned = prev_ms.planned if prev_ms is not None else None
     if ms.kind is _ARRIVAL:
-        pred = fc.arrival(prev, prev_ms.kind.value if prev_ms else None, prev_ms.leg_index if prev_ms else None,
+        pred = fc.arrival(prev, _VALUE[prev_ms.kind] if prev_ms else None, prev_ms.leg_index if prev_ms else None,
                           prev_ms.location if prev_ms else None, prev_planned, ms.planned, ms.leg_index, ms.location,
-                          ms.mode.value, ms.carrier, policy.tolerance(ms.mode), kn)  # fmt: skip
+                          _VALUE[ms.mode], ms.carrier, policy.tolerance(ms.mode), kn)  # fmt: skip
     else:
         # At the hub (its arrival happened: a point no later than the watermark), the wait ahead is conditioned
         # on how long it has lasted.
         at_hub = watermark if prev is not None and prev.lo == prev.hi and prev.mid <= (watermark or prev.mid) \
             and prev_ms is not None and prev_ms.location == ms.location else None
         hold = hold_between(holds, ms.location, prev.mid) if holds and at_hub is not None else None
-        pred = fc.departure(prev, prev_planned, ms.planned, ms.kind.value, ms.location, ms.mode.value,
+        pred = fc.departure(prev, prev_planned, ms.planned, _VALUE[ms.kind], ms.location, _VALUE[ms.mode],
                             policy.min_connection(ms.mode), kn, at_hub, hold)  # fmt: skip
     est = ev.estimate
     if est is not None:
-        pred = fc.with_estimate(pred, est.event_time, est.received_time, est.source, ms.mode.value, kn)
+        pred = fc.with_estimate(pred, est.event_time, est.received_time, est.source, _VALUE[ms.mode], kn)
     # Under way at sea: the departure before it happened (a point at or before the watermark; a predicted
     # departure lies at or after the watermark, and then no Suez passage can be overdue).
     if cape and kn is not None and watermark is not None and ms.mode is _SEA and prev is not None \

@@ -68,15 +68,20 @@ def add(f: Forecast, q: Quantiles, flag: int = 0) -> Forecast:
     not known to the minute below its median. Taken as exact, that empty side won any later blend with a
     carrier's estimate on that side, pinning the band's p10 to the median's half hour (simulator seeds 11/12: the
     sea lane's band held 40% of arrivals)."""
-    mid = f.mid + _m(q[1])
-    res = RESOLUTION * abs(q[1])
-    below = math.hypot(_mins(f.mid - f.lo), max(q[1] - q[0], res))
-    above = math.hypot(_mins(f.hi - f.mid), max(q[2] - q[1], res))
-    return Forecast(mid - _m(below), mid, mid + _m(above), f.learned | flag)
+    lo, m, hi = q
+    mid = f.mid + _MIN * round(m)
+    res = RESOLUTION * abs(m)
+    d = m - lo
+    below = math.hypot((f.mid - f.lo) / _MIN, d if d > res else res)
+    d = hi - m
+    above = math.hypot((f.hi - f.mid) / _MIN, d if d > res else res)
+    return Forecast(mid - _MIN * round(below), mid, mid + _MIN * round(above), f.learned | flag)
 
 
 def at_least(f: Forecast, t: datetime) -> Forecast:
-    return Forecast(max(f.lo, t), max(f.mid, t), max(f.hi, t), f.learned)
+    if t <= f.lo and t <= f.mid and t <= f.hi:  # nothing to hold back (most calls): the same forecast
+        return f
+    return Forecast(t, f.mid if f.mid > t else t, f.hi if f.hi > t else t, f.learned)
 
 
 def blend(f: Forecast, e: Forecast) -> Forecast:

@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
 
 import orjson
 
@@ -36,7 +37,8 @@ from streams.core.learning.sketch import Sketch
 QUANTILES = (0.1, 0.5, 0.9)
 SMALL_SAMPLE_WIDENING = 1.5  # spreads x (1 + this / sqrt(n)): x1.5 at 8 observations, x1.15 at 150
 Quantiles = tuple[float, float, float]
-Observations = dict[str, list]  # observation id -> [value, model key, model key...] (see `observe`)
+Observations = dict[str, list]
+_UNSET: Any = object()  # observation id -> [value, model key, model key...] (see `observe`)
 
 
 @lru_cache(maxsize=8192)  # asked for on every prediction of every milestone
@@ -125,9 +127,9 @@ class Knowledge:
         """p10, p50, p90 of what the prior and the current partition hold under `key`; None with fewer than
         `min_samples` observations (the caller falls back to the plan)."""
         ck = (self.partition, key)
-        if ck in self._cache:
-            return self._cache[ck]
-        q = self._cache[ck] = self._compute(key)
+        q = self._cache.get(ck, _UNSET)  # one lookup: asked for several times per milestone of every record
+        if q is _UNSET:
+            q = self._cache[ck] = self._compute(key)
         return q
 
     def _compute(self, key: str) -> Quantiles | None:
@@ -209,7 +211,10 @@ class Knowledge:
         for oid, obs in new.items():
             if old.get(oid) != obs:
                 for key in obs[1:]:
-                    model.setdefault(key, Sketch()).add(obs[0])
+                    sketch = model.get(key)
+                    if sketch is None:  # not `setdefault(key, Sketch())`: that builds a sketch for every lesson
+                        sketch = model[key] = Sketch()
+                    sketch.add(obs[0])
                     touched[key] = None
         if touched:
             self.dirty.add(self.partition)

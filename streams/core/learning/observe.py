@@ -24,6 +24,7 @@ from streams.core.policy import TrackingPolicy
 _MIN = timedelta(minutes=1)
 _HOUR = timedelta(hours=1)
 _ARR, _DEP = PlannedStopKind.ARRIVAL, PlannedStopKind.DEPARTURE
+_VALUE: dict[Mode | PlannedStopKind, str] = {m: m.value for m in (*Mode, *PlannedStopKind)}  # without the descriptor
 # Beyond these, an observation is a data error (a wrong year, a unit idle for months), not a lesson.
 MAX_MINUTES = 200 * 24 * 60
 MAX_ERROR_PER_MILLE = 5000
@@ -37,9 +38,10 @@ def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], p
     out: Observations = {}
     prev: Evidence | None = None
     for ev in evidence:
-        ms, actual = ev.milestone, ev.actual_time
-        if actual is not None:
-            mode = ms.mode.value
+        ms, act = ev.milestone, ev.actual
+        if act is not None:
+            actual = act.event_time
+            mode = _VALUE[ms.mode]
             if ms.kind is _ARR:
                 if prev is not None and prev.milestone.kind is _DEP and prev.milestone.leg_index == ms.leg_index \
                         and prev.actual is not None:
@@ -55,13 +57,13 @@ def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], p
                     rule = max(rule, prev.actual.event_time + conn)
                 minutes = round((actual - rule) / _MIN)
                 if abs(minutes) <= MAX_MINUTES:
-                    out[f"W{ms.key}"] = [minutes, wait_key(ms.kind.value, ms.location, mode)]
+                    out[f"W{ms.key}"] = [minutes, wait_key(_VALUE[ms.kind], ms.location, mode)]
                 if holds and prev is not None and prev.actual is not None and prev.milestone.location == ms.location:
                     hold = hold_between(holds, ms.location, prev.actual.event_time)
                     if hold is not None and hold[2] is not None and hold[1] <= actual:
                         after = round((actual - hold[2]) / _MIN)
                         if 0 <= after <= MAX_MINUTES:
-                            out[f"R{ms.key}"] = [after, *release_keys(ms.kind.value, ms.location, mode)]
+                            out[f"R{ms.key}"] = [after, *release_keys(_VALUE[ms.kind], ms.location, mode)]
             est = ev.estimate
             if est is not None:
                 horizon = (est.event_time - est.received_time) / _MIN
@@ -81,9 +83,10 @@ def observations(evidence: Sequence[Evidence], carriers: Sequence[str | None], p
 
 def _sailings(evidence: Sequence[Evidence], cape_legs: Mapping[int, datetime], out: Observations) -> None:
     departed: dict[int, Evidence] = {}
+    sea = Mode.SEA
     for ev in evidence:
         ms = ev.milestone
-        if ms.mode is not Mode.SEA or ev.actual is None:
+        if ms.mode is not sea or ev.actual is None:
             continue
         if ms.kind is _DEP:
             departed[ms.leg_index] = ev

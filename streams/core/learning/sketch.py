@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from functools import lru_cache
 
 GAMMA = 1.04
 _LOG_GAMMA = math.log(GAMMA)
@@ -27,6 +28,7 @@ def bucket(value: float) -> int:
     return i if value > 0 else -i
 
 
+@lru_cache(maxsize=4096)  # read for every quantile of every sketch the job recomputes as it learns
 def representative(index: int) -> float:
     """The value a bucket stands for: the geometric middle of its bounds, rounded to a hundredth."""
     if index == 0:
@@ -65,16 +67,29 @@ class Sketch:
         return out
 
     def quantiles(self, qs: Iterable[float]) -> tuple[float, ...]:
-        """The values at ranks q * (n - 1), interpolated between neighbouring ranks' buckets."""
+        """The values at ranks q * (n - 1), interpolated between neighbouring ranks' buckets (`qs` ascending: one
+        pass over the buckets for all of them)."""
         if self.n == 0:
             raise ValueError("an empty sketch has no quantiles")
-        keys = sorted(self.counts)
+        counts = self.counts
+        keys = sorted(counts)
+        last = len(keys) - 1
         out = []
+        i, seen = 0, counts[keys[0]]  # keys[i] holds ranks [seen - counts[keys[i]], seen)
         for q in qs:
             rank = q * (self.n - 1)
-            lo, frac = math.floor(rank), rank - math.floor(rank)
-            v_lo = self._at(keys, lo)
-            v = v_lo if frac == 0 else v_lo + (self._at(keys, lo + 1) - v_lo) * frac
+            lo = math.floor(rank)
+            frac = rank - lo
+            while lo >= seen and i < last:
+                i += 1
+                seen += counts[keys[i]]
+            v = v_lo = representative(keys[i])
+            if frac != 0:
+                j, s = i, seen
+                while lo + 1 >= s and j < last:
+                    j += 1
+                    s += counts[keys[j]]
+                v = v_lo + (representative(keys[j]) - v_lo) * frac
             out.append(round(v, 2))
         return tuple(out)
 

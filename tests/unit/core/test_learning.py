@@ -5,6 +5,7 @@ derivation)."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -16,6 +17,7 @@ from schemas.topics import TopicNames
 from streams.core.learning import Knowledge, Sketch, segment_quantiles
 from streams.core.learning import forecast as fc
 from streams.core.learning.knowledge import decode_model, encode_model, model_of
+from streams.core.learning.sketch import representative
 from streams.core.policy import TrackingPolicy
 from streams.core.state import UnitState, learned_of
 from streams.processing import backtest
@@ -75,6 +77,25 @@ def test_quantiles_are_ordered_and_within_four_percent(vs) -> None:
     assert Sketch.decode(orjson.loads(orjson.dumps(s.encode()))) == s
 
 
+def _quantile_by_rank(s: Sketch, q: float) -> float:
+    """The definition, rank by rank: the value at rank q * (n - 1), interpolated between the buckets of its two
+    neighbouring ranks (what `Sketch.quantiles` computes in one pass over the buckets)."""
+    ranks = [representative(k) for k in sorted(s.counts) for _ in range(s.counts[k])]
+    rank = q * (s.n - 1)
+    lo = math.floor(rank)
+    v = ranks[lo] if rank == lo else ranks[lo] + (ranks[lo + 1] - ranks[lo]) * (rank - lo)
+    return round(v, 2)
+
+
+@given(values, st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=6))
+def test_quantiles_in_one_pass_are_the_quantiles_rank_by_rank(vs, qs) -> None:
+    s = Sketch()
+    for v in vs:
+        s.add(v)
+    qs = sorted(qs)
+    assert s.quantiles(qs) == tuple(_quantile_by_rank(s, q) for q in qs)
+
+
 # -- composition ------------------------------------------------------------------------------------------------
 
 minutes = st.integers(min_value=0, max_value=60 * 24 * 20)
@@ -98,6 +119,8 @@ def test_composed_bands_are_ordered_and_deterministic(f, q, e) -> None:
         assert _ordered(g)
     assert fc.add(f, q, fc.TRANSIT) == fc.add(f, q, fc.TRANSIT)
     assert fc.blend(f, e) == fc.blend(f, e)
+    # at_least: each quantile held back to the time, nothing else (it returns the same forecast when none is before)
+    assert fc.at_least(f, e.mid) == fc.Forecast(max(f.lo, e.mid), max(f.mid, e.mid), max(f.hi, e.mid), f.learned)
 
 
 @given(forecasts(), quantiles, st.integers(1, 60 * 24 * 5))
