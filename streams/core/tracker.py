@@ -75,7 +75,7 @@ def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy:
         new.eta_arrived = False  # a re-route after arrival gets ETAs again
         new.alert_floor = 0  # a new plan resets what counts as "more late than already alerted"
     return _evaluate(new, watermark, policy, f"plan revision {plan.revision}", plan.issued_time, replanned=True,
-                     incremental=incremental)  # fmt: skip
+                     incremental=incremental, owned=True)  # fmt: skip
 
 
 class Refused(ValueError):
@@ -114,7 +114,7 @@ def apply_event(
         f"{event.milestone.value} {event.location} ({event.classifier.value.lower()}, {event.source})"
     )
     outcome = _evaluate(new, watermark, policy, trigger, min(event.event_time, event.received_time),
-                        incremental=incremental)
+                        incremental=incremental, owned=True)
     outcome.changed = True  # the event is new state even when it changes no output (e.g. only its transport)
     outcome.linked = linked
     return outcome
@@ -194,12 +194,15 @@ def _evaluate(
     replanned: bool = False,
     quiet: bool = False,
     incremental: bool = True,
+    owned: bool = False,
 ) -> Outcome:
     """With `incremental`, the view comes from the unit's `Derivation` (kept beside its state, built afresh when
     it does not reflect it) and only milestones whose actual changed are checked for LATE alerts; without, from
     `derive` over the whole history and every milestone checked: the specification, which the tests compare the
-    incremental path with."""
+    incremental path with. `owned`: `state` is the caller's fresh copy, changed here rather than copied again
+    (every field is read before it is replaced)."""
     assert state.unit is not None
+    due_before = state.next_due
     late: set[int] | None = None
     if incremental:
         derived = state._derived
@@ -212,7 +215,7 @@ def _evaluate(
         live = [e for e in state.events.values() if not e.retracted]
         view = derive(state.unit, state.plan, live, watermark, policy)
     outputs: list[DelayAlert | EtaUpdate] = []
-    new = state.copy()
+    new = state if owned else state.copy()
 
     if state.plan is not None:
         alerts = new_alerts(
@@ -241,7 +244,7 @@ def _evaluate(
     if timeline:
         new.timeline_digest = view.digest
     new.next_due = _next_due(new, view, watermark, policy)
-    changed = timeline or outputs != [] or new.next_due != state.next_due or replanned or learned_before is not None
+    changed = timeline or outputs != [] or new.next_due != due_before or replanned or learned_before is not None
     return Outcome(new, outputs, changed, view, timeline=timeline, learned_before=learned_before)
 
 
