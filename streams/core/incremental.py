@@ -78,6 +78,37 @@ def _fragment(fields: dict[str, Any]) -> orjson.Fragment:
     return orjson.Fragment(bytes(memoryview(dumps_fields(fields))))
 
 
+# The entries of events reported once, shared between units: a conveyance's news is one and the same entry in the
+# timelines of the thousands of units aboard (same event id and fields, same planned milestone matched), encoded
+# once per change instead of once per unit. What an entry shows is all in its key (times with their zone: equal
+# instants in other zones are written otherwise); emptied when full.
+_SHARED_ENTRIES: dict[tuple[Any, ...], orjson.Fragment] = {}
+_SHARED_MAX = 4096
+
+
+def _event_entry(e: EventRecord, matched: str | None, also: list[str]) -> orjson.Fragment:
+    """An event's timeline entry, as `timeline.derive` writes it."""
+    if also:
+        return _fragment({
+            "event_id": e.event_id, "source": e.source, "milestone": e.milestone, "classifier": e.classifier,
+            "mode": e.mode, "location": e.location, "event_time": e.event_time, "received_time": e.received_time,
+            "matched": matched, "also_reported": also,
+        })  # fmt: skip
+    at, received = e.event_time, e.received_time
+    key = (e.event_id, e.source, e.milestone, e.classifier, e.mode, e.location, at, at.tzinfo, received,
+           received.tzinfo, matched)  # fmt: skip
+    hit = _SHARED_ENTRIES.get(key)
+    if hit is None:
+        if len(_SHARED_ENTRIES) >= _SHARED_MAX:
+            _SHARED_ENTRIES.clear()
+        hit = _SHARED_ENTRIES[key] = _fragment({
+            "event_id": e.event_id, "source": e.source, "milestone": e.milestone, "classifier": e.classifier,
+            "mode": e.mode, "location": e.location, "event_time": at, "received_time": received,
+            "matched": matched, "also_reported": [],
+        })  # fmt: skip
+    return hit
+
+
 def _key(e: EventRecord) -> tuple[datetime, int, str]:
     return (e.event_time, -CLASSIFIER_RANK[e.classifier], e.event_id)  # `evidence.history`'s order
 
@@ -351,12 +382,7 @@ class Derivation:
                 also = [x.event_id for x in g if x is not first]
             hit = cache.get(first.event_id)
             if hit is None or hit[0] is not first or hit[1] != also:
-                hit = cache[first.event_id] = (first, also, _fragment({
-                    "event_id": first.event_id, "source": first.source, "milestone": first.milestone,
-                    "classifier": first.classifier, "mode": first.mode, "location": first.location,
-                    "event_time": first.event_time, "received_time": first.received_time,
-                    "matched": matched.get(first.event_id), "also_reported": also,
-                }))  # fmt: skip
+                hit = cache[first.event_id] = (first, also, _event_entry(first, matched.get(first.event_id), also))
             regrouped = first is not g[0]
             self._regrouped += regrouped
             frags.append((first, hit[2], regrouped))

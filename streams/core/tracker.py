@@ -21,6 +21,7 @@ from schemas import (
     ShipmentRefs,
     StopEta,
     Timeline,
+    TrackedUnit,
     TrackingEvent,
     UnitKind,
 )
@@ -84,10 +85,14 @@ class Refused(ValueError):
 
 def apply_event(
     state: UnitState, event: TrackingEvent, watermark: datetime | None, policy: TrackingPolicy, *,
-    incremental: bool = True, record: EventRecord | None = None,
+    incremental: bool = True, record: EventRecord | None = None, unit: TrackedUnit | None = None,
 ) -> Outcome:
-    """`record`: `EventRecord.of(event)`, when the caller made it already (a conveyance fan-out makes one per unit
-    from the bytes of its template, `streams.processing.unit_conveyance`)."""
+    """`record`: `EventRecord.of(event)`, when the caller made it already. `unit`: the unit the event is for, when
+    `event` is a template that many units hear (its own `unit` another's: a conveyance fan-out,
+    `streams.processing.unit_conveyance`); `record` is then the record of the unit's copy of it, made by the caller
+    from the template's bytes. Nothing else in the event depends on the unit, so no copy is made."""
+    if unit is None:
+        unit = event.unit
     old = state.events.get(event.event_id)
     if record is None:
         record = EventRecord.of(event)
@@ -95,14 +100,14 @@ def apply_event(
         return Outcome(state)  # duplicate delivery, or an older version of a corrected event
     events, links = state.events, state.links
     if old is None and len(events) >= policy.max_events:  # corrections of held events still apply
-        events, links = _forget_old_trips(state, event, policy)
+        events, links = _forget_old_trips(state, event, unit, policy)
     new = state.copy()
     new.events = {**events, event.event_id: record}
     new.links = links
     if events is not state.events:  # old trips forgotten: so are their encoded rows (memory only)
         new._rows = {k: row for k, row in state._rows.items() if k in events}
     if new.unit is None:
-        new.unit = event.unit
+        new.unit = unit
     derived = state._derived
     if incremental and derived is not None and events is state.events and new.unit is state.unit and \
             derived.reflects(state.unit, state.plan, state.events, policy):
@@ -142,7 +147,7 @@ def shipment_keys(refs: ShipmentRefs) -> list[str]:
     return keys
 
 
-def _forget_old_trips(state: UnitState, event: TrackingEvent,
+def _forget_old_trips(state: UnitState, event: TrackingEvent, unit: TrackedUnit,
                       policy: TrackingPolicy) -> tuple[dict[str, EventRecord], dict[str, list[list]]]:  # fmt: skip
     """A unit at its event cap makes room by forgetting what happened more than `policy.history` before its
     newest event (in event time: a replay forgets the same), with the links to shipments of that time: a
@@ -150,7 +155,7 @@ def _forget_old_trips(state: UnitState, event: TrackingEvent,
     Nothing that old: refused, as a feed re-sending one event under new ids would be."""
     newest = max(max(e.event_time for e in state.events.values()), event.event_time)
     horizon = newest - policy.history
-    full = (f"unit {event.unit.id} already holds {len(state.events)} events, the most a unit keeps "
+    full = (f"unit {unit.id} already holds {len(state.events)} events, the most a unit keeps "
             f"(CORRIDOR_MAX_EVENTS_PER_UNIT)")  # fmt: skip
     if event.event_time < horizon:
         raise Refused(f"{full}, and event {event.event_id} is from before the {policy.history.days} days of history "

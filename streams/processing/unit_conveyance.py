@@ -120,8 +120,8 @@ def apply_feed(engine: Engine, topic: str, partition: int, offset: int | None, k
             for item in news:
                 ev, rec = item.of(unit)
                 try:
-                    out += engine._step(unit.id, clock, lambda s, ev=ev, rec=rec: apply_event(
-                        s, ev, wm, policy, incremental=inc, record=rec), size)  # fmt: skip
+                    out += engine._step(unit.id, clock, lambda s, ev=ev, rec=rec, unit=unit: apply_event(
+                        s, ev, wm, policy, incremental=inc, record=rec, unit=unit), size)  # fmt: skip
                 except Refused as exc:
                     out.append(refuse(f"{unit.id} refused {ev.event_id}: {exc}"))
                 except TooLarge as exc:
@@ -136,11 +136,12 @@ def apply_feed(engine: Engine, topic: str, partition: int, offset: int | None, k
 
 
 class _News:
-    """One event of a fan-out record, for each unit it lists in turn: the unit's copy of it, and its `EventRecord`
-    with the digest of the copy's bytes, spliced from the template's (encoded once) and the unit's: per unit, the
-    same record as `EventRecord.of(copy)`, without encoding the whole event again (a vessel's news reaches
-    thousands of units). The copy is made as `model_copy(update={"unit": unit})` makes it, without its generic
-    machinery, and the record from the template's fields (the same for every copy but the digest)."""
+    """One event of a fan-out record, for each unit it lists in turn: the event to apply and the unit's
+    `EventRecord`, with the digest of the bytes of the unit's copy of the event, spliced from the template's
+    (encoded once) and the unit's: per unit, the same record as `EventRecord.of(copy)`, without encoding the whole
+    event again (a vessel's news reaches thousands of units), and from the template's fields (the same for every
+    copy but the digest). The event is the template itself: the tracker is told the unit (`apply_event`'s `unit`),
+    and nothing else it reads of the event differs between copies, so none is made."""
 
     __slots__ = ("_fields", "_head", "_tail", "template")
 
@@ -158,24 +159,12 @@ class _News:
                         r.received_time, r.retracted)  # fmt: skip
 
     def of(self, unit: TrackedUnit) -> tuple[TrackingEvent, EventRecord]:
+        """The event to apply for `unit` (with `unit=unit`), and the unit's record."""
         t = self.template
-        ev = t if t.unit is unit else _with_unit(t, unit)
         if self._head is None:
-            return ev, EventRecord.of(ev)
+            return t, EventRecord.of(t.model_copy(update={"unit": unit}))
         raw = self._head + _unit_bytes(unit) + self._tail  # type: ignore[operator]
-        return ev, EventRecord(*self._fields, blake2b(raw, digest_size=8).hexdigest())
-
-
-def _with_unit(t: TrackingEvent, unit: TrackedUnit) -> TrackingEvent:
-    """`t.model_copy(update={"unit": unit})`: a shallow copy with `unit` replaced and marked set (as pydantic's
-    `__copy__` and update do; `test_fanout_fast_path` compares the two)."""
-    m = TrackingEvent.__new__(TrackingEvent)
-    object.__setattr__(m, "__dict__", {**t.__dict__, "unit": unit})
-    extra, private = t.__pydantic_extra__, t.__pydantic_private__
-    object.__setattr__(m, "__pydantic_extra__", None if extra is None else dict(extra))
-    object.__setattr__(m, "__pydantic_fields_set__", t.__pydantic_fields_set__ | {"unit"})
-    object.__setattr__(m, "__pydantic_private__", None if private is None else dict(private))
-    return m
+        return t, EventRecord(*self._fields, blake2b(raw, digest_size=8).hexdigest())
 
 
 @lru_cache(maxsize=1 << 16)
