@@ -72,6 +72,9 @@ class IncrementalView(UnitView):
         return Timeline.model_validate_json(self.timeline_json)
 
 
+_new_view = object.__new__
+
+
 def _fragment(fields: dict[str, Any]) -> orjson.Fragment:
     """Encoded once, kept for as long as the unit is in memory: copied to bytes of its own size, since orjson's
     output keeps the whole buffer it wrote into (4 KB, for an entry of 300 bytes)."""
@@ -459,9 +462,11 @@ class Derivation:
             "minutes_late": data.get("minutes_late"), "milestones": milestones, "events": events,
             "diversion": data.get("diversion"), "co2e": data.get("co2e"),
         })  # fmt: skip
-        view = IncrementalView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest,
-                               diversion=self._div)  # fmt: skip
-        view.__dict__["_body"] = body  # what `UnitView._body` would encode, from the cached entries
-        view.__dict__["valid"] = True
-        view.__dict__["final_arrival"] = final
+        # As `IncrementalView(data=..., ...)` makes it, without the frozen dataclass's attribute-by-attribute
+        # `__init__` (one view per record); `view` sets `forecasts` and `holds`. Then the cached properties' values:
+        # `_body` (what `UnitView._body` would encode, from the cached entries), `valid` and `final_arrival`.
+        view = _new_view(IncrementalView)
+        view.__dict__.update(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest,
+                             diversion=self._div, forecasts=None, holds=(), _body=body, valid=True,
+                             final_arrival=final)  # fmt: skip
         return view

@@ -143,7 +143,7 @@ class _News:
     copy but the digest). The event is the template itself: the tracker is told the unit (`apply_event`'s `unit`),
     and nothing else it reads of the event differs between copies, so none is made."""
 
-    __slots__ = ("_fields", "_head", "_tail", "template")
+    __slots__ = ("_fields", "_hashed", "_head", "_tail", "template")
 
     def __init__(self, template: TrackingEvent) -> None:
         self.template = template
@@ -151,9 +151,10 @@ class _News:
         unit = b'"unit":' + _unit_bytes(template.unit)
         at = raw.find(unit)
         if at < 0 or raw.find(unit, at + 1) >= 0:  # not found once (cannot be, but then: encode per unit)
-            self._head = self._tail = None
+            self._head = self._tail = self._hashed = None
         else:
             self._head, self._tail = raw[:at + 7], raw[at + len(unit):]
+            self._hashed = blake2b(self._head, digest_size=8)  # the head's bytes, hashed once for every unit
         r = EventRecord.of(template, raw)
         self._fields = (r.event_id, r.source, r.milestone, r.classifier, r.mode, r.location, r.event_time,
                         r.received_time, r.retracted)  # fmt: skip
@@ -163,8 +164,10 @@ class _News:
         t = self.template
         if self._head is None:
             return t, EventRecord.of(t.model_copy(update={"unit": unit}))
-        raw = self._head + _unit_bytes(unit) + self._tail  # type: ignore[operator]
-        return t, EventRecord(*self._fields, blake2b(raw, digest_size=8).hexdigest())
+        h = self._hashed.copy()  # type: ignore[union-attr]  # the digest of head + unit + tail
+        h.update(_unit_bytes(unit))
+        h.update(self._tail)  # type: ignore[arg-type]
+        return t, EventRecord(*self._fields, h.hexdigest())
 
 
 @lru_cache(maxsize=1 << 16)
