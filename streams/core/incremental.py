@@ -81,12 +81,29 @@ def _fragment(fields: dict[str, Any]) -> orjson.Fragment:
     return orjson.Fragment(bytes(memoryview(dumps_fields(fields))))
 
 
-# The entries of events reported once, shared between units: a conveyance's news is one and the same entry in the
-# timelines of the thousands of units aboard (same event id and fields, same planned milestone matched), encoded
-# once per change instead of once per unit. What an entry shows is all in its key (times with their zone: equal
-# instants in other zones are written otherwise); emptied when full.
+# Timeline entries shared between units, encoded once per change instead of once per unit, and kept once:
+# - an event reported once: a conveyance's news is one and the same entry in the timelines of the thousands of
+#   units aboard (same event id and fields, same planned milestone matched);
+# - a milestone: units booked on one leg of a voyage share its planned milestones, and a carrier's estimate later
+#   than their own prediction moves them all to the same forecast (the leg's planned transit and spread).
+# What an entry shows is all in its key (event times with their zone: equal instants in other zones are written
+# otherwise; every time in the core is UTC, as `_milestone_entry`'s key and the per-unit cache assume). A memo of
+# a pure function, emptied when full.
 _SHARED_ENTRIES: dict[tuple[Any, ...], orjson.Fragment] = {}
+_SHARED_MILESTONES: dict[tuple[Any, ...], orjson.Fragment] = {}
 _SHARED_MAX = 4096
+
+
+def _milestone_entry(ev: Evidence, f: Forecast | None, shown: tuple[Any, ...]) -> orjson.Fragment:
+    """`_milestone_data(ev, f)` encoded: a function of the milestone and `shown` (its actual and estimated times,
+    whether it happened, its forecast)."""
+    key = (ev.milestone, shown)
+    hit = _SHARED_MILESTONES.get(key)
+    if hit is None:
+        if len(_SHARED_MILESTONES) >= _SHARED_MAX:
+            _SHARED_MILESTONES.clear()
+        hit = _SHARED_MILESTONES[key] = _fragment(_milestone_data(ev, f))
+    return hit
 
 
 def _event_entry(e: EventRecord, matched: str | None, also: list[str]) -> orjson.Fragment:
@@ -323,7 +340,7 @@ class Derivation:
             shown = (ev.actual_time, ev.estimated_time, ev.actual is not None, f)
             cached = entries[i]
             if cached is None or cached[0] != shown:
-                entries[i] = (shown, _fragment(_milestone_data(ev, f)))
+                entries[i] = (shown, _milestone_entry(ev, f, shown))
 
         view = self._assemble(watermark, list(evidence), list(preds), furthest)
         object.__setattr__(view, "forecasts", list(self._fc))
