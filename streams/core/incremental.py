@@ -72,10 +72,61 @@ class IncrementalView(UnitView):
         return Timeline.model_validate_json(self.timeline_json)
 
 
+_new_view = object.__new__
+
+
 def _fragment(fields: dict[str, Any]) -> orjson.Fragment:
     """Encoded once, kept for as long as the unit is in memory: copied to bytes of its own size, since orjson's
     output keeps the whole buffer it wrote into (4 KB, for an entry of 300 bytes)."""
     return orjson.Fragment(bytes(memoryview(dumps_fields(fields))))
+
+
+# Timeline entries shared between units, encoded once per change instead of once per unit, and kept once:
+# - an event reported once: a conveyance's news is one and the same entry in the timelines of the thousands of
+#   units aboard (same event id and fields, same planned milestone matched);
+# - a milestone: units booked on one leg of a voyage share its planned milestones, and a carrier's estimate later
+#   than their own prediction moves them all to the same forecast (the leg's planned transit and spread).
+# What an entry shows is all in its key (event times with their zone: equal instants in other zones are written
+# otherwise; every time in the core is UTC, as `_milestone_entry`'s key and the per-unit cache assume). A memo of
+# a pure function, emptied when full.
+_SHARED_ENTRIES: dict[tuple[Any, ...], orjson.Fragment] = {}
+_SHARED_MILESTONES: dict[tuple[Any, ...], orjson.Fragment] = {}
+_SHARED_MAX = 4096
+
+
+def _milestone_entry(ev: Evidence, f: Forecast | None, shown: tuple[Any, ...]) -> orjson.Fragment:
+    """`_milestone_data(ev, f)` encoded: a function of the milestone and `shown` (its actual and estimated times,
+    whether it happened, its forecast)."""
+    key = (ev.milestone, shown)
+    hit = _SHARED_MILESTONES.get(key)
+    if hit is None:
+        if len(_SHARED_MILESTONES) >= _SHARED_MAX:
+            _SHARED_MILESTONES.clear()
+        hit = _SHARED_MILESTONES[key] = _fragment(_milestone_data(ev, f))
+    return hit
+
+
+def _event_entry(e: EventRecord, matched: str | None, also: list[str]) -> orjson.Fragment:
+    """An event's timeline entry, as `timeline.derive` writes it."""
+    if also:
+        return _fragment({
+            "event_id": e.event_id, "source": e.source, "milestone": e.milestone, "classifier": e.classifier,
+            "mode": e.mode, "location": e.location, "event_time": e.event_time, "received_time": e.received_time,
+            "matched": matched, "also_reported": also,
+        })  # fmt: skip
+    at, received = e.event_time, e.received_time
+    key = (e.event_id, e.source, e.milestone, e.classifier, e.mode, e.location, at, at.tzinfo, received,
+           received.tzinfo, matched)  # fmt: skip
+    hit = _SHARED_ENTRIES.get(key)
+    if hit is None:
+        if len(_SHARED_ENTRIES) >= _SHARED_MAX:
+            _SHARED_ENTRIES.clear()
+        hit = _SHARED_ENTRIES[key] = _fragment({
+            "event_id": e.event_id, "source": e.source, "milestone": e.milestone, "classifier": e.classifier,
+            "mode": e.mode, "location": e.location, "event_time": at, "received_time": received,
+            "matched": matched, "also_reported": [],
+        })  # fmt: skip
+    return hit
 
 
 def _key(e: EventRecord) -> tuple[datetime, int, str]:
@@ -289,7 +340,7 @@ class Derivation:
             shown = (ev.actual_time, ev.estimated_time, ev.actual is not None, f)
             cached = entries[i]
             if cached is None or cached[0] != shown:
-                entries[i] = (shown, _fragment(_milestone_data(ev, f)))
+                entries[i] = (shown, _milestone_entry(ev, f, shown))
 
         view = self._assemble(watermark, list(evidence), list(preds), furthest)
         object.__setattr__(view, "forecasts", list(self._fc))
@@ -351,12 +402,7 @@ class Derivation:
                 also = [x.event_id for x in g if x is not first]
             hit = cache.get(first.event_id)
             if hit is None or hit[0] is not first or hit[1] != also:
-                hit = cache[first.event_id] = (first, also, _fragment({
-                    "event_id": first.event_id, "source": first.source, "milestone": first.milestone,
-                    "classifier": first.classifier, "mode": first.mode, "location": first.location,
-                    "event_time": first.event_time, "received_time": first.received_time,
-                    "matched": matched.get(first.event_id), "also_reported": also,
-                }))  # fmt: skip
+                hit = cache[first.event_id] = (first, also, _event_entry(first, matched.get(first.event_id), also))
             regrouped = first is not g[0]
             self._regrouped += regrouped
             frags.append((first, hit[2], regrouped))
@@ -433,9 +479,11 @@ class Derivation:
             "minutes_late": data.get("minutes_late"), "milestones": milestones, "events": events,
             "diversion": data.get("diversion"), "co2e": data.get("co2e"),
         })  # fmt: skip
-        view = IncrementalView(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest,
-                               diversion=self._div)  # fmt: skip
-        view.__dict__["_body"] = body  # what `UnitView._body` would encode, from the cached entries
-        view.__dict__["valid"] = True
-        view.__dict__["final_arrival"] = final
+        # As `IncrementalView(data=..., ...)` makes it, without the frozen dataclass's attribute-by-attribute
+        # `__init__` (one view per record); `view` sets `forecasts` and `holds`. Then the cached properties' values:
+        # `_body` (what `UnitView._body` would encode, from the cached entries), `valid` and `final_arrival`.
+        view = _new_view(IncrementalView)
+        view.__dict__.update(data=data, as_of=watermark, evidence=evidence, predicted=preds, furthest=furthest,
+                             diversion=self._div, forecasts=None, holds=(), _body=body, valid=True,
+                             final_arrival=final)  # fmt: skip
         return view

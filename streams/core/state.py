@@ -66,18 +66,21 @@ class UnitState:
     # Not state either: the derived view kept up to date change by change (`streams.core.incremental`), used
     # only while it reflects this very state's unit, plan and events. Passed on to copies.
     _derived: Any = field(default=None, compare=False, repr=False)
+    # Not state: the plan's encoded row, with the plan it is of (a plan changes seldom; the state is saved after
+    # every record). Passed on to copies; used only for that very plan.
+    _plan_row: tuple[PlanRecord, orjson.Fragment] | None = field(default=None, compare=False, repr=False)
 
     def copy(self) -> UnitState:
         """A shallow copy, as `dataclasses.replace(self)` makes it but cheaper (it is made on every record).
         Lists and dicts are shared: replace them, never change them in place."""
         return UnitState(self.unit, self.plan, self.events, self.alerted, self.alert_floor, self.eta,
                          self.eta_stops, self.eta_arrived, self.timeline_digest, self.next_due, self.links,
-                         self.learned, self.eta_band, self._rows, self._derived)  # fmt: skip
+                         self.learned, self.eta_band, self._rows, self._derived, self._plan_row)  # fmt: skip
 
     def encode(self) -> bytes:
         unit = [self.unit.kind.value, self.unit.id] if self.unit else None
         return orjson.dumps([
-            VERSION, unit, _plan_out(self.plan), self._event_rows(),
+            VERSION, unit, self._plan_encoded(), self._event_rows(),
             self.alerted, self.alert_floor, to_micros(self.eta),
             {k: to_micros(v) for k, v in self.eta_stops.items()}, int(self.eta_arrived), self.timeline_digest,
             to_micros(self.next_due), *self._tail(),
@@ -90,6 +93,14 @@ class UnitState:
         while tail and not tail[-1]:
             tail.pop()
         return tail
+
+    def _plan_encoded(self) -> orjson.Fragment | None:
+        plan, memo = self.plan, self._plan_row
+        if plan is None:
+            return None
+        if memo is None or memo[0] is not plan:
+            memo = self._plan_row = (plan, orjson.Fragment(bytes(memoryview(orjson.dumps(_plan_out(plan))))))
+        return memo[1]
 
     def _event_rows(self) -> list[orjson.Fragment]:
         rows, memo = [], self._rows

@@ -21,6 +21,7 @@ from schemas import (
     ShipmentRefs,
     StopEta,
     Timeline,
+    TrackedUnit,
     TrackingEvent,
     UnitKind,
 )
@@ -75,7 +76,7 @@ def apply_plan(state: UnitState, plan: Plan, watermark: datetime | None, policy:
         new.eta_arrived = False  # a re-route after arrival gets ETAs again
         new.alert_floor = 0  # a new plan resets what counts as "more late than already alerted"
     return _evaluate(new, watermark, policy, f"plan revision {plan.revision}", plan.issued_time, replanned=True,
-                     incremental=incremental)  # fmt: skip
+                     incremental=incremental, owned=True)  # fmt: skip
 
 
 class Refused(ValueError):
@@ -84,10 +85,14 @@ class Refused(ValueError):
 
 def apply_event(
     state: UnitState, event: TrackingEvent, watermark: datetime | None, policy: TrackingPolicy, *,
-    incremental: bool = True, record: EventRecord | None = None,
+    incremental: bool = True, record: EventRecord | None = None, unit: TrackedUnit | None = None,
 ) -> Outcome:
-    """`record`: `EventRecord.of(event)`, when the caller made it already (a conveyance fan-out makes one per unit
-    from the bytes of its template, `streams.processing.unit_conveyance`)."""
+    """`record`: `EventRecord.of(event)`, when the caller made it already. `unit`: the unit the event is for, when
+    `event` is a template that many units hear (its own `unit` another's: a conveyance fan-out,
+    `streams.processing.unit_conveyance`); `record` is then the record of the unit's copy of it, made by the caller
+    from the template's bytes. Nothing else in the event depends on the unit, so no copy is made."""
+    if unit is None:
+        unit = event.unit
     old = state.events.get(event.event_id)
     if record is None:
         record = EventRecord.of(event)
@@ -95,14 +100,14 @@ def apply_event(
         return Outcome(state)  # duplicate delivery, or an older version of a corrected event
     events, links = state.events, state.links
     if old is None and len(events) >= policy.max_events:  # corrections of held events still apply
-        events, links = _forget_old_trips(state, event, policy)
+        events, links = _forget_old_trips(state, event, unit, policy)
     new = state.copy()
     new.events = {**events, event.event_id: record}
     new.links = links
     if events is not state.events:  # old trips forgotten: so are their encoded rows (memory only)
         new._rows = {k: row for k, row in state._rows.items() if k in events}
     if new.unit is None:
-        new.unit = event.unit
+        new.unit = unit
     derived = state._derived
     if incremental and derived is not None and events is state.events and new.unit is state.unit and \
             derived.reflects(state.unit, state.plan, state.events, policy):
@@ -114,7 +119,7 @@ def apply_event(
         f"{event.milestone.value} {event.location} ({event.classifier.value.lower()}, {event.source})"
     )
     outcome = _evaluate(new, watermark, policy, trigger, min(event.event_time, event.received_time),
-                        incremental=incremental)
+                        incremental=incremental, owned=True)
     outcome.changed = True  # the event is new state even when it changes no output (e.g. only its transport)
     outcome.linked = linked
     return outcome
@@ -142,7 +147,7 @@ def shipment_keys(refs: ShipmentRefs) -> list[str]:
     return keys
 
 
-def _forget_old_trips(state: UnitState, event: TrackingEvent,
+def _forget_old_trips(state: UnitState, event: TrackingEvent, unit: TrackedUnit,
                       policy: TrackingPolicy) -> tuple[dict[str, EventRecord], dict[str, list[list]]]:  # fmt: skip
     """A unit at its event cap makes room by forgetting what happened more than `policy.history` before its
     newest event (in event time: a replay forgets the same), with the links to shipments of that time: a
@@ -150,7 +155,7 @@ def _forget_old_trips(state: UnitState, event: TrackingEvent,
     Nothing that old: refused, as a feed re-sending one event under new ids would be."""
     newest = max(max(e.event_time for e in state.events.values()), event.event_time)
     horizon = newest - policy.history
-    full = (f"unit {event.unit.id} already holds {len(state.events)} events, the most a unit keeps "
+    full = (f"unit {unit.id} already holds {len(state.events)} events, the most a unit keeps "
             f"(CORRIDOR_MAX_EVENTS_PER_UNIT)")  # fmt: skip
     if event.event_time < horizon:
         raise Refused(f"{full}, and event {event.event_id} is from before the {policy.history.days} days of history "
@@ -194,12 +199,15 @@ def _evaluate(
     replanned: bool = False,
     quiet: bool = False,
     incremental: bool = True,
+    owned: bool = False,
 ) -> Outcome:
     """With `incremental`, the view comes from the unit's `Derivation` (kept beside its state, built afresh when
     it does not reflect it) and only milestones whose actual changed are checked for LATE alerts; without, from
     `derive` over the whole history and every milestone checked: the specification, which the tests compare the
-    incremental path with."""
+    incremental path with. `owned`: `state` is the caller's fresh copy, changed here rather than copied again
+    (every field is read before it is replaced)."""
     assert state.unit is not None
+    due_before = state.next_due
     late: set[int] | None = None
     if incremental:
         derived = state._derived
@@ -212,7 +220,7 @@ def _evaluate(
         live = [e for e in state.events.values() if not e.retracted]
         view = derive(state.unit, state.plan, live, watermark, policy)
     outputs: list[DelayAlert | EtaUpdate] = []
-    new = state.copy()
+    new = state if owned else state.copy()
 
     if state.plan is not None:
         alerts = new_alerts(
@@ -241,7 +249,7 @@ def _evaluate(
     if timeline:
         new.timeline_digest = view.digest
     new.next_due = _next_due(new, view, watermark, policy)
-    changed = timeline or outputs != [] or new.next_due != state.next_due or replanned or learned_before is not None
+    changed = timeline or outputs != [] or new.next_due != due_before or replanned or learned_before is not None
     return Outcome(new, outputs, changed, view, timeline=timeline, learned_before=learned_before)
 
 

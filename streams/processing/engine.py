@@ -9,7 +9,8 @@ from datetime import datetime
 
 import orjson
 
-from schemas import ClockTick, DecodeError, Plan, TrackingEvent, UnitKind, decode_input, dumps
+from schemas import ClockTick, DecodeError, EtaUpdate, Plan, TrackingEvent, UnitKind, decode_input, dumps
+from schemas.codec import dumps_plain
 from schemas.events import Classifier
 from schemas.topics import TopicNames
 from streams.core.learning import Knowledge, Sketch
@@ -194,7 +195,8 @@ class Engine(KeyedEngine[UnitState]):
         if outcome.timeline:  # encoded before anything is saved: a timeline its model refuses fails the whole record
             assert outcome.view is not None
             out.append(OutRecord(self._out_topic["timeline"], key, outcome.view.timeline_json))
-        out += [OutRecord(self._out_topic[o.record], key, dumps(o)) for o in outcome.records]
+        out += [OutRecord(self._out_topic[o.record], key, dumps_plain(o) if type(o) is EtaUpdate else dumps(o))
+                for o in outcome.records]  # fmt: skip
         if outcome.state.links or (outcome.state.unit is not None and outcome.state.unit.kind is UnitKind.AWB):
             out += self._reports(outcome, out)
         return out

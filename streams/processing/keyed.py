@@ -204,7 +204,8 @@ class KeyedEngine(Generic[S]):
         out = self._outputs(key, outcome)  # encoded before anything is saved: an output that fails fails the record
         limit = self.max_record_bytes
         for rec in out:
-            check(f"{id_}'s record for {rec.topic}", rec.key, rec.value, limit)
+            if len(rec.value) + (len(rec.key) if rec.key else 0) > limit:  # `check`'s test: its message made only then
+                check(f"{id_}'s record for {rec.topic}", rec.key, rec.value, limit)
         if outcome.changed:
             save(self._states, key, outcome.state, size + STEP_SLACK, limit, f"{id_}'s state")
             self._saved(outcome)

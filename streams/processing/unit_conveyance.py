@@ -120,8 +120,8 @@ def apply_feed(engine: Engine, topic: str, partition: int, offset: int | None, k
             for item in news:
                 ev, rec = item.of(unit)
                 try:
-                    out += engine._step(unit.id, clock, lambda s, ev=ev, rec=rec: apply_event(
-                        s, ev, wm, policy, incremental=inc, record=rec), size)  # fmt: skip
+                    out += engine._step(unit.id, clock, lambda s, ev=ev, rec=rec, unit=unit: apply_event(
+                        s, ev, wm, policy, incremental=inc, record=rec, unit=unit), size)  # fmt: skip
                 except Refused as exc:
                     out.append(refuse(f"{unit.id} refused {ev.event_id}: {exc}"))
                 except TooLarge as exc:
@@ -136,13 +136,14 @@ def apply_feed(engine: Engine, topic: str, partition: int, offset: int | None, k
 
 
 class _News:
-    """One event of a fan-out record, for each unit it lists in turn: the unit's copy of it, and its `EventRecord`
-    with the digest of the copy's bytes, spliced from the template's (encoded once) and the unit's: per unit, the
-    same record as `EventRecord.of(copy)`, without encoding the whole event again (a vessel's news reaches
-    thousands of units). The copy is made as `model_copy(update={"unit": unit})` makes it, without its generic
-    machinery, and the record from the template's fields (the same for every copy but the digest)."""
+    """One event of a fan-out record, for each unit it lists in turn: the event to apply and the unit's
+    `EventRecord`, with the digest of the bytes of the unit's copy of the event, spliced from the template's
+    (encoded once) and the unit's: per unit, the same record as `EventRecord.of(copy)`, without encoding the whole
+    event again (a vessel's news reaches thousands of units), and from the template's fields (the same for every
+    copy but the digest). The event is the template itself: the tracker is told the unit (`apply_event`'s `unit`),
+    and nothing else it reads of the event differs between copies, so none is made."""
 
-    __slots__ = ("_fields", "_head", "_tail", "template")
+    __slots__ = ("_fields", "_hashed", "_head", "_tail", "template")
 
     def __init__(self, template: TrackingEvent) -> None:
         self.template = template
@@ -150,32 +151,23 @@ class _News:
         unit = b'"unit":' + _unit_bytes(template.unit)
         at = raw.find(unit)
         if at < 0 or raw.find(unit, at + 1) >= 0:  # not found once (cannot be, but then: encode per unit)
-            self._head = self._tail = None
+            self._head = self._tail = self._hashed = None
         else:
             self._head, self._tail = raw[:at + 7], raw[at + len(unit):]
+            self._hashed = blake2b(self._head, digest_size=8)  # the head's bytes, hashed once for every unit
         r = EventRecord.of(template, raw)
         self._fields = (r.event_id, r.source, r.milestone, r.classifier, r.mode, r.location, r.event_time,
                         r.received_time, r.retracted)  # fmt: skip
 
     def of(self, unit: TrackedUnit) -> tuple[TrackingEvent, EventRecord]:
+        """The event to apply for `unit` (with `unit=unit`), and the unit's record."""
         t = self.template
-        ev = t if t.unit is unit else _with_unit(t, unit)
         if self._head is None:
-            return ev, EventRecord.of(ev)
-        raw = self._head + _unit_bytes(unit) + self._tail  # type: ignore[operator]
-        return ev, EventRecord(*self._fields, blake2b(raw, digest_size=8).hexdigest())
-
-
-def _with_unit(t: TrackingEvent, unit: TrackedUnit) -> TrackingEvent:
-    """`t.model_copy(update={"unit": unit})`: a shallow copy with `unit` replaced and marked set (as pydantic's
-    `__copy__` and update do; `test_fanout_fast_path` compares the two)."""
-    m = TrackingEvent.__new__(TrackingEvent)
-    object.__setattr__(m, "__dict__", {**t.__dict__, "unit": unit})
-    extra, private = t.__pydantic_extra__, t.__pydantic_private__
-    object.__setattr__(m, "__pydantic_extra__", None if extra is None else dict(extra))
-    object.__setattr__(m, "__pydantic_fields_set__", t.__pydantic_fields_set__ | {"unit"})
-    object.__setattr__(m, "__pydantic_private__", None if private is None else dict(private))
-    return m
+            return t, EventRecord.of(t.model_copy(update={"unit": unit}))
+        h = self._hashed.copy()  # type: ignore[union-attr]  # the digest of head + unit + tail
+        h.update(_unit_bytes(unit))
+        h.update(self._tail)  # type: ignore[arg-type]
+        return t, EventRecord(*self._fields, h.hexdigest())
 
 
 @lru_cache(maxsize=1 << 16)

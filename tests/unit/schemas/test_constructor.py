@@ -54,3 +54,12 @@ def test_it_refuses_models_model_construct_does_more_for() -> None:
     for cls in (Aliased, Factory):
         with pytest.raises(TypeError):
             constructor(cls)
+
+
+def test_a_required_field_left_out_or_a_stranger_given_is_what_model_construct_makes() -> None:
+    """Beside the one-step path (every required field given, fields only), the field-by-field one."""
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    base = dict(unit=TrackedUnit.container("CSQU3054383"), destination="NLRTM", predicted_arrival=at,
+                planned_arrival=at, stops=[], reason="r", as_of=at, plan_revision=1)  # fmt: skip
+    for values in ({k: v for k, v in base.items() if k != "reason"}, {**base, "stranger": 1}, base):
+        same(constructor(EtaUpdate)(**values), EtaUpdate.model_construct(**values))
