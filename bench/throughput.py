@@ -127,7 +127,7 @@ async def run(units: int, probe_units: int, durable: bool = False) -> dict:
         await produce(b, workload_records(workload, topics))
         app_id = f"corridor-{uuid.uuid4().hex[:6]}"
         log("(c) corridor worker ...")
-        worker = corridor_worker(b, topics, app_id, workdir)
+        worker = corridor_worker(b, topics, app_id, workdir, durable)
         try:
             await wait_committed(b, app_id, [topics.name("plan"), topics.name("event")], timeout=900)
             # Then the shipment job's backlog (unit reports written by the tracking job): done means all done.
@@ -147,7 +147,7 @@ async def run(units: int, probe_units: int, durable: bool = False) -> dict:
         topics = TopicNames(f"bench-{uuid.uuid4().hex[:6]}.")
         await ensure_topics(b, topics.all, PARTITIONS)
         app_id = f"corridor-{uuid.uuid4().hex[:6]}"
-        worker = corridor_worker(b, topics, app_id, workdir)
+        worker = corridor_worker(b, topics, app_id, workdir, durable)
         try:
             any_out, eta_alert, worker_part, broker_part = await latency(b, topics, app_id, probe, rate)
         finally:

@@ -34,6 +34,7 @@ class BrokerWatch:
     reachable: bool = True  # until a probe says otherwise: a worker is started against a live broker
     since: float = field(default_factory=time.time)  # wall-clock time of the last change (for operators)
     last_error: str | None = None
+    subject: str = "the worker"  # who is not ready without the broker, in the log line
 
     async def probe(self) -> str | None:
         """None if some bootstrap server accepts a connection, else why not."""
@@ -58,8 +59,8 @@ class BrokerWatch:
         if error is None:
             log.warning("Kafka broker %s is reachable again", self.bootstrap)
         else:
-            log.error("Kafka broker %s is unreachable (%s); the worker is not ready until it is back",
-                      self.bootstrap, error)  # fmt: skip
+            log.error("Kafka broker %s is unreachable (%s); %s is not ready until it is back",
+                      self.bootstrap, error, self.subject)  # fmt: skip
 
     async def run(self) -> None:
         while True:
