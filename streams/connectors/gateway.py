@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from streams.broker.watch import BrokerWatch
 from streams.connectors.config import GatewayConfig, Source
 from streams.connectors.idempotency import Ack, IdempotencyWindow, dcsa_key
 from streams.connectors.metrics import GatewayMetrics, route_of
@@ -34,7 +35,6 @@ from streams.connectors.signatures import Verdict, key_matches, verify
 from streams.connectors.sink import RawSink, Unavailable, digest
 from streams.connectors.splitting import Unsplittable, split
 from streams.feeds.registry import FORMATS, detect
-from streams.topology.broker_watch import BrokerWatch
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_HEADER = "Idempotency-Key"

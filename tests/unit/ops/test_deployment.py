@@ -150,8 +150,8 @@ def test_the_probed_and_scraped_paths_exist_in_each_process(tmp_path: Path) -> N
         template = next(d for _, d in _manifests() if d["metadata"]["name"] == f"corridor-{process}"
                         and d["kind"] in ("Deployment", "StatefulSet"))["spec"]["template"]  # fmt: skip
         assert template["metadata"]["annotations"]["prometheus.io/path"] in served[process]
-    # Readiness: the worker and the gateway say when Kafka is gone (and the worker, while it rebalances).
-    for process in ("worker", "gateway"):
+    # Readiness: each says when Kafka is gone (and the worker, while it recovers or rebalances).
+    for process in ("worker", "notify", "gateway"):
         spec = next(s for n, s in _pod_specs() if n.endswith(f"corridor-{process}"))
         assert _probes(spec)["readinessProbe"] == "/readyz" and _probes(spec)["livenessProbe"] == "/healthz"
 
