@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.common import (
     PARTITIONS,
     corridor_worker,
+    durable_waits,
     log,
     output_span,
     output_topics,
@@ -155,7 +156,8 @@ async def run(units: int, probe_units: int, durable: bool = False) -> dict:
     log("the same through a plain aiokafka relay (fresh broker) ...")
     with EmbeddedBroker(log_path=workdir / "broker-relay.log",
                         data=workdir / "broker-data-relay" if durable else None) as broker:
-        relay = await relay_latency(broker.bootstrap, probe, rate, workdir)
+        relay = await relay_latency(broker.bootstrap, probe, rate, workdir,
+                                    durable_waits(durable).get("embedded_fetch_wait_ms", 5))  # fmt: skip
     return {
         "records": n,
         "units": workload.units,
