@@ -27,7 +27,7 @@ from schemas import dumps
 from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
 from streams.broker.watch import BrokerWatch
-from streams.consumers.common import ConsumerTuning, OffsetTracker, group_consumer
+from streams.consumers.common import ConsumerTuning, OffsetTracker, group_consumer, stop_consumer
 from streams.consumers.notify.admin import admin_app, host_names, serve
 from streams.consumers.notify.channels import EmailChannel, WebhookChannel
 from streams.consumers.notify.context import ContextReader
@@ -157,7 +157,7 @@ class NotifyService:
         if consumer is not None:
             with contextlib.suppress(Exception):
                 await self._commit()
-            await consumer.stop()
+            await stop_consumer(consumer)
         await self._context.stop()
         producer, session = getattr(self, "_producer", None), getattr(self, "_session", None)
         if producer is not None:
