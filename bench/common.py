@@ -88,10 +88,20 @@ async def output_span(bootstrap: str, topics: list[str]) -> float:
 
 
 
-def corridor_worker(bootstrap: str, topics: TopicNames, app_id: str, workdir: Path) -> subprocess.Popen:
+def corridor_worker(bootstrap: str, topics: TopicNames, app_id: str, workdir: Path,
+                    durable: bool = False) -> subprocess.Popen:  # fmt: skip
     return start_worker(workdir / f"{app_id}.log", "warning", broker=bootstrap, app_id=app_id,
                         topic_prefix=topics.prefix, data_dir=workdir / app_id, embedded_broker=True,
-                        web_enabled=False, commit_interval=0.5, partitions=PARTITIONS)
+                        web_enabled=False, commit_interval=0.5, partitions=PARTITIONS, **durable_waits(durable))
+
+
+def durable_waits(durable: bool) -> dict[str, int]:
+    """On the durable broker a worker's fetches wait what `corridor worker` gives them there (at least 500 ms,
+    streams.broker.resolve.for_durable): with the embedded default of 5 ms, Tansu's s3:// engine answers a large
+    changelog's fetches empty (docs/operations.md)."""
+    from streams.broker.resolve import DURABLE_FETCH_WAIT_MS
+
+    return {"embedded_fetch_wait_ms": DURABLE_FETCH_WAIT_MS} if durable else {}
 
 
 def output_topics(topics: TopicNames) -> list[str]:

@@ -102,14 +102,15 @@ async def latency(
     return first_any, first_eta_alert, worker_part, broker_part
 
 
-async def relay_latency(bootstrap: str, probe: Workload, rate: float, workdir: Path) -> list[float]:
+async def relay_latency(bootstrap: str, probe: Workload, rate: float, workdir: Path,
+                        wait_ms: int = 5) -> list[float]:  # fmt: skip
     """The same probe at the same rate through `bench.relay` (the least a worker can do, two hops of the broker as
     corridor's path has): seconds from producing each event to reading it back, the warm-up left out. This is
     what the broker and client library alone cost at this load, the latency counterpart of (a)."""
     source, dest = f"relay-{uuid.uuid4().hex[:6]}.in", f"relay-{uuid.uuid4().hex[:6]}.out"
     await ensure_topics(bootstrap, [source, dest], PARTITIONS)
     with open(workdir / "relay.log", "wb") as errors:
-        args = [sys.executable, "-m", "bench.relay", bootstrap, source, dest, "relay"]
+        args = [sys.executable, "-m", "bench.relay", bootstrap, source, dest, "relay", str(wait_ms)]
         proc = subprocess.Popen(args, preexec_fn=die_with_parent, stdout=subprocess.DEVNULL, stderr=errors)
     reader = AIOKafkaConsumer(dest, bootstrap_servers=bootstrap, auto_offset_reset="latest", group_id=None,
                               fetch_max_wait_ms=5)  # fmt: skip

@@ -2,7 +2,7 @@
 own. A plain aiokafka consumer reads each record, decodes and re-encodes it, and hands it to the producer without
 waiting for delivery; it polls with the same short fetch wait as corridor's worker, and commits every 0.5 s.
 
-    python -m bench.relay BOOTSTRAP SOURCE_TOPIC DEST_TOPIC GROUP
+    python -m bench.relay BOOTSTRAP SOURCE_TOPIC DEST_TOPIC GROUP [FETCH_WAIT_MS]
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import sys
 import orjson
 
 
-async def relay(bootstrap: str, source: str, dest: str, group: str) -> None:
+async def relay(bootstrap: str, source: str, dest: str, group: str, wait_ms: int = 5) -> None:
     from streams.broker.tansu import shorten_fetch_waits
 
-    shorten_fetch_waits()  # as the worker does on the embedded broker
+    shorten_fetch_waits(wait_ms)  # as the worker does on the embedded broker (500 ms on the durable one)
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
@@ -37,7 +37,7 @@ async def relay(bootstrap: str, source: str, dest: str, group: str) -> None:
 
 def main() -> None:
     bootstrap, source, dest, group = sys.argv[1:5]
-    asyncio.run(relay(bootstrap, source, dest, group))
+    asyncio.run(relay(bootstrap, source, dest, group, int(sys.argv[5]) if len(sys.argv) > 5 else 5))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.common import (
     PARTITIONS,
     corridor_worker,
+    durable_waits,
     log,
     output_span,
     output_topics,
@@ -127,7 +128,7 @@ async def run(units: int, probe_units: int, durable: bool = False) -> dict:
         await produce(b, workload_records(workload, topics))
         app_id = f"corridor-{uuid.uuid4().hex[:6]}"
         log("(c) corridor worker ...")
-        worker = corridor_worker(b, topics, app_id, workdir)
+        worker = corridor_worker(b, topics, app_id, workdir, durable)
         try:
             await wait_committed(b, app_id, [topics.name("plan"), topics.name("event")], timeout=900)
             # Then the shipment job's backlog (unit reports written by the tracking job): done means all done.
@@ -147,7 +148,7 @@ async def run(units: int, probe_units: int, durable: bool = False) -> dict:
         topics = TopicNames(f"bench-{uuid.uuid4().hex[:6]}.")
         await ensure_topics(b, topics.all, PARTITIONS)
         app_id = f"corridor-{uuid.uuid4().hex[:6]}"
-        worker = corridor_worker(b, topics, app_id, workdir)
+        worker = corridor_worker(b, topics, app_id, workdir, durable)
         try:
             any_out, eta_alert, worker_part, broker_part = await latency(b, topics, app_id, probe, rate)
         finally:
@@ -155,7 +156,8 @@ async def run(units: int, probe_units: int, durable: bool = False) -> dict:
     log("the same through a plain aiokafka relay (fresh broker) ...")
     with EmbeddedBroker(log_path=workdir / "broker-relay.log",
                         data=workdir / "broker-data-relay" if durable else None) as broker:
-        relay = await relay_latency(broker.bootstrap, probe, rate, workdir)
+        relay = await relay_latency(broker.bootstrap, probe, rate, workdir,
+                                    durable_waits(durable).get("embedded_fetch_wait_ms", 5))  # fmt: skip
     return {
         "records": n,
         "units": workload.units,

@@ -244,7 +244,7 @@ class Api:
             assigned = False
         recovered = app.tables.recovery.completed.is_set()
         rebalancing = bool(app.rebalancing)
-        watch = getattr(app, "corridor_broker_watch", None)  # streams/topology/broker_watch.py
+        watch = getattr(app, "corridor_broker_watch", None)  # streams/broker/watch.py
         reason = watch.reason() if watch is not None else None
         if reason is None and not assigned:
             reason = "no partitions assigned yet"

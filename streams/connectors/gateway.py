@@ -5,7 +5,9 @@ Routes (the OpenAPI document is `streams/connectors/openapi.py`, served at /open
   authenticated by the source's API key (`Authorization: Bearer <key>` or `X-API-Key`);
 - `POST /v3/events`: the DCSA Track & Trace 3.0 subscriber endpoint, API key as above;
 - `POST /v2/notifications/{source}`: a DCSA 2.2 subscription's callback URL, authenticated by its
-  `Notification-Signature`; `HEAD` on it answers the publisher's check that the callback exists.
+  `Notification-Signature`; `HEAD` on it answers the publisher's check that the callback exists;
+- `GET /healthz` (liveness), `GET /readyz` (503 while Kafka is unreachable), `GET /metrics` (Prometheus,
+  streams/connectors/metrics.py), `GET /health` (answers by status), `GET /openapi.json`.
 
 Answers: 202 once Kafka acknowledged the record (naming topic, partition, offset); 401 without credentials, 403
 with wrong ones (logged, never published); 413 over the size limit; 415 for an unknown format and 400 for an
@@ -14,6 +16,8 @@ does not acknowledge. A re-send within the idempotency window is answered with t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import Counter
 from typing import Any
@@ -21,8 +25,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from streams.broker.watch import BrokerWatch
 from streams.connectors.config import GatewayConfig, Source
 from streams.connectors.idempotency import Ack, IdempotencyWindow, dcsa_key
+from streams.connectors.metrics import GatewayMetrics, route_of
 from streams.connectors.readable import dcsa_version_problem, unreadable
 from streams.connectors.signatures import HEADER as SIGNATURE_HEADER
 from streams.connectors.signatures import Verdict, key_matches, verify
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _SINK = web.AppKey("sink", RawSink)
 _GATEWAY = web.AppKey("gateway", object)
+_WATCH = web.AppKey("broker_watch", asyncio.Task)
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
@@ -47,6 +54,10 @@ class Gateway:
         # key -> (digest of the body, where it went): a key re-used for another body is refused, not answered
         self.window: IdempotencyWindow[tuple[str, list[Ack]]] = IdempotencyWindow(config.idempotency_window_seconds)
         self.counts: Counter[str] = Counter()  # answers by status, for /health
+        self.metrics = GatewayMetrics()
+        # Readiness: a TCP probe of the bootstrap servers each second (the producer connects only when it sends)
+        self.watch = BrokerWatch(sink.bootstrap, subject="the gateway")
+        self.metrics.watch(lambda: self.watch.reachable)
 
     # -- authentication ------------------------------------------------------------------------------------
 
@@ -147,6 +158,19 @@ class Gateway:
         return _json(200, {"kafka": "connected" if self.sink.connected else "not connected",
                            "answers": dict(self.counts), "sources": [s.name for s in self.config.sources]})
 
+    async def healthz(self, request: web.Request) -> web.Response:
+        """Liveness: the process answers HTTP."""
+        return _json(200, {"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        """Readiness: 503 while no Kafka bootstrap server accepts a connection (every POST would be a 503)."""
+        reason = self.watch.reason()
+        return _json(200 if reason is None else 503, {"ready": reason is None, "reason": reason})
+
+    async def prometheus(self, request: web.Request) -> web.Response:
+        body, content_type = self.metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
     async def openapi(self, request: web.Request) -> web.Response:
         from streams.connectors.openapi import document
 
@@ -170,6 +194,7 @@ class Gateway:
             return self._unavailable(request, exc)
         log.info("gateway: %s from %s dead-lettered (%d): %s", request.path, source.name, status, reason)
         self.counts[str(status)] += 1
+        self.metrics.dead_letter(route_of(request), status)
         return _json(status, {"error": reason, "dead_letter": ack.as_dict()})
 
     async def _publish(self, request: web.Request, source: Source, fmt: str, body: bytes,
@@ -190,6 +215,7 @@ class Gateway:
         body_digest = digest(body)
 
         def late(ack: Ack) -> None:  # acknowledged after we answered 503: the sender's retry gets this answer
+            self.metrics.records_out.labels("gateway", ack.topic).inc()
             if key is not None:
                 self.window.remember(key, (body_digest, [ack]))
 
@@ -207,6 +233,9 @@ class Gateway:
             return self._refuse(request, 422, f"{IDEMPOTENCY_HEADER} {given!r} was used within the window for "
                                 "another body; send this one with a key of its own")
         self.counts["202"] += 1
+        if not duplicate:
+            self.metrics.accepted.labels(source.name, fmt).inc()
+            self.metrics.records_out.labels("gateway", topic).inc(len(acks))
         answer = {"status": "accepted", "format": fmt, "bytes": len(body), "duplicate": duplicate, **acks[0].as_dict()}
         if len(acks) > 1:
             answer["parts"] = [a.as_dict() for a in acks]
@@ -216,7 +245,7 @@ class Gateway:
 def create_app(config: GatewayConfig, sink: RawSink) -> web.Application:
     gw = Gateway(config, sink)
     # aiohttp enforces the size while reading, so an oversized chunked body is cut off too
-    app = web.Application(client_max_size=config.max_body_bytes)
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[gw.metrics.middleware])
     app[_SINK] = sink
     app[_GATEWAY] = gw
     app.router.add_post("/ingest/{format}", gw.ingest)
@@ -225,11 +254,23 @@ def create_app(config: GatewayConfig, sink: RawSink) -> web.Application:
     app.router.add_route("HEAD", "/v2/notifications/{source}", gw.dcsa_v2_check)
     app.router.add_post("/v2/notifications/{source}", gw.dcsa_v2)
     app.router.add_get("/health", gw.health, allow_head=False)
+    app.router.add_get("/healthz", gw.healthz, allow_head=False)
+    app.router.add_get("/readyz", gw.readyz, allow_head=False)
+    app.router.add_get("/metrics", gw.prometheus, allow_head=False)
     app.router.add_get("/openapi.json", gw.openapi, allow_head=False)
 
+    async def start_watch(_: web.Application) -> None:
+        await gw.watch.check()  # ready or not from the first answer on, not a second later
+        app[_WATCH] = asyncio.get_running_loop().create_task(gw.watch.run())
+
     async def close(_: web.Application) -> None:
+        if (task := app.get(_WATCH)) is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await sink.close()
 
+    app.on_startup.append(start_watch)
     app.on_cleanup.append(close)
     return app
 

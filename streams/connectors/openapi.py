@@ -67,6 +67,9 @@ _IDEMPOTENCY = {
 }  # fmt: skip
 _DCSA_BODY = {"oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}]}
 
+_READINESS = {"type": "object", "required": ["ready", "reason"], "properties": {
+    "ready": {"type": "boolean"}, "reason": {"type": "string", "nullable": True}}}
+
 
 def document(formats: list[str]) -> dict[str, Any]:
     any_body = {"required": True, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
@@ -113,6 +116,17 @@ def document(formats: list[str]) -> dict[str, Any]:
             "/health": {"get": {"summary": "Kafka connection and answers so far", "operationId": "health",
                                 "security": [], "responses": {"200": {"description": "up", "content": {
                                     "application/json": {"schema": {"type": "object"}}}}}}},
+            "/healthz": {"get": {"summary": "Liveness: the process answers", "operationId": "healthz",
+                                 "security": [], "responses": {"200": {"description": "alive", "content": {
+                                     "application/json": {"schema": {"type": "object"}}}}}}},
+            "/readyz": {"get": {"summary": "Readiness: a Kafka bootstrap server accepts connections",
+                                "operationId": "readyz", "security": [],
+                                "responses": {code: {"description": what, "content": {"application/json": {
+                                    "schema": _READINESS}}} for code, what in (("200", "ready"),
+                                                                                ("503", "Kafka unreachable"))}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics (text exposition format)", "operationId": "metrics",
+                                 "security": [], "responses": {"200": {"description": "the metrics", "content": {
+                                     "text/plain": {"schema": {"type": "string"}}}}}}},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},

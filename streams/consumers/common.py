@@ -98,3 +98,17 @@ def stop_event_on_signals() -> asyncio.Event:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """`consumer.stop()`, also when the broker is gone. aiokafka's fetcher, closed while a fetch sleeps out its
+    retry back-off, cancels that fetch and lets its CancelledError out of stop() before the client's connections
+    are closed: that error is not ours (unless this task is itself being cancelled), so the close is finished."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        with contextlib.suppress(Exception):
+            await consumer._client.close()  # what stop() had left to do

@@ -147,8 +147,8 @@ def create_app(settings: Settings, bootstrap: str) -> Topology:
 
 
 def _watch_broker(app: faust.App, bootstrap: str) -> None:
-    """Readiness says when the broker is gone, and the log says it once (streams/topology/broker_watch.py)."""
-    from streams.topology.broker_watch import BrokerWatch
+    """Readiness says when the broker is gone, and the log says it once (streams/broker/watch.py)."""
+    from streams.broker.watch import BrokerWatch
 
     watch = BrokerWatch(bootstrap)
     app.corridor_broker_watch = watch  # type: ignore[attr-defined]  # read by /readyz

@@ -1,76 +1,19 @@
 """Is the broker there? A worker whose broker is gone must say so on /readyz and in one log line, not in
 eighty lines a second.
 
-`BrokerWatch` opens a TCP connection to the bootstrap servers every `interval` seconds (no Kafka request: it
-must not add its own failing client to the noise) and logs one line when the broker goes and one when it comes
-back. `RepeatLimiter` is a logging filter for the worker's handlers: a message repeated (same logger, level and
-format) passes once, then again only after a back-off that doubles up to `max_interval`, with the count of
-what it held back; so the Kafka clients' reconnect errors while the broker is away cost a few lines a minute."""
+`BrokerWatch` (streams/broker/watch.py: the gateway and notify use it too) probes the bootstrap servers and logs
+one line when the broker goes and one when it comes back. `RepeatLimiter` is a logging filter for the worker's
+handlers: a message repeated (same logger, level and format) passes once, then again only after a back-off that
+doubles up to `max_interval`, with the count of what it held back; so the Kafka clients' reconnect errors while
+the broker is away cost a few lines a minute."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
-
-
-def _hosts(bootstrap: str) -> list[tuple[str, int]]:
-    out = []
-    for part in bootstrap.split(","):
-        host, _, port = part.strip().removeprefix("kafka://").rpartition(":")
-        out.append((host.strip("[]") or "127.0.0.1", int(port)))
-    return out
-
-
-@dataclass
-class BrokerWatch:
-    bootstrap: str
-    interval: float = 1.0
-    timeout: float = 2.0
-    reachable: bool = True  # until a probe says otherwise: a worker is started against a live broker
-    since: float = field(default_factory=time.time)  # wall-clock time of the last change (for operators)
-    last_error: str | None = None
-
-    async def probe(self) -> str | None:
-        """None if some bootstrap server accepts a connection, else why not."""
-        error = "no bootstrap servers"
-        for host, port in _hosts(self.bootstrap):
-            try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self.timeout)
-            except (OSError, TimeoutError) as exc:
-                error = f"{host}:{port}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else 'timeout'}"
-                continue
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-            return None
-        return error
-
-    async def check(self) -> None:
-        error = await self.probe()
-        if (error is None) == self.reachable:
-            return
-        self.reachable, self.since, self.last_error = error is None, time.time(), error
-        if error is None:
-            log.warning("Kafka broker %s is reachable again", self.bootstrap)
-        else:
-            log.error("Kafka broker %s is unreachable (%s); the worker is not ready until it is back",
-                      self.bootstrap, error)  # fmt: skip
-
-    async def run(self) -> None:
-        while True:
-            await self.check()
-            await asyncio.sleep(self.interval)
-
-    def reason(self) -> str | None:
-        if self.reachable:
-            return None
-        at = time.strftime("%H:%M:%SZ", time.gmtime(self.since))
-        return f"the Kafka broker is unreachable since {at} ({self.last_error})"
 
 
 @dataclass

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,6 +144,44 @@ async def test_sigkill_of_the_broker_tree_loses_no_acknowledged_record(durable: 
         await consumer.stop()
     assert len(acked) >= 2000
     assert acked - read == set(), f"{len(acked - read)} acknowledged records lost"
+
+
+async def test_a_stop_waits_for_seaweedfs_to_close_its_files(durable: BrokerProcess):
+    """SIGTERM (Ctrl-C, a service manager): corridor broker stops Tansu, then SIGTERMs SeaweedFS and waits for it
+    to exit by itself (it is killed only after 60 s), and every record is served after the restart."""
+    topic = f"stopped-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(durable.bootstrap, [topic], PARTITIONS)
+    producer = AIOKafkaProducer(bootstrap_servers=durable.bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = {f"s{i}".encode() for i in range(500)}
+        await asyncio.gather(*[await producer.send(topic, value=v, key=v) for v in sent])
+    finally:
+        await producer.stop()
+    assert durable.proc is not None
+    proc, tree = durable.proc, _children(durable.proc.pid)
+    weed = [pid for pid in tree if b"weed" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert weed, tree
+    started = time.monotonic()
+    durable.stop()  # SIGTERM, right after the last acknowledgement
+    took = time.monotonic() - started
+    assert proc.returncode == 0
+    assert took < 55, f"{took:.0f} s: SeaweedFS did not finish by itself and was killed"
+    assert not [pid for pid in [*tree, *weed] if Path(f"/proc/{pid}").exists()]  # nothing left running
+    durable.start()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=durable.bootstrap, auto_offset_reset="earliest",
+                                group_id=None, enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    read: set[bytes] = set()
+    try:
+        for _ in range(30):
+            for msgs in (await consumer.getmany(timeout_ms=1000)).values():
+                read.update(m.value for m in msgs)
+            if read >= sent:
+                break
+    finally:
+        await consumer.stop()
+    assert sent - read == set(), f"{len(sent - read)} records lost across a clean stop"
 
 
 async def test_worker_state_survives_a_broker_sigkill(durable: BrokerProcess, tmp_path: Path):

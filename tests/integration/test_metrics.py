@@ -5,6 +5,7 @@ batch histograms add up to the records taken in, lag drains to zero, state and w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -80,6 +81,17 @@ async def test_metrics_follow_a_simulated_run(bootstrap, tmp_path):
             await pub.send_all(records[:half])
             await reader.settle(quiet=1.0)
             mid = await scrape(http, base)
+            # Lag moves: scraped while the second half arrives, it rises above zero (offsets are committed every
+            # commit_interval, 2.8 s) before it drains to zero below.
+            peak_lag = 0.0
+
+            async def watch_lag() -> None:
+                nonlocal peak_lag
+                while True:
+                    peak_lag = max(peak_lag, total(await scrape(http, base), "corridor_consumer_lag"))
+                    await asyncio.sleep(0.1)
+
+            watching = asyncio.create_task(watch_lag())
             await pub.send_all(records[half:])
             # Bad input: not JSON, a plan keyed by the wrong unit, a carrier message that is not its format.
             await pub.send_raw(topics.name("event"), b"{not json", b"CSQU3054383")
@@ -89,7 +101,11 @@ async def test_metrics_follow_a_simulated_run(bootstrap, tmp_path):
             await pub.flush()
         await reader.wait_for(lambda r: len(r.of("dead_letter")) >= 3)
         await reader.settle(quiet=1.5)
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
         end = await scrape(http, base)
+        assert peak_lag > 0
 
         # Counters move forward during the run.
         for name in ("corridor_records_in_total", "corridor_records_out_total", "corridor_batch_records_count"):

@@ -328,3 +328,33 @@ async def test_notify_command_starts_serves_the_api_and_stops(bootstrap: str, se
     assert result.exit_code == 0, result.output
     assert "1 subscription(s)" in result.output and "notify stopped" in result.output
     assert dead_letter_topic(settings.topic_prefix) in result.output
+
+
+async def test_readiness_says_when_the_broker_is_gone(settings: Settings, tmp_path: Path) -> None:
+    """GET /readyz: 200 while Kafka is there, 503 with the reason within seconds of it going; /healthz stays 200
+    (notify is alive: restarting it would not bring Kafka back)."""
+    from schemas.topics import TopicNames
+    from streams.broker.admin import ensure_topics
+    from streams.broker.embedded import EmbeddedBroker
+
+    (tmp_path / "subscriptions.json").write_text(json.dumps({"subscriptions": []}))
+    broker = EmbeddedBroker().start()
+    try:
+        await ensure_topics(broker.bootstrap, TopicNames(settings.topic_prefix).all, PARTITIONS)
+        async with NotifyService(settings, broker.bootstrap, _config(tmp_path, "ready-notify")) as svc, \
+                aiohttp.ClientSession() as http:  # fmt: skip
+            base = f"http://127.0.0.1:{svc.admin_port}"
+            async with http.get(f"{base}/readyz") as r:
+                assert r.status == 200 and (await r.json()) == {"ready": True, "reason": None}
+            broker.stop()
+            status, body = 200, {}
+            for _ in range(50):
+                async with http.get(f"{base}/readyz") as r:
+                    status, body = r.status, await r.json()
+                if status == 503:
+                    break
+                await asyncio.sleep(0.1)
+            assert status == 503 and "unreachable" in body["reason"], body
+            assert (await http.get(f"{base}/healthz")).status == 200
+    finally:
+        broker.stop()

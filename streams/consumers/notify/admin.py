@@ -6,7 +6,8 @@ the installation's API keys or OIDC tokens (docs/security.md); a customer's cred
 subscription sees every customer's alerts. Without any credentials it is served on loopback only. Requests must
 name this service in their Host header (a web page cannot reach it by DNS rebinding), a PUT must be JSON, and a
 webhook must point at a public address unless its network is allowed (streams/security/addresses.py).
-`GET /metrics` (Prometheus) and `GET /healthz` (liveness) need neither: they hold no subscription and no secret."""
+`GET /metrics` (Prometheus), `GET /healthz` (liveness) and `GET /readyz` (503 while the Kafka broker is unreachable)
+need neither: they hold no subscription and no secret."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from streams.security.credentials import Authenticator, Forbidden, Unauthorized
 from streams.security.ratelimit import RateLimiter, retry_after
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_OPEN = frozenset({"/metrics", "/healthz"})  # no bearer token: what a scraper and a kubelet call
+_OPEN = frozenset({"/metrics", "/healthz", "/readyz"})  # no bearer token: what a scraper and a kubelet call
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -53,7 +54,8 @@ def admin_app(book: SubscriptionBook, token: str | None = None,
               stats: Callable[[], dict[str, Any]] | None = None, *, credentials: Authenticator | None = None,
               targets: TargetPolicy | None = None, hosts: frozenset[str] = LOCAL_NAMES,
               limiter: RateLimiter | None = None,
-              metrics: Callable[[], tuple[bytes, str]] | None = None) -> web.Application:  # fmt: skip
+              metrics: Callable[[], tuple[bytes, str]] | None = None,
+              not_ready: Callable[[], str | None] | None = None) -> web.Application:  # fmt: skip
     targets = targets if targets is not None else TargetPolicy()
     open_ = not token and (credentials is None or not credentials.configured)
 
@@ -143,9 +145,14 @@ def admin_app(book: SubscriptionBook, token: str | None = None,
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def readyz(_: web.Request) -> web.Response:
+        reason = not_ready() if not_ready else None  # why not, e.g. the Kafka broker is unreachable
+        return web.json_response({"ready": reason is None, "reason": reason}, status=200 if reason is None else 503)
+
     app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/subscriptions", list_all)
     app.router.add_get("/subscriptions/{id}", get_one)
     app.router.add_put("/subscriptions/{id}", put_one)

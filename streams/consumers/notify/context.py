@@ -13,6 +13,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import TrackedUnit
+from streams.consumers.common import stop_consumer
 from streams.consumers.notify.matching import UnitContext
 from streams.kafka_security import KafkaSecurity, client_kwargs
 
@@ -38,7 +39,7 @@ class ContextReader:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._consumer.stop()
+        await stop_consumer(self._consumer)
 
     async def assign(self, partitions: set[int]) -> None:
         current = self._consumer.assignment()

@@ -26,7 +26,8 @@ from aiokafka.structs import ConsumerRecord
 from schemas import dumps
 from schemas.topics import TopicNames
 from streams.broker.admin import ensure_topics
-from streams.consumers.common import ConsumerTuning, OffsetTracker, group_consumer
+from streams.broker.watch import BrokerWatch
+from streams.consumers.common import ConsumerTuning, OffsetTracker, group_consumer, stop_consumer
 from streams.consumers.notify.admin import admin_app, host_names, serve
 from streams.consumers.notify.channels import EmailChannel, WebhookChannel
 from streams.consumers.notify.context import ContextReader
@@ -101,6 +102,7 @@ class NotifyService:
         self._tasks: list[asyncio.Task] = []
         self._runner: Any = None
         self.metrics = NotifyMetrics(self)  # GET /metrics on the API
+        self.broker_watch = BrokerWatch(bootstrap, subject="notify")  # GET /readyz on the API
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -134,13 +136,15 @@ class NotifyService:
         if self.config.port is not None:
             app = admin_app(self.book, self.config.admin_token, self.snapshot, credentials=credentials,
                             targets=targets, hosts=host_names(self.config.host, self.config.allowed_hosts),
-                            limiter=limiters(s)[0], metrics=self.metrics.exposition)
+                            limiter=limiters(s)[0], metrics=self.metrics.exposition,
+                            not_ready=self.broker_watch.reason)
             self._runner, self.admin_port = await serve(app, self.config.host, self.config.port)
         for unit in self.store.units_with_open_alerts():  # resolved notices a crash left unsent
             self._check_unit(unit)
         self._tasks = [asyncio.create_task(c, name=n) for n, c in (
             ("notify-consume", self._consume()), ("notify-groups", self._tick()),
-            ("notify-commit", self._commit_loop()), ("notify-watch", self._watch_file()))]
+            ("notify-commit", self._commit_loop()), ("notify-watch", self._watch_file()),
+            ("notify-broker-watch", self.broker_watch.run()))]
         return self
 
     async def stop(self) -> None:
@@ -153,7 +157,7 @@ class NotifyService:
         if consumer is not None:
             with contextlib.suppress(Exception):
                 await self._commit()
-            await consumer.stop()
+            await stop_consumer(consumer)
         await self._context.stop()
         producer, session = getattr(self, "_producer", None), getattr(self, "_session", None)
         if producer is not None:

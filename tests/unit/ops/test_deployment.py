@@ -112,13 +112,81 @@ def test_workers_keep_their_state_on_a_volume_per_pod_and_are_probed() -> None:
     assert [p["containerPort"] for p in container["ports"] if p["name"] == "http"] == [port]
 
 
-def test_the_probed_paths_exist_in_the_worker_web_app() -> None:
-    from streams.api.views import ROUTES
+def _served_paths(tmp_path: Path) -> dict[str, set[str]]:
+    """GET paths each process's web app routes, from the apps themselves."""
+    from aiohttp import web
 
-    served = {path for path, _ in ROUTES} | {"/metrics"}  # /metrics: streams/topology/metrics.py
-    probed = {probe["httpGet"]["path"] for name, spec in _pod_specs() if "worker" in name
-              for c in spec["containers"] for key, probe in c.items() if key.endswith("Probe")}  # fmt: skip
-    assert probed and probed <= served
+    from schemas.topics import TopicNames
+    from streams.api.views import ROUTES
+    from streams.connectors.gateway import create_app
+    from streams.connectors.sink import RawSink
+    from streams.consumers.notify.admin import admin_app
+    from streams.consumers.notify.subscriptions import SubscriptionBook
+    from tests.integration.connectors_support import gateway_config
+
+    def gets(app: web.Application) -> set[str]:
+        return {r.resource.canonical for r in app.router.routes() if r.method == "GET" and r.resource is not None}
+
+    (tmp_path / "subscriptions.yaml").write_text("subscriptions: []\n")
+    return {
+        "worker": {path for path, _ in ROUTES} | {"/metrics"},  # /metrics: streams/topology/metrics.py
+        "notify": gets(admin_app(SubscriptionBook(tmp_path / "subscriptions.yaml"))),
+        "gateway": gets(create_app(gateway_config(), RawSink("127.0.0.1:9", TopicNames()))),
+    }
+
+
+def _probes(spec: dict[str, Any]) -> dict[str, str]:
+    return {key: probe["httpGet"]["path"] for c in spec["containers"] for key, probe in c.items()
+            if key.endswith("Probe")}  # fmt: skip
+
+
+def test_the_probed_and_scraped_paths_exist_in_each_process(tmp_path: Path) -> None:
+    served = _served_paths(tmp_path)
+    for process in ("worker", "notify", "gateway"):
+        name, spec = next((n, s) for n, s in _pod_specs() if n.endswith(f"corridor-{process}"))
+        probed = set(_probes(spec).values())
+        assert probed and probed <= served[process], (name, probed - served[process])
+        assert {"/healthz", "/metrics"} <= served[process], process
+        template = next(d for _, d in _manifests() if d["metadata"]["name"] == f"corridor-{process}"
+                        and d["kind"] in ("Deployment", "StatefulSet"))["spec"]["template"]  # fmt: skip
+        assert template["metadata"]["annotations"]["prometheus.io/path"] in served[process]
+    # Readiness: each says when Kafka is gone (and the worker, while it recovers or rebalances).
+    for process in ("worker", "notify", "gateway"):
+        spec = next(s for n, s in _pod_specs() if n.endswith(f"corridor-{process}"))
+        assert _probes(spec)["readinessProbe"] == "/readyz" and _probes(spec)["livenessProbe"] == "/healthz"
+
+
+def test_the_kustomization_builds_and_what_it_builds_follows_the_schemas() -> None:
+    """`kubectl kustomize deploy/k8s` (what `kubectl apply -k` applies): namespace and labels added, every object
+    valid in strict mode."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl not installed")
+    done = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    built = [d for d in yaml.safe_load_all(done.stdout) if d]
+    assert len(built) == len(_manifests())
+    for doc in built:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "corridor"
+        assert doc["kind"] == "Namespace" or doc["metadata"]["namespace"] == "corridor"
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (.ci/install-promtool)")
+def test_the_compose_prometheus_configuration_is_valid_and_scrapes_every_process(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    compose = _compose()["services"]["prometheus"]["volumes"]
+    assert f"./deploy/prometheus/alerts.yml:{config['rule_files'][0]}:ro" in compose
+    config["rule_files"] = [str(ROOT / "deploy" / "prometheus" / "alerts.yml")]  # where it is here
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    done = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    assert set(jobs) == {"corridor-worker", "corridor-notify", "corridor-gateway"}
+    # The series' own `job` label (the Faust job) is what the rules group by: kept, not renamed exported_job.
+    assert all(j["honor_labels"] for j in jobs.values())
+    ports = {name: str(s.get("command", [])) for name, s in _compose()["services"].items()}
+    assert "8089" in ports["notify"] and "8080" in ports["gateway"]
 
 
 def test_every_container_requests_resources_and_reads_secrets_by_reference() -> None:
@@ -180,13 +248,15 @@ def test_every_command_the_deployment_runs_exists_in_corridor_help() -> None:
 
 
 def _exposed_series() -> set[str]:
-    """Every series name the worker and notify expose (counters as `_total`, histograms as `_bucket`...)."""
+    """Every series name the worker, notify and the gateway expose (counters as `_total`, histograms as
+    `_bucket`...)."""
     from collections import Counter as Tally
     from types import SimpleNamespace
 
     from prometheus_client.core import CollectorRegistry
 
     from schemas.topics import TopicNames
+    from streams.connectors.metrics import GatewayMetrics
     from streams.consumers.common import OffsetTracker
     from streams.consumers.notify.metrics import NotifyMetrics
     from streams.topology.metrics import WorkerCollector, WorkerMetrics
@@ -196,7 +266,8 @@ def _exposed_series() -> set[str]:
     worker.registry.register(WorkerCollector(app, TopicNames(), {}))
     service = SimpleNamespace(stats=Tally(), dead_letter_topic="x", snapshot=lambda: {"backlog": {}},
                               _tracker=OffsetTracker(), _grouper=[], _consumer=None)  # fmt: skip
-    registries: list[CollectorRegistry] = [worker.registry, NotifyMetrics(service).registry]  # type: ignore[arg-type]
+    registries: list[CollectorRegistry] = [worker.registry, NotifyMetrics(service).registry,  # type: ignore[arg-type]
+                                           GatewayMetrics().registry]  # fmt: skip
     names = set()
     for registry in registries:
         for family in registry.collect():

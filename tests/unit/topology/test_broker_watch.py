@@ -4,7 +4,8 @@ import asyncio
 import logging
 
 from streams.broker.embedded import free_port
-from streams.topology.broker_watch import BrokerWatch, RepeatLimiter, _hosts
+from streams.broker.watch import BrokerWatch, _hosts
+from streams.topology.broker_watch import RepeatLimiter
 
 
 class Clock:
@@ -53,7 +54,7 @@ def test_hosts():
 async def test_watch_logs_one_line_per_change(caplog):
     port = free_port()
     watch = BrokerWatch(f"127.0.0.1:{port}", timeout=0.5)
-    caplog.set_level(logging.WARNING, "streams.topology.broker_watch")
+    caplog.set_level(logging.WARNING, "streams.broker.watch")
     for _ in range(3):
         await watch.check()
     assert not watch.reachable and "unreachable since" in (watch.reason() or "")
@@ -64,5 +65,5 @@ async def test_watch_logs_one_line_per_change(caplog):
     finally:
         server.close()
     assert watch.reachable and watch.reason() is None
-    lines = [r.getMessage() for r in caplog.records if r.name == "streams.topology.broker_watch"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "streams.broker.watch"]
     assert len(lines) == 2 and "unreachable" in lines[0] and "reachable again" in lines[1]
