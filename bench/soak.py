@@ -16,6 +16,11 @@ on as it does live and units start and finish all the time.
    confidence intervals, and the verdict defined in `bench.soak_stats`; beside the RocksDB budget also against the
    records committed (KB a record: growth that follows the work, however much the machine let the worker do), and
    the jobs' bounded caches' fill (`corridor_cache_entries`), which grow until full and no further.
+4. **A census** of the worker's Python objects and malloc heap before and after the hold (`bench/soak_probe`),
+   diffed: what grew, by type, per record committed.
+
+The worker's fetches wait FETCH_WAIT_MS on the embedded broker (below: at the memory broker's 5 ms, Tansu stops
+serving a partition once it holds a few thousand batches, which stalled a 30-minute soak).
 """
 
 from __future__ import annotations
