@@ -29,7 +29,7 @@ def history(events: Iterable[TrackingEvent]) -> list[TrackingEvent]:
     return sorted(events, key=lambda e: (e.event_time, -CLASSIFIER_RANK[e.classifier], e.event_id))
 
 
-def _better_actual(new: TrackingEvent, old: TrackingEvent | None) -> bool:
+def better_actual(new: TrackingEvent, old: TrackingEvent | None) -> bool:
     # Primary evidence (ARRIVED over DISCHARGED), then the first reported, then a stable tie-break.
     if old is None:
         return True
@@ -37,7 +37,7 @@ def _better_actual(new: TrackingEvent, old: TrackingEvent | None) -> bool:
         old.milestone not in PRIMARY, old.received_time, old.event_id)  # fmt: skip
 
 
-def _better_estimate(new: TrackingEvent, old: TrackingEvent | None) -> bool:
+def better_estimate(new: TrackingEvent, old: TrackingEvent | None) -> bool:
     # The latest word wins; an estimate outranks a carrier's plan received at the same time.
     if old is None:
         return True
@@ -59,9 +59,9 @@ def collect(
             continue
         matched[event.event_id] = ms.key
         if event.classifier is Classifier.ACTUAL:
-            if _better_actual(event, actual.get(ms.key)):
+            if better_actual(event, actual.get(ms.key)):
                 actual[ms.key] = event
-        elif _better_estimate(event, estimate.get(ms.key)):
+        elif better_estimate(event, estimate.get(ms.key)):
             estimate[ms.key] = event
     return [Evidence(ms, actual.get(ms.key), estimate.get(ms.key)) for ms in milestones], matched
 

@@ -34,23 +34,23 @@ from schemas import CLASSIFIER_RANK, Classifier, Milestone, PlannedStopKind, Tim
 from schemas.codec import dumps_fields
 from schemas.refs import is_normal_unit_id, is_output_locode
 from streams.core.diversion import MOVES, Diversion, detect, repredict
-from streams.core.evidence import Evidence, _better_actual, _better_estimate
+from streams.core.evidence import Evidence, better_actual, better_estimate
 from streams.core.learning.forecast import Forecast
 from streams.core.learning.holds import CUSTOMS, Holds, holds_of
 from streams.core.milestones import matcher, planned_milestones
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
 from streams.core.timeline import (
-    _STATUS_AFTER,
-    _STATUS_UNPLANNED,
     SAME_EVENT_WINDOW,
+    STATUS_AFTER,
+    STATUS_UNPLANNED,
     UnitView,
-    _milestone_data,
     derive,
     minutes,
     plan_places,
     unit_co2e,
 )
+from streams.core.timeline_entries import event_entry, fragment, milestone_entry
 
 _ACTUAL = Classifier.ACTUAL
 _ARRIVAL = PlannedStopKind.ARRIVAL
@@ -73,60 +73,6 @@ class IncrementalView(UnitView):
 
 
 _new_view = object.__new__
-
-
-def _fragment(fields: dict[str, Any]) -> orjson.Fragment:
-    """Encoded once, kept for as long as the unit is in memory: copied to bytes of its own size, since orjson's
-    output keeps the whole buffer it wrote into (4 KB, for an entry of 300 bytes)."""
-    return orjson.Fragment(bytes(memoryview(dumps_fields(fields))))
-
-
-# Timeline entries shared between units, encoded once per change instead of once per unit, and kept once:
-# - an event reported once: a conveyance's news is one and the same entry in the timelines of the thousands of
-#   units aboard (same event id and fields, same planned milestone matched);
-# - a milestone: units booked on one leg of a voyage share its planned milestones, and a carrier's estimate later
-#   than their own prediction moves them all to the same forecast (the leg's planned transit and spread).
-# What an entry shows is all in its key (event times with their zone: equal instants in other zones are written
-# otherwise; every time in the core is UTC, as `_milestone_entry`'s key and the per-unit cache assume). A memo of
-# a pure function, emptied when full.
-_SHARED_ENTRIES: dict[tuple[Any, ...], orjson.Fragment] = {}
-_SHARED_MILESTONES: dict[tuple[Any, ...], orjson.Fragment] = {}
-_SHARED_MAX = 4096
-
-
-def _milestone_entry(ev: Evidence, f: Forecast | None, shown: tuple[Any, ...]) -> orjson.Fragment:
-    """`_milestone_data(ev, f)` encoded: a function of the milestone and `shown` (its actual and estimated times,
-    whether it happened, its forecast)."""
-    key = (ev.milestone, shown)
-    hit = _SHARED_MILESTONES.get(key)
-    if hit is None:
-        if len(_SHARED_MILESTONES) >= _SHARED_MAX:
-            _SHARED_MILESTONES.clear()
-        hit = _SHARED_MILESTONES[key] = _fragment(_milestone_data(ev, f))
-    return hit
-
-
-def _event_entry(e: EventRecord, matched: str | None, also: list[str]) -> orjson.Fragment:
-    """An event's timeline entry, as `timeline.derive` writes it."""
-    if also:
-        return _fragment({
-            "event_id": e.event_id, "source": e.source, "milestone": e.milestone, "classifier": e.classifier,
-            "mode": e.mode, "location": e.location, "event_time": e.event_time, "received_time": e.received_time,
-            "matched": matched, "also_reported": also,
-        })  # fmt: skip
-    at, received = e.event_time, e.received_time
-    key = (e.event_id, e.source, e.milestone, e.classifier, e.mode, e.location, at, at.tzinfo, received,
-           received.tzinfo, matched)  # fmt: skip
-    hit = _SHARED_ENTRIES.get(key)
-    if hit is None:
-        if len(_SHARED_ENTRIES) >= _SHARED_MAX:
-            _SHARED_ENTRIES.clear()
-        hit = _SHARED_ENTRIES[key] = _fragment({
-            "event_id": e.event_id, "source": e.source, "milestone": e.milestone, "classifier": e.classifier,
-            "mode": e.mode, "location": e.location, "event_time": at, "received_time": received,
-            "matched": matched, "also_reported": [],
-        })  # fmt: skip
-    return hit
 
 
 def _key(e: EventRecord) -> tuple[datetime, int, str]:
@@ -295,9 +241,9 @@ class Derivation:
             actual = estimate = None
             for e in self._by_ms[idx].values():
                 if e.classifier is _ACTUAL:
-                    if _better_actual(e, actual):  # type: ignore[arg-type]
+                    if better_actual(e, actual):  # type: ignore[arg-type]
                         actual = e
-                elif _better_estimate(e, estimate):  # type: ignore[arg-type]
+                elif better_estimate(e, estimate):  # type: ignore[arg-type]
                     estimate = e
             old = evidence[idx]
             if old.actual is not actual or old.estimate is not estimate:
@@ -340,7 +286,7 @@ class Derivation:
             shown = (ev.actual_time, ev.estimated_time, ev.actual is not None, f)
             cached = entries[i]
             if cached is None or cached[0] != shown:
-                entries[i] = (shown, _milestone_entry(ev, f, shown))
+                entries[i] = (shown, milestone_entry(ev, f, shown))
 
         view = self._assemble(watermark, list(evidence), list(preds), furthest)
         object.__setattr__(view, "forecasts", list(self._fc))
@@ -402,7 +348,7 @@ class Derivation:
                 also = [x.event_id for x in g if x is not first]
             hit = cache.get(first.event_id)
             if hit is None or hit[0] is not first or hit[1] != also:
-                hit = cache[first.event_id] = (first, also, _event_entry(first, matched.get(first.event_id), also))
+                hit = cache[first.event_id] = (first, also, event_entry(first, matched.get(first.event_id), also))
             regrouped = first is not g[0]
             self._regrouped += regrouped
             frags.append((first, hit[2], regrouped))
@@ -415,7 +361,7 @@ class Derivation:
         cached = self._co2e
         if cached is None or cached[0] != self._div:
             assert self.plan is not None
-            cached = self._co2e = (self._div, _fragment(unit_co2e(self.unit, self.plan, self._milestones, self._div)))
+            cached = self._co2e = (self._div, fragment(unit_co2e(self.unit, self.plan, self._milestones, self._div)))
         return cached[1]
 
     def _assemble(self, watermark: datetime | None, evidence: list[Evidence], preds: list[datetime | None],
@@ -425,11 +371,11 @@ class Derivation:
         last = self._last
         final = next((i for i in range(len(evidence) - 1, -1, -1) if evidence[i].milestone.kind is _ARRIVAL), None)
         if furthest >= 0:
-            status = _STATUS_AFTER[evidence[furthest].milestone.kind]
+            status = STATUS_AFTER[evidence[furthest].milestone.kind]
             if status is UnitStatus.AT_STOP and furthest == final:
                 status = UnitStatus.ARRIVED
         elif last is not None:
-            status = _STATUS_UNPLANNED.get(last.milestone, UnitStatus.PLANNED)
+            status = STATUS_UNPLANNED.get(last.milestone, UnitStatus.PLANNED)
         else:
             status = UnitStatus.PLANNED
         if last is not None and last.milestone is _DELIVERED:

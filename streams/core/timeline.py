@@ -104,12 +104,12 @@ class UnitView:
         return nxt if nxt < len(self.evidence) else None
 
 
-_STATUS_AFTER = {
+STATUS_AFTER = {
     PlannedStopKind.DEPARTURE: UnitStatus.IN_TRANSIT,
     PlannedStopKind.ARRIVAL: UnitStatus.AT_STOP,
     PlannedStopKind.DELIVERY: UnitStatus.DELIVERED,
 }
-_STATUS_UNPLANNED = {
+STATUS_UNPLANNED = {
     Milestone.DEPARTED: UnitStatus.IN_TRANSIT,
     Milestone.LOADED: UnitStatus.IN_TRANSIT,
     Milestone.ARRIVED: UnitStatus.AT_STOP,
@@ -144,11 +144,11 @@ def derive(
 
     final = _final_arrival(evidence)
     if furthest >= 0:
-        status = _STATUS_AFTER[evidence[furthest].milestone.kind]
+        status = STATUS_AFTER[evidence[furthest].milestone.kind]
         if status is UnitStatus.AT_STOP and furthest == final:
             status = UnitStatus.ARRIVED
     elif last is not None:
-        status = _STATUS_UNPLANNED.get(last.milestone, UnitStatus.PLANNED)
+        status = STATUS_UNPLANNED.get(last.milestone, UnitStatus.PLANNED)
     else:
         status = UnitStatus.PLANNED
     if last is not None and last.milestone is Milestone.DELIVERED:
@@ -179,7 +179,7 @@ def derive(
             "planned_arrival": fin.milestone.planned,
             "predicted_arrival": fin_pred,
             "minutes_late": minutes((fin_pred - fin.milestone.planned).total_seconds()) if fin_pred else None,
-            "milestones": [_milestone_data(ev, f) for ev, f in zip(evidence, forecasts, strict=True)],
+            "milestones": [milestone_data(ev, f) for ev, f in zip(evidence, forecasts, strict=True)],
             "diversion": div.as_data(milestones) if div is not None else None,
             "co2e": unit_co2e(unit, plan, milestones, div),
         }
@@ -198,7 +198,7 @@ def unit_co2e(unit: TrackedUnit, plan: Any, milestones: list, div: Diversion | N
     return co2e.for_plan(legs, plan.cargo_tonnes, unit.kind.value, hop)
 
 
-def _milestone_data(ev: Evidence, f: Forecast | None) -> dict[str, Any]:
+def milestone_data(ev: Evidence, f: Forecast | None) -> dict[str, Any]:
     """A milestone's timeline entry; `f` its forecast (the band, p50 the prediction). The band is shown until
     the actual: the shipment job composes door-to-door bands from it."""
     ms, actual = ev.milestone, ev.actual_time
