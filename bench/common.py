@@ -97,11 +97,11 @@ def corridor_worker(bootstrap: str, topics: TopicNames, app_id: str, workdir: Pa
 
 def durable_waits(durable: bool) -> dict[str, int]:
     """On the durable broker a worker's fetches wait what `corridor worker` gives them there (at least 500 ms,
-    streams.broker.resolve.for_durable): with the embedded default of 5 ms, Tansu's s3:// engine answers a large
+    streams.broker.resolve.for_long_runs): with the embedded default of 5 ms, Tansu's s3:// engine answers a large
     changelog's fetches empty (docs/operations.md)."""
-    from streams.broker.resolve import DURABLE_FETCH_WAIT_MS
+    from streams.broker.resolve import LONG_RUN_FETCH_WAIT_MS
 
-    return {"embedded_fetch_wait_ms": DURABLE_FETCH_WAIT_MS} if durable else {}
+    return {"embedded_fetch_wait_ms": LONG_RUN_FETCH_WAIT_MS} if durable else {}
 
 
 def output_topics(topics: TopicNames) -> list[str]:

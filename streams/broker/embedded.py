@@ -114,14 +114,6 @@ def forget_shared(home: Path) -> None:
     state_file(home).unlink(missing_ok=True)
 
 
-def shared_is_durable(home: Path) -> bool:
-    """Whether the running `corridor broker` recorded in `home` keeps its topics (s3:// on SeaweedFS)."""
-    try:
-        return bool(json.loads(state_file(home).read_text()).get("durable", False))
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def find_shared(home: Path) -> str | None:
     """Bootstrap address of a running `corridor broker`, if there is one."""
     try:
