@@ -100,11 +100,13 @@ async def get(http: aiohttp.ClientSession, url: str, **kw: Any) -> tuple[int, An
         return r.status, await r.json(content_type=None), r.headers
 
 
-async def until(http: aiohttp.ClientSession, url: str, ok: Callable[[int, Any], bool], timeout: float = 30) -> Any:
-    """Poll `url` until ok(status, body): the API reads tables that the worker fills asynchronously."""
+async def until(http: aiohttp.ClientSession, url: str, ok: Callable[[int, Any], bool], timeout: float = 30,
+                **kw: Any) -> Any:  # fmt: skip
+    """Poll `url` (with request options `kw`, e.g. credentials) until ok(status, body): the API reads tables that
+    the worker fills asynchronously, and readiness follows the broker."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        status, body, _ = await get(http, url)
+        status, body, _ = await get(http, url, **kw)
         if ok(status, body):
             return body
         if asyncio.get_running_loop().time() > deadline:

@@ -43,6 +43,7 @@ from tests.integration.test_api import (
     free_port,
     fresh_settings,
     get,
+    until,
 )
 from tests.support.shipment_flows import AWB
 
@@ -132,18 +133,6 @@ async def group(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
             r["unit"]["id"] for r in body["items"]}, timeout=90, headers=ops)  # fmt: skip
         await until(http, f"{a}/api/delayed/shipments", lambda s, body: s == 200 and body["total"] == 1, headers=ops)
         yield {"a": a, "b": b, "http": http, "private": private, "workers": (a, b), "topologies": topologies}
-
-
-async def until(http: aiohttp.ClientSession, url: str, ok: Any, timeout: float = 30, **kw: Any) -> Any:
-    """test_api.until, with request options (credentials)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        status, body, _ = await get(http, url, **kw)
-        if ok(status, body):
-            return body
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{url} still answers {status} {body}")
-        await asyncio.sleep(0.2)
 
 
 def _units(body: dict[str, Any], *keys: str) -> set[str]:

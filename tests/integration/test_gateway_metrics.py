@@ -3,7 +3,6 @@ against the raw and dead-letter topics), /healthz answers while it runs, /readyz
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import aiohttp
@@ -16,6 +15,7 @@ from streams.broker.admin import ensure_topics
 from streams.broker.embedded import EmbeddedBroker
 from tests.integration.carriers import T0, event_v30
 from tests.integration.connectors_support import INGEST_KEY, V3_KEY, gateway, gateway_config, read_topic
+from tests.integration.test_api import until
 
 pytestmark = pytest.mark.integration
 SAMPLES = __import__("pathlib").Path(__file__).parents[1] / "unit" / "feeds" / "samples"
@@ -88,14 +88,8 @@ async def test_gateway_metrics_health_and_readiness_follow_what_it_did():
             assert _get(m, "corridor_dead_letters_total", reason="unreadable") == 1
 
             broker.stop()  # Kafka goes: not ready, said within a few seconds, and on /metrics
-            status, body = 200, {}
-            for _ in range(50):
-                async with http.get(f"{url}/readyz") as r:
-                    status, body = r.status, await r.json()
-                if status == 503:
-                    break
-                await asyncio.sleep(0.1)
-            assert status == 503 and "unreachable" in body["reason"], body
+            body = await until(http, f"{url}/readyz", lambda status, _: status == 503, timeout=10)
+            assert "unreachable" in body["reason"], body
             assert _get(await _scrape(http, url), "corridor_gateway_kafka_reachable") == 0
             async with http.get(f"{url}/healthz") as r:
                 assert r.status == 200  # alive: not to be restarted for Kafka's absence

@@ -34,6 +34,7 @@ from streams.settings import Settings
 from streams.topology.runner import running
 from tests.integration.conftest import PARTITIONS
 from tests.integration.story import OTHER, UNIT, d, event, journey, plan
+from tests.integration.test_api import until
 
 pytestmark = pytest.mark.integration
 
@@ -347,14 +348,8 @@ async def test_readiness_says_when_the_broker_is_gone(settings: Settings, tmp_pa
             async with http.get(f"{base}/readyz") as r:
                 assert r.status == 200 and (await r.json()) == {"ready": True, "reason": None}
             broker.stop()
-            status, body = 200, {}
-            for _ in range(50):
-                async with http.get(f"{base}/readyz") as r:
-                    status, body = r.status, await r.json()
-                if status == 503:
-                    break
-                await asyncio.sleep(0.1)
-            assert status == 503 and "unreachable" in body["reason"], body
+            body = await until(http, f"{base}/readyz", lambda status, _: status == 503, timeout=10)
+            assert "unreachable" in body["reason"], body
             assert (await http.get(f"{base}/healthz")).status == 200
     finally:
         broker.stop()
