@@ -65,6 +65,7 @@ from streams.processing.cache import Scope
 from streams.processing.engine import OutRecord
 from streams.processing.input_order import CaughtUp, Heard, InputMerge
 from streams.topology import faults
+from streams.topology.batch_send import Record, batch_sender
 from streams.topology.input_sequence import Placed, SequenceCheck
 from streams.topology.raw_table import RawTable
 
@@ -74,9 +75,9 @@ POSITION_KEY = b"input-position:%d"  # in a job's last table: {input topic: next
 CHANGELOG_MARK = "~%s"  # and {"~" + another table's changelog: offset of the last record written with the state}
 
 
-async def _delivered(sent: list) -> list:
-    """The results of sends, once all are acknowledged; the first failure raises."""
-    return [await future for future in sent]
+async def _delivered(sent: list[tuple[int, int, asyncio.Future]]) -> list:
+    """The results of sends (partition, records, future), once all are acknowledged; the first failure raises."""
+    return [await future for _, _, future in sent]
 
 
 async def _no_failure_handler(exc: BaseException) -> None:
@@ -151,6 +152,10 @@ class Batcher:
         self._out: list[tuple[list[OutRecord], float | None]] = []  # each record's outputs, with its timestamp
         self._appended_at = 0.0  # monotonic time of the latest record added to the batch
         self._completing = asyncio.Lock()  # the agent and the watcher complete batches one at a time, in order
+        # Set while a completing batch hands its outputs to the producer, before its state is taken from the
+        # engine: no record may be processed then, or its state changes would be written with this batch's.
+        self._open = asyncio.Event()
+        self._open.set()
         self.batches = 0  # for tests and diagnostics
         self.records = 0
         self.lingered = 0  # batches the watcher completed
@@ -227,6 +232,24 @@ class Batcher:
                      "are not acknowledged: the next worker to own them reads them again", exc)  # fmt: skip
         await self.on_failure(exc)
 
+    async def _send(self, records: list[Record]) -> list[tuple[int, int, asyncio.Future]]:
+        """Hand records (topic, key, value, partition or None, timestamp in seconds or None) to the Kafka client:
+        (partition, how many records, future) per send."""
+        records = [(t, k, v, p, int(ts * 1000) if ts else None) for t, k, v, p, ts in records]
+        batches = batch_sender(self.producer, self.time_slice)  # None: record by record (not aiokafka's producer)
+        if batches is not None:
+            return [(p, n, future) for _, p, n, future in await batches.send(records)]
+        send, perf_counter = self.producer.send, time.perf_counter
+        slice_end = perf_counter() + self.time_slice
+        sent = []
+        for topic, key, value, partition, ms in records:
+            if perf_counter() > slice_end:  # a sweep can write thousands: let the other agents run meanwhile
+                await asyncio.sleep(0)
+                slice_end = perf_counter() + self.time_slice
+            future = await send(topic, key, value, partition, ms / 1000 if ms else None, None)
+            sent.append((partition, 1, future))
+        return sent
+
     async def _drain(self, stream: faust.StreamT) -> None:
         """Process the released records in their order; the agent and the watcher may both be in here, and
         each takes the next one, so the order holds."""
@@ -238,6 +261,10 @@ class Batcher:
             self._disordered = self.merge.disordered
         set_current, reset_current, ref = _current_event.set, _current_event.reset, weakref.ref
         while ready:
+            if not self._open.is_set():  # a batch is being completed: its state is not taken yet
+                await self._open.wait()
+                if not ready:
+                    break
             event = ready.popleft()
             msg = event.message
             if msg.partition not in self._checked:
@@ -380,22 +407,21 @@ class Batcher:
             finally:
                 _current_event.reset(token)
 
-        self.engine.flush(as_record_of)  # into the tables' outboxes (and, for a table not raw, written now)
-        writes = [(table, table.take_outbox()) for table in self.tables]
-        send = self.producer.send
         # 1. What the batch caused. Straight to the Kafka client (awaiting only when its buffer is full), without
-        # Faust's per-message bookkeeping; then awaited all at once.
-        perf_counter = time.perf_counter
-        slice_end = perf_counter() + self.time_slice
+        # Faust's per-message bookkeeping, a record batch per partition (`batch_send`); awaited all at once below.
+        # Handed over before the state is taken from the engine (encoding thousands of states after a fan-out):
+        # the outputs leave that much sooner. Meanwhile no record is processed (`_open`), so the state taken is
+        # this batch's.
         internal = self.internal
-        sent = []
-        for records, timestamp in out:
-            if perf_counter() > slice_end:  # a sweep can write thousands: let the other agents run meanwhile
-                await asyncio.sleep(0)
-                slice_end = perf_counter() + self.time_slice
-            for rec in records:
-                sent.append(await send(rec.topic, rec.key, rec.value, None,
-                                       timestamp if rec.topic in internal else None, None))  # fmt: skip
+        self._open.clear()
+        try:
+            sent = await self._send([(rec.topic, rec.key, rec.value, None, timestamp if rec.topic in internal else None)
+                                     for records, timestamp in out for rec in records])  # fmt: skip
+            await asyncio.sleep(0)  # the producer's sender takes what was handed over since the last slice
+            self.engine.flush(as_record_of)  # into the tables' outboxes (and, for a table not raw, written now)
+            writes = [(table, table.take_outbox()) for table in self.tables]
+        finally:
+            self._open.set()
         await _delivered(sent)
         # 2. The state that says it was caused, table by table in the order given (the watermark's last: a worker
         # that reads the batch again with the watermark already moved would re-derive it at a later event time):
@@ -410,12 +436,13 @@ class Batcher:
                 outbox += table.take_outbox()
             if not outbox:
                 continue
-            results = await _delivered([await send(table.changelog, key, value, partition, None, None)
-                                        for partition, key, value in outbox])  # fmt: skip
             offsets: dict[int, int] = {}
-            for (partition, _, _), result in zip(outbox, results, strict=True):
-                if result.offset > offsets.get(partition, -1):
-                    offsets[partition] = result.offset
+            written_now = await self._send([(table.changelog, key, value, partition, None)
+                                            for partition, key, value in outbox])  # fmt: skip
+            for (partition, count, _), result in zip(written_now, await _delivered(written_now), strict=True):
+                last = result.offset + count - 1  # a send's result gives the offset of its first record
+                if last > offsets.get(partition, -1):
+                    offsets[partition] = last
             table.apply(outbox, offsets, actives)
             for partition, offset in offsets.items():
                 written.setdefault(partition, {})[CHANGELOG_MARK % table.changelog] = offset

@@ -594,3 +594,47 @@ async def test_records_held_past_a_seek_back_are_let_go_and_read_again() -> None
     await _run_until(batcher, stream, lambda: len(stream.acked) == 3)
     assert [m.offset for m in let_go] == [5]
     assert engine.order == [("plans", 0), ("events", 4), ("events", 5)]
+
+
+async def test_no_record_is_processed_while_a_batch_hands_over_its_outputs_before_its_state_is_taken() -> None:
+    """A batch hands its outputs to the producer before it takes its state from the engine (the outputs leave
+    sooner). A record processed in between (the watcher drains while the producer's buffer is full) would have
+    its state written with that batch, ahead of its own outputs: it waits until the state is taken."""
+    log: list[str] = []
+    gate = asyncio.Event()
+
+    class Engine(_Engine):
+        def process(self, topic, partition, offset, key, value) -> list[OutRecord]:  # type: ignore[no-untyped-def]
+            log.append(f"process {offset}")
+            return super().process(topic, partition, offset, key, value)
+
+        def flush(self, scope=None) -> int:  # type: ignore[no-untyped-def]
+            log.append("flush")
+            return super().flush(scope)
+
+    class Producer(_Producer):
+        async def send(self, topic, key, value, partition, timestamp, headers):  # type: ignore[no-untyped-def]
+            log.append("send")
+            await gate.wait()  # the client's buffer is full
+            return await super().send(topic, key, value, partition, timestamp, headers)
+
+    stream = _Stream([_Event(0, 1)])
+    batcher = Batcher(Engine(), Producer(), max_records=1, linger=30.0)  # type: ignore[arg-type]
+    agent = asyncio.ensure_future(batcher.run(stream))  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(2):
+            while "send" not in log:
+                await asyncio.sleep(0.001)
+        batcher._ready.append(_Event(0, 2))  # type: ignore[arg-type]  # as the watcher releases a held record
+        watcher = asyncio.ensure_future(batcher._drain(stream))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        assert log == ["process 1", "send"]  # the second record waits
+        gate.set()
+        async with asyncio.timeout(2):
+            await watcher
+            while len(stream.acked) < 2:
+                await asyncio.sleep(0.001)
+        assert log == ["process 1", "send", "flush", "process 2", "send", "flush"]
+    finally:
+        agent.cancel()
+        await asyncio.gather(agent, return_exceptions=True)
