@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import is_
 
 from schemas import (
     AlertKind,
@@ -262,7 +263,7 @@ def _lessons(evidence: list, div: Diversion | None, plan: PlanRecord, policy: Tr
     memo = derived.lessons if derived is not None else None
     before = None
     if memo is not None and memo[2] == (div, holds):
-        if len(memo[0]) == len(evidence) and all(a is b for a, b in zip(memo[0], evidence, strict=True)):
+        if len(memo[0]) == len(evidence) and all(map(is_, memo[0], evidence)):
             return memo[1][0]
         before = (memo[0], memo[1][1])
     lessons, chunks = observe_again(evidence, [g.carrier for g in plan.legs], policy, cape_legs(div), holds, before)

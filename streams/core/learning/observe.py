@@ -60,8 +60,8 @@ def observe_again(evidence: Sequence[Evidence], carriers: Sequence[str | None], 
         same = reuse and old_ev[i] is ev
         chunk = old_chunks[i] if same and same_prev else _teach(prev, ev, carriers, policy, holds)
         chunks.append(chunk)
-        for key, value in chunk:
-            out[key] = value
+        if chunk:
+            out.update(chunk)
         prev, same_prev = ev, same
     for n, (place, held, released) in enumerate(holds):
         if released is not None:
