@@ -44,6 +44,8 @@ def learn(
         from streams.processing.learn_export import learn_export
 
         model = learn_export(history, settings.tracking_policy())
+        if calibrate:  # the export has no ETA bands to measure: say so rather than skip it silently
+            err.print("calibration not measured: it needs a replay file (the Parquet export holds no ETA bands)")
     else:
         model = run_learn(_history(history), settings.tracking_policy(), settings.partitions, calibrate=calibrate,
                           min_samples=settings.learn_min_samples)

@@ -134,3 +134,28 @@ def test_the_history_is_halved_by_departure_whatever_the_order_of_its_records(re
     shuffled = list(plans)
     rnd.shuffle(shuffled)
     assert backtest.departure_folds(shuffled) == (deps, (a, b))
+
+
+def test_corridor_learn_calibrates_by_default_and_not_when_told(tmp_path, monkeypatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from streams.interfaces.learning_cli import register
+    from streams.sim.phenomena import REALISM
+    from streams.sim.scenario import generate
+
+    history = tmp_path / "history.jsonl"
+    history.write_bytes(b"".join(r.record.model_dump_json().encode() + b"\n"
+                                 for r in generate(seed=5, units_per_corridor=8, realism=REALISM).records))  # fmt: skip
+    app = typer.Typer()
+    register(app)  # learn, backtest
+    monkeypatch.setenv("CORRIDOR_LEARN_MIN_SAMPLES", "2")  # 8 units a lane: 4 departures, 2 a half
+    priors = {}
+    for flag in ([], ["--no-calibrate"]):
+        out = tmp_path / f"prior{len(flag)}.json"
+        result = CliRunner().invoke(app, ["learn", str(history), "--out", str(out), *flag])
+        assert result.exit_code == 0, result.output
+        priors[bool(flag)] = decode_model(out.read_bytes())
+    assert any(k.startswith("Z|") for k in priors[False])
+    assert not any(k.startswith("Z|") for k in priors[True])
+    assert {k: s for k, s in priors[False].items() if not k.startswith("Z|")} == priors[True]
