@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import is_
 
 from schemas import (
     AlertKind,
@@ -33,7 +34,7 @@ from streams.core.incremental import Derivation
 from streams.core.learning.forecast import Forecast, model_name
 from streams.core.learning.holds import Holds
 from streams.core.learning.lanes import suez_due
-from streams.core.learning.observe import observations
+from streams.core.learning.observe import observe_again
 from streams.core.links import Link, since, with_link
 from streams.core.policy import TrackingPolicy
 from streams.core.records import EventRecord, PlanRecord
@@ -257,14 +258,17 @@ def _lessons(evidence: list, div: Diversion | None, plan: PlanRecord, policy: Tr
              derived: Derivation | None, holds: Holds = ()) -> dict:  # fmt: skip
     """What the unit's history teaches (`observe.observations`). The incremental engine's derivation replaces an
     Evidence only when it changes: the same Evidence objects (and diversion) teach the same, so most records skip
-    the work."""
+    the work, and the others teach again only from the milestones whose Evidence changed (and the one after each:
+    `observe.observe_again`). A derivation belongs to one plan and policy, so its memo's carriers are the plan's."""
     memo = derived.lessons if derived is not None else None
-    if memo is not None and len(memo[0]) == len(evidence) and memo[2] == (div, holds) and \
-            all(a is b for a, b in zip(memo[0], evidence, strict=True)):
-        return memo[1]
-    lessons = observations(evidence, [g.carrier for g in plan.legs], policy, cape_legs(div), holds)
+    before = None
+    if memo is not None and memo[2] == (div, holds):
+        if len(memo[0]) == len(evidence) and all(map(is_, memo[0], evidence)):
+            return memo[1][0]
+        before = (memo[0], memo[1][1])
+    lessons, chunks = observe_again(evidence, [g.carrier for g in plan.legs], policy, cape_legs(div), holds, before)
     if derived is not None:
-        derived.lessons = (evidence, lessons, (div, holds))
+        derived.lessons = (evidence, (lessons, chunks), (div, holds))
     return lessons
 
 

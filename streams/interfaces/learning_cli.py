@@ -31,8 +31,9 @@ def learn(
     out: Annotated[Path, typer.Option(help="where to write what was learned (CORRIDOR_LEARNED_PRIOR reads it)")] =
         Path("learned.json"),
     partitions: Annotated[int | None, typer.Option(help="partitions to route by, as the live topics")] = None,
-    calibrate: Annotated[bool, typer.Option(help="also measure where the history's arrivals fell in their ETA "
-                                              "bands, to calibrate published bands (replay files only)")] = False,
+    calibrate: Annotated[bool, typer.Option(help="also measure where the history's arrivals fell in ETA bands made "
+                                              "without their departures, to calibrate published bands (replay files "
+                                              "only)")] = True,
 ) -> None:
     """Learn segment transit, hub dwell and source estimate error from history, as a prior for the workers."""
     from streams.processing.backtest import learn as run_learn
@@ -43,8 +44,11 @@ def learn(
         from streams.processing.learn_export import learn_export
 
         model = learn_export(history, settings.tracking_policy())
+        if calibrate:  # the export has no ETA bands to measure: say so rather than skip it silently
+            err.print("calibration not measured: it needs a replay file (the Parquet export holds no ETA bands)")
     else:
-        model = run_learn(_history(history), settings.tracking_policy(), settings.partitions, calibrate=calibrate)
+        model = run_learn(_history(history), settings.tracking_policy(), settings.partitions, calibrate=calibrate,
+                          min_samples=settings.learn_min_samples)
     out.write_bytes(write_prior(model))
     err.print(f"learned {len(model)} distributions from {sum(s.n for s in model.values())} observations: {out}")
 
@@ -58,8 +62,8 @@ def backtest(
     train_seed: Annotated[int, typer.Option(help="simulator seed of the training history")] = 1,
     units: Annotated[int, typer.Option(help="simulated units per corridor")] = 40,
     partitions: Annotated[int | None, typer.Option(help="partitions to route by, as the live topics")] = None,
-    calibrate: Annotated[bool, typer.Option(help="calibrate the bands by the training history's errors "
-                                              "(docs/learning.md, Calibration)")] = False,
+    calibrate: Annotated[bool, typer.Option(help="calibrate the bands by the training history's held-out errors "
+                                              "(docs/learning.md, Calibration)")] = True,
 ) -> None:
     """ETA error at 14, 7, 3 and 1 days before arrival, per lane: corridor, today's rules (no learning), schedule
     and carriers' estimates; p10-p90 coverage; ETA updates per unit per day."""
@@ -83,10 +87,11 @@ def backtest(
     if prior is not None:
         model = bt.read_prior(prior.read_bytes())
     elif train is not None:
-        model = bt.learn(_history(train), policy, parts, calibrate=calibrate)
+        model = bt.learn(_history(train), policy, parts, calibrate=calibrate, min_samples=settings.learn_min_samples)
     else:
         assert train_sim is not None
-        model = bt.learn([r.record for r in train_sim.records], policy, parts, calibrate=calibrate)
+        model = bt.learn([r.record for r in train_sim.records], policy, parts, calibrate=calibrate,
+                         min_samples=settings.learn_min_samples)
     _, etas = bt.run(test, policy, parts, prior=model, min_samples=settings.learn_min_samples)
     _, today = bt.run(test, bt.todays_rules(policy), parts, learning=False)
     print(bt.render(bt.score(test, etas, today), with_today=True))

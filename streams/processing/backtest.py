@@ -29,6 +29,7 @@ from streams.core.policy import TrackingPolicy
 from streams.processing.engine import Engine
 
 HORIZONS_DAYS = (14, 7, 3, 1)
+NO_LANE = "(no lane)"
 Record = Plan | TrackingEvent | ClockTick
 
 
@@ -74,24 +75,83 @@ def todays_rules(policy: TrackingPolicy) -> TrackingPolicy:
     return replace(policy, eta_band_shift=None, eta_relative_shift=0.0)
 
 
-def learn(records: list[Record], policy: TrackingPolicy, partitions: int = 4, *,
-          calibrate: bool = False) -> dict[str, Sketch]:  # fmt: skip
+def learn(records: list[Record], policy: TrackingPolicy, partitions: int = 4, *, calibrate: bool = False,
+          min_samples: int = 8) -> dict[str, Sketch]:  # fmt: skip
     """What the engine learned from `records`, merged over partitions; with `calibrate`, also where the history's
-    actual arrivals fell in the bands that stood before them (`streams.core.learning.calibration`)."""
-    engine, etas = run(records, policy, partitions)
+    actual arrivals fell in bands made by a model that had not learned from their departures
+    (`heldout_band_errors`; `streams.core.learning.calibration`)."""
+    engine, _ = run(records, policy, partitions, min_samples=min_samples)
     assert engine.knowledge is not None
     model = engine.knowledge.merged()
     if calibrate:
-        for key, value in band_errors(records, etas):
+        for key, value in heldout_band_errors(records, policy, partitions, min_samples):
             model.setdefault(key, Sketch()).add(value)
     return model
 
 
 CALIBRATION_DAYS = (0.5, 1, 2, 3, 5, 7, 10, 14)  # before each actual arrival: when the standing band is measured
+Departure = tuple[str, ...]
 
 
-def band_errors(records: list[Record], etas: list[dict]) -> list[tuple[str, float]]:
-    """Each unit's standing ETA band at `CALIBRATION_DAYS` before its actual final arrival, against it."""
+def departure(plan: Plan) -> Departure:
+    """What a unit rides: its lane and each leg's service reference and planned departure. Units with the same
+    departure share their train's, sailing's or flight's delays: one departure, not one unit, is what an error
+    measured on a history is independent over."""
+    return (plan.lane or NO_LANE, *(f"{leg.reference}@{leg.planned_departure.isoformat()}" for leg in plan.legs))
+
+
+def departure_folds(records: list[Record]) -> tuple[dict[str, Departure], tuple[set[str], set[str]]]:
+    """Each unit's departure, and the history's units in two halves by departure: all the units of a departure
+    in one half, departures alternating in their sorted order (a lane's consecutive trains or sailings go to
+    alternate halves, so each half spans the whole history). Deterministic: by each unit's latest plan."""
+    latest: dict[str, Plan] = {}
+    for r in records:
+        if isinstance(r, Plan) and (r.unit.id not in latest or (r.revision, r.issued_time) >=
+                                    (latest[r.unit.id].revision, latest[r.unit.id].issued_time)):  # fmt: skip
+            latest[r.unit.id] = r
+    deps = {u: departure(p) for u, p in latest.items()}
+    half = {d: i % 2 for i, d in enumerate(sorted(set(deps.values())))}
+    folds: tuple[set[str], set[str]] = (set(), set())
+    for unit, d in deps.items():
+        folds[half[d]].add(unit)
+    return deps, folds
+
+
+def heldout_band_errors(records: list[Record], policy: TrackingPolicy, partitions: int = 4,
+                        min_samples: int = 8) -> list[tuple[str, float]]:  # fmt: skip
+    """Cross-fitted by departure: each half of the history's departures (`departure_folds`) replayed from the
+    prior the other half taught, as a deployment replays a new month from the last one's prior, and its standing
+    bands measured against its actual arrivals (`band_errors`). A band is never measured against departures its
+    model learned from: measured on the same units, the errors of a month's ~20 departures per lane looked
+    smaller than the next month's and the calibration narrowed the bands far too much (docs/learning.md).
+
+    A lane is measured only where the teaching half held at least `min_samples` of its departures (the sample
+    floor, counted in independent departures): a half-model learned from fewer is much weaker than the whole
+    history's, and its errors would widen the whole model's bands (20 units per corridor: 10 departures a lane)."""
+    deps, folds = departure_folds(records)
+    out: list[tuple[str, float]] = []
+    for teach, test in ((folds[0], folds[1]), (folds[1], folds[0])):
+        taught: dict[str, set[Departure]] = defaultdict(set)
+        for unit in teach:
+            taught[deps[unit][0]].add(deps[unit])
+        lanes = {lane for lane, ds in taught.items() if len(ds) >= min_samples}
+        if not lanes:
+            continue
+        mine = [r for r in records if isinstance(r, ClockTick) or r.unit.id in teach]
+        theirs = [r for r in records if isinstance(r, ClockTick) or r.unit.id in test]
+        teacher, _ = run(mine, policy, partitions, min_samples=min_samples)
+        assert teacher.knowledge is not None
+        _, etas = run(theirs, policy, partitions, prior=teacher.knowledge.merged(), min_samples=min_samples)
+        out += band_errors(theirs, etas, warm_only=False, lanes=lanes)
+    return out
+
+
+def band_errors(records: list[Record], etas: list[dict], *, warm_only: bool = True,
+                lanes: set[str] | None = None) -> list[tuple[str, float]]:  # fmt: skip
+    """Each unit's standing ETA band at `CALIBRATION_DAYS` before its actual final arrival, against it. With
+    `warm_only`, only the units whose first band came after half the history's units had theirs (a run that
+    learns as it goes from nothing: the early bands were made from little learned). `lanes`: only those lanes'
+    units (by their plan's lane, `NO_LANE` for none)."""
     out: list[tuple[str, float]] = []
     by_unit: dict[str, list[tuple[datetime, tuple[datetime, datetime, datetime], bool]]] = defaultdict(list)
     for e in etas:
@@ -100,13 +160,11 @@ def band_errors(records: list[Record], etas: list[dict]) -> list[tuple[str, floa
         by_unit[e["unit"]["id"]].append((_ts(e["as_of"]), band, "model: plan" not in e.get("reason", "")))
     for series in by_unit.values():
         series.sort(key=lambda u: u[0])
-    # Only units whose first band came after half the history's units had theirs: the early ones were made from
-    # little or nothing learned, unlike the bands of a deployment that starts from this prior.
     firsts = sorted(series[0][0] for series in by_unit.values())
-    warm = firsts[len(firsts) // 2] if firsts else None
+    warm = (firsts[len(firsts) // 2] if warm_only else firsts[0]) if firsts else None
     for unit, t in truths(records).items():
         series = by_unit.get(unit)
-        if not series or warm is None or series[0][0] < warm:
+        if not series or warm is None or series[0][0] < warm or (lanes is not None and t.lane not in lanes):
             continue
         for days in CALIBRATION_DAYS:
             st = _standing([(u[0], u) for u in series], t.arrival - timedelta(days=days))
@@ -149,7 +207,7 @@ def truths(records: list[Record]) -> dict[str, Truth]:
                     and e.milestone in (Milestone.ARRIVED, Milestone.DISCHARGED) and e.event_time > first_dep]
         if not arrivals:
             continue
-        truth = Truth(latest.lane or "(no lane)", min(arrivals))
+        truth = Truth(latest.lane or NO_LANE, min(arrivals))
         truth.plans = sorted((p.issued_time, p.legs[-1].planned_arrival) for p in ps)
         truth.estimates = sorted({(e.received_time, e.event_time) for e in events[unit]
                                   if e.classifier is Classifier.ESTIMATED and e.location == dest
