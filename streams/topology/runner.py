@@ -52,6 +52,7 @@ async def running(settings: Settings, bootstrap: str, *, ready_timeout: float = 
     """The app `build` makes, started in this process and ready. By default the jobs alone, without the web
     layer: `streams.bootstrap.running` runs the whole worker (the API too when `settings.web_enabled`)."""
     topology = build(settings, bootstrap)
+    opened = _track_databases(topology.app)
     await topology.app.start()
     try:
         await wait_ready(topology, ready_timeout)
@@ -63,8 +64,28 @@ async def running(settings: Settings, bootstrap: str, *, ready_timeout: float = 
         try:
             await topology.app.stop()
         finally:
-            for db in databases:
+            # Also those opened after the list above was taken: a batch completed while the app stopped (a job's
+            # watcher after another job crashed it) opened one, left it locked, and the next start failed (CI).
+            for db in {id(db): db for db in [*databases, *opened]}.values():
                 db.close()
+
+
+def _track_databases(app: faust.App) -> list:
+    """Every RocksDB database the app's table stores open from now on (Faust's `_open_for_partition`)."""
+    opened: list = []
+    for table in app.tables.values():
+        store = table.data
+        open_for_partition = getattr(store, "_open_for_partition", None)
+        if open_for_partition is None:  # not RocksDB (the tests' memory stores)
+            continue
+
+        def tracked(partition: int, _open: Callable = open_for_partition) -> object:
+            db = _open(partition)
+            opened.append(db)
+            return db
+
+        store._open_for_partition = tracked
+    return opened
 
 
 def _no_commit(consumer: object) -> None:
